@@ -1,0 +1,14 @@
+//! The audit correlator: ingests every event of the ecosystem, correlates injected cause, effect and alert, and serves timelines and the topology (BRIEF §8).
+//!
+//! # Layout
+//! So far the service is the instance host alone: every instance of it serves health, readiness,
+//! metrics, the standard gRPC health and reflection services and `tse.runtime.v1.InstanceService`.
+//! Its domain (`domain/`, pure), use cases (`app/`), APIs (`api/`) and adapters (`infra/`) come
+//! with the issue that builds its behaviour.
+
+use tse_runtime::{host::ServiceDef, identity::ServiceKind};
+
+/// Returns the definition the instance host runs.
+pub fn service() -> ServiceDef {
+    ServiceDef::host_only(ServiceKind::AuditCorrelator)
+}

@@ -1,0 +1,20 @@
+//! Protocol Buffers definitions of every tse gRPC API, and the prost/tonic code generated from them.
+//!
+//! # Layout
+//! - `proto/tse/<area>/v1/*.proto`: the definitions, one package per area (`tse.runtime.v1`, ...).
+//! - `build.rs`: compiles them with protox (pure Rust, no `protoc`) and tonic-prost-build.
+//! - [`runtime::v1`]: what every instance serves, whatever its service ([`runtime::v1::instance_service_server`]).
+//! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC server reflection and for the host's
+//!   list of known methods (metrics labels stay bounded).
+
+/// Messages and services shared by every instance.
+pub mod runtime {
+    /// Version 1 of `tse.runtime`.
+    #[allow(missing_docs, unreachable_pub, clippy::all)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/tse.runtime.v1.rs"));
+    }
+}
+
+/// Encoded `FileDescriptorSet` of every tse `.proto` file (with imports).
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/tse_descriptor.bin"));

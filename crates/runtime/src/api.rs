@@ -1,0 +1,152 @@
+//! One error type for every API (BRIEF §11): the right HTTP status with
+//! `{"error": {"code": "insufficient_balance", "message": "..."}}`, or the matching gRPC status with
+//! the same message. Services return [`ApiError`] from handlers of both faces.
+
+use std::borrow::Cow;
+
+use axum::{
+    Json,
+    response::{IntoResponse, Response},
+};
+use http::StatusCode;
+use serde::Serialize;
+
+/// An error a client can act on: a status, a stable machine-readable `code`, and a message for people.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    status: StatusCode,
+    code: Cow<'static, str>,
+    message: String,
+}
+
+impl ApiError {
+    /// Creates an error with any status.
+    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// 400: the request is malformed or a value is invalid.
+    pub fn bad_request(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 404: the thing asked for does not exist.
+    pub fn not_found(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// 409: the request conflicts with the current state.
+    pub fn conflict(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 503: the instance cannot serve this now.
+    pub fn unavailable(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+    }
+
+    /// 500: something failed that the client cannot fix.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    /// Returns the HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Returns the machine-readable code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// Returns the message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Returns the gRPC code matching the HTTP status.
+    pub fn grpc_code(&self) -> tonic::Code {
+        use tonic::Code;
+        match self.status.as_u16() {
+            400 | 413 | 414 | 415 | 422 => Code::InvalidArgument,
+            401 => Code::Unauthenticated,
+            403 => Code::PermissionDenied,
+            404 | 405 => Code::NotFound,
+            409 => Code::AlreadyExists,
+            412 => Code::FailedPrecondition,
+            408 | 504 => Code::DeadlineExceeded,
+            429 => Code::ResourceExhausted,
+            501 => Code::Unimplemented,
+            503 => Code::Unavailable,
+            _ => Code::Internal,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: Detail {
+                code: &self.code,
+                message: &self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<ApiError> for tonic::Status {
+    fn from(error: ApiError) -> Self {
+        tonic::Status::new(error.grpc_code(), error.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_status_carries_the_same_message() {
+        let error = ApiError::bad_request("invalid_quantity", "quantity must be positive, got -1");
+        let status = tonic::Status::from(error);
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert_eq!(status.message(), "quantity must be positive, got -1");
+        assert_eq!(
+            tonic::Status::from(ApiError::unavailable("down", "x")).code(),
+            tonic::Code::Unavailable
+        );
+        assert_eq!(
+            tonic::Status::from(ApiError::internal("x")).code(),
+            tonic::Code::Internal
+        );
+    }
+
+    #[tokio::test]
+    async fn http_body_is_the_error_envelope() {
+        let response = ApiError::not_found("unknown_symbol", "no symbol XYZ-USD").into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let bytes = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"error": {"code": "unknown_symbol", "message": "no symbol XYZ-USD"}})
+        );
+    }
+}

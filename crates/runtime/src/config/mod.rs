@@ -1,0 +1,669 @@
+//! Configuration of an instance (BRIEF §4): environment variables, command-line overrides, and the
+//! TOML topology file `tse up` reads.
+//!
+//! Everything is parsed and validated here, before any port is bound; the rest of the runtime only
+//! sees typed, valid values. Values are read through [`EnvSource`] so tests pass a map instead of
+//! mutating the process environment. Precedence: flags over environment over topology file over
+//! defaults. An empty environment variable counts as unset (`SERVICE_INSTANCE_NAME=""` in a Compose
+//! file means "the default").
+
+mod duration;
+mod secret;
+pub mod topology;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    net::IpAddr,
+    path::PathBuf,
+    time::Duration,
+};
+
+pub use duration::{format_duration, parse_duration};
+pub use secret::{Secret, SecretUrl};
+
+use crate::identity::{Identity, IdentityError, ServiceKind};
+
+/// Names of every environment variable the runtime reads, in one place.
+pub mod vars {
+    /// Service kind (`exchange-simulator`, ...).
+    pub const SERVICE_NAME: &str = "SERVICE_NAME";
+    /// Instance name; defaults to `SERVICE_NAME` (singleton).
+    pub const SERVICE_INSTANCE_NAME: &str = "SERVICE_INSTANCE_NAME";
+    /// HTTP port (default 8080; 0 lets the OS choose).
+    pub const HTTP_PORT: &str = "HTTP_PORT";
+    /// gRPC port (default 50051; 0 lets the OS choose).
+    pub const GRPC_PORT: &str = "GRPC_PORT";
+    /// Address both servers listen on (default 0.0.0.0 for `tse serve`, 127.0.0.1 for `tse up`).
+    pub const BIND_ADDRESS: &str = "BIND_ADDRESS";
+    /// Deployment environment label (default `development`).
+    pub const ENVIRONMENT: &str = "ENVIRONMENT";
+    /// PostgreSQL URL; unset means embedded storage.
+    pub const DATABASE_URL: &str = "DATABASE_URL";
+    /// Redis URL; unset means the embedded key-value store.
+    pub const REDIS_URL: &str = "REDIS_URL";
+    /// Log filter (`info`, `debug`, `tse_runtime=debug,info`, ...).
+    pub const LOG_LEVEL: &str = "LOG_LEVEL";
+    /// Interval of health evaluation and discovery heartbeats (`10s`, `500ms`, or seconds).
+    pub const HEALTH_CHECK_INTERVAL: &str = "HEALTH_CHECK_INTERVAL";
+    /// Explicit PostgreSQL schema, overriding the derived one.
+    pub const SCHEMA_NAME: &str = "SCHEMA_NAME";
+    /// Explicit Redis namespace, overriding the derived one.
+    pub const REDIS_NAMESPACE: &str = "REDIS_NAMESPACE";
+    /// The instance's data directory (`tse serve`; default `data/{instance}`), or the root holding one
+    /// directory per instance (`tse up`; default `data`).
+    pub const DATA_DIR: &str = "DATA_DIR";
+    /// The instance's log directory (`tse serve`; default `logs/{instance}`), or the root holding one
+    /// directory per instance (`tse up`; default `logs`).
+    pub const LOG_DIR: &str = "LOG_DIR";
+    /// Bearer token that opens the chaos and audit back doors.
+    pub const TSE_ADMIN_TOKEN: &str = "TSE_ADMIN_TOKEN";
+}
+
+/// Default HTTP port of a single instance, and the default base port of `tse up`.
+pub const DEFAULT_HTTP_PORT: u16 = 8080;
+/// Default gRPC port of a single instance, and the default base port of `tse up`.
+pub const DEFAULT_GRPC_PORT: u16 = 50051;
+/// Default `ENVIRONMENT`.
+pub const DEFAULT_ENVIRONMENT: &str = "development";
+/// Default `LOG_LEVEL`.
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+/// Default `HEALTH_CHECK_INTERVAL`.
+pub const DEFAULT_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+/// How long a stopping instance waits for in-flight requests and background tasks.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where configuration values come from: the process environment, or a map in tests.
+pub trait EnvSource {
+    /// Returns the value of `key`, or `None` when it is unset or empty.
+    fn var(&self, key: &str) -> Option<String>;
+}
+
+/// The real process environment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProcessEnv;
+
+impl EnvSource for ProcessEnv {
+    fn var(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl EnvSource for HashMap<String, String> {
+    fn var(&self, key: &str) -> Option<String> {
+        self.get(key).filter(|v| !v.is_empty()).cloned()
+    }
+}
+
+impl EnvSource for BTreeMap<&str, &str> {
+    fn var(&self, key: &str) -> Option<String> {
+        self.get(key).filter(|v| !v.is_empty()).map(|v| (*v).to_owned())
+    }
+}
+
+/// Why configuration was refused. Messages name the variable or flag and never echo secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The instance identity is invalid.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// A value could not be parsed.
+    #[error("{source_name}={value:?} is invalid: {reason}")]
+    Invalid {
+        /// The variable or flag the value came from.
+        source_name: String,
+        /// The value (never a secret).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A secret value could not be parsed; the value itself is not shown.
+    #[error("{source_name} is invalid: {reason}")]
+    InvalidSecret {
+        /// The variable or flag the value came from.
+        source_name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A required value is missing.
+    #[error("{0}")]
+    Missing(String),
+    /// The topology file cannot be used.
+    #[error("topology {path}: {reason}")]
+    Topology {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Two instances of one ecosystem would clash.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl ConfigError {
+    fn invalid(source_name: &str, value: &str, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            source_name: source_name.to_owned(),
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Settings every instance of an ecosystem shares (`tse up`), or that one `tse serve` instance has.
+#[derive(Clone, Debug)]
+pub struct CommonConfig {
+    /// Deployment environment label.
+    pub environment: String,
+    /// PostgreSQL URL; `None` means embedded storage.
+    pub database_url: Option<SecretUrl>,
+    /// Redis URL; `None` means the embedded key-value store.
+    pub redis_url: Option<SecretUrl>,
+    /// Log filter directive.
+    pub log_level: String,
+    /// Interval of health evaluation and heartbeats.
+    pub health_check_interval: Duration,
+    /// Token that opens the back doors; `None` keeps them closed.
+    pub admin_token: Option<Secret>,
+    /// Address the servers listen on.
+    pub bind: IpAddr,
+}
+
+/// Command-line values that override the environment. `None` means "not given".
+#[derive(Clone, Debug, Default)]
+pub struct CommonOverrides {
+    /// `--environment`.
+    pub environment: Option<String>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+    /// `--redis-url`.
+    pub redis_url: Option<String>,
+    /// `--log-level`.
+    pub log_level: Option<String>,
+    /// `--health-check-interval`.
+    pub health_check_interval: Option<String>,
+    /// `--bind`.
+    pub bind: Option<String>,
+}
+
+/// A value and where it came from, so errors name the right variable or flag.
+struct Sourced {
+    value: String,
+    from: String,
+}
+
+fn pick(flag: Option<&String>, flag_name: &str, env: &dyn EnvSource, var: &str) -> Option<Sourced> {
+    if let Some(value) = flag {
+        return Some(Sourced {
+            value: value.clone(),
+            from: flag_name.to_owned(),
+        });
+    }
+    env.var(var).map(|value| Sourced {
+        value,
+        from: var.to_owned(),
+    })
+}
+
+impl CommonConfig {
+    /// Loads the shared settings: flags over environment over the given defaults (`fallback`, from a
+    /// topology file or built-in defaults).
+    ///
+    /// # Errors
+    /// Returns a [`ConfigError`] naming the variable or flag whose value is invalid.
+    pub fn load(
+        overrides: &CommonOverrides,
+        env: &dyn EnvSource,
+        fallback: &CommonDefaults,
+    ) -> Result<Self, ConfigError> {
+        let environment = match pick(
+            overrides.environment.as_ref(),
+            "--environment",
+            env,
+            vars::ENVIRONMENT,
+        ) {
+            Some(s) => parse_environment(&s.from, &s.value)?,
+            None => fallback.environment.clone(),
+        };
+        let database_url = match pick(
+            overrides.database_url.as_ref(),
+            "--database-url",
+            env,
+            vars::DATABASE_URL,
+        ) {
+            Some(s) => Some(SecretUrl::parse(&s.from, &s.value, &["postgres", "postgresql"])?),
+            None => fallback.database_url.clone(),
+        };
+        let redis_url = match pick(overrides.redis_url.as_ref(), "--redis-url", env, vars::REDIS_URL) {
+            Some(s) => Some(SecretUrl::parse(&s.from, &s.value, &["redis", "rediss"])?),
+            None => fallback.redis_url.clone(),
+        };
+        let log_level = match pick(overrides.log_level.as_ref(), "--log-level", env, vars::LOG_LEVEL) {
+            Some(s) => parse_log_level(&s.from, &s.value)?,
+            None => fallback.log_level.clone(),
+        };
+        let health_check_interval = match pick(
+            overrides.health_check_interval.as_ref(),
+            "--health-check-interval",
+            env,
+            vars::HEALTH_CHECK_INTERVAL,
+        ) {
+            Some(s) => parse_interval(&s.from, &s.value)?,
+            None => fallback.health_check_interval,
+        };
+        let bind = match pick(overrides.bind.as_ref(), "--bind", env, vars::BIND_ADDRESS) {
+            Some(s) => s
+                .value
+                .parse::<IpAddr>()
+                .map_err(|_| ConfigError::invalid(&s.from, &s.value, "not an IP address"))?,
+            None => fallback.bind,
+        };
+        let admin_token = match env.var(vars::TSE_ADMIN_TOKEN) {
+            Some(token) => Some(Secret::parse_token(vars::TSE_ADMIN_TOKEN, &token)?),
+            None => None,
+        };
+        Ok(Self {
+            environment,
+            database_url,
+            redis_url,
+            log_level,
+            health_check_interval,
+            admin_token,
+            bind,
+        })
+    }
+}
+
+/// Defaults the environment and flags fall back to.
+#[derive(Clone, Debug)]
+pub struct CommonDefaults {
+    /// Environment label.
+    pub environment: String,
+    /// PostgreSQL URL.
+    pub database_url: Option<SecretUrl>,
+    /// Redis URL.
+    pub redis_url: Option<SecretUrl>,
+    /// Log filter.
+    pub log_level: String,
+    /// Health and heartbeat interval.
+    pub health_check_interval: Duration,
+    /// Listen address.
+    pub bind: IpAddr,
+}
+
+impl CommonDefaults {
+    /// Built-in defaults, listening on `bind`.
+    pub fn builtin(bind: IpAddr) -> Self {
+        Self {
+            environment: DEFAULT_ENVIRONMENT.to_owned(),
+            database_url: None,
+            redis_url: None,
+            log_level: DEFAULT_LOG_LEVEL.to_owned(),
+            health_check_interval: DEFAULT_HEALTH_CHECK_INTERVAL,
+            bind,
+        }
+    }
+}
+
+/// Complete configuration of one instance.
+#[derive(Clone, Debug)]
+pub struct InstanceConfig {
+    /// Who the instance is.
+    pub identity: Identity,
+    /// Settings shared with the rest of the ecosystem.
+    pub common: CommonConfig,
+    /// HTTP port; 0 lets the OS choose.
+    pub http_port: u16,
+    /// gRPC port; 0 lets the OS choose.
+    pub grpc_port: u16,
+    /// The directory the instance owns for data.
+    pub data_dir: PathBuf,
+    /// The directory the instance owns for logs.
+    pub log_dir: PathBuf,
+    /// Service-specific settings from the topology file (empty for `tse serve`).
+    pub settings: toml::Table,
+}
+
+/// Command-line values of `tse serve` that override the environment.
+#[derive(Clone, Debug, Default)]
+pub struct ServeOverrides {
+    /// Positional `SERVICE`.
+    pub service: Option<String>,
+    /// `--instance`.
+    pub instance: Option<String>,
+    /// `--http-port`.
+    pub http_port: Option<u16>,
+    /// `--grpc-port`.
+    pub grpc_port: Option<u16>,
+    /// `--schema-name`.
+    pub schema_name: Option<String>,
+    /// `--redis-namespace`.
+    pub redis_namespace: Option<String>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--log-dir`.
+    pub log_dir: Option<PathBuf>,
+    /// Shared settings.
+    pub common: CommonOverrides,
+}
+
+impl InstanceConfig {
+    /// Loads the configuration of a single instance (`tse serve`): flags over environment over
+    /// defaults.
+    ///
+    /// # Errors
+    /// Returns a [`ConfigError`] naming the first invalid or missing value.
+    pub fn load(overrides: &ServeOverrides, env: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let service =
+            pick(overrides.service.as_ref(), "SERVICE", env, vars::SERVICE_NAME).ok_or_else(|| {
+                ConfigError::Missing(
+                    "no service given: pass SERVICE (e.g. `tse serve exchange-simulator`) or set SERVICE_NAME"
+                        .to_owned(),
+                )
+            })?;
+        let service = ServiceKind::parse(&service.value)?;
+        let instance = pick(
+            overrides.instance.as_ref(),
+            "--instance",
+            env,
+            vars::SERVICE_INSTANCE_NAME,
+        );
+        let schema = pick(
+            overrides.schema_name.as_ref(),
+            "--schema-name",
+            env,
+            vars::SCHEMA_NAME,
+        );
+        let namespace = pick(
+            overrides.redis_namespace.as_ref(),
+            "--redis-namespace",
+            env,
+            vars::REDIS_NAMESPACE,
+        );
+        let identity = Identity::new(
+            service,
+            instance.as_ref().map(|s| s.value.as_str()),
+            schema.as_ref().map(|s| s.value.as_str()),
+            namespace.as_ref().map(|s| s.value.as_str()),
+        )?;
+        let http_port = port(overrides.http_port, env, vars::HTTP_PORT, DEFAULT_HTTP_PORT)?;
+        let grpc_port = port(overrides.grpc_port, env, vars::GRPC_PORT, DEFAULT_GRPC_PORT)?;
+        if http_port != 0 && http_port == grpc_port {
+            return Err(ConfigError::Conflict(format!(
+                "HTTP and gRPC ports are both {http_port}: they must differ"
+            )));
+        }
+        let common = CommonConfig::load(
+            &overrides.common,
+            env,
+            &CommonDefaults::builtin(IpAddr::from([0, 0, 0, 0])),
+        )?;
+        let instance_dir = |flag: &Option<PathBuf>, var: &str, root: &str| {
+            flag.clone()
+                .or_else(|| env.var(var).map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from(root).join(identity.instance().as_str()))
+        };
+        let data_dir = instance_dir(&overrides.data_dir, vars::DATA_DIR, "data");
+        let log_dir = instance_dir(&overrides.log_dir, vars::LOG_DIR, "logs");
+        Ok(Self {
+            identity,
+            common,
+            http_port,
+            grpc_port,
+            data_dir,
+            log_dir,
+            settings: toml::Table::new(),
+        })
+    }
+
+    /// Returns the configuration as shown to a user or written to a log: passwords masked.
+    pub fn redacted(&self) -> serde_json::Value {
+        serde_json::json!({
+            "service": self.identity.service().name(),
+            "instance": self.identity.instance().as_str(),
+            "schema": self.identity.schema().as_str(),
+            "redis_namespace": self.identity.redis_namespace().as_str(),
+            "http": format!("{}:{}", self.common.bind, self.http_port),
+            "grpc": format!("{}:{}", self.common.bind, self.grpc_port),
+            "environment": self.common.environment,
+            "database_url": self.common.database_url.as_ref().map(|u| u.masked()),
+            "redis_url": self.common.redis_url.as_ref().map(|u| u.masked()),
+            "log_level": self.common.log_level,
+            "health_check_interval": format_duration(self.common.health_check_interval),
+            "data_dir": self.data_dir.display().to_string(),
+            "log_dir": self.log_dir.display().to_string(),
+            "admin_token": self.common.admin_token.as_ref().map(|_| "***"),
+        })
+    }
+}
+
+fn port(flag: Option<u16>, env: &dyn EnvSource, var: &str, default: u16) -> Result<u16, ConfigError> {
+    if let Some(port) = flag {
+        return Ok(port);
+    }
+    match env.var(var) {
+        Some(value) => value
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| ConfigError::invalid(var, &value, "not a port number (0-65535)")),
+        None => Ok(default),
+    }
+}
+
+/// Parses an `ENVIRONMENT` label: 1–32 ASCII letters, digits, `-` and `_`.
+///
+/// # Errors
+/// Returns [`ConfigError::Invalid`] naming `from`.
+pub fn parse_environment(from: &str, value: &str) -> Result<String, ConfigError> {
+    let valid = !value.is_empty()
+        && value.len() <= 32
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(ConfigError::invalid(
+            from,
+            value,
+            "use 1 to 32 ASCII letters, digits, '-' or '_'",
+        ))
+    }
+}
+
+/// Parses a log filter directive (`info`, `debug`, `tse_runtime=debug,warn`).
+///
+/// # Errors
+/// Returns [`ConfigError::Invalid`] naming `from`.
+pub fn parse_log_level(from: &str, value: &str) -> Result<String, ConfigError> {
+    tracing_subscriber::EnvFilter::builder()
+        .parse(value)
+        .map(|_| value.to_owned())
+        .map_err(|e| ConfigError::invalid(from, value, format!("not a log filter ({e})")))
+}
+
+/// Parses a health-check interval: a duration (`10s`, `500ms`) or whole seconds, from 100 ms to 1 h.
+///
+/// # Errors
+/// Returns [`ConfigError::Invalid`] naming `from`.
+pub fn parse_interval(from: &str, value: &str) -> Result<Duration, ConfigError> {
+    let parsed = match value.trim().parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => parse_duration(value).map_err(|e| ConfigError::invalid(from, value, e))?,
+    };
+    if parsed < Duration::from_millis(100) || parsed > Duration::from_secs(3600) {
+        return Err(ConfigError::invalid(from, value, "must be between 100ms and 1h"));
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&'static str, &'static str)]) -> BTreeMap<&'static str, &'static str> {
+        pairs.iter().copied().collect()
+    }
+
+    fn load(
+        overrides: &ServeOverrides,
+        pairs: &[(&'static str, &'static str)],
+    ) -> Result<InstanceConfig, ConfigError> {
+        InstanceConfig::load(overrides, &env(pairs))
+    }
+
+    #[test]
+    fn defaults_give_a_singleton_on_the_standard_ports() {
+        let cfg = load(
+            &ServeOverrides::default(),
+            &[("SERVICE_NAME", "audit-correlator")],
+        )
+        .unwrap();
+        assert_eq!(cfg.identity.instance().as_str(), "audit-correlator");
+        assert_eq!(cfg.http_port, 8080);
+        assert_eq!(cfg.grpc_port, 50051);
+        assert_eq!(cfg.common.environment, "development");
+        assert_eq!(cfg.common.health_check_interval, Duration::from_secs(10));
+        assert_eq!(cfg.data_dir, PathBuf::from("data/audit-correlator"));
+        assert_eq!(cfg.log_dir, PathBuf::from("logs/audit-correlator"));
+        assert!(cfg.common.database_url.is_none());
+    }
+
+    #[test]
+    fn flags_override_the_environment() {
+        let overrides = ServeOverrides {
+            instance: Some("exchange-Binance".into()),
+            http_port: Some(9000),
+            ..Default::default()
+        };
+        let cfg = load(
+            &overrides,
+            &[
+                ("SERVICE_NAME", "exchange-simulator"),
+                ("SERVICE_INSTANCE_NAME", "exchange-OKX"),
+                ("HTTP_PORT", "8081"),
+                ("GRPC_PORT", "50052"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(cfg.identity.instance().as_str(), "exchange-Binance");
+        assert_eq!(cfg.http_port, 9000);
+        assert_eq!(cfg.grpc_port, 50052);
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset() {
+        let cfg = load(
+            &ServeOverrides::default(),
+            &[
+                ("SERVICE_NAME", "custodian-simulator"),
+                ("SERVICE_INSTANCE_NAME", ""),
+            ],
+        )
+        .unwrap();
+        assert_eq!(cfg.identity.instance().as_str(), "custodian-simulator");
+    }
+
+    #[test]
+    fn schema_and_namespace_overrides_come_from_the_environment() {
+        let cfg = load(
+            &ServeOverrides::default(),
+            &[
+                ("SERVICE_NAME", "exchange-simulator"),
+                ("SERVICE_INSTANCE_NAME", "exchange-OKX"),
+                ("SCHEMA_NAME", "okx"),
+                ("REDIS_NAMESPACE", "venue:okx"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(cfg.identity.schema().as_str(), "okx");
+        assert_eq!(cfg.identity.redis_namespace().as_str(), "venue:okx");
+    }
+
+    #[test]
+    fn invalid_values_name_their_variable() {
+        let err = |pairs| load(&ServeOverrides::default(), pairs).unwrap_err().to_string();
+        assert!(
+            err(&[("SERVICE_NAME", "exchange-simulator"), ("HTTP_PORT", "80a")])
+                .starts_with("HTTP_PORT=\"80a\"")
+        );
+        assert!(
+            err(&[
+                ("SERVICE_NAME", "exchange-simulator"),
+                ("HEALTH_CHECK_INTERVAL", "soon")
+            ])
+            .starts_with("HEALTH_CHECK_INTERVAL")
+        );
+        assert!(
+            err(&[("SERVICE_NAME", "exchange-simulator"), ("LOG_LEVEL", "loud=1=2")])
+                .starts_with("LOG_LEVEL")
+        );
+        assert!(
+            err(&[
+                ("SERVICE_NAME", "exchange-simulator"),
+                ("ENVIRONMENT", "prod env")
+            ])
+            .starts_with("ENVIRONMENT")
+        );
+        assert!(err(&[]).contains("no service given"));
+        assert!(err(&[("SERVICE_NAME", "nope")]).contains("unknown service 'nope'"));
+        assert!(
+            err(&[
+                ("SERVICE_NAME", "exchange-simulator"),
+                ("SERVICE_INSTANCE_NAME", "ex_1")
+            ])
+            .contains("invalid instance name 'ex_1'")
+        );
+        assert!(
+            err(&[
+                ("SERVICE_NAME", "exchange-simulator"),
+                ("HTTP_PORT", "7000"),
+                ("GRPC_PORT", "7000")
+            ])
+            .contains("must differ")
+        );
+    }
+
+    #[test]
+    fn database_errors_never_echo_the_password() {
+        let err = load(
+            &ServeOverrides::default(),
+            &[
+                ("SERVICE_NAME", "exchange-simulator"),
+                ("DATABASE_URL", "mysql://u:hunter2@db/x"),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("DATABASE_URL"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn redacted_configuration_masks_passwords_and_tokens() {
+        let cfg = load(
+            &ServeOverrides::default(),
+            &[
+                ("SERVICE_NAME", "exchange-simulator"),
+                ("DATABASE_URL", "postgres://tse:hunter2@db:5432/tse"),
+                ("REDIS_URL", "redis://:s3cret@cache:6379/0"),
+                ("TSE_ADMIN_TOKEN", "abcdefghijklmnop"),
+            ],
+        )
+        .unwrap();
+        let shown = cfg.redacted().to_string();
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cret") && !shown.contains("abcdefghijklmnop")
+        );
+        assert!(shown.contains("postgres://tse:***@db:5432/tse"), "{shown}");
+        assert!(shown.contains("redis://:***@cache:6379/0"), "{shown}");
+    }
+
+    #[test]
+    fn intervals_accept_durations_and_seconds_within_bounds() {
+        assert_eq!(parse_interval("X", "5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_interval("X", "250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_interval("X", "10ms").is_err());
+        assert!(parse_interval("X", "2h").is_err());
+    }
+}

@@ -1,0 +1,159 @@
+//! Secrets in configuration: URLs whose password is masked wherever they are shown or logged, and
+//! bearer tokens that never print at all.
+
+use std::fmt;
+
+use super::ConfigError;
+
+/// A connection URL (PostgreSQL, Redis). `Display` and `Debug` show it with the password masked
+/// (`postgres://user:***@host/db`); only [`SecretUrl::expose`] gives the real one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl {
+    raw: String,
+    masked: String,
+}
+
+impl SecretUrl {
+    /// Parses `value`, read from `from`, requiring one of `schemes`.
+    ///
+    /// # Errors
+    /// Returns [`ConfigError::InvalidSecret`], whose message never contains the value.
+    pub fn parse(from: &str, value: &str, schemes: &[&str]) -> Result<Self, ConfigError> {
+        let invalid = |reason: String| ConfigError::InvalidSecret {
+            source_name: from.to_owned(),
+            reason,
+        };
+        let mut url = url::Url::parse(value).map_err(|e| invalid(format!("not a URL ({e})")))?;
+        if !schemes.contains(&url.scheme()) {
+            return Err(invalid(format!(
+                "scheme '{}' is not supported; use {}",
+                url.scheme(),
+                schemes.join(" or ")
+            )));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(invalid("it has no host".into()));
+        }
+        if url.password().is_some() {
+            // Setting a password only fails for URLs that cannot have one, which were refused above.
+            let _ = url.set_password(Some("***"));
+        }
+        Ok(Self {
+            raw: value.to_owned(),
+            masked: url.to_string(),
+        })
+    }
+
+    /// Returns the URL with its password masked.
+    pub fn masked(&self) -> &str {
+        &self.masked
+    }
+
+    /// Returns the real URL, to connect with. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked)
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretUrl({})", self.masked)
+    }
+}
+
+/// A bearer token. `Display` and `Debug` print `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Minimum token length.
+    pub const MIN_LEN: usize = 8;
+
+    /// Parses a token: at least 8 visible ASCII characters, no spaces.
+    ///
+    /// # Errors
+    /// Returns [`ConfigError::InvalidSecret`], whose message never contains the value.
+    pub fn parse_token(from: &str, value: &str) -> Result<Self, ConfigError> {
+        if value.len() < Self::MIN_LEN || !value.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::InvalidSecret {
+                source_name: from.to_owned(),
+                reason: format!(
+                    "a token needs at least {} visible ASCII characters and no spaces",
+                    Self::MIN_LEN
+                ),
+            });
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// Returns the token, to compare or hand to a client. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_masked_when_shown() {
+        let url = SecretUrl::parse(
+            "DATABASE_URL",
+            "postgres://tse:pw@127.0.0.1:5432/test",
+            &["postgres"],
+        )
+        .unwrap();
+        assert_eq!(url.to_string(), "postgres://tse:***@127.0.0.1:5432/test");
+        assert_eq!(
+            format!("{url:?}"),
+            "SecretUrl(postgres://tse:***@127.0.0.1:5432/test)"
+        );
+        assert_eq!(url.expose(), "postgres://tse:pw@127.0.0.1:5432/test");
+    }
+
+    #[test]
+    fn urls_without_password_are_shown_as_is() {
+        let url = SecretUrl::parse("REDIS_URL", "redis://127.0.0.1:6379", &["redis"]).unwrap();
+        assert_eq!(url.masked(), "redis://127.0.0.1:6379");
+    }
+
+    #[test]
+    fn wrong_schemes_and_garbage_are_refused_without_echo() {
+        let err = SecretUrl::parse("REDIS_URL", "http://u:pw@x", &["redis"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("scheme 'http'") && !err.contains("pw"));
+        let err = SecretUrl::parse("REDIS_URL", "not a url pw", &["redis"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a URL") && !err.contains("pw"));
+    }
+
+    #[test]
+    fn tokens_never_print() {
+        let token = Secret::parse_token("TSE_ADMIN_TOKEN", "0123456789abcdef").unwrap();
+        assert_eq!(token.to_string(), "***");
+        assert!(!format!("{token:?}").contains("0123"));
+        assert!(Secret::parse_token("T", "short").is_err());
+        assert!(Secret::parse_token("T", "has a space in it").is_err());
+    }
+}

@@ -1,0 +1,504 @@
+//! The topology file: one TOML document describing a whole ecosystem for `tse up` (and later for the
+//! generated Compose and Kubernetes deployments).
+//!
+//! ```toml
+//! [ecosystem]
+//! environment = "development"
+//! http_port_base = 8080      # instance i listens on base + i unless it sets its own port
+//! grpc_port_base = 50051
+//!
+//! [[instance]]
+//! service = "exchange-simulator"
+//! name = "exchange-OKX"      # omitted: the singleton named after the service
+//! # http_port, grpc_port, schema, redis_namespace: optional per-instance overrides
+//! [instance.settings]        # service-specific settings, read by the service
+//! ```
+//!
+//! Unknown keys are refused, so a typo is an error rather than a silently ignored setting.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    path::{Path, PathBuf},
+};
+
+use serde::Deserialize;
+
+use super::{
+    CommonConfig, CommonDefaults, CommonOverrides, ConfigError, EnvSource, InstanceConfig, SecretUrl,
+    parse_environment, parse_interval, parse_log_level, vars,
+};
+use crate::identity::{Identity, ServiceKind};
+
+/// A parsed topology file.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// Ecosystem-wide settings.
+    #[serde(default)]
+    pub ecosystem: EcosystemSection,
+    /// The instances, in order; instance *i* gets the base ports + *i*.
+    #[serde(default, rename = "instance")]
+    pub instances: Vec<InstanceSpec>,
+}
+
+/// `[ecosystem]`: settings every instance shares.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EcosystemSection {
+    /// `ENVIRONMENT` of every instance.
+    pub environment: Option<String>,
+    /// PostgreSQL URL (prefer the `DATABASE_URL` variable for secrets).
+    pub database_url: Option<String>,
+    /// Redis URL (prefer the `REDIS_URL` variable for secrets).
+    pub redis_url: Option<String>,
+    /// Log filter.
+    pub log_level: Option<String>,
+    /// Health and heartbeat interval (`10s`).
+    pub health_check_interval: Option<String>,
+    /// Listen address (default 127.0.0.1).
+    pub bind: Option<String>,
+    /// First HTTP port (default 8080; 0 lets the OS choose every port).
+    pub http_port_base: Option<u16>,
+    /// First gRPC port (default 50051; 0 lets the OS choose every port).
+    pub grpc_port_base: Option<u16>,
+    /// Root of the per-instance data directories (default `data`).
+    pub data_dir: Option<PathBuf>,
+    /// Root of the per-instance log directories (default `logs`).
+    pub log_dir: Option<PathBuf>,
+}
+
+/// `[[instance]]`: one instance of the ecosystem.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceSpec {
+    /// `SERVICE_NAME`.
+    pub service: String,
+    /// `SERVICE_INSTANCE_NAME`; omitted means the singleton named after the service.
+    pub name: Option<String>,
+    /// Explicit HTTP port, instead of base + index.
+    pub http_port: Option<u16>,
+    /// Explicit gRPC port, instead of base + index.
+    pub grpc_port: Option<u16>,
+    /// Explicit PostgreSQL schema.
+    pub schema: Option<String>,
+    /// Explicit Redis namespace.
+    pub redis_namespace: Option<String>,
+    /// Service-specific settings.
+    #[serde(default)]
+    pub settings: toml::Table,
+}
+
+impl InstanceSpec {
+    fn named(service: ServiceKind, name: Option<&str>) -> Self {
+        Self {
+            service: service.name().to_owned(),
+            name: name.map(str::to_owned),
+            http_port: None,
+            grpc_port: None,
+            schema: None,
+            redis_namespace: None,
+            settings: toml::Table::new(),
+        }
+    }
+}
+
+impl Topology {
+    /// The default ecosystem of BRIEF §2, in the order whose index sets each instance's ports.
+    pub fn default_ecosystem() -> Self {
+        use ServiceKind::*;
+        Self {
+            ecosystem: EcosystemSection::default(),
+            instances: vec![
+                InstanceSpec::named(AuditCorrelator, None),
+                InstanceSpec::named(TestCoordinator, None),
+                InstanceSpec::named(ExchangeSimulator, Some("exchange-OKX")),
+                InstanceSpec::named(ExchangeSimulator, Some("exchange-Binance")),
+                InstanceSpec::named(CustodianSimulator, Some("custodian-Komainu")),
+                InstanceSpec::named(MarketDataSimulator, Some("market-data-Coinmetrics")),
+                InstanceSpec::named(TradingSystemEngine, Some("trading-system-LH")),
+                InstanceSpec::named(RiskMonitor, Some("risk-monitor-LH")),
+            ],
+        }
+    }
+
+    /// Parses topology text; `path` only names the source in errors.
+    ///
+    /// # Errors
+    /// Returns [`ConfigError::Topology`] with the line and column of the problem.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let location = e
+                .span()
+                .map(|span| {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("line {line}, column {column}: ")
+                })
+                .unwrap_or_default();
+            ConfigError::Topology {
+                path: path.display().to_string(),
+                reason: format!("{location}{}", e.message().trim()),
+            }
+        })
+    }
+
+    /// Reads and parses a topology file.
+    ///
+    /// # Errors
+    /// Returns [`ConfigError::Topology`] when it cannot be read or parsed.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Topology {
+            path: path.display().to_string(),
+            reason: format!("cannot read it ({e})"),
+        })?;
+        Self::parse(path, &text)
+    }
+}
+
+/// Command-line values of `tse up` that override environment and topology.
+#[derive(Clone, Debug, Default)]
+pub struct UpOverrides {
+    /// `--http-port-base`.
+    pub http_port_base: Option<u16>,
+    /// `--grpc-port-base`.
+    pub grpc_port_base: Option<u16>,
+    /// `--data-dir` (root).
+    pub data_dir: Option<PathBuf>,
+    /// `--log-dir` (root).
+    pub log_dir: Option<PathBuf>,
+    /// Shared settings.
+    pub common: CommonOverrides,
+}
+
+/// A validated ecosystem: every instance's complete configuration.
+#[derive(Clone, Debug)]
+pub struct EcosystemConfig {
+    /// Shared settings.
+    pub common: CommonConfig,
+    /// The instances, in topology order.
+    pub instances: Vec<InstanceConfig>,
+    /// Root of the per-instance data directories.
+    pub data_root: PathBuf,
+    /// Root of the per-instance log directories.
+    pub log_root: PathBuf,
+}
+
+impl EcosystemConfig {
+    /// Builds every instance's configuration from a topology, the environment and flags.
+    ///
+    /// # Errors
+    /// Returns a [`ConfigError`] for any invalid value, and [`ConfigError::Conflict`] when two
+    /// instances would share an instance name, schema, namespace or port.
+    pub fn load(
+        topology: &Topology,
+        topology_path: &Path,
+        overrides: &UpOverrides,
+        env: &dyn EnvSource,
+    ) -> Result<Self, ConfigError> {
+        let section = &topology.ecosystem;
+        let from = |key: &str| format!("{} [ecosystem].{key}", topology_path.display());
+        let mut defaults = CommonDefaults::builtin(IpAddr::from([127, 0, 0, 1]));
+        if let Some(v) = &section.environment {
+            defaults.environment = parse_environment(&from("environment"), v)?;
+        }
+        if let Some(v) = &section.database_url {
+            defaults.database_url = Some(SecretUrl::parse(
+                &from("database_url"),
+                v,
+                &["postgres", "postgresql"],
+            )?);
+        }
+        if let Some(v) = &section.redis_url {
+            defaults.redis_url = Some(SecretUrl::parse(&from("redis_url"), v, &["redis", "rediss"])?);
+        }
+        if let Some(v) = &section.log_level {
+            defaults.log_level = parse_log_level(&from("log_level"), v)?;
+        }
+        if let Some(v) = &section.health_check_interval {
+            defaults.health_check_interval = parse_interval(&from("health_check_interval"), v)?;
+        }
+        if let Some(v) = &section.bind {
+            defaults.bind = v
+                .parse()
+                .map_err(|_| ConfigError::invalid(&from("bind"), v, "not an IP address"))?;
+        }
+        let common = CommonConfig::load(&overrides.common, env, &defaults)?;
+
+        let http_base = overrides
+            .http_port_base
+            .or(section.http_port_base)
+            .unwrap_or(super::DEFAULT_HTTP_PORT);
+        let grpc_base = overrides
+            .grpc_port_base
+            .or(section.grpc_port_base)
+            .unwrap_or(super::DEFAULT_GRPC_PORT);
+        let root = |flag: &Option<PathBuf>, var: &str, file: &Option<PathBuf>, default: &str| {
+            flag.clone()
+                .or_else(|| env.var(var).map(PathBuf::from))
+                .or_else(|| file.clone())
+                .unwrap_or_else(|| PathBuf::from(default))
+        };
+        let data_root = root(&overrides.data_dir, vars::DATA_DIR, &section.data_dir, "data");
+        let log_root = root(&overrides.log_dir, vars::LOG_DIR, &section.log_dir, "logs");
+
+        if topology.instances.is_empty() {
+            return Err(ConfigError::Topology {
+                path: topology_path.display().to_string(),
+                reason: "it declares no [[instance]]".into(),
+            });
+        }
+        let mut instances = Vec::with_capacity(topology.instances.len());
+        for (index, spec) in topology.instances.iter().enumerate() {
+            let service = ServiceKind::parse(&spec.service)?;
+            let identity = Identity::new(
+                service,
+                spec.name.as_deref(),
+                spec.schema.as_deref(),
+                spec.redis_namespace.as_deref(),
+            )?;
+            let http_port = match spec.http_port {
+                Some(port) => port,
+                None => offset_port(http_base, index, "HTTP")?,
+            };
+            let grpc_port = match spec.grpc_port {
+                Some(port) => port,
+                None => offset_port(grpc_base, index, "gRPC")?,
+            };
+            let name = identity.instance().as_str().to_owned();
+            instances.push(InstanceConfig {
+                common: common.clone(),
+                http_port,
+                grpc_port,
+                data_dir: data_root.join(&name),
+                log_dir: log_root.join(&name),
+                settings: spec.settings.clone(),
+                identity,
+            });
+        }
+        check_conflicts(&instances)?;
+        Ok(Self {
+            common,
+            instances,
+            data_root,
+            log_root,
+        })
+    }
+}
+
+fn offset_port(base: u16, index: usize, protocol: &str) -> Result<u16, ConfigError> {
+    if base == 0 {
+        return Ok(0);
+    }
+    u16::try_from(usize::from(base) + index).map_err(|_| {
+        ConfigError::Conflict(format!(
+            "{protocol} port base {base} + instance {index} exceeds 65535; choose a lower base"
+        ))
+    })
+}
+
+/// Refuses two instances sharing an instance name, schema, namespace, or a (non-zero) port.
+fn check_conflicts(instances: &[InstanceConfig]) -> Result<(), ConfigError> {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for cfg in instances {
+        let id = &cfg.identity;
+        let name = id.instance().as_str();
+        let mut claims = vec![
+            (format!("instance name '{name}'"), format!("instance:{name}")),
+            (
+                format!("schema '{}'", id.schema()),
+                format!("schema:{}", id.schema()),
+            ),
+            (
+                format!("Redis namespace '{}'", id.redis_namespace()),
+                format!("namespace:{}", id.redis_namespace()),
+            ),
+        ];
+        for (protocol, port) in [("HTTP", cfg.http_port), ("gRPC", cfg.grpc_port)] {
+            if port != 0 {
+                claims.push((format!("port {port} ({protocol})"), format!("port:{port}")));
+            }
+        }
+        for (what, key) in claims {
+            if let Some(holder) = seen.insert(key, name) {
+                return Err(ConfigError::Conflict(if holder == name {
+                    format!("instance '{name}' uses {what} twice")
+                } else {
+                    format!("instance '{name}' would share {what} with instance '{holder}'")
+                }));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn load(text: &str, overrides: &UpOverrides) -> Result<EcosystemConfig, ConfigError> {
+        let path = Path::new("test.toml");
+        let topology = Topology::parse(path, text)?;
+        EcosystemConfig::load(&topology, path, overrides, &BTreeMap::new())
+    }
+
+    #[test]
+    fn the_default_ecosystem_has_eight_instances_on_consecutive_ports() {
+        let cfg = EcosystemConfig::load(
+            &Topology::default_ecosystem(),
+            Path::new("(built-in)"),
+            &UpOverrides::default(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let names: Vec<_> = cfg
+            .instances
+            .iter()
+            .map(|i| i.identity.instance().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "audit-correlator",
+                "test-coordinator",
+                "exchange-OKX",
+                "exchange-Binance",
+                "custodian-Komainu",
+                "market-data-Coinmetrics",
+                "trading-system-LH",
+                "risk-monitor-LH"
+            ]
+        );
+        let http: Vec<_> = cfg.instances.iter().map(|i| i.http_port).collect();
+        assert_eq!(http, (8080..8088).collect::<Vec<_>>());
+        let grpc: Vec<_> = cfg.instances.iter().map(|i| i.grpc_port).collect();
+        assert_eq!(grpc, (50051..50059).collect::<Vec<_>>());
+        assert_eq!(cfg.instances[2].data_dir, PathBuf::from("data/exchange-OKX"));
+        assert_eq!(cfg.common.bind, IpAddr::from([127, 0, 0, 1]));
+    }
+
+    #[test]
+    fn the_shipped_example_is_the_default_ecosystem() {
+        let text = include_str!("../../../../examples/ecosystem.toml");
+        let parsed = Topology::parse(Path::new("examples/ecosystem.toml"), text).unwrap();
+        assert_eq!(parsed.instances, Topology::default_ecosystem().instances);
+    }
+
+    #[test]
+    fn base_zero_lets_the_os_choose_every_port() {
+        let overrides = UpOverrides {
+            http_port_base: Some(0),
+            grpc_port_base: Some(0),
+            ..Default::default()
+        };
+        let cfg = EcosystemConfig::load(
+            &Topology::default_ecosystem(),
+            Path::new("x"),
+            &overrides,
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert!(cfg.instances.iter().all(|i| i.http_port == 0 && i.grpc_port == 0));
+    }
+
+    #[test]
+    fn instances_sharing_a_schema_are_refused_naming_both() {
+        let err = load(
+            r#"
+            [[instance]]
+            service = "exchange-simulator"
+            name = "exchange-OKX"
+            [[instance]]
+            service = "exchange-simulator"
+            name = "exchange-okx"
+            "#,
+            &UpOverrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "instance 'exchange-okx' would share schema 'exchange_okx' with instance 'exchange-OKX'"
+        );
+    }
+
+    #[test]
+    fn overlapping_port_ranges_are_refused() {
+        let err = load(
+            r#"
+            [ecosystem]
+            http_port_base = 9000
+            grpc_port_base = 9001
+            [[instance]]
+            service = "audit-correlator"
+            [[instance]]
+            service = "test-coordinator"
+            "#,
+            &UpOverrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("port 9001"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_location() {
+        let err = load("[ecosystem]\nenviroment = \"prod\"\n", &UpOverrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("topology test.toml: line 2, column 1:"), "{err}");
+        assert!(err.contains("enviroment"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_topology_is_refused() {
+        let err = load("", &UpOverrides::default()).unwrap_err().to_string();
+        assert!(err.contains("no [[instance]]"));
+    }
+
+    #[test]
+    fn file_settings_apply_unless_flags_say_otherwise() {
+        let text = r#"
+            [ecosystem]
+            environment = "staging"
+            http_port_base = 7000
+            data_dir = "/var/tse"
+            [[instance]]
+            service = "market-data-simulator"
+            name = "market-data-A"
+            grpc_port = 6000
+            [instance.settings]
+            seed = 7
+        "#;
+        let cfg = load(text, &UpOverrides::default()).unwrap();
+        let inst = &cfg.instances[0];
+        assert_eq!(cfg.common.environment, "staging");
+        assert_eq!(inst.http_port, 7000);
+        assert_eq!(inst.grpc_port, 6000);
+        assert_eq!(inst.data_dir, PathBuf::from("/var/tse/market-data-A"));
+        assert_eq!(inst.settings.get("seed").and_then(|v| v.as_integer()), Some(7));
+        let flagged = load(
+            text,
+            &UpOverrides {
+                http_port_base: Some(7100),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(flagged.instances[0].http_port, 7100);
+    }
+
+    #[test]
+    fn ports_past_65535_are_refused() {
+        let err = load(
+            "[ecosystem]\nhttp_port_base = 65535\n[[instance]]\nservice = \"audit-correlator\"\n[[instance]]\nservice = \"test-coordinator\"\n",
+            &UpOverrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("exceeds 65535"), "{err}");
+    }
+}

@@ -1,0 +1,492 @@
+//! The instance host: everything an instance needs that is not its business (BRIEF §4).
+//!
+//! A service hands the host a [`ServiceDef`]: its kind and an async `build` function that receives a
+//! [`ServiceContext`] (configuration, metrics registry, health, lifecycle, task tracker) and returns
+//! its [`ServiceParts`] (HTTP routes, gRPC services). The host does the rest, in the order of the brief:
+//! validated configuration → (storage) → (discovery and heartbeat) → start the service → serve gRPC
+//! and HTTP, logging each step inside the instance's span. On shutdown it stops accepting, drains
+//! in-flight requests, stops the service's tasks and exits cleanly.
+//!
+//! Listeners are bound separately ([`Listeners::bind`]) so that `tse up` can claim every port of an
+//! ecosystem before starting any instance, and so that port 0 resolves to a real port first.
+
+mod grpc;
+mod http;
+
+use std::{future::Future, io, net::SocketAddr, pin::Pin, sync::Arc};
+
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::{Instrument, error, info, warn};
+
+use crate::{
+    config::{DRAIN_TIMEOUT, InstanceConfig},
+    health::{Health, Phase},
+    identity::{Identity, ServiceKind},
+    metrics::InstanceMetrics,
+    telemetry::instance_span,
+};
+
+/// Version of the binary, reported in health, metrics and discovery.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Errors a service's `build` may return.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The future a service's `build` returns.
+pub type BuildFuture = Pin<Box<dyn Future<Output = Result<ServiceParts, BoxError>> + Send>>;
+
+/// What a service crate gives the host: its kind and how to build it for one instance.
+#[derive(Clone, Copy)]
+pub struct ServiceDef {
+    /// The service kind this builds.
+    pub kind: ServiceKind,
+    /// Builds the service for one instance.
+    pub build: fn(ServiceContext) -> BuildFuture,
+}
+
+impl ServiceDef {
+    /// A service that so far serves only the host's own endpoints (health, readiness, metrics, the
+    /// standard gRPC services).
+    pub const fn host_only(kind: ServiceKind) -> Self {
+        Self {
+            kind,
+            build: |_| Box::pin(async { Ok(ServiceParts::new()) }),
+        }
+    }
+}
+
+/// What the host lends a service while it builds and runs.
+#[derive(Clone)]
+pub struct ServiceContext {
+    config: Arc<InstanceConfig>,
+    metrics: prometheus::Registry,
+    health: Health,
+    span: tracing::Span,
+    draining: CancellationToken,
+    stopping: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl ServiceContext {
+    /// Returns the instance's configuration.
+    pub fn config(&self) -> &InstanceConfig {
+        &self.config
+    }
+
+    /// Returns the instance's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.config.identity
+    }
+
+    /// Returns the instance's metrics registry, for business metrics.
+    pub fn metrics(&self) -> &prometheus::Registry {
+        &self.metrics
+    }
+
+    /// Returns the instance's health, for the service's own checks.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Returns the instance's span; work done outside the host's tasks should run inside it.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Cancelled when the instance starts draining: long-lived responses (streams) should end.
+    pub fn draining(&self) -> CancellationToken {
+        self.draining.clone()
+    }
+
+    /// Cancelled once in-flight requests are drained: background tasks should flush and return.
+    pub fn stopping(&self) -> CancellationToken {
+        self.stopping.clone()
+    }
+
+    /// Spawns a background task inside the instance's span; the host waits for it on shutdown.
+    pub fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.tasks.spawn(task.instrument(self.span.clone()))
+    }
+}
+
+/// What a service serves: HTTP routes and gRPC services, added to the host's own.
+#[derive(Default)]
+pub struct ServiceParts {
+    http: axum::Router,
+    grpc: tonic::service::Routes,
+    grpc_services: Vec<&'static str>,
+}
+
+impl ServiceParts {
+    /// Creates parts serving nothing beyond the host's own endpoints.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds HTTP routes (with their state already applied).
+    #[must_use]
+    pub fn with_http(mut self, router: axum::Router) -> Self {
+        self.http = self.http.merge(router);
+        self
+    }
+
+    /// Adds a gRPC service; its name goes into health, reflection and the metrics' method list.
+    #[must_use]
+    pub fn with_grpc<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<::http::Request<tonic::body::Body>, Error = std::convert::Infallible>
+            + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.grpc = self.grpc.add_service(service);
+        self.grpc_services.push(S::NAME);
+        self
+    }
+}
+
+/// Why an instance could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// A port cannot be bound.
+    #[error("{instance} cannot listen for {protocol} on {addr}: {source}")]
+    Bind {
+        /// Instance name.
+        instance: String,
+        /// `HTTP` or `gRPC`.
+        protocol: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// The instance's directories cannot be created.
+    #[error("{instance} cannot create {dir}: {source}")]
+    Directory {
+        /// Instance name.
+        instance: String,
+        /// The directory.
+        dir: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// The metrics registry refused a metric.
+    #[error("{instance} metrics: {source}")]
+    Metrics {
+        /// Instance name.
+        instance: String,
+        /// Why.
+        source: prometheus::Error,
+    },
+    /// The service failed to build.
+    #[error("{instance} service failed to start: {source}")]
+    Service {
+        /// Instance name.
+        instance: String,
+        /// Why.
+        source: BoxError,
+    },
+    /// A server stopped with an error.
+    #[error("{instance} {protocol} server failed: {reason}")]
+    Serve {
+        /// Instance name.
+        instance: String,
+        /// `HTTP` or `gRPC`.
+        protocol: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The two listening sockets of an instance, bound before it starts.
+pub struct Listeners {
+    http: TcpListener,
+    grpc: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the HTTP and gRPC ports of `config` (port 0: chosen by the OS).
+    ///
+    /// # Errors
+    /// Returns [`HostError::Bind`] naming the instance, protocol and address.
+    pub async fn bind(config: &InstanceConfig) -> Result<Self, HostError> {
+        let bind = |protocol, port| async move {
+            let addr = SocketAddr::new(config.common.bind, port);
+            TcpListener::bind(addr).await.map_err(|source| HostError::Bind {
+                instance: config.identity.instance().to_string(),
+                protocol,
+                addr,
+                source,
+            })
+        };
+        Ok(Self {
+            http: bind("HTTP", config.http_port).await?,
+            grpc: bind("gRPC", config.grpc_port).await?,
+        })
+    }
+
+    /// Returns the bound HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        local_addr(&self.http)
+    }
+
+    /// Returns the bound gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        local_addr(&self.grpc)
+    }
+}
+
+fn local_addr(listener: &TcpListener) -> SocketAddr {
+    // A bound TCP listener always has a local address.
+    listener
+        .local_addr()
+        .expect("a bound listener has a local address")
+}
+
+/// A started instance.
+pub struct RunningInstance {
+    config: Arc<InstanceConfig>,
+    http_addr: SocketAddr,
+    grpc_addr: SocketAddr,
+    health: Health,
+    supervisor: JoinHandle<Result<(), HostError>>,
+}
+
+impl RunningInstance {
+    /// Returns the instance's configuration.
+    pub fn config(&self) -> &InstanceConfig {
+        &self.config
+    }
+
+    /// Returns the address HTTP is served on.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Returns the address gRPC is served on.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// Returns the instance's health.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Waits until the instance has stopped (after its shutdown token was cancelled, or a server
+    /// failed) and everything is flushed.
+    ///
+    /// # Errors
+    /// Returns the [`HostError`] that stopped it abnormally.
+    pub async fn stopped(self) -> Result<(), HostError> {
+        match self.supervisor.await {
+            Ok(result) => result,
+            Err(join) => Err(HostError::Serve {
+                instance: self.config.identity.instance().to_string(),
+                protocol: "host",
+                reason: join.to_string(),
+            }),
+        }
+    }
+}
+
+/// Starts an instance on already-bound listeners. It runs until `shutdown` is cancelled, then drains.
+///
+/// # Errors
+/// Returns a [`HostError`] when a directory, the metrics registry or the service cannot be set up;
+/// nothing is left running in that case.
+pub async fn start(
+    config: InstanceConfig,
+    service: ServiceDef,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> Result<RunningInstance, HostError> {
+    let span = instance_span(&config.identity);
+    start_in_span(config, service, listeners, shutdown, span.clone())
+        .instrument(span)
+        .await
+}
+
+async fn start_in_span(
+    config: InstanceConfig,
+    service: ServiceDef,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+    span: tracing::Span,
+) -> Result<RunningInstance, HostError> {
+    let config = Arc::new(config);
+    let identity = &config.identity;
+    let instance = identity.instance().to_string();
+    info!(config = %config.redacted(), "configuration loaded and validated");
+
+    for dir in [&config.data_dir, &config.log_dir] {
+        std::fs::create_dir_all(dir).map_err(|source| HostError::Directory {
+            instance: instance.clone(),
+            dir: dir.display().to_string(),
+            source,
+        })?;
+    }
+    info!(data_dir = %config.data_dir.display(), log_dir = %config.log_dir.display(), "directories ready");
+
+    let metrics = InstanceMetrics::new(identity, VERSION).map_err(|source| HostError::Metrics {
+        instance: instance.clone(),
+        source,
+    })?;
+    let health = Health::new(identity.clone(), VERSION, config.common.environment.clone());
+    let stopping = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let context = ServiceContext {
+        config: config.clone(),
+        metrics: metrics.registry().clone(),
+        health: health.clone(),
+        span: span.clone(),
+        draining: shutdown.clone(),
+        stopping: stopping.clone(),
+        tasks: tasks.clone(),
+    };
+    info!(service = %service.kind, "starting service");
+    let parts = (service.build)(context)
+        .await
+        .map_err(|source| HostError::Service {
+            instance: instance.clone(),
+            source,
+        })?;
+    info!("service started");
+
+    let http_addr = listeners.http_addr();
+    let grpc_addr = listeners.grpc_addr();
+    let grpc = grpc::assemble(parts.grpc, &parts.grpc_services, &health, &metrics, &span);
+    let http_router = http::assemble(parts.http, &health, &metrics, &span);
+
+    let grpc_server = tokio::spawn(
+        grpc::serve(grpc.routes, grpc.layer, listeners.grpc, shutdown.clone()).instrument(span.clone()),
+    );
+    info!(addr = %grpc_addr, "gRPC server listening");
+    let http_server =
+        tokio::spawn(http::serve(http_router, listeners.http, shutdown.clone()).instrument(span.clone()));
+    info!(addr = %http_addr, "HTTP server listening");
+    let reporter = tokio::spawn(grpc::report_health(grpc.reporter, grpc.services, health.clone()));
+
+    health.set_phase(Phase::Running);
+    info!(http = %http_addr, grpc = %grpc_addr, "instance ready");
+
+    let supervisor = Supervisor {
+        instance,
+        health: health.clone(),
+        shutdown,
+        stopping,
+        tasks,
+        http_server,
+        grpc_server,
+        reporter,
+    };
+    let supervisor = tokio::spawn(supervisor.run().instrument(span));
+    Ok(RunningInstance {
+        config,
+        http_addr,
+        grpc_addr,
+        health,
+        supervisor,
+    })
+}
+
+/// Watches a running instance and takes it down in order.
+struct Supervisor {
+    instance: String,
+    health: Health,
+    shutdown: CancellationToken,
+    stopping: CancellationToken,
+    tasks: TaskTracker,
+    http_server: JoinHandle<Result<(), String>>,
+    grpc_server: JoinHandle<Result<(), String>>,
+    reporter: JoinHandle<()>,
+}
+
+impl Supervisor {
+    async fn run(mut self) -> Result<(), HostError> {
+        // A server that stops before shutdown was asked for takes the instance down with it.
+        let mut failure = None;
+        tokio::select! {
+            // Servers end when shutdown is requested too; checking the token first (biased) and again
+            // below keeps a requested stop from being mistaken for a failure.
+            biased;
+            () = self.shutdown.cancelled() => info!("shutdown requested: draining"),
+            result = &mut self.http_server, if !self.shutdown.is_cancelled() => {
+                failure = Some(self.server_failure("HTTP", result));
+            }
+            result = &mut self.grpc_server, if !self.shutdown.is_cancelled() => {
+                failure = Some(self.server_failure("gRPC", result));
+            }
+        }
+        if failure.is_some() && self.shutdown.is_cancelled() {
+            failure = None;
+        }
+        self.shutdown.cancel();
+        self.health.set_phase(Phase::Draining);
+
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            if !self.http_server.is_finished() {
+                let _ = (&mut self.http_server).await;
+            }
+            if !self.grpc_server.is_finished() {
+                let _ = (&mut self.grpc_server).await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            warn!(timeout = ?DRAIN_TIMEOUT, "requests still in flight after the drain timeout; closing them");
+            self.http_server.abort();
+            self.grpc_server.abort();
+        }
+        info!("servers stopped; stopping service tasks");
+        self.stopping.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            warn!(
+                timeout = ?DRAIN_TIMEOUT,
+                remaining = self.tasks.len(),
+                "service tasks did not finish in time"
+            );
+        }
+        self.reporter.abort();
+        match failure {
+            Some(error) => {
+                error!(%error, "instance stopped after a failure");
+                Err(error)
+            }
+            None => {
+                info!("instance stopped");
+                Ok(())
+            }
+        }
+    }
+
+    fn server_failure(
+        &self,
+        protocol: &'static str,
+        result: Result<Result<(), String>, tokio::task::JoinError>,
+    ) -> HostError {
+        let reason = match result {
+            Ok(Ok(())) => "stopped unexpectedly".to_owned(),
+            Ok(Err(reason)) => reason,
+            Err(join) => join.to_string(),
+        };
+        HostError::Serve {
+            instance: self.instance.clone(),
+            protocol,
+            reason,
+        }
+    }
+}

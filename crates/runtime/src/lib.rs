@@ -1,0 +1,26 @@
+//! The runtime every tse service runs in: the instance host of BRIEF §3–§4.
+//!
+//! A service crate adds only its domain, its API and its back doors; everything else an instance
+//! needs lives here once: who it is, how it is configured, how it serves HTTP and gRPC, how it reports
+//! health and metrics, where it logs, and how it stops.
+//!
+//! # Layout
+//! - [`identity`]: service kinds, instance names, derived PostgreSQL schema and Redis namespace.
+//! - [`config`]: environment variables, flags and the topology file, validated before any port is bound;
+//!   secrets masked wherever shown.
+//! - [`host`]: starts an instance on bound listeners, in the brief's order, and drains it on shutdown;
+//!   the [`host::ServiceDef`] / [`host::ServiceContext`] / [`host::ServiceParts`] contract with services.
+//! - [`health`]: lifecycle phase and dependency checks; the single source of health, readiness and the
+//!   gRPC health service.
+//! - [`metrics`]: one Prometheus registry per instance; HTTP and gRPC RED metrics with bounded labels,
+//!   `tse_instance_info`, process metrics.
+//! - [`api`]: the error type every API answers with, over HTTP and gRPC.
+//! - [`telemetry`]: stdout logs, and JSON log files per instance even when many share a process.
+
+pub mod api;
+pub mod config;
+pub mod health;
+pub mod host;
+pub mod identity;
+pub mod metrics;
+pub mod telemetry;

@@ -1,0 +1,410 @@
+//! The command line: `tse up`, `tse serve`, `tse names`.
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use tse_runtime::{
+    config::{
+        CommonOverrides, InstanceConfig, ProcessEnv, ServeOverrides,
+        topology::{EcosystemConfig, Topology, UpOverrides},
+    },
+    host::{self, Listeners},
+    identity::{Identity, ServiceKind},
+    telemetry::{self, LogTarget},
+};
+
+use crate::{catalog, ecosystem::Ecosystem};
+
+/// How long `tse up` waits for every instance to be ready before printing the table anyway, with the
+/// reasons of those that are not.
+const READY_WAIT: Duration = Duration::from_secs(30);
+
+const SERVE_ENV: &str = "\
+Environment variables (flags win over them; an empty variable counts as unset):
+  SERVICE_NAME            service to run, if SERVICE is not given
+  SERVICE_INSTANCE_NAME   instance name (default: SERVICE_NAME, a singleton)
+  HTTP_PORT               HTTP port (default 8080; 0: chosen by the OS)
+  GRPC_PORT               gRPC port (default 50051; 0: chosen by the OS)
+  BIND_ADDRESS            listen address (default 0.0.0.0)
+  ENVIRONMENT             environment label (default development)
+  DATABASE_URL            PostgreSQL URL (unset: embedded storage)
+  REDIS_URL               Redis URL (unset: embedded key-value store)
+  LOG_LEVEL               log filter, e.g. info, debug, tse_runtime=debug (default info)
+  HEALTH_CHECK_INTERVAL   health and heartbeat interval, e.g. 10s (default 10s)
+  SCHEMA_NAME             PostgreSQL schema (default: derived from the names)
+  REDIS_NAMESPACE         Redis namespace (default: derived from the names)
+  DATA_DIR                this instance's data directory (default data/{instance})
+  LOG_DIR                 this instance's log directory (default logs/{instance})
+  TSE_ADMIN_TOKEN         bearer token opening the chaos and audit back doors";
+
+const UP_ENV: &str = "\
+Environment variables (flags win over them, they win over the topology file):
+  BIND_ADDRESS            listen address (default 127.0.0.1)
+  ENVIRONMENT             environment label (default development)
+  DATABASE_URL            PostgreSQL URL; each instance gets its own schema (unset: embedded storage)
+  REDIS_URL               Redis URL; each instance gets its own namespace (unset: embedded store)
+  LOG_LEVEL               log filter (default info)
+  HEALTH_CHECK_INTERVAL   health and heartbeat interval (default 10s)
+  DATA_DIR                root of the per-instance data directories (default data)
+  LOG_DIR                 root of the per-instance log directories (default logs)
+  TSE_ADMIN_TOKEN         bearer token opening the chaos and audit back doors
+
+Default ecosystem (instance i listens on the base ports + i):
+  audit-correlator, test-coordinator, exchange-OKX, exchange-Binance, custodian-Komainu,
+  market-data-Coinmetrics, trading-system-LH, risk-monitor-LH";
+
+const NAMES_HELP: &str = "\
+Prints one JSON object: service, instance, service_type, entity_type, schema, redis_namespace.
+It reads only its arguments, never the environment. An invalid name exits 2 naming the rule broken.
+
+Examples:
+  tse names exchange-simulator exchange-OKX      schema exchange_okx, namespace exchange:OKX
+  tse names audit-correlator                     singleton: schema audit, namespace audit";
+
+/// The Trading Simulation Ecosystem: simulated exchanges, custodians, market data, trading desks, a
+/// production-like risk monitor, chaos scenarios and an audit correlator, as named instances.
+#[derive(Debug, Parser)]
+#[command(name = "tse", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a whole ecosystem in one process: by default the eight instances of the default
+    /// ecosystem, on embedded storage.
+    #[command(after_help = UP_ENV)]
+    Up(UpArgs),
+    /// Run one instance of a service (what a container runs), until SIGINT or SIGTERM.
+    #[command(after_help = SERVE_ENV)]
+    Serve(ServeArgs),
+    /// Print the identity an instance would have: its PostgreSQL schema, Redis namespace, service
+    /// type and entity type.
+    #[command(after_help = NAMES_HELP)]
+    Names(NamesArgs),
+}
+
+/// Settings shared by `up` and `serve`.
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// Environment label [env: ENVIRONMENT]
+    #[arg(long, value_name = "NAME")]
+    environment: Option<String>,
+    /// PostgreSQL URL; unset means embedded storage [env: DATABASE_URL]
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Redis URL; unset means the embedded key-value store [env: REDIS_URL]
+    #[arg(long, value_name = "URL")]
+    redis_url: Option<String>,
+    /// Log filter, e.g. info or tse_runtime=debug [env: LOG_LEVEL]
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
+    /// Health and heartbeat interval, e.g. 10s [env: HEALTH_CHECK_INTERVAL]
+    #[arg(long, value_name = "DURATION")]
+    health_check_interval: Option<String>,
+    /// Listen address [env: BIND_ADDRESS]
+    #[arg(long, value_name = "IP")]
+    bind: Option<String>,
+}
+
+impl CommonArgs {
+    fn overrides(&self) -> CommonOverrides {
+        CommonOverrides {
+            environment: self.environment.clone(),
+            database_url: self.database_url.clone(),
+            redis_url: self.redis_url.clone(),
+            log_level: self.log_level.clone(),
+            health_check_interval: self.health_check_interval.clone(),
+            bind: self.bind.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct UpArgs {
+    /// Topology file describing the ecosystem (default: the built-in default ecosystem)
+    #[arg(long, value_name = "FILE")]
+    topology: Option<PathBuf>,
+    /// First HTTP port; instance i listens on BASE + i; 0 lets the OS choose (default 8080)
+    #[arg(long, value_name = "N")]
+    http_port_base: Option<u16>,
+    /// First gRPC port; instance i listens on BASE + i; 0 lets the OS choose (default 50051)
+    #[arg(long, value_name = "N")]
+    grpc_port_base: Option<u16>,
+    /// Root of the per-instance data directories [env: DATA_DIR]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Root of the per-instance log directories [env: LOG_DIR]
+    #[arg(long, value_name = "DIR")]
+    log_dir: Option<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Service to run [env: SERVICE_NAME]: audit-correlator, test-coordinator, exchange-simulator,
+    /// custodian-simulator, market-data-simulator, trading-system-engine, risk-monitor
+    #[arg(value_name = "SERVICE")]
+    service: Option<String>,
+    /// Instance name; default: the service name (a singleton) [env: SERVICE_INSTANCE_NAME]
+    #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
+    instance: Option<String>,
+    /// HTTP port; 0 lets the OS choose [env: HTTP_PORT]
+    #[arg(long, value_name = "N")]
+    http_port: Option<u16>,
+    /// gRPC port; 0 lets the OS choose [env: GRPC_PORT]
+    #[arg(long, value_name = "N")]
+    grpc_port: Option<u16>,
+    /// PostgreSQL schema instead of the derived one [env: SCHEMA_NAME]
+    #[arg(long, value_name = "NAME")]
+    schema_name: Option<String>,
+    /// Redis namespace instead of the derived one [env: REDIS_NAMESPACE]
+    #[arg(long, value_name = "NAMESPACE")]
+    redis_namespace: Option<String>,
+    /// This instance's data directory [env: DATA_DIR]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// This instance's log directory [env: LOG_DIR]
+    #[arg(long, value_name = "DIR")]
+    log_dir: Option<PathBuf>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+struct NamesArgs {
+    /// Service name, e.g. exchange-simulator
+    service: String,
+    /// Instance name, e.g. exchange-OKX; omitted: the singleton named after the service
+    #[arg(allow_hyphen_values = true)]
+    instance: Option<String>,
+    /// Explicit schema, as SCHEMA_NAME would set it
+    #[arg(long, value_name = "NAME")]
+    schema_name: Option<String>,
+    /// Explicit namespace, as REDIS_NAMESPACE would set it
+    #[arg(long, value_name = "NAMESPACE")]
+    redis_namespace: Option<String>,
+}
+
+/// How a command failed, which decides the exit code.
+#[derive(Debug)]
+enum Failure {
+    /// Bad input: exit 2.
+    Input(String),
+    /// The command could not do its job: exit 1.
+    Runtime(String),
+}
+
+fn input(error: impl std::fmt::Display) -> Failure {
+    Failure::Input(error.to_string())
+}
+
+fn runtime(error: impl std::fmt::Display) -> Failure {
+    Failure::Runtime(error.to_string())
+}
+
+/// Parses the command line and runs the command; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return clap_exit(&error),
+    };
+    let result = match cli.command {
+        Command::Names(args) => names(&args),
+        Command::Serve(args) => block_on(serve(args)),
+        Command::Up(args) => block_on(up(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(reason)) => {
+            eprintln!("tse: {}", one_line(&reason));
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(reason)) => {
+            eprintln!("tse: {}", one_line(&reason));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Help and version go to stdout with exit 0; usage errors become one line and exit 2.
+fn clap_exit(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = error.print();
+            if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        _ => {
+            let text = error.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("tse: {} (see tse --help)", first.trim_start_matches("error: "));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).collect::<Vec<_>>().join(" ")
+}
+
+fn block_on(future: impl Future<Output = Result<(), Failure>>) -> Result<(), Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| runtime(format!("cannot start the async runtime: {e}")))?
+        .block_on(future)
+}
+
+fn names(args: &NamesArgs) -> Result<(), Failure> {
+    let kind = ServiceKind::parse(&args.service).map_err(input)?;
+    let identity = Identity::new(
+        kind,
+        args.instance.as_deref(),
+        args.schema_name.as_deref(),
+        args.redis_namespace.as_deref(),
+    )
+    .map_err(input)?;
+    let json = serde_json::to_string(&identity.summary()).map_err(runtime)?;
+    println!("{json}");
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let overrides = ServeOverrides {
+        service: args.service,
+        instance: args.instance,
+        http_port: args.http_port,
+        grpc_port: args.grpc_port,
+        schema_name: args.schema_name,
+        redis_namespace: args.redis_namespace,
+        data_dir: args.data_dir,
+        log_dir: args.log_dir,
+        common: args.common.overrides(),
+    };
+    let config = InstanceConfig::load(&overrides, &ProcessEnv).map_err(input)?;
+    let _telemetry = telemetry::init(
+        &config.common.log_level,
+        &[LogTarget {
+            instance: config.identity.instance().to_string(),
+            dir: config.log_dir.clone(),
+        }],
+    )
+    .map_err(runtime)?;
+    let listeners = Listeners::bind(&config).await.map_err(runtime)?;
+    let shutdown = CancellationToken::new();
+    let service = catalog::service(config.identity.service());
+    let instance = host::start(config, service, listeners, shutdown.clone())
+        .await
+        .map_err(runtime)?;
+    tokio::spawn(cancel_on_signal(shutdown));
+    instance.stopped().await.map_err(runtime)
+}
+
+async fn up(args: UpArgs) -> Result<(), Failure> {
+    let started = Instant::now();
+    let (topology, source) = match &args.topology {
+        Some(path) => (Topology::read(path).map_err(input)?, path.clone()),
+        None => (
+            Topology::default_ecosystem(),
+            PathBuf::from("(default ecosystem)"),
+        ),
+    };
+    let overrides = UpOverrides {
+        http_port_base: args.http_port_base,
+        grpc_port_base: args.grpc_port_base,
+        data_dir: args.data_dir,
+        log_dir: args.log_dir,
+        common: args.common.overrides(),
+    };
+    let config = EcosystemConfig::load(&topology, &source, &overrides, &ProcessEnv).map_err(input)?;
+    let targets: Vec<LogTarget> = config
+        .instances
+        .iter()
+        .map(|i| LogTarget {
+            instance: i.identity.instance().to_string(),
+            dir: i.log_dir.clone(),
+        })
+        .collect();
+    let _telemetry = telemetry::init(&config.common.log_level, &targets).map_err(runtime)?;
+    tracing::info!(
+        topology = %source.display(),
+        instances = config.instances.len(),
+        storage = if config.common.database_url.is_some() { "postgres" } else { "embedded" },
+        "starting ecosystem"
+    );
+
+    let shutdown = CancellationToken::new();
+    let ecosystem = Ecosystem::start(&config, shutdown.clone())
+        .await
+        .map_err(runtime)?;
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let readiness = ecosystem.ready(READY_WAIT).await;
+    print!("{}", ecosystem.table());
+    match readiness {
+        Ok(()) => println!(
+            "tse: {} instances ready in {} ms; data in {}, logs in {}; Ctrl-C stops them.",
+            ecosystem.instances().len(),
+            started.elapsed().as_millis(),
+            show(&config.data_root),
+            show(&config.log_root),
+        ),
+        Err(waiting) => println!(
+            "tse: {} instances running; not ready after {} s: {waiting}",
+            ecosystem.instances().len(),
+            READY_WAIT.as_secs()
+        ),
+    }
+    ecosystem.stopped().await.map_err(|errors| {
+        runtime(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })
+}
+
+fn show(path: &Path) -> String {
+    format!("{}/", path.display())
+}
+
+/// Cancels `shutdown` on SIGINT (Ctrl-C) or SIGTERM.
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let signal = wait_for_signal().await;
+    tracing::info!(signal, "signal received; stopping");
+    shutdown.cancel();
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> &'static str {
+    let _ = tokio::signal::ctrl_c().await;
+    "Ctrl-C"
+}

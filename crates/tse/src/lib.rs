@@ -1,0 +1,20 @@
+//! The `tse` command: one binary for every service of the Trading Simulation Ecosystem.
+//!
+//! - `tse up`: a whole ecosystem in one process (the default one of BRIEF §2, or a topology file).
+//! - `tse serve SERVICE`: one instance per process, configured by environment variables and flags:
+//!   what a container runs.
+//! - `tse names SERVICE [INSTANCE]`: the identity an instance would have.
+//!
+//! Exit codes: 0 success, 2 invalid input (flags, environment, topology, names) with a one-line reason
+//! on stderr, 1 a runtime failure (a port in use, a service that cannot start).
+//!
+//! # Layout
+//! - [`cli`]: the command line, its help texts, and what each command does.
+//! - [`catalog`]: which crate implements which service kind.
+//! - [`ecosystem`]: many instances in one process, started and stopped together.
+
+pub mod catalog;
+pub mod cli;
+pub mod ecosystem;
+
+pub use cli::main;

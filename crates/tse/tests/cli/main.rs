@@ -1,0 +1,8 @@
+//! The `tse` binary driven as a user would: real processes, real signals, real ports.
+
+#![allow(unreachable_pub)]
+
+mod names;
+mod process;
+mod serve;
+mod up;

@@ -206,15 +206,28 @@ fn pick(flag: Option<&String>, flag_name: &str, env: &dyn EnvSource, var: &str) 
 }
 
 impl CommonConfig {
-    /// Loads the shared settings: flags over environment over the given defaults (`fallback`, from a
-    /// topology file or built-in defaults).
+    /// Returns the built-in defaults, listening on `bind`.
+    pub fn defaults(bind: IpAddr) -> Self {
+        Self {
+            environment: DEFAULT_ENVIRONMENT.to_owned(),
+            database_url: None,
+            redis_url: None,
+            log_level: DEFAULT_LOG_LEVEL.to_owned(),
+            health_check_interval: DEFAULT_HEALTH_CHECK_INTERVAL,
+            admin_token: None,
+            bind,
+        }
+    }
+
+    /// Loads the shared settings: flags over environment over `fallback` (from a topology file, or
+    /// [`CommonConfig::defaults`]).
     ///
     /// # Errors
     /// Returns a [`ConfigError`] naming the variable or flag whose value is invalid.
     pub fn load(
         overrides: &CommonOverrides,
         env: &dyn EnvSource,
-        fallback: &CommonDefaults,
+        fallback: &CommonConfig,
     ) -> Result<Self, ConfigError> {
         let environment = match pick(
             overrides.environment.as_ref(),
@@ -260,7 +273,7 @@ impl CommonConfig {
         };
         let admin_token = match env.var(vars::TSE_ADMIN_TOKEN) {
             Some(token) => Some(Secret::parse_token(vars::TSE_ADMIN_TOKEN, &token)?),
-            None => None,
+            None => fallback.admin_token.clone(),
         };
         Ok(Self {
             environment,
@@ -271,37 +284,6 @@ impl CommonConfig {
             admin_token,
             bind,
         })
-    }
-}
-
-/// Defaults the environment and flags fall back to.
-#[derive(Clone, Debug)]
-pub struct CommonDefaults {
-    /// Environment label.
-    pub environment: String,
-    /// PostgreSQL URL.
-    pub database_url: Option<SecretUrl>,
-    /// Redis URL.
-    pub redis_url: Option<SecretUrl>,
-    /// Log filter.
-    pub log_level: String,
-    /// Health and heartbeat interval.
-    pub health_check_interval: Duration,
-    /// Listen address.
-    pub bind: IpAddr,
-}
-
-impl CommonDefaults {
-    /// Built-in defaults, listening on `bind`.
-    pub fn builtin(bind: IpAddr) -> Self {
-        Self {
-            environment: DEFAULT_ENVIRONMENT.to_owned(),
-            database_url: None,
-            redis_url: None,
-            log_level: DEFAULT_LOG_LEVEL.to_owned(),
-            health_check_interval: DEFAULT_HEALTH_CHECK_INTERVAL,
-            bind,
-        }
     }
 }
 
@@ -396,7 +378,7 @@ impl InstanceConfig {
         let common = CommonConfig::load(
             &overrides.common,
             env,
-            &CommonDefaults::builtin(IpAddr::from([0, 0, 0, 0])),
+            &CommonConfig::defaults(IpAddr::from([0, 0, 0, 0])),
         )?;
         let instance_dir = |flag: &Option<PathBuf>, var: &str, root: &str| {
             flag.clone()

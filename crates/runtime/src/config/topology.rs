@@ -25,8 +25,8 @@ use std::{
 use serde::Deserialize;
 
 use super::{
-    CommonConfig, CommonDefaults, CommonOverrides, ConfigError, EnvSource, InstanceConfig, SecretUrl,
-    parse_environment, parse_interval, parse_log_level, vars,
+    CommonConfig, CommonOverrides, ConfigError, EnvSource, InstanceConfig, SecretUrl, parse_environment,
+    parse_interval, parse_log_level, vars,
 };
 use crate::identity::{Identity, ServiceKind};
 
@@ -199,7 +199,7 @@ impl EcosystemConfig {
     ) -> Result<Self, ConfigError> {
         let section = &topology.ecosystem;
         let from = |key: &str| format!("{} [ecosystem].{key}", topology_path.display());
-        let mut defaults = CommonDefaults::builtin(IpAddr::from([127, 0, 0, 1]));
+        let mut defaults = CommonConfig::defaults(IpAddr::from([127, 0, 0, 1]));
         if let Some(v) = &section.environment {
             defaults.environment = parse_environment(&from("environment"), v)?;
         }

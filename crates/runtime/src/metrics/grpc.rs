@@ -23,7 +23,7 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, 
 use tower::{Layer, Service};
 use tracing::Instrument;
 
-use super::{InFlight, LATENCY_BUCKETS};
+use super::{InFlight, LATENCY_BUCKETS, registered};
 
 /// The `method` label of a path the server does not serve.
 pub const UNKNOWN_METHOD: &str = "unknown";
@@ -38,28 +38,34 @@ pub struct GrpcMetrics {
 
 impl GrpcMetrics {
     pub(super) fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "grpc_server_requests_total",
-                "gRPC calls completed, by method and status code.",
-            ),
-            &["method", "status"],
+        let requests = registered(
+            registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "grpc_server_requests_total",
+                    "gRPC calls completed, by method and status code.",
+                ),
+                &["method", "status"],
+            )?,
         )?;
-        let duration = HistogramVec::new(
-            HistogramOpts::new(
-                "grpc_server_request_duration_seconds",
-                "Time from call to last response frame.",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["method"],
+        let duration = registered(
+            registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "grpc_server_request_duration_seconds",
+                    "Time from call to last response frame.",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+                &["method"],
+            )?,
         )?;
-        let in_flight = IntGaugeVec::new(
-            Opts::new("grpc_server_requests_in_flight", "gRPC calls being answered now."),
-            &["method"],
+        let in_flight = registered(
+            registry,
+            IntGaugeVec::new(
+                Opts::new("grpc_server_requests_in_flight", "gRPC calls being answered now."),
+                &["method"],
+            )?,
         )?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(duration.clone()))?;
-        registry.register(Box::new(in_flight.clone()))?;
         Ok(Self {
             requests,
             duration,

@@ -15,7 +15,7 @@ use http::Method;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use tracing::Instrument;
 
-use super::{InFlight, LATENCY_BUCKETS};
+use super::{InFlight, LATENCY_BUCKETS, registered};
 
 /// The `endpoint` label of a request no route matched.
 pub const UNMATCHED_ENDPOINT: &str = "unmatched";
@@ -30,25 +30,31 @@ pub struct HttpMetrics {
 
 impl HttpMetrics {
     pub(super) fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "http_requests_total",
-                "HTTP requests answered, by route pattern and status code.",
-            ),
-            &["method", "endpoint", "status_code"],
+        let requests = registered(
+            registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "http_requests_total",
+                    "HTTP requests answered, by route pattern and status code.",
+                ),
+                &["method", "endpoint", "status_code"],
+            )?,
         )?;
-        let duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "Time to answer an HTTP request.")
-                .buckets(LATENCY_BUCKETS.to_vec()),
-            &["method", "endpoint"],
+        let duration = registered(
+            registry,
+            HistogramVec::new(
+                HistogramOpts::new("http_request_duration_seconds", "Time to answer an HTTP request.")
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                &["method", "endpoint"],
+            )?,
         )?;
-        let in_flight = IntGaugeVec::new(
-            Opts::new("http_requests_in_flight", "HTTP requests being answered now."),
-            &["method"],
+        let in_flight = registered(
+            registry,
+            IntGaugeVec::new(
+                Opts::new("http_requests_in_flight", "HTTP requests being answered now."),
+                &["method"],
+            )?,
         )?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(duration.clone()))?;
-        registry.register(Box::new(in_flight.clone()))?;
         Ok(Self {
             requests,
             duration,

@@ -24,6 +24,15 @@ pub const LATENCY_BUCKETS: &[f64] = &[
 /// Content type of [`InstanceMetrics::render`]: the Prometheus text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// Registers `collector` in `registry` and returns it, ready to record.
+fn registered<C: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    collector: C,
+) -> Result<C, prometheus::Error> {
+    registry.register(Box::new(collector.clone()))?;
+    Ok(collector)
+}
+
 /// Counts one request in flight for as long as it lives, so a dropped request (client gone) is
 /// still counted out.
 struct InFlight(prometheus::IntGauge);

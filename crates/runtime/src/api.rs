@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use axum::{
     Json,
+    extract::{FromRequestParts, rejection::QueryRejection},
     response::{IntoResponse, Response},
 };
 use http::StatusCode;
@@ -86,6 +87,30 @@ impl ApiError {
             503 => Code::Unavailable,
             _ => Code::Internal,
         }
+    }
+}
+
+/// Query-string extractor whose rejections are [`ApiError`]s (`400 invalid_query`) naming the problem.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Query(value))
+            .map_err(|rejection: QueryRejection| {
+                ApiError::bad_request("invalid_query", rejection.body_text())
+            })
     }
 }
 

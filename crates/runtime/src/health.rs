@@ -82,6 +82,45 @@ impl Check {
     }
 }
 
+/// An external dependency (PostgreSQL, Redis) as the instance sees it: a health check that degrades
+/// (never fails) the instance while down, mirrored in `tse_dependency_up{dependency}`.
+#[derive(Clone)]
+pub struct Dependency {
+    name: &'static str,
+    health: Health,
+    gauge: prometheus::IntGauge,
+}
+
+impl Dependency {
+    /// Creates the dependency `name`, reporting into `health` and `gauge`.
+    pub fn new(name: &'static str, health: Health, gauge: prometheus::IntGauge) -> Self {
+        Self { name, health, gauge }
+    }
+
+    /// Returns the dependency's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Records that the dependency works.
+    pub fn up(&self) {
+        self.gauge.set(1);
+        self.health.set_check(self.name, Check::up(false));
+    }
+
+    /// Records that the dependency is down, and why.
+    pub fn down(&self, reason: &str) {
+        self.gauge.set(0);
+        self.health.set_check(self.name, Check::down(false, reason));
+    }
+
+    /// Returns why the dependency is down, or `None` when it is up.
+    pub fn reason(&self) -> Option<String> {
+        let state = self.health.inner.state.read().unwrap_or_else(|e| e.into_inner());
+        state.checks.get(self.name).and_then(|c| c.down_reason.clone())
+    }
+}
+
 /// Shared, cheap-to-clone health state of one instance.
 #[derive(Clone)]
 pub struct Health {
@@ -101,6 +140,7 @@ struct Inner {
 struct State {
     phase: Phase,
     checks: BTreeMap<String, Check>,
+    backends: BTreeMap<&'static str, String>,
 }
 
 impl Health {
@@ -117,6 +157,7 @@ impl Health {
                 state: RwLock::new(State {
                     phase: Phase::Starting,
                     checks: BTreeMap::new(),
+                    backends: BTreeMap::new(),
                 }),
                 changes,
             }),
@@ -135,6 +176,12 @@ impl Health {
     /// Records the state of component `name`.
     pub fn set_check(&self, name: &str, check: Check) {
         self.update(|state| state.checks.insert(name.to_owned(), check.clone()).as_ref() != Some(&check));
+    }
+
+    /// Records which backend serves a role (`storage` → `postgres`), shown in the health answer.
+    pub fn set_backend(&self, role: &'static str, backend: impl Into<String>) {
+        let backend = backend.into();
+        self.update(|state| state.backends.insert(role, backend.clone()).as_ref() != Some(&backend));
     }
 
     /// Returns a receiver that sees a new value whenever status or readiness may have changed.
@@ -195,6 +242,11 @@ impl Health {
             uptime_seconds: self.inner.started.elapsed().as_secs_f64(),
             ready: readiness.is_ok(),
             not_ready_reasons: readiness.err().unwrap_or_default(),
+            backends: state
+                .backends
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
             checks: state
                 .checks
                 .iter()
@@ -279,6 +331,9 @@ pub struct HealthReport {
     pub ready: bool,
     /// Why not ready; empty when ready.
     pub not_ready_reasons: Vec<String>,
+    /// Backend serving each role: `storage` (`postgres`/`sqlite`), `cache` (`redis`/`memory`),
+    /// `registry` (`redis`/`embedded`).
+    pub backends: BTreeMap<String, String>,
     /// Every component check by name.
     pub checks: BTreeMap<String, CheckReport>,
 }

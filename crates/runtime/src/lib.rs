@@ -18,9 +18,12 @@
 //! - [`telemetry`]: stdout logs, and JSON log files per instance even when many share a process.
 
 pub mod api;
+pub mod cache;
 pub mod config;
+pub mod discovery;
 pub mod health;
 pub mod host;
 pub mod identity;
 pub mod metrics;
+pub mod storage;
 pub mod telemetry;

@@ -13,6 +13,7 @@ use tse_runtime::{
         CommonOverrides, InstanceConfig, ProcessEnv, ServeOverrides,
         topology::{EcosystemConfig, Topology, UpOverrides},
     },
+    discovery::Registry,
     host::{self, Listeners},
     identity::{Identity, ServiceKind},
     telemetry::{self, LogTarget},
@@ -31,9 +32,11 @@ Environment variables (flags win over them; an empty variable counts as unset):
   HTTP_PORT               HTTP port (default 8080; 0: chosen by the OS)
   GRPC_PORT               gRPC port (default 50051; 0: chosen by the OS)
   BIND_ADDRESS            listen address (default 0.0.0.0)
+  ADVERTISE_HOST          host name published in discovery (default: the listen address, or the
+                          machine's host name when listening on every address)
   ENVIRONMENT             environment label (default development)
   DATABASE_URL            PostgreSQL URL (unset: embedded storage)
-  REDIS_URL               Redis URL (unset: embedded key-value store)
+  REDIS_URL               Redis URL, also the discovery registry (unset: embedded store and registry)
   LOG_LEVEL               log filter, e.g. info, debug, tse_runtime=debug (default info)
   HEALTH_CHECK_INTERVAL   health and heartbeat interval, e.g. 10s (default 10s)
   SCHEMA_NAME             PostgreSQL schema (default: derived from the names)
@@ -45,9 +48,11 @@ Environment variables (flags win over them; an empty variable counts as unset):
 const UP_ENV: &str = "\
 Environment variables (flags win over them, they win over the topology file):
   BIND_ADDRESS            listen address (default 127.0.0.1)
+  ADVERTISE_HOST          host name published in discovery (default: the listen address)
   ENVIRONMENT             environment label (default development)
   DATABASE_URL            PostgreSQL URL; each instance gets its own schema (unset: embedded storage)
-  REDIS_URL               Redis URL; each instance gets its own namespace (unset: embedded store)
+  REDIS_URL               Redis URL; each instance gets its own namespace, all register there
+                          (unset: embedded store and an in-process registry)
   LOG_LEVEL               log filter (default info)
   HEALTH_CHECK_INTERVAL   health and heartbeat interval (default 10s)
   DATA_DIR                root of the per-instance data directories (default data)
@@ -65,6 +70,14 @@ It reads only its arguments, never the environment. An invalid name exits 2 nami
 Examples:
   tse names exchange-simulator exchange-OKX      schema exchange_okx, namespace exchange:OKX
   tse names audit-correlator                     singleton: schema audit, namespace audit";
+
+const STATUS_HELP: &str = "\
+Where the registry is read:
+  --url URL        from any instance's GET /api/v1/discovery/services
+  REDIS_URL        directly from Redis, when set and --url is not given
+  otherwise        from http://127.0.0.1:8080 (the first instance of a default `tse up`)
+Then each instance's GET /api/v1/health is asked, with a 2 s timeout.
+Exits 1 when the registry cannot be read.";
 
 /// The Trading Simulation Ecosystem: simulated exchanges, custodians, market data, trading desks, a
 /// production-like risk monitor, chaos scenarios and an audit correlator, as named instances.
@@ -88,6 +101,9 @@ enum Command {
     /// type and entity type.
     #[command(after_help = NAMES_HELP)]
     Names(NamesArgs),
+    /// List the instances the discovery registry holds, with each one's health.
+    #[command(after_help = STATUS_HELP)]
+    Status(StatusArgs),
 }
 
 /// Settings shared by `up` and `serve`.
@@ -111,6 +127,9 @@ struct CommonArgs {
     /// Listen address [env: BIND_ADDRESS]
     #[arg(long, value_name = "IP")]
     bind: Option<String>,
+    /// Host name published in discovery [env: ADVERTISE_HOST]
+    #[arg(long, value_name = "HOST")]
+    advertise_host: Option<String>,
 }
 
 impl CommonArgs {
@@ -122,6 +141,7 @@ impl CommonArgs {
             log_level: self.log_level.clone(),
             health_check_interval: self.health_check_interval.clone(),
             bind: self.bind.clone(),
+            advertise_host: self.advertise_host.clone(),
         }
     }
 }
@@ -193,20 +213,30 @@ struct NamesArgs {
     redis_namespace: Option<String>,
 }
 
+#[derive(Debug, Args)]
+struct StatusArgs {
+    /// Base URL of any instance whose registry to list, e.g. http://127.0.0.1:8080
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// Print a JSON array instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
 /// How a command failed, which decides the exit code.
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     /// Bad input: exit 2.
     Input(String),
     /// The command could not do its job: exit 1.
     Runtime(String),
 }
 
-fn input(error: impl std::fmt::Display) -> Failure {
+pub(crate) fn input(error: impl std::fmt::Display) -> Failure {
     Failure::Input(error.to_string())
 }
 
-fn runtime(error: impl std::fmt::Display) -> Failure {
+pub(crate) fn runtime(error: impl std::fmt::Display) -> Failure {
     Failure::Runtime(error.to_string())
 }
 
@@ -220,6 +250,7 @@ pub fn main() -> ExitCode {
         Command::Names(args) => names(&args),
         Command::Serve(args) => block_on(serve(args)),
         Command::Up(args) => block_on(up(args)),
+        Command::Status(args) => block_on(crate::status::run(args.url, args.json)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -307,7 +338,8 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let listeners = Listeners::bind(&config).await.map_err(runtime)?;
     let shutdown = CancellationToken::new();
     let service = catalog::service(config.identity.service());
-    let instance = host::start(config, service, listeners, shutdown.clone())
+    let registry = Registry::for_config(&config.common).map_err(runtime)?;
+    let instance = host::start(config, service, listeners, registry, shutdown.clone())
         .await
         .map_err(runtime)?;
     tokio::spawn(cancel_on_signal(shutdown));

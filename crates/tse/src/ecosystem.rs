@@ -5,12 +5,13 @@
 //! each with its own shutdown token under the ecosystem's; if one stops on its own (a server failure),
 //! the whole ecosystem is taken down rather than left silently incomplete.
 
-use std::{fmt::Write as _, net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use futures::{StreamExt, stream::FuturesUnordered};
 use tokio_util::sync::CancellationToken;
 use tse_runtime::{
     config::topology::EcosystemConfig,
+    discovery::Registry,
     host::{self, HostError, Listeners, RunningInstance},
 };
 
@@ -26,19 +27,27 @@ impl Ecosystem {
     /// Binds every port, then starts every instance. Cancelling `shutdown` stops them all.
     ///
     /// # Errors
-    /// Returns the first [`HostError`]; instances already started are stopped before returning.
-    pub async fn start(config: &EcosystemConfig, shutdown: CancellationToken) -> Result<Self, HostError> {
+    /// Returns the first failure; instances already started are stopped before returning.
+    pub async fn start(config: &EcosystemConfig, shutdown: CancellationToken) -> Result<Self, String> {
         let mut listeners = Vec::with_capacity(config.instances.len());
         for instance in &config.instances {
-            listeners.push(Listeners::bind(instance).await?);
+            listeners.push(Listeners::bind(instance).await.map_err(|e| e.to_string())?);
         }
+        // One registry for the whole ecosystem: embedded in this process, or Redis when configured.
+        let registry = Registry::for_config(&config.common).map_err(|e| e.to_string())?;
         let starts = config
             .instances
             .iter()
             .zip(listeners)
             .map(|(instance, listeners)| {
                 let service = catalog::service(instance.identity.service());
-                host::start(instance.clone(), service, listeners, shutdown.child_token())
+                host::start(
+                    instance.clone(),
+                    service,
+                    listeners,
+                    registry.clone(),
+                    shutdown.child_token(),
+                )
             });
         let results = futures::future::join_all(starts).await;
         let mut instances = Vec::with_capacity(results.len());
@@ -47,7 +56,7 @@ impl Ecosystem {
             match result {
                 Ok(instance) => instances.push(instance),
                 Err(error) => {
-                    first_error.get_or_insert(error);
+                    first_error.get_or_insert(error.to_string());
                 }
             }
         }
@@ -119,26 +128,7 @@ impl Ecosystem {
                 id.redis_namespace().to_string(),
             ]);
         }
-        let mut widths = [0usize; 6];
-        for row in &rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.len());
-            }
-        }
-        let mut out = String::new();
-        for row in &rows {
-            let mut line = String::new();
-            for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
-                if i + 1 == row.len() {
-                    line.push_str(cell);
-                } else {
-                    let _ = write!(line, "{cell:<width$}  ");
-                }
-            }
-            out.push_str(line.trim_end());
-            out.push('\n');
-        }
-        out
+        crate::table::render(&rows)
     }
 
     /// Runs until the ecosystem's shutdown token is cancelled or an instance stops on its own, then

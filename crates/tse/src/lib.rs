@@ -4,6 +4,7 @@
 //! - `tse serve SERVICE`: one instance per process, configured by environment variables and flags:
 //!   what a container runs.
 //! - `tse names SERVICE [INSTANCE]`: the identity an instance would have.
+//! - `tse status`: the registry's instances and their health.
 //!
 //! Exit codes: 0 success, 2 invalid input (flags, environment, topology, names) with a one-line reason
 //! on stderr, 1 a runtime failure (a port in use, a service that cannot start).
@@ -12,9 +13,12 @@
 //! - [`cli`]: the command line, its help texts, and what each command does.
 //! - [`catalog`]: which crate implements which service kind.
 //! - [`ecosystem`]: many instances in one process, started and stopped together.
+//! - [`status`]: `tse status`.
 
 pub mod catalog;
 pub mod cli;
 pub mod ecosystem;
+pub mod status;
+mod table;
 
 pub use cli::main;

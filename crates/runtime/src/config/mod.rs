@@ -35,6 +35,9 @@ pub mod vars {
     pub const GRPC_PORT: &str = "GRPC_PORT";
     /// Address both servers listen on (default 0.0.0.0 for `tse serve`, 127.0.0.1 for `tse up`).
     pub const BIND_ADDRESS: &str = "BIND_ADDRESS";
+    /// Host name other instances reach this one at (default: the listen address, or the machine's
+    /// host name when listening on every address).
+    pub const ADVERTISE_HOST: &str = "ADVERTISE_HOST";
     /// Deployment environment label (default `development`).
     pub const ENVIRONMENT: &str = "ENVIRONMENT";
     /// PostgreSQL URL; unset means embedded storage.
@@ -167,6 +170,31 @@ pub struct CommonConfig {
     pub admin_token: Option<Secret>,
     /// Address the servers listen on.
     pub bind: IpAddr,
+    /// Host name published in discovery; `None`: derived from `bind`.
+    pub advertise_host: Option<String>,
+}
+
+impl CommonConfig {
+    /// Returns the host other instances should use: `ADVERTISE_HOST`, else the listen address, else
+    /// (listening on every address) the machine's host name.
+    pub fn advertised_host(&self) -> String {
+        if let Some(host) = &self.advertise_host {
+            return host.clone();
+        }
+        if !self.bind.is_unspecified() {
+            return self.bind.to_string();
+        }
+        std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+            })
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned())
+    }
 }
 
 /// Command-line values that override the environment. `None` means "not given".
@@ -184,6 +212,8 @@ pub struct CommonOverrides {
     pub health_check_interval: Option<String>,
     /// `--bind`.
     pub bind: Option<String>,
+    /// `--advertise-host`.
+    pub advertise_host: Option<String>,
 }
 
 /// A value and where it came from, so errors name the right variable or flag.
@@ -216,6 +246,7 @@ impl CommonConfig {
             health_check_interval: DEFAULT_HEALTH_CHECK_INTERVAL,
             admin_token: None,
             bind,
+            advertise_host: None,
         }
     }
 
@@ -271,6 +302,15 @@ impl CommonConfig {
                 .map_err(|_| ConfigError::invalid(&s.from, &s.value, "not an IP address"))?,
             None => fallback.bind,
         };
+        let advertise_host = match pick(
+            overrides.advertise_host.as_ref(),
+            "--advertise-host",
+            env,
+            vars::ADVERTISE_HOST,
+        ) {
+            Some(s) => Some(parse_host(&s.from, &s.value)?),
+            None => fallback.advertise_host.clone(),
+        };
         let admin_token = match env.var(vars::TSE_ADMIN_TOKEN) {
             Some(token) => Some(Secret::parse_token(vars::TSE_ADMIN_TOKEN, &token)?),
             None => fallback.admin_token.clone(),
@@ -283,7 +323,22 @@ impl CommonConfig {
             health_check_interval,
             admin_token,
             bind,
+            advertise_host,
         })
+    }
+}
+
+/// Parses a host name or IP address others can connect to.
+fn parse_host(from: &str, value: &str) -> Result<String, ConfigError> {
+    let valid = !value.is_empty()
+        && value.len() <= 253
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':' | b'_'));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(ConfigError::invalid(from, value, "not a host name or IP address"))
     }
 }
 
@@ -407,6 +462,7 @@ impl InstanceConfig {
             "redis_namespace": self.identity.redis_namespace().as_str(),
             "http": format!("{}:{}", self.common.bind, self.http_port),
             "grpc": format!("{}:{}", self.common.bind, self.grpc_port),
+            "advertised_host": self.common.advertised_host(),
             "environment": self.common.environment,
             "database_url": self.common.database_url.as_ref().map(|u| u.masked()),
             "redis_url": self.common.redis_url.as_ref().map(|u| u.masked()),

@@ -136,7 +136,12 @@ pub(super) async fn serve(
 }
 
 /// Keeps the standard health service in step with readiness: `SERVING` exactly when ready.
-pub(super) async fn report_health(reporter: HealthReporter, services: Vec<String>, health: Health) {
+pub(super) async fn report_health(
+    reporter: HealthReporter,
+    services: Vec<String>,
+    health: Health,
+    stop: CancellationToken,
+) {
     let mut changes = health.subscribe();
     loop {
         let status = if health.readiness().is_ok() {
@@ -148,8 +153,9 @@ pub(super) async fn report_health(reporter: HealthReporter, services: Vec<String
         for service in &services {
             reporter.set_service_status(service, status).await;
         }
-        if changes.changed().await.is_err() {
-            return;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            changed = changes.changed() => if changed.is_err() { return },
         }
     }
 }

@@ -14,9 +14,13 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use serde::Deserialize;
+
 use crate::{
-    api::ApiError,
+    api::{ApiError, Query},
+    discovery::{Discovery, DiscoveryError},
     health::{Health, Status},
+    identity::ServiceKind,
     metrics::{self, HttpTracking, InstanceMetrics, track_http},
 };
 
@@ -24,6 +28,7 @@ use crate::{
 struct HostState {
     health: Health,
     metrics: InstanceMetrics,
+    discovery: Discovery,
 }
 
 /// Builds the instance's router: the host's endpoints, the service's routes, fallbacks, metrics.
@@ -31,16 +36,20 @@ pub(super) fn assemble(
     service: Router,
     health: &Health,
     metrics: &InstanceMetrics,
+    discovery: &Discovery,
     span: &tracing::Span,
 ) -> Router {
     let state = HostState {
         health: health.clone(),
         metrics: metrics.clone(),
+        discovery: discovery.clone(),
     };
     let host = Router::new()
         .route("/api/v1/health", get(health_handler))
         .route("/api/v1/ready", get(ready_handler))
         .route("/metrics", get(metrics_handler))
+        .route("/api/v1/discovery/services", get(services_handler))
+        .route("/api/v1/discovery/prometheus", get(prometheus_sd_handler))
         .with_state(state);
     let tracking = HttpTracking {
         metrics: metrics.http().clone(),
@@ -107,6 +116,66 @@ async fn metrics_handler(State(state): State<HostState>) -> Response {
         Ok(body) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], body).into_response(),
         Err(e) => ApiError::internal(format!("cannot render metrics: {e}")).into_response(),
     }
+}
+
+/// Filters of `GET /api/v1/discovery/services`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServicesQuery {
+    /// Only instances of this service.
+    service: Option<String>,
+    /// Only instances whose status is `healthy`.
+    #[serde(default)]
+    healthy: bool,
+}
+
+async fn services_handler(
+    State(state): State<HostState>,
+    Query(query): Query<ServicesQuery>,
+) -> Result<Response, ApiError> {
+    let service = query
+        .service
+        .as_deref()
+        .map(ServiceKind::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("unknown_service", e.to_string()))?;
+    let registry = state.discovery.registry();
+    let mut services = registry.list().await.map_err(registry_error)?;
+    services.retain(|r| {
+        service.is_none_or(|s| r.service == s.name())
+            && (!query.healthy || r.status == Status::Healthy.as_str())
+    });
+    Ok(Json(json!({
+        "registry": registry.kind(),
+        "count": services.len(),
+        "services": services,
+    }))
+    .into_response())
+}
+
+/// Prometheus HTTP service discovery: one target group per live instance, with the labels
+/// `service`, `instance_name`, `service_type` and `entity_type`.
+async fn prometheus_sd_handler(State(state): State<HostState>) -> Result<Response, ApiError> {
+    let services = state.discovery.registry().list().await.map_err(registry_error)?;
+    let groups: Vec<_> = services
+        .iter()
+        .map(|r| {
+            json!({
+                "targets": [format!("{}:{}", r.host, r.http_port)],
+                "labels": {
+                    "service": r.service,
+                    "instance_name": r.instance,
+                    "service_type": r.service_type,
+                    "entity_type": r.entity_type,
+                },
+            })
+        })
+        .collect();
+    Ok(Json(groups).into_response())
+}
+
+fn registry_error(error: DiscoveryError) -> ApiError {
+    ApiError::unavailable("registry_unavailable", error.to_string())
 }
 
 async fn not_found(request: Request) -> ApiError {

@@ -1,11 +1,13 @@
 //! The instance host: everything an instance needs that is not its business (BRIEF §4).
 //!
-//! A service hands the host a [`ServiceDef`]: its kind and an async `build` function that receives a
-//! [`ServiceContext`] (configuration, metrics registry, health, lifecycle, task tracker) and returns
-//! its [`ServiceParts`] (HTTP routes, gRPC services). The host does the rest, in the order of the brief:
-//! validated configuration → (storage) → (discovery and heartbeat) → start the service → serve gRPC
-//! and HTTP, logging each step inside the instance's span. On shutdown it stops accepting, drains
-//! in-flight requests, stops the service's tasks and exits cleanly.
+//! A service hands the host a [`ServiceDef`]: its kind, its migrations, and an async `build` function
+//! that receives a [`ServiceContext`] (configuration, metrics registry, health, storage, cache,
+//! discovery, lifecycle, task tracker) and returns its [`ServiceParts`] (HTTP routes, gRPC services).
+//! The host does the rest, in the order of the brief: validated configuration → open storage (never
+//! fatal when the database is down) → register in discovery → start the heartbeat → start the service
+//! → serve gRPC and HTTP, logging each step inside the instance's span. On shutdown it stops
+//! accepting, drains in-flight requests, stops the service's tasks, deregisters, stops its own
+//! supervisors and closes storage (spooled writes stay on disk for the next start).
 //!
 //! Listeners are bound separately ([`Listeners::bind`]) so that `tse up` can claim every port of an
 //! ecosystem before starting any instance, and so that port 0 resolves to a real port first.
@@ -20,10 +22,13 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{Instrument, error, info, warn};
 
 use crate::{
+    cache::{Cache, CacheError},
     config::{DRAIN_TIMEOUT, InstanceConfig},
-    health::{Health, Phase},
+    discovery::{self, Discovery, DiscoveryError, Registration, Registry},
+    health::{Check, Dependency, Health, Phase},
     identity::{Identity, ServiceKind},
     metrics::InstanceMetrics,
+    storage::{Migration, MigrationSet, Storage, StorageError},
     telemetry::instance_span,
 };
 
@@ -36,21 +41,24 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The future a service's `build` returns.
 pub type BuildFuture = Pin<Box<dyn Future<Output = Result<ServiceParts, BoxError>> + Send>>;
 
-/// What a service crate gives the host: its kind and how to build it for one instance.
+/// What a service crate gives the host: its kind, its schema, and how to build it for one instance.
 #[derive(Clone, Copy)]
 pub struct ServiceDef {
     /// The service kind this builds.
     pub kind: ServiceKind,
+    /// The service's migrations, applied to the instance's schema before it is built.
+    pub migrations: &'static [Migration],
     /// Builds the service for one instance.
     pub build: fn(ServiceContext) -> BuildFuture,
 }
 
 impl ServiceDef {
-    /// A service that so far serves only the host's own endpoints (health, readiness, metrics, the
-    /// standard gRPC services).
+    /// A service that so far serves only the host's own endpoints (health, readiness, metrics,
+    /// discovery, the standard gRPC services).
     pub const fn host_only(kind: ServiceKind) -> Self {
         Self {
             kind,
+            migrations: &[],
             build: |_| Box::pin(async { Ok(ServiceParts::new()) }),
         }
     }
@@ -62,6 +70,9 @@ pub struct ServiceContext {
     config: Arc<InstanceConfig>,
     metrics: prometheus::Registry,
     health: Health,
+    storage: Storage,
+    cache: Cache,
+    discovery: Discovery,
     span: tracing::Span,
     draining: CancellationToken,
     stopping: CancellationToken,
@@ -87,6 +98,21 @@ impl ServiceContext {
     /// Returns the instance's health, for the service's own checks.
     pub fn health(&self) -> &Health {
         &self.health
+    }
+
+    /// Returns the instance's storage (its own schema or SQLite file).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Returns the instance's cache (its own namespace).
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
+    /// Returns the instance's presence in discovery, and the registry to find others in.
+    pub fn discovery(&self) -> &Discovery {
+        &self.discovery
     }
 
     /// Returns the instance's span; work done outside the host's tasks should run inside it.
@@ -186,6 +212,30 @@ pub enum HostError {
         instance: String,
         /// Why.
         source: prometheus::Error,
+    },
+    /// Storage cannot be opened (bad URL, unwritable data directory, failed SQLite migration).
+    #[error("{instance} storage: {source}")]
+    Storage {
+        /// Instance name.
+        instance: String,
+        /// Why.
+        source: StorageError,
+    },
+    /// Another live instance holds this instance's name, schema or namespace.
+    #[error("{instance} refused to start: {reason}")]
+    Conflict {
+        /// Instance name.
+        instance: String,
+        /// What is held, and by whom.
+        reason: String,
+    },
+    /// The cache cannot be set up.
+    #[error("{instance} cache: {source}")]
+    Cache {
+        /// Instance name.
+        instance: String,
+        /// Why.
+        source: CacheError,
     },
     /// The service failed to build.
     #[error("{instance} service failed to start: {source}")]
@@ -299,19 +349,22 @@ impl RunningInstance {
     }
 }
 
-/// Starts an instance on already-bound listeners. It runs until `shutdown` is cancelled, then drains.
+/// Starts an instance on already-bound listeners, registering it in `registry`. It runs until
+/// `shutdown` is cancelled, then drains.
 ///
 /// # Errors
-/// Returns a [`HostError`] when a directory, the metrics registry or the service cannot be set up;
-/// nothing is left running in that case.
+/// Returns a [`HostError`] when a directory, the metrics registry, storage or the service cannot be
+/// set up, or when another live instance holds its name, schema or namespace; nothing is left running
+/// in that case.
 pub async fn start(
     config: InstanceConfig,
     service: ServiceDef,
     listeners: Listeners,
+    registry: Registry,
     shutdown: CancellationToken,
 ) -> Result<RunningInstance, HostError> {
     let span = instance_span(&config.identity);
-    start_in_span(config, service, listeners, shutdown, span.clone())
+    start_in_span(config, service, listeners, registry, shutdown, span.clone())
         .instrument(span)
         .await
 }
@@ -320,12 +373,14 @@ async fn start_in_span(
     config: InstanceConfig,
     service: ServiceDef,
     listeners: Listeners,
+    registry: Registry,
     shutdown: CancellationToken,
     span: tracing::Span,
 ) -> Result<RunningInstance, HostError> {
     let config = Arc::new(config);
     let identity = &config.identity;
     let instance = identity.instance().to_string();
+    let interval = config.common.health_check_interval;
     info!(config = %config.redacted(), "configuration loaded and validated");
 
     for dir in [&config.data_dir, &config.log_dir] {
@@ -342,30 +397,115 @@ async fn start_in_span(
         source,
     })?;
     let health = Health::new(identity.clone(), VERSION, config.common.environment.clone());
+    let dependency = |name: &'static str| Dependency::new(name, health.clone(), metrics.dependency_up(name));
+
+    let migrations = vec![MigrationSet {
+        component: service.kind.name(),
+        migrations: service.migrations,
+    }];
+    let storage = Storage::open(&config, migrations, metrics.registry(), dependency("postgres"))
+        .await
+        .map_err(|source| HostError::Storage {
+            instance: instance.clone(),
+            source,
+        })?;
+    let storage_up = storage.connect().await;
+    health.set_backend("storage", storage.dialect().as_str());
+    info!(storage = %storage.description(), available = storage_up, "storage opened");
+
+    let cache =
+        match &config.common.redis_url {
+            None => Cache::memory(identity.redis_namespace().clone()),
+            Some(url) => Cache::redis(identity.redis_namespace().clone(), url, dependency("redis")).map_err(
+                |source| HostError::Cache {
+                    instance: instance.clone(),
+                    source,
+                },
+            )?,
+        };
+    let cache_up = cache.connect().await;
+    health.set_backend("cache", cache.backend_name());
+    info!(cache = cache.backend_name(), namespace = %cache.namespace(), available = cache_up, "cache opened");
+    health.set_backend("registry", registry.kind());
+
+    let discovery = Discovery::new(
+        registry,
+        registration(&config, &health, listeners.http_addr(), listeners.grpc_addr()),
+        interval * 3,
+    );
+    match discovery.register().await {
+        Ok(()) => {
+            health.set_check(discovery::CHECK, Check::up(false));
+            info!(key = %discovery.registration().key(), registry = discovery.registry().kind(), "registered in discovery");
+        }
+        Err(DiscoveryError::Conflict(reason)) => {
+            storage.close().await;
+            return Err(HostError::Conflict { instance, reason });
+        }
+        Err(DiscoveryError::Unavailable(reason)) => {
+            warn!(%reason, "discovery unavailable; registering when it returns");
+            health.set_check(discovery::CHECK, Check::down(false, reason));
+        }
+    }
+
+    // The host's own background work outlives the service's tasks, which may still write on stop.
+    let host_tasks = TaskTracker::new();
+    let host_stop = CancellationToken::new();
+    host_tasks.spawn(
+        storage
+            .clone()
+            .supervise(interval, host_stop.clone())
+            .instrument(span.clone()),
+    );
+    host_tasks.spawn(
+        cache
+            .clone()
+            .supervise(interval, host_stop.clone())
+            .instrument(span.clone()),
+    );
+    host_tasks.spawn(
+        discovery
+            .clone()
+            .heartbeat(health.clone(), interval, host_stop.clone())
+            .instrument(span.clone()),
+    );
+    info!(interval = ?interval, ttl = ?(interval * 3), "heartbeat started");
+
     let stopping = CancellationToken::new();
     let tasks = TaskTracker::new();
     let context = ServiceContext {
         config: config.clone(),
         metrics: metrics.registry().clone(),
         health: health.clone(),
+        storage: storage.clone(),
+        cache: cache.clone(),
+        discovery: discovery.clone(),
         span: span.clone(),
         draining: shutdown.clone(),
         stopping: stopping.clone(),
         tasks: tasks.clone(),
     };
     info!(service = %service.kind, "starting service");
-    let parts = (service.build)(context)
-        .await
-        .map_err(|source| HostError::Service {
-            instance: instance.clone(),
-            source,
-        })?;
+    let parts = match (service.build)(context).await {
+        Ok(parts) => parts,
+        Err(source) => {
+            stopping.cancel();
+            tasks.close();
+            tasks.wait().await;
+            discovery.deregister().await;
+            host_stop.cancel();
+            host_tasks.close();
+            host_tasks.wait().await;
+            storage.close().await;
+            return Err(HostError::Service { instance, source });
+        }
+    };
     info!("service started");
 
     let http_addr = listeners.http_addr();
     let grpc_addr = listeners.grpc_addr();
     let grpc = grpc::assemble(parts.grpc, &parts.grpc_services, &health, &metrics, &span);
-    let http_router = http::assemble(parts.http, &health, &metrics, &span);
+    let http_router = http::assemble(parts.http, &health, &metrics, &discovery, &span);
 
     let grpc_server = tokio::spawn(
         grpc::serve(grpc.routes, grpc.layer, listeners.grpc, shutdown.clone()).instrument(span.clone()),
@@ -374,10 +514,15 @@ async fn start_in_span(
     let http_server =
         tokio::spawn(http::serve(http_router, listeners.http, shutdown.clone()).instrument(span.clone()));
     info!(addr = %http_addr, "HTTP server listening");
-    let reporter = tokio::spawn(grpc::report_health(grpc.reporter, grpc.services, health.clone()));
+    host_tasks.spawn(grpc::report_health(
+        grpc.reporter,
+        grpc.services,
+        health.clone(),
+        host_stop.clone(),
+    ));
 
     health.set_phase(Phase::Running);
-    info!(http = %http_addr, grpc = %grpc_addr, "instance ready");
+    info!(http = %http_addr, grpc = %grpc_addr, status = health.status().as_str(), "instance ready");
 
     let supervisor = Supervisor {
         instance,
@@ -387,7 +532,10 @@ async fn start_in_span(
         tasks,
         http_server,
         grpc_server,
-        reporter,
+        discovery,
+        storage,
+        host_stop,
+        host_tasks,
     };
     let supervisor = tokio::spawn(supervisor.run().instrument(span));
     Ok(RunningInstance {
@@ -399,6 +547,41 @@ async fn start_in_span(
     })
 }
 
+/// The registration an instance publishes, from its configuration and bound addresses.
+fn registration(
+    config: &InstanceConfig,
+    health: &Health,
+    http: SocketAddr,
+    grpc: SocketAddr,
+) -> Registration {
+    let id = &config.identity;
+    let report = health.report();
+    Registration {
+        service: id.service().name().to_owned(),
+        instance: id.instance().to_string(),
+        host: config.common.advertised_host(),
+        http_port: http.port(),
+        grpc_port: grpc.port(),
+        version: VERSION.to_owned(),
+        environment: config.common.environment.clone(),
+        status: report.status.as_str().to_owned(),
+        timestamp: report.timestamp,
+        schema: id.schema().to_string(),
+        redis_namespace: id.redis_namespace().to_string(),
+        service_type: id.service_type().as_str().to_owned(),
+        entity_type: id.entity_type().to_owned(),
+        started_at: report.started_at,
+        ready: false,
+        run_id: run_id(),
+    }
+}
+
+/// A fresh identifier of this run of an instance.
+fn run_id() -> String {
+    let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    format!("{:x}-{:x}-{:x}", std::process::id(), nanos, rand::random::<u64>())
+}
+
 /// Watches a running instance and takes it down in order.
 struct Supervisor {
     instance: String,
@@ -408,7 +591,10 @@ struct Supervisor {
     tasks: TaskTracker,
     http_server: JoinHandle<Result<(), String>>,
     grpc_server: JoinHandle<Result<(), String>>,
-    reporter: JoinHandle<()>,
+    discovery: Discovery,
+    storage: Storage,
+    host_stop: CancellationToken,
+    host_tasks: TaskTracker,
 }
 
 impl Supervisor {
@@ -460,7 +646,23 @@ impl Supervisor {
                 "service tasks did not finish in time"
             );
         }
-        self.reporter.abort();
+        self.discovery.deregister().await;
+        self.host_stop.cancel();
+        self.host_tasks.close();
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.host_tasks.wait())
+            .await
+            .is_err()
+        {
+            warn!("host tasks did not finish in time");
+        }
+        let spooled = self.storage.spooled();
+        self.storage.close().await;
+        if spooled > 0 {
+            warn!(
+                spooled,
+                "stopped with writes in the local spool; they reach the database after the next start"
+            );
+        }
         match failure {
             Some(error) => {
                 error!(%error, "instance stopped after a failure");

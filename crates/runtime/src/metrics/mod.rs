@@ -56,6 +56,7 @@ pub struct InstanceMetrics {
     registry: Registry,
     http: HttpMetrics,
     grpc: GrpcMetrics,
+    dependency_up: IntGaugeVec,
 }
 
 impl InstanceMetrics {
@@ -94,7 +95,22 @@ impl InstanceMetrics {
         registry.register(Box::new(process::ProcessCollector::new()?))?;
         let http = HttpMetrics::register(&registry)?;
         let grpc = GrpcMetrics::register(&registry)?;
-        Ok(Self { registry, http, grpc })
+        let dependency_up = registered(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "tse_dependency_up",
+                    "Whether an external dependency (postgres, redis) is reachable and usable: 1 or 0.",
+                ),
+                &["dependency"],
+            )?,
+        )?;
+        Ok(Self {
+            registry,
+            http,
+            grpc,
+            dependency_up,
+        })
     }
 
     /// Returns the registry, for services to register their business metrics in.
@@ -110,6 +126,11 @@ impl InstanceMetrics {
     /// Returns the gRPC RED metrics.
     pub fn grpc(&self) -> &GrpcMetrics {
         &self.grpc
+    }
+
+    /// Returns the `tse_dependency_up` gauge of `dependency`.
+    pub fn dependency_up(&self, dependency: &str) -> prometheus::IntGauge {
+        self.dependency_up.with_label_values(&[dependency])
     }
 
     /// Renders every metric in the Prometheus text format.

@@ -9,6 +9,7 @@ use std::{
 use tokio_util::sync::CancellationToken;
 use tse_runtime::{
     config::{InstanceConfig, ServeOverrides},
+    discovery::Registry,
     host::{self, Listeners, RunningInstance, ServiceDef},
     identity::ServiceKind,
 };
@@ -53,7 +54,7 @@ pub async fn spawn_service(service: ServiceDef) -> TestApp {
     let config = InstanceConfig::load(&overrides, &env).expect("valid test configuration");
     let listeners = Listeners::bind(&config).await.expect("ports bind");
     let shutdown = CancellationToken::new();
-    let instance = host::start(config, service, listeners, shutdown.clone())
+    let instance = host::start(config, service, listeners, Registry::embedded(), shutdown.clone())
         .await
         .expect("instance starts");
     TestApp {

@@ -73,6 +73,7 @@ async fn unknown_routes_answer_json_errors() {
 async fn metrics_count_http_requests_by_route_pattern() {
     let service = ServiceDef {
         kind: ServiceKind::ExchangeSimulator,
+        migrations: &[],
         build: |_| {
             Box::pin(async {
                 let router = Router::new().route("/api/v1/orders/{id}", get(|| async { "order" }));
@@ -311,6 +312,7 @@ async fn reflection_lists_exactly_the_served_services() {
 async fn shutdown_drains_in_flight_requests_then_stops_cleanly() {
     let service = ServiceDef {
         kind: ServiceKind::ExchangeSimulator,
+        migrations: &[],
         build: |_| {
             Box::pin(async {
                 let router = Router::new().route(
@@ -352,6 +354,7 @@ async fn service_tasks_are_stopped_and_awaited_on_shutdown() {
     static FLUSHED: AtomicBool = AtomicBool::new(false);
     let service = ServiceDef {
         kind: ServiceKind::ExchangeSimulator,
+        migrations: &[],
         build: |ctx| {
             Box::pin(async move {
                 let stopping = ctx.stopping();

@@ -1,0 +1,670 @@
+//! Discovery (BRIEF §6): every instance registers under `services:{SERVICE_NAME}:{SERVICE_INSTANCE_NAME}`
+//! with a JSON [`Registration`], kept alive by a heartbeat (TTL = 3 × `HEALTH_CHECK_INTERVAL`) and
+//! removed on stop. Instances find each other through it, never by hard-coded addresses.
+//!
+//! - [`Registry::embedded`]: in-process, shared by the instances of one `tse up`.
+//! - [`Registry::redis`]: shared by separate processes through Redis; claims run as Lua scripts, so
+//!   checking for a collision and registering is one atomic step.
+//!
+//! An instance refuses to start when another live instance holds its instance name, schema or
+//! namespace, and names the holder. A registration whose owner no longer listens (killed with -9, its
+//! TTL not yet run out) is not "live": the newcomer removes it and takes over.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::{
+    cache::{connect_lazy, redis_unavailable},
+    config::SecretUrl,
+    health::{Check, Health, Status, rfc3339},
+    identity::ServiceKind,
+};
+
+/// Prefix of every registration key.
+pub const KEY_PREFIX: &str = "services";
+
+/// Name of the health check discovery reports.
+pub const CHECK: &str = "discovery";
+
+/// What an instance publishes about itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Registration {
+    /// `SERVICE_NAME`.
+    pub service: String,
+    /// `SERVICE_INSTANCE_NAME`.
+    pub instance: String,
+    /// Host other instances reach it at.
+    pub host: String,
+    /// HTTP port.
+    pub http_port: u16,
+    /// gRPC port.
+    pub grpc_port: u16,
+    /// Binary version.
+    pub version: String,
+    /// `ENVIRONMENT`.
+    pub environment: String,
+    /// `healthy`, `degraded` or `unhealthy`.
+    pub status: String,
+    /// When this registration was last written (RFC 3339 UTC).
+    pub timestamp: String,
+    /// PostgreSQL schema.
+    pub schema: String,
+    /// Redis namespace.
+    pub redis_namespace: String,
+    /// `singleton` or `multi-instance`.
+    pub service_type: String,
+    /// The instance's role.
+    pub entity_type: String,
+    /// When the instance started (RFC 3339 UTC).
+    pub started_at: String,
+    /// Whether the instance is ready.
+    #[serde(default)]
+    pub ready: bool,
+    /// Identifies one run of the instance, so a restart can tell its own old registration from
+    /// another process's.
+    #[serde(default)]
+    pub run_id: String,
+}
+
+impl Registration {
+    /// Returns the registry key: `services:{service}:{instance}`.
+    pub fn key(&self) -> String {
+        format!("{KEY_PREFIX}:{}:{}", self.service, self.instance)
+    }
+
+    /// Returns the HTTP base URL (`http://host:port`).
+    pub fn http_url(&self) -> String {
+        format!("http://{}:{}", self.host, self.http_port)
+    }
+
+    /// Returns `host:grpc_port`.
+    pub fn grpc_addr(&self) -> String {
+        format!("{}:{}", self.host, self.grpc_port)
+    }
+}
+
+/// Why the registry could not be used.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DiscoveryError {
+    /// Another live instance holds what this one needs.
+    #[error("{0}")]
+    Conflict(String),
+    /// The registry cannot be reached.
+    #[error("registry unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Where registrations live.
+#[derive(Clone)]
+pub enum Registry {
+    /// In this process.
+    Embedded(Arc<EmbeddedRegistry>),
+    /// In Redis.
+    Redis(RedisRegistry),
+}
+
+impl Registry {
+    /// An in-process registry.
+    pub fn embedded() -> Self {
+        Registry::Embedded(Arc::new(EmbeddedRegistry::default()))
+    }
+
+    /// A Redis registry (connects lazily).
+    ///
+    /// # Errors
+    /// Returns [`DiscoveryError::Unavailable`] when the URL cannot be used.
+    pub fn redis(url: &SecretUrl) -> Result<Self, DiscoveryError> {
+        let connection = connect_lazy(url).map_err(|e| DiscoveryError::Unavailable(format!("{url}: {e}")))?;
+        Ok(Registry::Redis(RedisRegistry { connection }))
+    }
+
+    /// The registry a configuration asks for: Redis when `REDIS_URL` is set, else a fresh embedded one.
+    ///
+    /// # Errors
+    /// As [`Registry::redis`].
+    pub fn for_config(config: &crate::config::CommonConfig) -> Result<Self, DiscoveryError> {
+        match &config.redis_url {
+            Some(url) => Self::redis(url),
+            None => Ok(Self::embedded()),
+        }
+    }
+
+    /// Returns `embedded` or `redis`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Registry::Embedded(_) => "embedded",
+            Registry::Redis(_) => "redis",
+        }
+    }
+
+    /// Lists every live registration, sorted by key.
+    ///
+    /// # Errors
+    /// [`DiscoveryError::Unavailable`] when Redis cannot be reached.
+    pub async fn list(&self) -> Result<Vec<Registration>, DiscoveryError> {
+        match self {
+            Registry::Embedded(registry) => Ok(registry.list()),
+            Registry::Redis(registry) => registry.list().await,
+        }
+    }
+
+    /// Lists the live instances of one service.
+    ///
+    /// # Errors
+    /// As [`Registry::list`].
+    pub async fn by_service(&self, service: ServiceKind) -> Result<Vec<Registration>, DiscoveryError> {
+        let mut all = self.list().await?;
+        all.retain(|r| r.service == service.name());
+        Ok(all)
+    }
+
+    /// Lists the live instances whose status is `healthy`.
+    ///
+    /// # Errors
+    /// As [`Registry::list`].
+    pub async fn healthy(&self) -> Result<Vec<Registration>, DiscoveryError> {
+        let mut all = self.list().await?;
+        all.retain(|r| r.status == Status::Healthy.as_str());
+        Ok(all)
+    }
+
+    async fn claim(&self, registration: &Registration, ttl: Duration) -> Result<Claim, DiscoveryError> {
+        match self {
+            Registry::Embedded(registry) => Ok(registry.claim(registration, ttl)),
+            Registry::Redis(registry) => registry.claim(registration, ttl).await,
+        }
+    }
+
+    async fn refresh(&self, registration: &Registration, ttl: Duration) -> Result<Refresh, DiscoveryError> {
+        match self {
+            Registry::Embedded(registry) => Ok(registry.refresh(registration, ttl)),
+            Registry::Redis(registry) => registry.refresh(registration, ttl).await,
+        }
+    }
+
+    async fn remove(&self, key: &str, run_id: &str) -> Result<(), DiscoveryError> {
+        match self {
+            Registry::Embedded(registry) => {
+                registry.remove(key, run_id);
+                Ok(())
+            }
+            Registry::Redis(registry) => registry.remove(key, run_id).await,
+        }
+    }
+}
+
+/// Outcome of a claim.
+enum Claim {
+    /// Registered.
+    Done,
+    /// Another registration holds `what`.
+    Held { what: String, holder: Box<Registration> },
+}
+
+/// Outcome of a heartbeat.
+enum Refresh {
+    /// Refreshed.
+    Kept,
+    /// The key had vanished (expired, Redis restarted or flushed).
+    Missing,
+    /// Another run of the same instance name holds the key now.
+    Taken(Box<Registration>),
+}
+
+fn held_by(mine: &Registration, other: &Registration) -> Option<&'static str> {
+    if other.key() == mine.key() {
+        return (other.run_id != mine.run_id).then_some("instance name");
+    }
+    if other.instance == mine.instance {
+        Some("instance name")
+    } else if other.schema == mine.schema {
+        Some("schema")
+    } else if other.redis_namespace == mine.redis_namespace {
+        Some("Redis namespace")
+    } else {
+        None
+    }
+}
+
+/// The in-process registry of `tse up`.
+#[derive(Default)]
+pub struct EmbeddedRegistry {
+    entries: Mutex<BTreeMap<String, (Registration, Instant)>>,
+}
+
+impl EmbeddedRegistry {
+    fn live(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (Registration, Instant)>> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        entries.retain(|_, (_, expires)| *expires > now);
+        entries
+    }
+
+    fn list(&self) -> Vec<Registration> {
+        self.live().values().map(|(r, _)| r.clone()).collect()
+    }
+
+    fn claim(&self, registration: &Registration, ttl: Duration) -> Claim {
+        let mut entries = self.live();
+        for (other, _) in entries.values() {
+            if let Some(what) = held_by(registration, other) {
+                return Claim::Held {
+                    what: what.to_owned(),
+                    holder: Box::new(other.clone()),
+                };
+            }
+        }
+        entries.insert(registration.key(), (registration.clone(), Instant::now() + ttl));
+        Claim::Done
+    }
+
+    fn refresh(&self, registration: &Registration, ttl: Duration) -> Refresh {
+        let mut entries = self.live();
+        match entries.get(&registration.key()) {
+            None => Refresh::Missing,
+            Some((other, _)) if other.run_id != registration.run_id => Refresh::Taken(Box::new(other.clone())),
+            Some(_) => {
+                entries.insert(registration.key(), (registration.clone(), Instant::now() + ttl));
+                Refresh::Kept
+            }
+        }
+    }
+
+    fn remove(&self, key: &str, run_id: &str) {
+        let mut entries = self.live();
+        if entries.get(key).is_some_and(|(r, _)| r.run_id == run_id) {
+            entries.remove(key);
+        }
+    }
+}
+
+/// The Redis registry.
+#[derive(Clone)]
+pub struct RedisRegistry {
+    connection: ConnectionManager,
+}
+
+/// Checks every live registration for a collision and registers, atomically. Returns `{}` when
+/// registered, or `{what, holder_json}`.
+const CLAIM_SCRIPT: &str = r"
+local own = redis.call('GET', KEYS[1])
+if own then
+  local ok, r = pcall(cjson.decode, own)
+  if ok and type(r) == 'table' and r['run_id'] ~= ARGV[3] then
+    return {'instance name', own}
+  end
+end
+local cursor = '0'
+repeat
+  local page = redis.call('SCAN', cursor, 'MATCH', 'services:*', 'COUNT', 1000)
+  cursor = page[1]
+  for _, k in ipairs(page[2]) do
+    if k ~= KEYS[1] then
+      local v = redis.call('GET', k)
+      if v then
+        local ok, r = pcall(cjson.decode, v)
+        if ok and type(r) == 'table' then
+          if r['instance'] == ARGV[4] then return {'instance name', v} end
+          if r['schema'] == ARGV[5] then return {'schema', v} end
+          if r['redis_namespace'] == ARGV[6] then return {'Redis namespace', v} end
+        end
+      end
+    end
+  end
+until cursor == '0'
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {}
+";
+
+/// Refreshes a registration only if it is still ours: `ok`, `missing`, or the holder's JSON.
+const REFRESH_SCRIPT: &str = r"
+local v = redis.call('GET', KEYS[1])
+if not v then return 'missing' end
+local ok, r = pcall(cjson.decode, v)
+if ok and type(r) == 'table' and r['run_id'] ~= ARGV[3] then return v end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 'ok'
+";
+
+/// Deletes a registration only if it belongs to the given run.
+const REMOVE_SCRIPT: &str = r"
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local ok, r = pcall(cjson.decode, v)
+if ok and type(r) == 'table' and r['run_id'] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+fn unavailable(error: &redis::RedisError) -> DiscoveryError {
+    DiscoveryError::Unavailable(error.to_string())
+}
+
+fn ttl_millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl RedisRegistry {
+    async fn list(&self) -> Result<Vec<Registration>, DiscoveryError> {
+        let mut connection = self.connection.clone();
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{KEY_PREFIX}:*"))
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut connection)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            keys.extend(page);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        keys.sort();
+        keys.dedup();
+        let values: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        // A value that is not a registration (someone else's key under `services:`) is skipped.
+        Ok(values
+            .into_iter()
+            .flatten()
+            .filter_map(|v| serde_json::from_str(&v).ok())
+            .collect())
+    }
+
+    async fn claim(&self, registration: &Registration, ttl: Duration) -> Result<Claim, DiscoveryError> {
+        let payload =
+            serde_json::to_string(registration).map_err(|e| DiscoveryError::Unavailable(e.to_string()))?;
+        let mut connection = self.connection.clone();
+        let result: Vec<String> = redis::Script::new(CLAIM_SCRIPT)
+            .key(registration.key())
+            .arg(payload)
+            .arg(ttl_millis(ttl))
+            .arg(&registration.run_id)
+            .arg(&registration.instance)
+            .arg(&registration.schema)
+            .arg(&registration.redis_namespace)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        match result.as_slice() {
+            [] => Ok(Claim::Done),
+            [what, holder, ..] => match serde_json::from_str(holder) {
+                Ok(holder) => Ok(Claim::Held {
+                    what: what.clone(),
+                    holder: Box::new(holder),
+                }),
+                Err(e) => Err(DiscoveryError::Unavailable(format!(
+                    "unreadable registration: {e}"
+                ))),
+            },
+            [_] => Err(DiscoveryError::Unavailable("unexpected claim answer".into())),
+        }
+    }
+
+    async fn refresh(&self, registration: &Registration, ttl: Duration) -> Result<Refresh, DiscoveryError> {
+        let payload =
+            serde_json::to_string(registration).map_err(|e| DiscoveryError::Unavailable(e.to_string()))?;
+        let mut connection = self.connection.clone();
+        let answer: String = redis::Script::new(REFRESH_SCRIPT)
+            .key(registration.key())
+            .arg(payload)
+            .arg(ttl_millis(ttl))
+            .arg(&registration.run_id)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(match answer.as_str() {
+            "ok" => Refresh::Kept,
+            "missing" => Refresh::Missing,
+            holder => match serde_json::from_str(holder) {
+                Ok(holder) => Refresh::Taken(Box::new(holder)),
+                Err(_) => Refresh::Missing,
+            },
+        })
+    }
+
+    async fn remove(&self, key: &str, run_id: &str) -> Result<(), DiscoveryError> {
+        let mut connection = self.connection.clone();
+        redis::Script::new(REMOVE_SCRIPT)
+            .key(key)
+            .arg(run_id)
+            .invoke_async::<i64>(&mut connection)
+            .await
+            .map(drop)
+            .map_err(|e| {
+                if redis_unavailable(&e) {
+                    unavailable(&e)
+                } else {
+                    DiscoveryError::Unavailable(e.to_string())
+                }
+            })
+    }
+}
+
+/// One instance's presence in the registry: its registration, kept fresh by [`Discovery::heartbeat`].
+#[derive(Clone)]
+pub struct Discovery {
+    registry: Registry,
+    registration: Arc<Mutex<Registration>>,
+    ttl: Duration,
+}
+
+impl Discovery {
+    /// Prepares the registration of an instance; it lives `ttl` unless refreshed.
+    pub fn new(registry: Registry, registration: Registration, ttl: Duration) -> Self {
+        Self {
+            registry,
+            registration: Arc::new(Mutex::new(registration)),
+            ttl,
+        }
+    }
+
+    /// Returns the registry, for lookups.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Returns the current registration.
+    pub fn registration(&self) -> Registration {
+        self.registration
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Registers, unless another live instance holds the instance name, schema or namespace. A
+    /// holder that no longer listens is removed first.
+    ///
+    /// # Errors
+    /// [`DiscoveryError::Conflict`] naming the holder; [`DiscoveryError::Unavailable`] when the
+    /// registry cannot be reached (the heartbeat keeps trying).
+    pub async fn register(&self) -> Result<(), DiscoveryError> {
+        let registration = self.registration();
+        // Each stale holder removed allows one more attempt; a live one ends the loop.
+        for _ in 0..8 {
+            match self.registry.claim(&registration, self.ttl).await? {
+                Claim::Done => return Ok(()),
+                Claim::Held { what, holder } => {
+                    if self.is_alive(&holder).await {
+                        return Err(DiscoveryError::Conflict(format!(
+                            "{what} '{}' is held by live instance {} ({} at {})",
+                            match what.as_str() {
+                                "schema" => &registration.schema,
+                                "Redis namespace" => &registration.redis_namespace,
+                                _ => &registration.instance,
+                            },
+                            holder.instance,
+                            holder.service,
+                            holder.http_url(),
+                        )));
+                    }
+                    warn!(holder = %holder.instance, "removing the registration of an instance that no longer listens");
+                    self.registry.remove(&holder.key(), &holder.run_id).await?;
+                }
+            }
+        }
+        Err(DiscoveryError::Conflict("registration keeps colliding".into()))
+    }
+
+    /// A registration is live when something listens at its HTTP address. One at this instance's own
+    /// address is a previous run's: that port is bound by this process now.
+    async fn is_alive(&self, holder: &Registration) -> bool {
+        let mine = self.registration();
+        if holder.host == mine.host && holder.http_port == mine.http_port {
+            return false;
+        }
+        let Ok(addrs) = tokio::net::lookup_host((holder.host.as_str(), holder.http_port)).await else {
+            return false;
+        };
+        for addr in addrs {
+            let connect = tokio::net::TcpStream::connect(addr);
+            if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), connect).await {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Refreshes the registration every `interval` and whenever health changes, until `stop`;
+    /// re-registers when the key vanished; reports problems in the `discovery` health check.
+    pub async fn heartbeat(self, health: Health, interval: Duration, stop: CancellationToken) {
+        let mut changes = health.subscribe();
+        loop {
+            {
+                let report = health.report();
+                let mut registration = self.registration.lock().unwrap_or_else(|e| e.into_inner());
+                registration.status = report.status.as_str().to_owned();
+                registration.ready = report.ready;
+                registration.timestamp = rfc3339(time::OffsetDateTime::now_utc());
+            }
+            self.beat(&health).await;
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(interval) => {}
+                changed = changes.changed() => if changed.is_err() { break },
+            }
+        }
+    }
+
+    async fn beat(&self, health: &Health) {
+        let registration = self.registration();
+        let outcome = match self.registry.refresh(&registration, self.ttl).await {
+            Ok(Refresh::Kept) => Ok(()),
+            Ok(Refresh::Missing) => {
+                let result = self.register().await;
+                if result.is_ok() {
+                    info!(key = %registration.key(), "registration had vanished; registered again");
+                }
+                result
+            }
+            Ok(Refresh::Taken(holder)) => Err(DiscoveryError::Conflict(format!(
+                "instance name '{}' was taken by another run at {}",
+                registration.instance,
+                holder.http_url()
+            ))),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => health.set_check(CHECK, Check::up(false)),
+            // Someone else holds our identity: we cannot do our job safely.
+            Err(DiscoveryError::Conflict(reason)) => health.set_check(CHECK, Check::down(true, reason)),
+            Err(DiscoveryError::Unavailable(reason)) => health.set_check(CHECK, Check::down(false, reason)),
+        }
+    }
+
+    /// Removes the registration (only if it is still this run's).
+    pub async fn deregister(&self) {
+        let registration = self.registration();
+        match self
+            .registry
+            .remove(&registration.key(), &registration.run_id)
+            .await
+        {
+            Ok(()) => info!(key = %registration.key(), "deregistered"),
+            Err(e) => warn!(error = %e, "could not deregister; the registration expires on its own"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registration(instance: &str, schema: &str, namespace: &str, run: &str) -> Registration {
+        Registration {
+            service: "exchange-simulator".into(),
+            instance: instance.into(),
+            host: "127.0.0.1".into(),
+            http_port: 1,
+            grpc_port: 2,
+            version: "0".into(),
+            environment: "test".into(),
+            status: "healthy".into(),
+            timestamp: String::new(),
+            schema: schema.into(),
+            redis_namespace: namespace.into(),
+            service_type: "multi-instance".into(),
+            entity_type: "exchange".into(),
+            started_at: String::new(),
+            ready: true,
+            run_id: run.into(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn embedded_claims_refuse_collisions_and_expire() {
+        let registry = EmbeddedRegistry::default();
+        let ttl = Duration::from_secs(3);
+        let a = registration("exchange-OKX", "exchange_okx", "exchange:OKX", "r1");
+        assert!(matches!(registry.claim(&a, ttl), Claim::Done));
+        let b = registration("exchange-okx", "exchange_okx", "exchange:okx", "r2");
+        let Claim::Held { what, holder } = registry.claim(&b, ttl) else {
+            panic!("collision expected")
+        };
+        assert_eq!(what, "schema");
+        assert_eq!(holder.instance, "exchange-OKX");
+        let again = registration("exchange-OKX", "x", "y", "r3");
+        assert!(matches!(registry.claim(&again, ttl), Claim::Held { .. }));
+        // Our own run re-claiming is fine.
+        assert!(matches!(registry.claim(&a, ttl), Claim::Done));
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert!(registry.list().is_empty(), "expired after its TTL");
+        assert!(matches!(registry.claim(&b, ttl), Claim::Done));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn embedded_refresh_distinguishes_missing_and_taken() {
+        let registry = EmbeddedRegistry::default();
+        let ttl = Duration::from_secs(3);
+        let a = registration("exchange-OKX", "s", "n", "r1");
+        assert!(matches!(registry.refresh(&a, ttl), Refresh::Missing));
+        registry.claim(&a, ttl);
+        assert!(matches!(registry.refresh(&a, ttl), Refresh::Kept));
+        let other_run = registration("exchange-OKX", "s", "n", "r2");
+        assert!(matches!(registry.refresh(&other_run, ttl), Refresh::Taken(_)));
+        registry.remove(&a.key(), "r2");
+        assert_eq!(registry.list().len(), 1, "only the owning run may remove");
+        registry.remove(&a.key(), "r1");
+        assert!(registry.list().is_empty());
+    }
+}

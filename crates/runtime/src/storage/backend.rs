@@ -1,0 +1,182 @@
+//! The two drivers behind one face: binding [`Value`]s, running [`Statement`]s inside a transaction,
+//! reading [`Row`]s, and telling "the database is unreachable" from "the database refused this".
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use sqlx::{
+    AssertSqlSafe, Postgres, Sqlite,
+    postgres::{PgArguments, PgPool},
+    query::Query,
+    sqlite::{SqliteArguments, SqlitePool},
+    types::Json,
+};
+use time::OffsetDateTime;
+
+use super::sql::{Dialect, Kind, Row, RowInner, Statement, Value, sqlite_time};
+
+/// A connection pool of either backend.
+#[derive(Clone, Debug)]
+pub(super) enum Pool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// An open transaction of either backend.
+pub(super) enum Tx {
+    Postgres(sqlx::Transaction<'static, Postgres>),
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+}
+
+fn pg_query(stmt: &Statement) -> Query<'static, Postgres, PgArguments> {
+    let mut query = sqlx::query(AssertSqlSafe(Arc::<str>::from(stmt.sql())));
+    for value in stmt.params() {
+        query = match value.clone() {
+            Value::Null(kind) => match kind {
+                Kind::Int => query.bind(None::<i64>),
+                Kind::Text => query.bind(None::<String>),
+                Kind::Decimal => query.bind(None::<Decimal>),
+                Kind::Bool => query.bind(None::<bool>),
+                Kind::Json => query.bind(None::<Json<serde_json::Value>>),
+                Kind::Time => query.bind(None::<OffsetDateTime>),
+                Kind::Bytes => query.bind(None::<Vec<u8>>),
+            },
+            Value::Int(v) => query.bind(v),
+            Value::Text(v) => query.bind(v),
+            Value::Decimal(v) => query.bind(v),
+            Value::Bool(v) => query.bind(v),
+            Value::Json(v) => query.bind(Json(v)),
+            Value::Time(v) => query.bind(v),
+            Value::Bytes(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+fn sqlite_query(stmt: &Statement) -> Query<'static, Sqlite, SqliteArguments> {
+    let sql = Dialect::Sqlite.placeholders(stmt.sql()).into_owned();
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for value in stmt.params() {
+        query = match value.clone() {
+            Value::Null(Kind::Int | Kind::Bool) => query.bind(None::<i64>),
+            Value::Null(Kind::Bytes) => query.bind(None::<Vec<u8>>),
+            Value::Null(_) => query.bind(None::<String>),
+            Value::Int(v) => query.bind(v),
+            Value::Text(v) => query.bind(v),
+            Value::Decimal(v) => query.bind(v.to_string()),
+            Value::Bool(v) => query.bind(v),
+            Value::Json(v) => query.bind(v.to_string()),
+            Value::Time(v) => query.bind(sqlite_time(v)),
+            Value::Bytes(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+impl Pool {
+    pub(super) fn dialect(&self) -> Dialect {
+        match self {
+            Pool::Postgres(_) => Dialect::Postgres,
+            Pool::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    pub(super) async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+        })
+    }
+
+    pub(super) async fn fetch_all(&self, stmt: &Statement) -> Result<Vec<Row>, sqlx::Error> {
+        Ok(match self {
+            Pool::Postgres(pool) => pg_query(stmt)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| Row(RowInner::Postgres(r)))
+                .collect(),
+            Pool::Sqlite(pool) => sqlite_query(stmt)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| Row(RowInner::Sqlite(r)))
+                .collect(),
+        })
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), sqlx::Error> {
+        let select_one = Statement::new("SELECT 1");
+        self.fetch_all(&select_one).await.map(drop)
+    }
+
+    pub(super) async fn close(&self) {
+        match self {
+            Pool::Postgres(pool) => pool.close().await,
+            Pool::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+impl Tx {
+    pub(super) async fn execute(&mut self, stmt: &Statement) -> Result<u64, sqlx::Error> {
+        Ok(match self {
+            Tx::Postgres(tx) => pg_query(stmt).execute(&mut **tx).await?.rows_affected(),
+            Tx::Sqlite(tx) => sqlite_query(stmt).execute(&mut **tx).await?.rows_affected(),
+        })
+    }
+
+    pub(super) async fn fetch_all(&mut self, stmt: &Statement) -> Result<Vec<Row>, sqlx::Error> {
+        Ok(match self {
+            Tx::Postgres(tx) => pg_query(stmt)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(|r| Row(RowInner::Postgres(r)))
+                .collect(),
+            Tx::Sqlite(tx) => sqlite_query(stmt)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(|r| Row(RowInner::Sqlite(r)))
+                .collect(),
+        })
+    }
+
+    /// Runs text without parameters, possibly several statements (migrations).
+    pub(super) async fn raw(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match self {
+            Tx::Postgres(tx) => sqlx::raw_sql(sql).execute(&mut **tx).await.map(drop),
+            Tx::Sqlite(tx) => sqlx::raw_sql(sql).execute(&mut **tx).await.map(drop),
+        }
+    }
+
+    pub(super) async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Postgres(tx) => tx.commit().await,
+            Tx::Sqlite(tx) => tx.commit().await,
+        }
+    }
+}
+
+/// Whether an error means the database cannot be reached now (retry later; spool writes), as opposed
+/// to the database refusing a statement (a bug or invalid data; retrying cannot help).
+pub(super) fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exception; 53: insufficient resources; 57P01-03: shutdown, crash,
+            // cannot connect now; 40001/40P01: serialization failure, deadlock (retry).
+            code.starts_with("08")
+                || code.starts_with("53")
+                || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+        }),
+        _ => false,
+    }
+}

@@ -1,0 +1,742 @@
+//! Storage (BRIEF §5): one relational store per instance, written once for both backends.
+//!
+//! - With `DATABASE_URL`: PostgreSQL, one schema per instance, created and migrated by the instance.
+//!   Its connections run as a role of their own (`tse_{schema}`) whose only schema is the instance's,
+//!   with `search_path` set to it, so the instance can neither see nor touch another's tables. If the
+//!   login user may not create roles, isolation falls back to `search_path` alone, and says so.
+//! - Without: SQLite, one file per instance (`data/{instance}/tse.sqlite`).
+//!
+//! Writes are [`WriteBatch`]es applied atomically and one at a time, so they reach the database in
+//! the order they were acknowledged. When PostgreSQL is down (at start or later) the instance keeps
+//! working: a batch that cannot be written goes to a durable local [spool](spool) and
+//! [`Storage::write`] still succeeds ([`Written::Spooled`]); health turns `degraded`, ready answers
+//! 503, `tse_dependency_up{dependency="postgres"}` is 0. A supervisor reconnects, re-applies schema
+//! and migrations, and replays the spool in order. Every batch carries a sequence number that the
+//! same transaction records in `_tse_applied`, so a batch whose outcome was unknown (the connection
+//! died during commit) is applied exactly once.
+//!
+//! # Layout
+//! - [`sql`]: values, statements, rows, and the dialect differences (placeholders, type tokens).
+//! - `backend`: the two sqlx drivers behind one transaction type; error classification.
+//! - `migrate`: per-component migrations recorded in `_tse_migrations`.
+//! - `spool`: the durable local spool.
+
+mod backend;
+mod migrate;
+mod spool;
+pub mod sql;
+
+use std::{
+    path::Path,
+    str::FromStr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+use sqlx::{
+    Executor,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+pub use migrate::{Migration, MigrationSet};
+pub use sql::{Column, Dialect, Kind, Row, Statement, Value};
+
+use self::{
+    backend::{Pool, is_unavailable},
+    spool::Spool,
+};
+use crate::{
+    config::{InstanceConfig, SecretUrl},
+    health::Dependency,
+    identity::SchemaName,
+};
+
+/// How long one write transaction may take before its outcome counts as unknown (and it is spooled).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a read may take before the database counts as unreachable.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long acquiring (or opening) a PostgreSQL connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Spooled batches replayed per turn of the writer lock.
+const REPLAY_CHUNK: i64 = 200;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database cannot be reached now (reads only: writes are spooled instead).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database refused a statement: a bug or invalid data; nothing of the batch was applied.
+    #[error("database refused the statement: {0}")]
+    Rejected(String),
+    /// A column could not be read as the asked type.
+    #[error("cannot decode {0}")]
+    Decode(String),
+    /// The request itself is malformed.
+    #[error("{0}")]
+    Invalid(String),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// The local spool failed: the write is not durable and was not acknowledged.
+    #[error("local spool failed: {0}")]
+    Spool(String),
+    /// Storage cannot be opened at all (bad URL, unwritable data directory).
+    #[error("cannot open storage: {0}")]
+    Open(String),
+}
+
+impl From<sqlx::Error> for StorageError {
+    fn from(error: sqlx::Error) -> Self {
+        if is_unavailable(&error) {
+            StorageError::Unavailable(error.to_string())
+        } else {
+            StorageError::Rejected(error.to_string())
+        }
+    }
+}
+
+/// Where an acknowledged write is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// Committed in the database.
+    Committed,
+    /// Durably in the local spool; it reaches the database, in order, when the database is back.
+    Spooled,
+}
+
+/// Statements applied atomically, in order.
+#[derive(Clone, Debug, Default)]
+pub struct WriteBatch {
+    statements: Vec<Statement>,
+}
+
+impl WriteBatch {
+    /// Creates an empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a statement.
+    pub fn push(&mut self, statement: Statement) {
+        self.statements.push(statement);
+    }
+
+    /// Appends a statement, builder style.
+    #[must_use]
+    pub fn with(mut self, statement: Statement) -> Self {
+        self.push(statement);
+        self
+    }
+
+    /// Returns the number of statements.
+    pub fn len(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// Returns whether the batch has no statement.
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+}
+
+impl From<Statement> for WriteBatch {
+    fn from(statement: Statement) -> Self {
+        Self {
+            statements: vec![statement],
+        }
+    }
+}
+
+/// How the instance's PostgreSQL connections are kept to its own schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// Connections run as a role that can use only the instance's schema.
+    Role(String),
+    /// The login user may not create roles: only `search_path` points at the schema.
+    SearchPath,
+}
+
+/// The storage of one instance; cheap to clone.
+#[derive(Clone)]
+pub struct Storage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    description: String,
+    writer: tokio::sync::Mutex<i64>,
+    metrics: StorageMetrics,
+    postgres: Option<Postgres>,
+}
+
+/// What only the PostgreSQL backend needs: setup, availability, spool.
+struct Postgres {
+    admin: sqlx::PgPool,
+    schema: SchemaName,
+    role: String,
+    isolation: Arc<Mutex<Option<Isolation>>>,
+    migrations: Vec<MigrationSet>,
+    spool: Spool,
+    available: watch::Sender<bool>,
+    dependency: Dependency,
+    wake: Notify,
+}
+
+#[derive(Clone)]
+struct StorageMetrics {
+    writes: IntCounterVec,
+    spool_pending: IntGauge,
+}
+
+impl StorageMetrics {
+    fn register(registry: &Registry) -> Result<Self, StorageError> {
+        let open = |e: prometheus::Error| StorageError::Open(format!("metrics: {e}"));
+        let writes = IntCounterVec::new(
+            Opts::new(
+                "tse_storage_writes_total",
+                "Write batches by outcome: committed, spooled (database down), replayed (from the spool), dead (refused on replay).",
+            ),
+            &["outcome"],
+        )
+        .map_err(open)?;
+        let spool_pending = IntGauge::with_opts(Opts::new(
+            "tse_storage_spool_pending",
+            "Write batches waiting in the local spool for the database.",
+        ))
+        .map_err(open)?;
+        registry.register(Box::new(writes.clone())).map_err(open)?;
+        registry.register(Box::new(spool_pending.clone())).map_err(open)?;
+        Ok(Self {
+            writes,
+            spool_pending,
+        })
+    }
+}
+
+/// The role an instance's connections run as: `tse_{schema}`, shortened with a hash when longer than
+/// PostgreSQL's 63 bytes.
+fn role_name(schema: &SchemaName) -> String {
+    let name = format!("tse_{schema}");
+    if name.len() <= 63 {
+        return name;
+    }
+    let hash = schema.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("tse_{}_{:08x}", &schema.as_str()[..50], hash as u32)
+}
+
+/// Quotes an identifier (names are validated, so this never needs escaping beyond the quotes).
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl Storage {
+    /// Opens the instance's storage: PostgreSQL when `DATABASE_URL` is set, else SQLite under the
+    /// data directory. For PostgreSQL this only prepares connections; [`Storage::connect`] makes the
+    /// first attempt and [`Storage::supervise`] keeps trying.
+    ///
+    /// # Errors
+    /// Returns [`StorageError::Open`] when the URL or the data directory cannot be used, and a
+    /// migration error when SQLite cannot be migrated.
+    pub async fn open(
+        config: &InstanceConfig,
+        migrations: Vec<MigrationSet>,
+        metrics: &Registry,
+        dependency: Dependency,
+    ) -> Result<Self, StorageError> {
+        let mut sets = vec![migrate::RUNTIME];
+        sets.extend(migrations);
+        let metrics = StorageMetrics::register(metrics)?;
+        match &config.common.database_url {
+            None => Self::open_sqlite(&config.data_dir, sets, metrics).await,
+            Some(url) => Self::open_postgres(config, url, sets, metrics, dependency).await,
+        }
+    }
+
+    async fn open_sqlite(
+        data_dir: &Path,
+        sets: Vec<MigrationSet>,
+        metrics: StorageMetrics,
+    ) -> Result<Self, StorageError> {
+        let path = data_dir.join("tse.sqlite");
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(|e| StorageError::Open(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Acknowledged writes survive a crash.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| StorageError::Open(format!("{}: {e}", path.display())))?;
+        let pool = Pool::Sqlite(pool);
+        migrate::migrate(&pool, "", &sets).await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                description: format!("sqlite {}", path.display()),
+                writer: tokio::sync::Mutex::new(0),
+                metrics,
+                postgres: None,
+            }),
+        })
+    }
+
+    async fn open_postgres(
+        config: &InstanceConfig,
+        url: &SecretUrl,
+        sets: Vec<MigrationSet>,
+        metrics: StorageMetrics,
+        dependency: Dependency,
+    ) -> Result<Self, StorageError> {
+        let options = PgConnectOptions::from_str(url.expose())
+            .map_err(|_| StorageError::Open(format!("DATABASE_URL {url} is not a PostgreSQL URL")))?
+            .application_name(config.identity.instance().as_str());
+        let schema = config.identity.schema().clone();
+        let isolation: Arc<Mutex<Option<Isolation>>> = Arc::new(Mutex::new(None));
+        let hook_isolation = isolation.clone();
+        let search_path = format!("SET search_path TO {}", ident(schema.as_str()));
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            // Every connection runs as the instance's role, inside the instance's schema.
+            .after_connect(move |conn, _meta| {
+                let sql = match &*hook_isolation.lock().unwrap_or_else(|e| e.into_inner()) {
+                    Some(Isolation::Role(role)) => format!("SET ROLE {}; {search_path}", ident(role)),
+                    _ => search_path.clone(),
+                };
+                Box::pin(async move {
+                    conn.execute(sqlx::AssertSqlSafe(sql)).await?;
+                    Ok(())
+                })
+            })
+            .connect_lazy_with(options.clone());
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .idle_timeout(Duration::from_secs(30))
+            .connect_lazy_with(options);
+        let spool = Spool::open(&config.data_dir.join("spool.sqlite")).await?;
+        let last_seq = spool.max_seq().await?;
+        metrics
+            .spool_pending
+            .set(i64::try_from(spool.pending()).unwrap_or(i64::MAX));
+        let (available, _) = watch::channel(false);
+        dependency.down("not connected yet");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool: Pool::Postgres(pool),
+                description: format!("postgres {} schema {schema}", url.masked()),
+                writer: tokio::sync::Mutex::new(last_seq),
+                metrics,
+                postgres: Some(Postgres {
+                    admin,
+                    role: role_name(&schema),
+                    schema,
+                    isolation,
+                    migrations: sets,
+                    spool,
+                    available,
+                    dependency,
+                    wake: Notify::new(),
+                }),
+            }),
+        })
+    }
+
+    /// Returns the backend in use.
+    pub fn dialect(&self) -> Dialect {
+        self.inner.pool.dialect()
+    }
+
+    /// Describes the store for logs and health (`postgres postgres://u:***@h/db schema x`).
+    pub fn description(&self) -> &str {
+        &self.inner.description
+    }
+
+    /// Returns how PostgreSQL connections are isolated, once known; `None` for SQLite.
+    pub fn isolation(&self) -> Option<Isolation> {
+        let pg = self.inner.postgres.as_ref()?;
+        pg.isolation.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Returns whether the database is reachable, migrated and caught up with the spool.
+    pub fn is_available(&self) -> bool {
+        self.inner
+            .postgres
+            .as_ref()
+            .is_none_or(|pg| *pg.available.borrow())
+    }
+
+    /// Waits until the database is available.
+    pub async fn available(&self) {
+        if let Some(pg) = &self.inner.postgres {
+            let mut rx = pg.available.subscribe();
+            let _ = rx.wait_for(|up| *up).await;
+        }
+    }
+
+    /// Returns how many write batches wait in the spool.
+    pub fn spooled(&self) -> u64 {
+        self.inner.postgres.as_ref().map_or(0, |pg| pg.spool.pending())
+    }
+
+    /// Writes a batch atomically. `Ok` means acknowledged: committed, or durably spooled while the
+    /// database is away.
+    ///
+    /// # Errors
+    /// [`StorageError::Rejected`] when the database refuses a statement (nothing of the batch is
+    /// applied); [`StorageError::Spool`] when the database is down and the local spool fails too.
+    pub async fn write(&self, batch: impl Into<WriteBatch>) -> Result<Written, StorageError> {
+        let batch = batch.into();
+        if batch.is_empty() {
+            return Ok(Written::Committed);
+        }
+        let inner = &self.inner;
+        let mut last_seq = inner.writer.lock().await;
+        let Some(pg) = &inner.postgres else {
+            apply(&inner.pool, None, &batch.statements).await?;
+            inner.metrics.writes.with_label_values(&["committed"]).inc();
+            return Ok(Written::Committed);
+        };
+        let seq = next_seq(&mut last_seq);
+        if *pg.available.borrow() && pg.spool.pending() == 0 {
+            match tokio::time::timeout(WRITE_TIMEOUT, apply(&inner.pool, Some(seq), &batch.statements)).await
+            {
+                Ok(Ok(_)) => {
+                    inner.metrics.writes.with_label_values(&["committed"]).inc();
+                    return Ok(Written::Committed);
+                }
+                Ok(Err(error)) if !is_unavailable(&error) => {
+                    return Err(StorageError::Rejected(error.to_string()));
+                }
+                Ok(Err(error)) => self.mark_down(&error.to_string()),
+                Err(_) => self.mark_down("a write timed out"),
+            }
+        }
+        pg.spool.append(seq, &batch.statements).await?;
+        inner.metrics.writes.with_label_values(&["spooled"]).inc();
+        inner
+            .metrics
+            .spool_pending
+            .set(i64::try_from(pg.spool.pending()).unwrap_or(i64::MAX));
+        Ok(Written::Spooled)
+    }
+
+    /// Runs a query and returns every row.
+    ///
+    /// # Errors
+    /// [`StorageError::Unavailable`] while the database is away; [`StorageError::Rejected`] when it
+    /// refuses the query.
+    pub async fn query(&self, statement: Statement) -> Result<Vec<Row>, StorageError> {
+        if let Some(pg) = &self.inner.postgres
+            && !*pg.available.borrow()
+        {
+            let reason = pg.dependency.reason().unwrap_or_else(|| "not connected".into());
+            return Err(StorageError::Unavailable(reason));
+        }
+        match tokio::time::timeout(READ_TIMEOUT, self.inner.pool.fetch_all(&statement)).await {
+            Ok(Ok(rows)) => Ok(rows),
+            Ok(Err(error)) => {
+                if is_unavailable(&error) {
+                    self.mark_down(&error.to_string());
+                }
+                Err(error.into())
+            }
+            Err(_) => {
+                self.mark_down("a read timed out");
+                Err(StorageError::Unavailable("a read timed out".into()))
+            }
+        }
+    }
+
+    /// Runs a query expected to return at most one row.
+    ///
+    /// # Errors
+    /// As [`Storage::query`].
+    pub async fn query_one(&self, statement: Statement) -> Result<Option<Row>, StorageError> {
+        Ok(self.query(statement).await?.into_iter().next())
+    }
+
+    fn mark_down(&self, reason: &str) {
+        if let Some(pg) = &self.inner.postgres {
+            if *pg.available.borrow() {
+                warn!(reason, "PostgreSQL unavailable; writes go to the local spool");
+            }
+            pg.available.send_replace(false);
+            pg.dependency.down(reason);
+            pg.wake.notify_one();
+        }
+    }
+
+    /// Makes one attempt to reach PostgreSQL, set up the schema, migrate and replay the spool.
+    /// Returns whether the database is now available. Does nothing for SQLite.
+    pub async fn connect(&self) -> bool {
+        let Some(pg) = &self.inner.postgres else {
+            return true;
+        };
+        match self.catch_up(pg).await {
+            Ok(()) => {
+                if !*pg.available.borrow() {
+                    info!(storage = %self.inner.description, isolation = ?self.isolation(), "PostgreSQL available");
+                }
+                pg.available.send_replace(true);
+                pg.dependency.up();
+                true
+            }
+            Err(reason) => {
+                pg.available.send_replace(false);
+                pg.dependency.down(&reason);
+                false
+            }
+        }
+    }
+
+    async fn catch_up(&self, pg: &Postgres) -> Result<(), String> {
+        let setup = async {
+            let prelude = self.setup_schema(pg).await?;
+            migrate::migrate(&Pool::Postgres(pg.admin.clone()), &prelude, &pg.migrations).await?;
+            let marker = Pool::Postgres(pg.admin.clone())
+                .fetch_all(&Statement::new(format!(
+                    "SELECT seq FROM {}._tse_applied WHERE stream = 'writes'",
+                    ident(pg.schema.as_str())
+                )))
+                .await?;
+            let applied: i64 = marker.first().map(|r| r.get("seq")).transpose()?.unwrap_or(0);
+            let mut last = self.inner.writer.lock().await;
+            *last = (*last).max(applied);
+            Ok::<_, StorageError>(())
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT * 4, setup)
+            .await
+            .map_err(|_| "setup timed out".to_owned())?
+            .map_err(|e| e.to_string())?;
+        self.replay(pg).await
+    }
+
+    /// Creates the schema and the role that owns it; returns the SQL every setup transaction starts
+    /// with so objects belong to that role.
+    async fn setup_schema(&self, pg: &Postgres) -> Result<String, StorageError> {
+        let schema = ident(pg.schema.as_str());
+        let role = ident(&pg.role);
+        let admin = Pool::Postgres(pg.admin.clone());
+        // Concurrent first starts may race on CREATE; the second attempt sees the object.
+        for attempt in 0..2 {
+            let mut tx = admin.begin().await?;
+            match tx.raw(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await {
+                Ok(()) => {
+                    tx.commit().await?;
+                    break;
+                }
+                Err(e) if attempt == 0 && !is_unavailable(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let known = pg.isolation.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let isolation = match known {
+            Some(isolation) => isolation,
+            None => {
+                let mut tx = admin.begin().await?;
+                let created = tx
+                    .raw(&format!(
+                        "DO $$ BEGIN
+                           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{name}') THEN
+                             CREATE ROLE {role} NOLOGIN;
+                           END IF;
+                         END $$;
+                         GRANT {role} TO CURRENT_USER;
+                         ALTER SCHEMA {schema} OWNER TO {role};
+                         SET LOCAL ROLE {role};",
+                        name = pg.role
+                    ))
+                    .await;
+                match created {
+                    Ok(()) => {
+                        tx.commit().await?;
+                        Isolation::Role(pg.role.clone())
+                    }
+                    Err(e) if is_unavailable(&e) => return Err(e.into()),
+                    Err(e) => {
+                        warn!(
+                            error = %e,
+                            "cannot create a role for the schema; isolation relies on search_path only"
+                        );
+                        Isolation::SearchPath
+                    }
+                }
+            }
+        };
+        let prelude = match &isolation {
+            Isolation::Role(role) => format!(
+                "SET LOCAL ROLE {}; SET LOCAL search_path TO {schema}",
+                ident(role)
+            ),
+            Isolation::SearchPath => format!("SET LOCAL search_path TO {schema}"),
+        };
+        *pg.isolation.lock().unwrap_or_else(|e| e.into_inner()) = Some(isolation);
+        Ok(prelude)
+    }
+
+    /// Replays the spool in order, a chunk per turn of the writer lock so new writes keep queueing
+    /// behind it (in the spool) rather than overtaking it.
+    async fn replay(&self, pg: &Postgres) -> Result<(), String> {
+        loop {
+            let _writer = self.inner.writer.lock().await;
+            let chunk = pg.spool.oldest(REPLAY_CHUNK).await.map_err(|e| e.to_string())?;
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            pg.dependency.down(&format!(
+                "catching up: {} spooled write batches not yet in the database",
+                pg.spool.pending()
+            ));
+            for (seq, statements) in chunk {
+                let outcome =
+                    tokio::time::timeout(WRITE_TIMEOUT, apply(&self.inner.pool, Some(seq), &statements))
+                        .await
+                        .unwrap_or_else(|_| Err(sqlx::Error::PoolTimedOut));
+                match outcome {
+                    Ok(_) => {
+                        pg.spool.remove(seq).await.map_err(|e| e.to_string())?;
+                        self.inner.metrics.writes.with_label_values(&["replayed"]).inc();
+                    }
+                    Err(e) if is_unavailable(&e) => return Err(e.to_string()),
+                    Err(e) => {
+                        tracing::error!(seq, error = %e, "the database refuses a spooled batch; moved to dead_batches");
+                        pg.spool
+                            .bury(seq, &e.to_string())
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        self.inner.metrics.writes.with_label_values(&["dead"]).inc();
+                    }
+                }
+                self.inner
+                    .metrics
+                    .spool_pending
+                    .set(i64::try_from(pg.spool.pending()).unwrap_or(i64::MAX));
+            }
+        }
+    }
+
+    /// Keeps PostgreSQL under watch until `stop`: pings it every `interval` while up, retries with
+    /// backoff while down, and catches up when it returns. Returns at once for SQLite.
+    pub async fn supervise(self, interval: Duration, stop: CancellationToken) {
+        let Some(pg) = &self.inner.postgres else {
+            return;
+        };
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            let up = if *pg.available.borrow() {
+                match tokio::time::timeout(CONNECT_TIMEOUT, self.inner.pool.ping()).await {
+                    Ok(Ok(())) => true,
+                    Ok(Err(e)) => {
+                        self.mark_down(&e.to_string());
+                        false
+                    }
+                    Err(_) => {
+                        self.mark_down("ping timed out");
+                        false
+                    }
+                }
+            } else {
+                self.connect().await
+            };
+            let wait = if up {
+                backoff = Duration::from_millis(250);
+                interval
+            } else {
+                let wait = backoff;
+                backoff = (backoff * 2).min(interval.min(Duration::from_secs(5)));
+                wait
+            };
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(wait) => {}
+                () = pg.wake.notified(), if up => {}
+            }
+        }
+    }
+
+    /// Closes every connection. Spooled batches stay on disk for the next start.
+    pub async fn close(&self) {
+        // Wait for an in-flight write so it is either committed or spooled before closing.
+        let _writer = self.inner.writer.lock().await;
+        self.inner.pool.close().await;
+        if let Some(pg) = &self.inner.postgres {
+            pg.admin.close().await;
+            pg.spool.close().await;
+        }
+    }
+}
+
+/// The next write sequence number: after the last one, and at least the current time in microseconds,
+/// so numbers keep growing across restarts.
+fn next_seq(last: &mut i64) -> i64 {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000;
+    let next = (*last + 1).max(i64::try_from(now).unwrap_or(i64::MAX));
+    *last = next;
+    next
+}
+
+/// Applies one batch in one transaction. With a sequence number (PostgreSQL), first moves the marker
+/// forward; if it already is at or past `seq`, the batch was applied before and is skipped. Returns
+/// whether the batch was applied now.
+async fn apply(pool: &Pool, seq: Option<i64>, statements: &[Statement]) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    if let Some(seq) = seq {
+        let moved = tx
+            .execute(
+                &Statement::new("UPDATE _tse_applied SET seq = $1 WHERE stream = 'writes' AND seq < $1")
+                    .bind(seq),
+            )
+            .await?;
+        if moved == 0 {
+            return Ok(false);
+        }
+    }
+    for statement in statements {
+        tx.execute(statement).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_fit_postgres_limits() {
+        let short = SchemaName::parse("exchange_okx").unwrap();
+        assert_eq!(role_name(&short), "tse_exchange_okx");
+        let long = SchemaName::parse(&"a".repeat(63)).unwrap();
+        let role = role_name(&long);
+        assert!(role.len() <= 63, "{role}");
+        assert!(role.starts_with("tse_aaaa"));
+        let other = SchemaName::parse(&format!("{}b", "a".repeat(62))).unwrap();
+        assert_ne!(role_name(&other), role);
+    }
+
+    #[test]
+    fn sequence_numbers_grow_even_when_the_clock_is_behind() {
+        let mut last = i64::MAX - 10;
+        let a = next_seq(&mut last);
+        let b = next_seq(&mut last);
+        assert!(b > a);
+        let mut fresh = 0;
+        assert!(
+            next_seq(&mut fresh) > 1_600_000_000_000_000,
+            "seeded from the clock"
+        );
+    }
+}

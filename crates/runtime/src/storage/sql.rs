@@ -1,0 +1,432 @@
+//! SQL written once for both backends: statements with `$1`-style parameters and typed [`Value`]s,
+//! rows read through typed getters, and migrations whose column types are spelled as tokens.
+//!
+//! The portable subset: standard `SELECT`/`INSERT`/`UPDATE`/`DELETE`, `ON CONFLICT ... DO NOTHING`
+//! and `RETURNING` (SQLite ≥ 3.35, bundled). In migrations, write these tokens for the types that
+//! differ:
+//!
+//! | token | PostgreSQL | SQLite |
+//! |---|---|---|
+//! | `{decimal}` | `NUMERIC` | `TEXT` (canonical decimal text, never a float) |
+//! | `{timestamp}` | `TIMESTAMPTZ` | `TEXT` (fixed-width RFC 3339, sorts in time order) |
+//! | `{json}` | `JSONB` | `TEXT` |
+//! | `{bytes}` | `BYTEA` | `BLOB` |
+//! | `{id}` | `BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY` | `INTEGER PRIMARY KEY AUTOINCREMENT` |
+//!
+//! Money is exact in both: [`Value::Decimal`] is bound as `NUMERIC` in PostgreSQL and as its exact
+//! text in SQLite. Compare and sum decimals in Rust, not in SQL, so both backends agree.
+
+use std::{borrow::Cow, sync::Arc};
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::StorageError;
+
+/// The two storage backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// PostgreSQL, one schema per instance.
+    Postgres,
+    /// SQLite, one file per instance.
+    Sqlite,
+}
+
+impl Dialect {
+    /// Returns `postgres` or `sqlite`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "postgres",
+            Dialect::Sqlite => "sqlite",
+        }
+    }
+
+    /// Expands the type tokens of a migration for this backend.
+    pub fn expand(self, ddl: &str) -> String {
+        let pairs: [(&str, &str, &str); 5] = [
+            ("{decimal}", "NUMERIC", "TEXT"),
+            ("{timestamp}", "TIMESTAMPTZ", "TEXT"),
+            ("{json}", "JSONB", "TEXT"),
+            ("{bytes}", "BYTEA", "BLOB"),
+            (
+                "{id}",
+                "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+                "INTEGER PRIMARY KEY AUTOINCREMENT",
+            ),
+        ];
+        let mut out = ddl.to_owned();
+        for (token, postgres, sqlite) in pairs {
+            out = out.replace(
+                token,
+                match self {
+                    Dialect::Postgres => postgres,
+                    Dialect::Sqlite => sqlite,
+                },
+            );
+        }
+        out
+    }
+
+    /// Rewrites `$N` parameters for this backend: unchanged for PostgreSQL, `?N` for SQLite (numbered,
+    /// so a parameter may repeat or appear out of order). `$` inside quoted text is left alone.
+    pub fn placeholders<'a>(self, sql: &'a str) -> Cow<'a, str> {
+        if self == Dialect::Postgres || !sql.contains('$') {
+            return Cow::Borrowed(sql);
+        }
+        let mut out = String::with_capacity(sql.len());
+        let mut quote: Option<char> = None;
+        let mut chars = sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            match quote {
+                Some(q) => {
+                    if c == q {
+                        quote = None;
+                    }
+                    out.push(c);
+                }
+                None if c == '\'' || c == '"' => {
+                    quote = Some(c);
+                    out.push(c);
+                }
+                None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => out.push('?'),
+                None => out.push(c),
+            }
+        }
+        Cow::Owned(out)
+    }
+}
+
+/// The type of a value, also carried by NULLs (PostgreSQL types every parameter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// 64-bit integer.
+    Int,
+    /// Text.
+    Text,
+    /// Exact decimal.
+    Decimal,
+    /// Boolean.
+    Bool,
+    /// JSON document.
+    Json,
+    /// Point in time.
+    Time,
+    /// Raw bytes.
+    Bytes,
+}
+
+/// A parameter value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", content = "v", rename_all = "lowercase")]
+pub enum Value {
+    /// SQL NULL of a given type.
+    Null(Kind),
+    /// 64-bit integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+    /// Exact decimal.
+    Decimal(#[serde(with = "rust_decimal::serde::str")] Decimal),
+    /// Boolean.
+    Bool(bool),
+    /// JSON document.
+    Json(serde_json::Value),
+    /// Point in time, UTC.
+    Time(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
+    /// Raw bytes.
+    Bytes(Vec<u8>),
+}
+
+macro_rules! value_from {
+    ($($ty:ty => $kind:ident, $variant:ident, $conv:expr;)*) => {$(
+        impl From<$ty> for Value {
+            fn from(v: $ty) -> Self {
+                Value::$variant($conv(v))
+            }
+        }
+        impl From<Option<$ty>> for Value {
+            fn from(v: Option<$ty>) -> Self {
+                v.map_or(Value::Null(Kind::$kind), Value::from)
+            }
+        }
+    )*};
+}
+
+value_from! {
+    i64 => Int, Int, |v| v;
+    i32 => Int, Int, i64::from;
+    u32 => Int, Int, i64::from;
+    bool => Bool, Bool, |v| v;
+    String => Text, Text, |v| v;
+    &str => Text, Text, str::to_owned;
+    Decimal => Decimal, Decimal, |v| v;
+    serde_json::Value => Json, Json, |v| v;
+    OffsetDateTime => Time, Time, |v| v;
+    Vec<u8> => Bytes, Bytes, |v| v;
+}
+
+/// One SQL statement with its parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Statement {
+    sql: Arc<str>,
+    params: Vec<Value>,
+}
+
+impl Statement {
+    /// Creates a statement; parameters are `$1`, `$2`, ... in the text.
+    pub fn new(sql: impl Into<Arc<str>>) -> Self {
+        Self {
+            sql: sql.into(),
+            params: Vec::new(),
+        }
+    }
+
+    /// Binds the next parameter.
+    #[must_use]
+    pub fn bind(mut self, value: impl Into<Value>) -> Self {
+        self.params.push(value.into());
+        self
+    }
+
+    /// Returns the SQL text as written.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// Returns the parameters.
+    pub fn params(&self) -> &[Value] {
+        &self.params
+    }
+
+    /// A multi-row `INSERT INTO table (columns) VALUES (...), (...)`, one statement for many rows.
+    /// `suffix` is appended (e.g. `ON CONFLICT (id) DO NOTHING`).
+    ///
+    /// # Errors
+    /// Returns [`StorageError::Invalid`] when a row's length differs from the column count, or when
+    /// there are no rows.
+    pub fn insert_rows(
+        table: &str,
+        columns: &[&str],
+        rows: Vec<Vec<Value>>,
+        suffix: &str,
+    ) -> Result<Self, StorageError> {
+        if rows.is_empty() {
+            return Err(StorageError::Invalid(format!("insert into {table}: no rows")));
+        }
+        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+        let mut params = Vec::with_capacity(rows.len() * columns.len());
+        for (r, row) in rows.into_iter().enumerate() {
+            if row.len() != columns.len() {
+                return Err(StorageError::Invalid(format!(
+                    "insert into {table}: row {r} has {} values for {} columns",
+                    row.len(),
+                    columns.len()
+                )));
+            }
+            sql.push_str(if r == 0 { "(" } else { ", (" });
+            for c in 0..columns.len() {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('$');
+                sql.push_str(&(params.len() + c + 1).to_string());
+            }
+            sql.push(')');
+            params.extend(row);
+        }
+        if !suffix.is_empty() {
+            sql.push(' ');
+            sql.push_str(suffix);
+        }
+        Ok(Self {
+            sql: sql.into(),
+            params,
+        })
+    }
+}
+
+/// Formats a time for SQLite: RFC 3339 UTC with nine fraction digits, so text order is time order.
+pub(super) fn sqlite_time(time: OffsetDateTime) -> String {
+    let t = time.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond()
+    )
+}
+
+/// A row read from either backend, with typed getters by column name.
+pub struct Row(pub(super) RowInner);
+
+pub(super) enum RowInner {
+    Postgres(sqlx::postgres::PgRow),
+    Sqlite(sqlx::sqlite::SqliteRow),
+}
+
+/// A type a column can be read as; implemented for the types [`Value`] carries and their `Option`s.
+pub trait Column: Sized {
+    /// Reads column `name` of `row`.
+    ///
+    /// # Errors
+    /// Returns [`StorageError::Decode`] when the column is missing or holds another type.
+    fn read(row: &Row, name: &str) -> Result<Self, StorageError>;
+}
+
+impl Row {
+    /// Reads column `name` as `T` (`i64`, `String`, `Decimal`, `bool`, `serde_json::Value`,
+    /// `OffsetDateTime`, `Vec<u8>`, or an `Option` of one of them for nullable columns).
+    ///
+    /// # Errors
+    /// Returns [`StorageError::Decode`] when the column is missing, NULL for a non-`Option`, or holds
+    /// another type.
+    pub fn get<T: Column>(&self, name: &str) -> Result<T, StorageError> {
+        T::read(self, name)
+    }
+}
+
+fn decode_error(name: &str, error: impl std::fmt::Display) -> StorageError {
+    StorageError::Decode(format!("column {name}: {error}"))
+}
+
+/// Types read the same way from both backends.
+macro_rules! direct_column {
+    ($($ty:ty),*) => {$(
+        impl Column for $ty {
+            fn read(row: &Row, name: &str) -> Result<Self, StorageError> {
+                use sqlx::Row as _;
+                match &row.0 {
+                    RowInner::Postgres(r) => r.try_get::<$ty, _>(name),
+                    RowInner::Sqlite(r) => r.try_get::<$ty, _>(name),
+                }
+                .map_err(|e| decode_error(name, e))
+            }
+        }
+        impl Column for Option<$ty> {
+            fn read(row: &Row, name: &str) -> Result<Self, StorageError> {
+                use sqlx::Row as _;
+                match &row.0 {
+                    RowInner::Postgres(r) => r.try_get::<Option<$ty>, _>(name),
+                    RowInner::Sqlite(r) => r.try_get::<Option<$ty>, _>(name),
+                }
+                .map_err(|e| decode_error(name, e))
+            }
+        }
+    )*};
+}
+
+direct_column!(i64, bool, String, Vec<u8>);
+
+/// Types PostgreSQL reads natively and SQLite stores as text.
+macro_rules! text_in_sqlite_column {
+    ($ty:ty, $pg:ty, $from_pg:expr, $parse:expr) => {
+        impl Column for Option<$ty> {
+            fn read(row: &Row, name: &str) -> Result<Self, StorageError> {
+                use sqlx::Row as _;
+                match &row.0 {
+                    RowInner::Postgres(r) => r
+                        .try_get::<Option<$pg>, _>(name)
+                        .map(|v| v.map($from_pg))
+                        .map_err(|e| decode_error(name, e)),
+                    RowInner::Sqlite(r) => {
+                        let text: Option<String> = r.try_get(name).map_err(|e| decode_error(name, e))?;
+                        text.map(|t| $parse(&t).map_err(|e| decode_error(name, e)))
+                            .transpose()
+                    }
+                }
+            }
+        }
+        impl Column for $ty {
+            fn read(row: &Row, name: &str) -> Result<Self, StorageError> {
+                Option::<$ty>::read(row, name)?.ok_or_else(|| decode_error(name, "unexpected NULL"))
+            }
+        }
+    };
+}
+
+text_in_sqlite_column!(Decimal, Decimal, |v| v, |t: &str| t.parse::<Decimal>());
+text_in_sqlite_column!(
+    serde_json::Value,
+    sqlx::types::Json<serde_json::Value>,
+    |v: sqlx::types::Json<serde_json::Value>| v.0,
+    |t: &str| serde_json::from_str::<serde_json::Value>(t)
+);
+text_in_sqlite_column!(OffsetDateTime, OffsetDateTime, |v| v, |t: &str| {
+    OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_numbered_for_sqlite_outside_quotes() {
+        let sql = "SELECT '$1', a FROM t WHERE b = $2 AND c = $1 AND d = \"x$3\"";
+        assert_eq!(
+            Dialect::Sqlite.placeholders(sql),
+            "SELECT '$1', a FROM t WHERE b = ?2 AND c = ?1 AND d = \"x$3\""
+        );
+        assert_eq!(Dialect::Postgres.placeholders(sql), sql);
+    }
+
+    #[test]
+    fn type_tokens_expand_per_backend() {
+        let ddl = "CREATE TABLE t (id {id}, amount {decimal} NOT NULL, at {timestamp}, doc {json})";
+        assert_eq!(
+            Dialect::Sqlite.expand(ddl),
+            "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, amount TEXT NOT NULL, at TEXT, doc TEXT)"
+        );
+        assert!(Dialect::Postgres.expand(ddl).contains("amount NUMERIC NOT NULL"));
+        assert!(Dialect::Postgres.expand(ddl).contains("doc JSONB"));
+    }
+
+    #[test]
+    fn multi_row_inserts_number_every_parameter() {
+        let stmt = Statement::insert_rows(
+            "t",
+            &["a", "b"],
+            vec![vec![1i64.into(), "x".into()], vec![2i64.into(), "y".into()]],
+            "ON CONFLICT (a) DO NOTHING",
+        )
+        .unwrap();
+        assert_eq!(
+            stmt.sql(),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) ON CONFLICT (a) DO NOTHING"
+        );
+        assert_eq!(stmt.params().len(), 4);
+        assert!(Statement::insert_rows("t", &["a"], vec![vec![]], "").is_err());
+        assert!(Statement::insert_rows("t", &["a"], vec![], "").is_err());
+    }
+
+    #[test]
+    fn sqlite_times_sort_as_text_in_time_order() {
+        let a = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_000_000_001).unwrap();
+        let b = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_100_000_000).unwrap();
+        assert!(sqlite_time(a) < sqlite_time(b));
+        assert_eq!(sqlite_time(a), "2023-11-14T22:13:20.000000001Z");
+    }
+
+    #[test]
+    fn values_survive_a_round_trip_through_json() {
+        let stmt = Statement::new("INSERT INTO t VALUES ($1, $2, $3, $4, $5)")
+            .bind("1.10".parse::<Decimal>().unwrap())
+            .bind(Option::<Decimal>::None)
+            .bind(OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap())
+            .bind(serde_json::json!({"a": 1}))
+            .bind(vec![0u8, 255]);
+        let text = serde_json::to_string(&stmt).unwrap();
+        let back: Statement = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, stmt);
+        assert!(
+            text.contains("\"1.10\""),
+            "decimals keep their exact text: {text}"
+        );
+    }
+}

@@ -271,7 +271,9 @@ impl EmbeddedRegistry {
         let mut entries = self.live();
         match entries.get(&registration.key()) {
             None => Refresh::Missing,
-            Some((other, _)) if other.run_id != registration.run_id => Refresh::Taken(Box::new(other.clone())),
+            Some((other, _)) if other.run_id != registration.run_id => {
+                Refresh::Taken(Box::new(other.clone()))
+            }
             Some(_) => {
                 entries.insert(registration.key(), (registration.clone(), Instant::now() + ttl));
                 Refresh::Kept

@@ -271,6 +271,17 @@ pub(super) enum RowInner {
     Sqlite(sqlx::sqlite::SqliteRow),
 }
 
+impl std::fmt::Debug for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use sqlx::{Column as _, Row as _};
+        let columns: Vec<&str> = match &self.0 {
+            RowInner::Postgres(r) => r.columns().iter().map(|c| c.name()).collect(),
+            RowInner::Sqlite(r) => r.columns().iter().map(|c| c.name()).collect(),
+        };
+        f.debug_struct("Row").field("columns", &columns).finish()
+    }
+}
+
 /// A type a column can be read as; implemented for the types [`Value`] carries and their `Option`s.
 pub trait Column: Sized {
     /// Reads column `name` of `row`.

@@ -37,27 +37,72 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_service(service: ServiceDef) -> TestApp {
+    spawn_with(service, TestOptions::default()).await
+}
+
+/// What a test instance connects to.
+#[derive(Clone, Default)]
+pub struct TestOptions {
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    /// Health and heartbeat interval (default 10s).
+    pub interval: Option<&'static str>,
+    /// A registry shared with other test instances (default: a fresh embedded one).
+    pub registry: Option<Registry>,
+    /// The instance name (default: a fresh one).
+    pub instance: Option<String>,
+    /// The instance's data directory (default: a fresh temporary one), to restart on the same data.
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+pub async fn spawn_with(service: ServiceDef, options: TestOptions) -> TestApp {
+    try_spawn(service, options).await.expect("instance starts")
+}
+
+pub async fn try_spawn(
+    service: ServiceDef,
+    options: TestOptions,
+) -> Result<TestApp, tse_runtime::host::HostError> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let instance_name = unique_instance("exchange");
+    let instance_name = options
+        .instance
+        .clone()
+        .unwrap_or_else(|| unique_instance("exchange"));
     let overrides = ServeOverrides {
         service: Some(service.kind.name().to_owned()),
         instance: Some(instance_name.clone()),
         http_port: Some(0),
         grpc_port: Some(0),
-        data_dir: Some(dir.path().join("data")),
+        data_dir: Some(
+            options
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| dir.path().join("data")),
+        ),
         log_dir: Some(dir.path().join("logs")),
         ..Default::default()
     };
-    let mut env = BTreeMap::new();
+    let mut env: BTreeMap<&str, &str> = BTreeMap::new();
     env.insert("BIND_ADDRESS", "127.0.0.1");
     env.insert("ENVIRONMENT", "test");
+    if let Some(url) = &options.database_url {
+        env.insert("DATABASE_URL", url);
+    }
+    if let Some(url) = &options.redis_url {
+        env.insert("REDIS_URL", url);
+    }
+    if let Some(interval) = options.interval {
+        env.insert("HEALTH_CHECK_INTERVAL", interval);
+    }
     let config = InstanceConfig::load(&overrides, &env).expect("valid test configuration");
+    let registry = match options.registry {
+        Some(registry) => registry,
+        None => Registry::for_config(&config.common).expect("registry"),
+    };
     let listeners = Listeners::bind(&config).await.expect("ports bind");
     let shutdown = CancellationToken::new();
-    let instance = host::start(config, service, listeners, Registry::embedded(), shutdown.clone())
-        .await
-        .expect("instance starts");
-    TestApp {
+    let instance = host::start(config, service, listeners, registry, shutdown.clone()).await?;
+    Ok(TestApp {
         http: format!("http://{}", instance.http_addr()),
         grpc: instance.grpc_addr(),
         client: reqwest::Client::new(),
@@ -65,7 +110,7 @@ pub async fn spawn_service(service: ServiceDef) -> TestApp {
         shutdown,
         instance: Some(instance),
         _dir: dir,
-    }
+    })
 }
 
 impl TestApp {
@@ -93,6 +138,30 @@ impl TestApp {
             .connect()
             .await
             .expect("gRPC connects")
+    }
+
+    pub fn schema(&self) -> String {
+        self.instance_name.to_lowercase().replace('-', "_")
+    }
+
+    /// Waits until `condition` holds on the health answer, polling every 50 ms, for at most `limit`.
+    pub async fn wait_health(
+        &self,
+        limit: std::time::Duration,
+        condition: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let (_, body) = self.get_json("/api/v1/health").await;
+            if condition(&body) {
+                return body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "health never matched; last: {body}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// Requests shutdown and waits for the instance to stop.

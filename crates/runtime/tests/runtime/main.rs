@@ -2,5 +2,12 @@
 
 #![allow(unreachable_pub)]
 
+mod cache;
+mod degradation;
+mod discovery;
 mod helpers;
 mod host;
+mod probe;
+mod proxy;
+mod servers;
+mod storage;

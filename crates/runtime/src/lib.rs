@@ -1,8 +1,8 @@
 //! The runtime every tse service runs in: the instance host of BRIEF §3–§4.
 //!
 //! A service crate adds only its domain, its API and its back doors; everything else an instance
-//! needs lives here once: who it is, how it is configured, how it serves HTTP and gRPC, how it reports
-//! health and metrics, where it logs, and how it stops.
+//! needs lives here once: who it is, how it is configured, where it stores and caches, how others find
+//! it, how it serves HTTP and gRPC, how it reports health and metrics, where it logs, and how it stops.
 //!
 //! # Layout
 //! - [`identity`]: service kinds, instance names, derived PostgreSQL schema and Redis namespace.
@@ -10,6 +10,10 @@
 //!   secrets masked wherever shown.
 //! - [`host`]: starts an instance on bound listeners, in the brief's order, and drains it on shutdown;
 //!   the [`host::ServiceDef`] / [`host::ServiceContext`] / [`host::ServiceParts`] contract with services.
+//! - [`storage`]: PostgreSQL schema or SQLite file per instance, SQL written once for both, migrations,
+//!   and the durable spool that keeps writes while the database is away.
+//! - [`cache`]: Redis or embedded key-value store, confined to the instance's namespace.
+//! - [`discovery`]: registration, heartbeat, lookups; embedded or Redis registry.
 //! - [`health`]: lifecycle phase and dependency checks; the single source of health, readiness and the
 //!   gRPC health service.
 //! - [`metrics`]: one Prometheus registry per instance; HTTP and gRPC RED metrics with bounded labels,

@@ -463,10 +463,13 @@ async fn start_in_span(
             .supervise(interval, host_stop.clone())
             .instrument(span.clone()),
     );
-    host_tasks.spawn(
+    // The heartbeat has a token of its own: it must stop before deregistering, or a last beat could
+    // register the instance again.
+    let heartbeat_stop = CancellationToken::new();
+    let heartbeat = tokio::spawn(
         discovery
             .clone()
-            .heartbeat(health.clone(), interval, host_stop.clone())
+            .heartbeat(health.clone(), interval, heartbeat_stop.clone())
             .instrument(span.clone()),
     );
     info!(interval = ?interval, ttl = ?(interval * 3), "heartbeat started");
@@ -492,6 +495,8 @@ async fn start_in_span(
             stopping.cancel();
             tasks.close();
             tasks.wait().await;
+            heartbeat_stop.cancel();
+            let _ = heartbeat.await;
             discovery.deregister().await;
             host_stop.cancel();
             host_tasks.close();
@@ -533,6 +538,8 @@ async fn start_in_span(
         http_server,
         grpc_server,
         discovery,
+        heartbeat_stop,
+        heartbeat,
         storage,
         host_stop,
         host_tasks,
@@ -592,6 +599,8 @@ struct Supervisor {
     http_server: JoinHandle<Result<(), String>>,
     grpc_server: JoinHandle<Result<(), String>>,
     discovery: Discovery,
+    heartbeat_stop: CancellationToken,
+    heartbeat: JoinHandle<()>,
     storage: Storage,
     host_stop: CancellationToken,
     host_tasks: TaskTracker,
@@ -646,6 +655,8 @@ impl Supervisor {
                 "service tasks did not finish in time"
             );
         }
+        self.heartbeat_stop.cancel();
+        let _ = (&mut self.heartbeat).await;
         self.discovery.deregister().await;
         self.host_stop.cancel();
         self.host_tasks.close();

@@ -69,32 +69,52 @@ impl Dialect {
         out
     }
 
-    /// Rewrites `$N` parameters for this backend: unchanged for PostgreSQL, `?N` for SQLite (numbered,
-    /// so a parameter may repeat or appear out of order). `$` inside quoted text is left alone.
+    /// Rewrites `$N` parameters for this backend: unchanged for PostgreSQL; for SQLite, anonymous `?`
+    /// when the parameters appear exactly in order `$1, $2, ...`, else numbered `?N` (a parameter may
+    /// then repeat or appear out of order). Anonymous is preferred because SQLite looks up each named
+    /// parameter by walking a list: binding n numbered parameters costs O(n²), which multi-row inserts
+    /// with thousands of parameters feel. `$` inside quoted text is left alone.
     pub fn placeholders<'a>(self, sql: &'a str) -> Cow<'a, str> {
         if self == Dialect::Postgres || !sql.contains('$') {
             return Cow::Borrowed(sql);
         }
-        let mut out = String::with_capacity(sql.len());
-        let mut quote: Option<char> = None;
-        let mut chars = sql.chars().peekable();
-        while let Some(c) = chars.next() {
-            match quote {
-                Some(q) => {
-                    if c == q {
-                        quote = None;
+        let rewrite = |anonymous: bool| {
+            let mut out = String::with_capacity(sql.len());
+            let mut quote: Option<char> = None;
+            let mut expected = 1u64;
+            let mut in_order = true;
+            let mut chars = sql.chars().peekable();
+            while let Some(c) = chars.next() {
+                match quote {
+                    Some(q) => {
+                        if c == q {
+                            quote = None;
+                        }
+                        out.push(c);
                     }
-                    out.push(c);
+                    None if c == '\'' || c == '"' => {
+                        quote = Some(c);
+                        out.push(c);
+                    }
+                    None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => {
+                        let mut number = String::new();
+                        while let Some(d) = chars.next_if(char::is_ascii_digit) {
+                            number.push(d);
+                        }
+                        in_order &= number.parse::<u64>().ok() == Some(expected);
+                        expected += 1;
+                        out.push('?');
+                        if !anonymous {
+                            out.push_str(&number);
+                        }
+                    }
+                    None => out.push(c),
                 }
-                None if c == '\'' || c == '"' => {
-                    quote = Some(c);
-                    out.push(c);
-                }
-                None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => out.push('?'),
-                None => out.push(c),
             }
-        }
-        Cow::Owned(out)
+            (out, in_order)
+        };
+        let (anonymous, in_order) = rewrite(true);
+        Cow::Owned(if in_order { anonymous } else { rewrite(false).0 })
     }
 }
 
@@ -385,6 +405,16 @@ mod tests {
             "SELECT '$1', a FROM t WHERE b = ?2 AND c = ?1 AND d = \"x$3\""
         );
         assert_eq!(Dialect::Postgres.placeholders(sql), sql);
+    }
+
+    #[test]
+    fn in_order_placeholders_become_anonymous_for_sqlite() {
+        assert_eq!(
+            Dialect::Sqlite.placeholders("INSERT INTO t VALUES ($1, $2), ($3, $4) -- '$9'"),
+            "INSERT INTO t VALUES (?, ?), (?, ?) -- '$9'"
+        );
+        assert_eq!(Dialect::Sqlite.placeholders("SELECT $1, $1"), "SELECT ?1, ?1");
+        assert_eq!(Dialect::Sqlite.placeholders("SELECT $10"), "SELECT ?10");
     }
 
     #[test]

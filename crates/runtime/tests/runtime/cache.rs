@@ -11,10 +11,8 @@ use tse_runtime::{
     identity::{Identity, RedisNamespace, ServiceKind},
 };
 
-use crate::{
-    helpers::unique_instance,
-    servers::{RedisGuard, redis_connection, redis_url},
-};
+use crate::helpers::unique_instance;
+use tse_testing::servers::{RedisGuard, redis_connection, redis_url};
 
 struct Opened {
     cache: Cache,

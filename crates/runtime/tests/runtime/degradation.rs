@@ -10,6 +10,8 @@ use redis::AsyncCommands;
 use crate::{
     helpers::{TestApp, TestOptions, sample, spawn_with, unique_instance},
     probe,
+};
+use tse_testing::{
     proxy::{FaultProxy, target_of, through},
     servers::{PgGuard, RedisGuard, database_url, pg_strings, redis_connection, redis_url},
 };

@@ -8,6 +8,4 @@ mod discovery;
 mod helpers;
 mod host;
 mod probe;
-mod proxy;
-mod servers;
 mod storage;

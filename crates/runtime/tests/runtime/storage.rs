@@ -13,10 +13,8 @@ use tse_runtime::{
     storage::{Dialect, Migration, MigrationSet, Statement, Storage, StorageError, WriteBatch, Written},
 };
 
-use crate::{
-    helpers::unique_instance,
-    servers::{PgGuard, database_url, pg_strings},
-};
+use crate::helpers::unique_instance;
+use tse_testing::servers::{PgGuard, database_url, pg_strings};
 
 const TEST_MIGRATIONS: &[Migration] = &[
     Migration {

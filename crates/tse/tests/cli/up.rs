@@ -2,6 +2,8 @@
 
 use std::{collections::BTreeSet, time::Duration};
 
+use tse_testing::servers::{PgGuard, RedisGuard, database_url, pg_strings, redis_url};
+
 use crate::process::{Tse, command, run};
 
 const DEFAULT_INSTANCES: [&str; 8] = [
@@ -88,6 +90,19 @@ async fn brings_up_eight_healthy_instances_on_distinct_ports_and_schemas() {
         }
     }
 
+    // `tse status` reads the registry through any instance and asks each for its health.
+    let (code, stdout, stderr) = run(dir.path(), &["status", "--url", &rows[2][2]]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 9, "{stdout}");
+    assert!(lines[0].starts_with("INSTANCE") && lines[0].contains("STATUS"));
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.contains(" healthy ") && l.contains(" yes ")),
+        "{stdout}"
+    );
+
     tse.signal("TERM");
     let status = tse.wait_exit(Duration::from_secs(20));
     assert_eq!(status.code(), Some(0), "output:\n{}", tse.seen.join("\n"));
@@ -159,4 +174,115 @@ fn a_taken_port_fails_the_whole_ecosystem_before_any_instance_starts() {
         !stdout.contains("instance ready"),
         "no instance started: {stdout}"
     );
+}
+
+#[tokio::test]
+async fn with_postgres_and_redis_every_instance_creates_its_schema_and_registers() {
+    let test = "with_postgres_and_redis_every_instance_creates_its_schema_and_registers";
+    let (Some(db), Some(redis)) = (database_url(test), redis_url(test)) else {
+        return;
+    };
+    // The default ecosystem's services under names of this run, so the test never touches a user's.
+    let suffix = format!("u{}", std::process::id());
+    let services = [
+        "audit-correlator",
+        "test-coordinator",
+        "exchange-simulator",
+        "exchange-simulator",
+        "custodian-simulator",
+        "market-data-simulator",
+        "trading-system-engine",
+        "risk-monitor",
+    ];
+    let names: Vec<String> = DEFAULT_INSTANCES
+        .iter()
+        .map(|n| format!("{n}-{suffix}"))
+        .collect();
+    let mut topology = String::from("[ecosystem]\nhttp_port_base = 0\ngrpc_port_base = 0\n");
+    for (service, name) in services.iter().zip(&names) {
+        topology.push_str(&format!(
+            "\n[[instance]]\nservice = \"{service}\"\nname = \"{name}\"\n"
+        ));
+    }
+    let schemas: Vec<String> = names.iter().map(|n| n.to_lowercase().replace('-', "_")).collect();
+    let _pg: Vec<PgGuard> = schemas.iter().map(|s| PgGuard::new(&db, s)).collect();
+    let _redis = RedisGuard {
+        url: redis.clone(),
+        patterns: vec![format!("services:*:*-{suffix}")],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("eco.toml"), topology).unwrap();
+
+    let mut cmd = command(dir.path());
+    cmd.args(["up", "--topology", "eco.toml"])
+        .env("DATABASE_URL", &db)
+        .env("REDIS_URL", &redis);
+    let mut tse = Tse::spawn(cmd);
+    let summary = tse.wait_for(Duration::from_secs(60), |l| l.starts_with("tse:"));
+    assert!(summary.contains("8 instances ready"), "{summary}");
+
+    let found = pg_strings(
+        &db,
+        &format!(
+            "SELECT nspname || ':' || pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname LIKE '%\\_{suffix}' ORDER BY 1"
+        ),
+    )
+    .await;
+    let mut expected: Vec<String> = schemas.iter().map(|s| format!("{s}:tse_{s}")).collect();
+    expected.sort();
+    assert_eq!(
+        found, expected,
+        "each instance created its schema, owned by its role"
+    );
+
+    let mut status = command(dir.path());
+    status.args(["status", "--json"]).env("REDIS_URL", &redis);
+    let output = status.output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let ours: Vec<&serde_json::Value> = listed
+        .iter()
+        .filter(|s| s["instance"].as_str().is_some_and(|n| n.ends_with(&suffix)))
+        .collect();
+    assert_eq!(ours.len(), 8, "all 8 registered in Redis");
+    for entry in ours {
+        assert_eq!(entry["reachable"], true);
+        assert_eq!(entry["health"]["status"], "healthy", "{entry}");
+        assert_eq!(entry["health"]["backends"]["storage"], "postgres");
+        assert_eq!(entry["health"]["backends"]["registry"], "redis");
+    }
+
+    tse.signal("TERM");
+    assert_eq!(tse.wait_exit(Duration::from_secs(20)).code(), Some(0));
+    let output = status.output().unwrap();
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        !listed
+            .iter()
+            .any(|s| s["instance"].as_str().is_some_and(|n| n.ends_with(&suffix))),
+        "deregistered on stop"
+    );
+}
+
+#[test]
+fn status_exits_1_when_no_registry_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, _, stderr) = run(
+        dir.path(),
+        &["status", "--url", &format!("http://127.0.0.1:{free}")],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("cannot reach"), "{stderr}");
+    let (code, _, stderr) = run(dir.path(), &["status", "--url", "ftp://x"]);
+    assert_eq!(code, 2, "{stderr}");
 }

@@ -11,6 +11,7 @@ use std::{
 
 use tokio::{net::TcpListener, task::JoinHandle};
 
+/// A TCP proxy to one server whose connections can be cut and restored.
 pub struct FaultProxy {
     addr: SocketAddr,
     open: Arc<AtomicBool>,
@@ -50,6 +51,7 @@ impl FaultProxy {
         }
     }
 
+    /// Returns the address clients connect to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -39,11 +39,12 @@ fn block_on_side<F: Future<Output = ()> + Send + 'static>(f: F) {
 
 /// Drops a schema and the role that owns it.
 pub struct PgGuard {
-    pub url: String,
-    pub schema: String,
+    url: String,
+    schema: String,
 }
 
 impl PgGuard {
+    /// Guards `schema` (and its role `tse_{schema}`) in the database at `url`.
     pub fn new(url: &str, schema: &str) -> Self {
         Self {
             url: url.to_owned(),
@@ -86,7 +87,9 @@ pub async fn pg_strings(url: &str, sql: &str) -> Vec<String> {
 
 /// Deletes every Redis key matching the patterns.
 pub struct RedisGuard {
+    /// The Redis URL.
     pub url: String,
+    /// `KEYS` patterns to delete.
     pub patterns: Vec<String>,
 }
 

@@ -1,0 +1,10 @@
+//! Test support shared by the tse crates (a dev-dependency only).
+//!
+//! # Layout
+//! - [`servers`]: the real PostgreSQL and Redis named by `TSE_TEST_DATABASE_URL` and
+//!   `TSE_TEST_REDIS_URL` (tests print that they are skipped without them), and guards that remove
+//!   what a test created — schema, role, keys — when dropped, also when the test panics.
+//! - [`proxy`]: a fault-injecting TCP proxy that cuts connections to a real server on demand.
+
+pub mod proxy;
+pub mod servers;

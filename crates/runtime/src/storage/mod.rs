@@ -8,7 +8,7 @@
 //!
 //! Writes are [`WriteBatch`]es applied atomically and one at a time, so they reach the database in
 //! the order they were acknowledged. When PostgreSQL is down (at start or later) the instance keeps
-//! working: a batch that cannot be written goes to a durable local [spool](spool) and
+//! working: a batch that cannot be written goes to a durable local spool (`data/{instance}/spool.sqlite`) and
 //! [`Storage::write`] still succeeds ([`Written::Spooled`]); health turns `degraded`, ready answers
 //! 503, `tse_dependency_up{dependency="postgres"}` is 0. A supervisor reconnects, re-applies schema
 //! and migrations, and replays the spool in order. Every batch carries a sequence number that the

@@ -23,7 +23,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::{config::SecretUrl, health::Dependency, identity::RedisNamespace};
+use crate::{
+    config::SecretUrl,
+    health::{Dependency, RetryPace},
+    identity::RedisNamespace,
+};
 
 /// Why a cache operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -255,17 +259,9 @@ impl Cache {
         let Backend::Redis(redis) = &self.backend else {
             return;
         };
-        let mut backoff = Duration::from_millis(250);
+        let mut pace = RetryPace::new(interval);
         loop {
-            let up = redis.check().await;
-            let wait = if up {
-                backoff = Duration::from_millis(250);
-                interval
-            } else {
-                let wait = backoff;
-                backoff = (backoff * 2).min(interval.min(Duration::from_secs(5)));
-                wait
-            };
+            let wait = pace.next(redis.check().await);
             tokio::select! {
                 () = stop.cancelled() => break,
                 () = tokio::time::sleep(wait) => {}

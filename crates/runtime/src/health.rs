@@ -121,6 +121,36 @@ impl Dependency {
     }
 }
 
+/// How often a dependency supervisor looks again: every `interval` while the dependency is up; while
+/// it is down, after 250 ms, doubling up to the smaller of `interval` and 5 s, so an outage is noticed
+/// to end quickly without hammering a server that is still starting.
+pub(crate) struct RetryPace {
+    interval: std::time::Duration,
+    backoff: std::time::Duration,
+}
+
+impl RetryPace {
+    const FIRST_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+
+    pub(crate) fn new(interval: std::time::Duration) -> Self {
+        Self {
+            interval,
+            backoff: Self::FIRST_RETRY,
+        }
+    }
+
+    /// Returns how long to wait after a check that found the dependency `up` or not.
+    pub(crate) fn next(&mut self, up: bool) -> std::time::Duration {
+        if up {
+            self.backoff = Self::FIRST_RETRY;
+            return self.interval;
+        }
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(self.interval.min(std::time::Duration::from_secs(5)));
+        wait
+    }
+}
+
 /// Shared, cheap-to-clone health state of one instance.
 #[derive(Clone)]
 pub struct Health {
@@ -413,6 +443,20 @@ mod tests {
         rx.mark_unchanged();
         h.set_check("redis", Check::up(false));
         assert!(!rx.has_changed().unwrap());
+    }
+
+    #[test]
+    fn retries_back_off_while_down_and_reset_when_up() {
+        use std::time::Duration;
+        let mut pace = RetryPace::new(Duration::from_secs(2));
+        let waits: Vec<_> = (0..5).map(|_| pace.next(false)).collect();
+        assert_eq!(
+            waits,
+            [250, 500, 1000, 2000, 2000].map(Duration::from_millis),
+            "doubling, capped at the interval"
+        );
+        assert_eq!(pace.next(true), Duration::from_secs(2));
+        assert_eq!(pace.next(false), Duration::from_millis(250));
     }
 
     #[test]

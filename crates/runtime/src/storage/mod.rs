@@ -52,7 +52,7 @@ use self::{
 };
 use crate::{
     config::{InstanceConfig, SecretUrl},
-    health::Dependency,
+    health::{Dependency, RetryPace},
     identity::SchemaName,
 };
 
@@ -634,7 +634,7 @@ impl Storage {
         let Some(pg) = &self.inner.postgres else {
             return;
         };
-        let mut backoff = Duration::from_millis(250);
+        let mut pace = RetryPace::new(interval);
         loop {
             let up = if *pg.available.borrow() {
                 match tokio::time::timeout(CONNECT_TIMEOUT, self.inner.pool.ping()).await {
@@ -651,14 +651,7 @@ impl Storage {
             } else {
                 self.connect().await
             };
-            let wait = if up {
-                backoff = Duration::from_millis(250);
-                interval
-            } else {
-                let wait = backoff;
-                backoff = (backoff * 2).min(interval.min(Duration::from_secs(5)));
-                wait
-            };
+            let wait = pace.next(up);
             tokio::select! {
                 () = stop.cancelled() => break,
                 () = tokio::time::sleep(wait) => {}

@@ -5,8 +5,7 @@
 use std::borrow::Cow;
 
 use axum::{
-    Json,
-    extract::{FromRequestParts, rejection::QueryRejection},
+    extract::{FromRequest, FromRequestParts, Request, rejection::QueryRejection},
     response::{IntoResponse, Response},
 };
 use http::StatusCode;
@@ -114,6 +113,32 @@ where
     }
 }
 
+/// JSON body extractor whose rejections are [`ApiError`]s naming the problem (`400 invalid_json`
+/// for malformed or mistyped bodies, `415 unsupported_media_type` without a JSON content type).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::rejection::JsonRejection;
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            )),
+            Err(rejection) => Err(ApiError::bad_request("invalid_json", rejection.body_text())),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: Detail<'a>,
@@ -133,7 +158,7 @@ impl IntoResponse for ApiError {
                 message: &self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        (self.status, axum::Json(body)).into_response()
     }
 }
 

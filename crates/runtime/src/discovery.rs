@@ -24,6 +24,7 @@ use tracing::{info, warn};
 
 use crate::{
     cache::{connect_lazy, redis_unavailable},
+    clock::ClockSpec,
     config::SecretUrl,
     health::{Check, Health, Status, rfc3339},
     identity::ServiceKind,
@@ -34,6 +35,9 @@ pub const KEY_PREFIX: &str = "services";
 
 /// Name of the health check discovery reports.
 pub const CHECK: &str = "discovery";
+
+/// Key under which the ecosystem's clock spec is shared.
+pub const CLOCK_KEY: &str = "tse:clock";
 
 /// What an instance publishes about itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -177,6 +181,18 @@ impl Registry {
         Ok(all)
     }
 
+    /// Adopts the ecosystem clock: returns the spec already published (and keeps it alive for `ttl`),
+    /// or publishes `proposed` if there is none.
+    ///
+    /// # Errors
+    /// [`DiscoveryError::Unavailable`] when Redis cannot be reached.
+    pub async fn adopt_clock(&self, proposed: ClockSpec, ttl: Duration) -> Result<ClockSpec, DiscoveryError> {
+        match self {
+            Registry::Embedded(registry) => Ok(registry.adopt_clock(proposed, ttl)),
+            Registry::Redis(registry) => registry.adopt_clock(proposed, ttl).await,
+        }
+    }
+
     async fn claim(&self, registration: &Registration, ttl: Duration) -> Result<Claim, DiscoveryError> {
         match self {
             Registry::Embedded(registry) => Ok(registry.claim(registration, ttl)),
@@ -239,9 +255,21 @@ fn held_by(mine: &Registration, other: &Registration) -> Option<&'static str> {
 #[derive(Default)]
 pub struct EmbeddedRegistry {
     entries: Mutex<BTreeMap<String, (Registration, Instant)>>,
+    clock: Mutex<Option<(ClockSpec, Instant)>>,
 }
 
 impl EmbeddedRegistry {
+    fn adopt_clock(&self, proposed: ClockSpec, ttl: Duration) -> ClockSpec {
+        let mut clock = self.clock.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let spec = match *clock {
+            Some((spec, expires)) if expires > now => spec,
+            _ => proposed,
+        };
+        *clock = Some((spec, now + ttl));
+        spec
+    }
+
     fn live(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (Registration, Instant)>> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
@@ -337,6 +365,17 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 'ok'
 ";
 
+/// Returns the published clock spec (refreshing its TTL), or publishes the proposed one.
+const ADOPT_CLOCK_SCRIPT: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return v
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+";
+
 /// Deletes a registration only if it belongs to the given run.
 const REMOVE_SCRIPT: &str = r"
 local v = redis.call('GET', KEYS[1])
@@ -355,6 +394,20 @@ fn ttl_millis(ttl: Duration) -> u64 {
 }
 
 impl RedisRegistry {
+    async fn adopt_clock(&self, proposed: ClockSpec, ttl: Duration) -> Result<ClockSpec, DiscoveryError> {
+        let payload = serde_json::to_string(&proposed).map_err(|e| DiscoveryError::Unavailable(e.to_string()))?;
+        let mut connection = self.connection.clone();
+        let adopted: String = redis::Script::new(ADOPT_CLOCK_SCRIPT)
+            .key(CLOCK_KEY)
+            .arg(payload)
+            .arg(ttl_millis(ttl))
+            .invoke_async(&mut connection)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        serde_json::from_str(&adopted)
+            .map_err(|e| DiscoveryError::Unavailable(format!("unreadable clock at {CLOCK_KEY}: {e}")))
+    }
+
     async fn list(&self) -> Result<Vec<Registration>, DiscoveryError> {
         let mut connection = self.connection.clone();
         let mut keys: Vec<String> = Vec::new();
@@ -468,15 +521,17 @@ impl RedisRegistry {
 pub struct Discovery {
     registry: Registry,
     registration: Arc<Mutex<Registration>>,
+    clock: ClockSpec,
     ttl: Duration,
 }
 
 impl Discovery {
-    /// Prepares the registration of an instance; it lives `ttl` unless refreshed.
-    pub fn new(registry: Registry, registration: Registration, ttl: Duration) -> Self {
+    /// Prepares the registration of an instance running on `clock`; it lives `ttl` unless refreshed.
+    pub fn new(registry: Registry, registration: Registration, clock: ClockSpec, ttl: Duration) -> Self {
         Self {
             registry,
             registration: Arc::new(Mutex::new(registration)),
+            clock,
             ttl,
         }
     }
@@ -569,6 +624,12 @@ impl Discovery {
     }
 
     async fn beat(&self, health: &Health) {
+        // Keep the shared clock alive (and publish it again if the registry lost it).
+        if let Ok(adopted) = self.registry.adopt_clock(self.clock, self.ttl).await
+            && adopted != self.clock
+        {
+            warn!(?adopted, "the registry holds another ecosystem clock; this instance keeps its own");
+        }
         let registration = self.registration();
         let outcome = match self.registry.refresh(&registration, self.ttl).await {
             Ok(Refresh::Kept) => Ok(()),

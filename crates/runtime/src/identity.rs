@@ -249,13 +249,13 @@ impl fmt::Display for SchemaName {
     }
 }
 
-/// The first key segment reserved for discovery registrations (`services:{service}:{instance}`);
-/// no instance namespace may start with it.
-pub const RESERVED_NAMESPACE: &str = "services";
+/// First key segments no instance namespace may start with: `services` holds discovery registrations
+/// (`services:{service}:{instance}`), `tse` holds what the ecosystem shares (`tse:clock`).
+pub const RESERVED_NAMESPACES: [&str; 2] = ["services", "tse"];
 
 /// A Redis namespace: every key an instance writes is `{namespace}:{rest}`. Segments of ASCII letters,
 /// digits, `-` and `_`, separated by single `:`; at most 128 characters; the first segment may not be
-/// `services`, which discovery owns.
+/// one of [`RESERVED_NAMESPACES`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct RedisNamespace(String);
@@ -283,8 +283,12 @@ impl RedisNamespace {
                 "it must be segments of ASCII letters, digits, '-' and '_' separated by single ':'",
             ));
         }
-        if name.split(':').next() == Some(RESERVED_NAMESPACE) {
-            return Err(invalid("its first segment 'services' is reserved for discovery"));
+        if let Some(first) = name.split(':').next()
+            && RESERVED_NAMESPACES.contains(&first)
+        {
+            return Err(invalid(&format!(
+                "its first segment '{first}' is reserved for what the ecosystem shares"
+            )));
         }
         Ok(Self(name.to_owned()))
     }
@@ -481,8 +485,8 @@ pub enum IdentityError {
     },
     /// The instance name derives a namespace that discovery owns.
     #[error(
-        "invalid instance name '{instance}': its Redis namespace '{namespace}' would start with \
-         'services', which is reserved for discovery; rename it or set REDIS_NAMESPACE"
+        "invalid instance name '{instance}': its Redis namespace '{namespace}' would start with a \
+         segment reserved for what the ecosystem shares (services, tse); rename it or set REDIS_NAMESPACE"
     )]
     ReservedNamespace {
         /// The instance name.
@@ -620,7 +624,7 @@ mod tests {
                 "{schema}"
             );
         }
-        for ns in ["", "a::b", ":a", "a:", "a b", "services", "services:x", "é"] {
+        for ns in ["", "a::b", ":a", "a:", "a b", "services", "services:x", "tse:clock", "é"] {
             let err = Identity::new(ServiceKind::ExchangeSimulator, None, None, Some(ns));
             assert!(
                 matches!(err, Err(IdentityError::InvalidRedisNamespace { .. })),
@@ -654,8 +658,10 @@ mod tests {
 
     #[test]
     fn names_that_would_enter_the_discovery_keyspace_are_refused() {
-        let err = Identity::new(ServiceKind::ExchangeSimulator, Some("services-x"), None, None);
-        assert!(matches!(err, Err(IdentityError::ReservedNamespace { .. })));
+        for name in ["services-x", "tse-clock"] {
+            let err = Identity::new(ServiceKind::ExchangeSimulator, Some(name), None, None);
+            assert!(matches!(err, Err(IdentityError::ReservedNamespace { .. })), "{name}");
+        }
     }
 
     #[test]

@@ -13,7 +13,10 @@
 //! - [`storage`]: PostgreSQL schema or SQLite file per instance, SQL written once for both, migrations,
 //!   and the durable spool that keeps writes while the database is away.
 //! - [`cache`]: Redis or embedded key-value store, confined to the instance's namespace.
-//! - [`discovery`]: registration, heartbeat, lookups; embedded or Redis registry.
+//! - [`discovery`]: registration, heartbeat, lookups; embedded or Redis registry; the shared clock spec.
+//! - [`clock`]: the ecosystem's simulated clock.
+//! - [`events`]: domain events written to each instance's outbox for the audit correlator.
+//! - [`faults`]: the `/chaos/v1/faults` back door, generic over each service's fault kinds.
 //! - [`health`]: lifecycle phase and dependency checks; the single source of health, readiness and the
 //!   gRPC health service.
 //! - [`metrics`]: one Prometheus registry per instance; HTTP and gRPC RED metrics with bounded labels,
@@ -23,8 +26,11 @@
 
 pub mod api;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod discovery;
+pub mod events;
+pub mod faults;
 pub mod health;
 pub mod host;
 pub mod identity;

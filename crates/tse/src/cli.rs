@@ -13,8 +13,7 @@ use tse_runtime::{
         CommonOverrides, InstanceConfig, ProcessEnv, ServeOverrides,
         topology::{EcosystemConfig, Topology, UpOverrides},
     },
-    discovery::Registry,
-    host::{self, Listeners},
+    host::{self, Listeners, Shared},
     identity::{Identity, ServiceKind},
     telemetry::{self, LogTarget},
 };
@@ -43,7 +42,10 @@ Environment variables (flags win over them; an empty variable counts as unset):
   REDIS_NAMESPACE         Redis namespace (default: derived from the names)
   DATA_DIR                this instance's data directory (default data/{instance})
   LOG_DIR                 this instance's log directory (default logs/{instance})
-  TSE_ADMIN_TOKEN         bearer token opening the chaos and audit back doors";
+  TSE_ADMIN_TOKEN         bearer token opening the chaos and audit back doors
+  TSE_CLOCK_SPEED         simulated seconds per wall second (default 1); a clock already published
+                          in the registry by another process wins
+  TSE_SEED                seed of every random process (default 1)";
 
 const UP_ENV: &str = "\
 Environment variables (flags win over them, they win over the topology file):
@@ -57,7 +59,10 @@ Environment variables (flags win over them, they win over the topology file):
   HEALTH_CHECK_INTERVAL   health and heartbeat interval (default 10s)
   DATA_DIR                root of the per-instance data directories (default data)
   LOG_DIR                 root of the per-instance log directories (default logs)
-  TSE_ADMIN_TOKEN         bearer token opening the chaos and audit back doors
+  TSE_ADMIN_TOKEN         bearer token opening the chaos and audit back doors (generated into
+                          DATA_DIR/admin-token when unset)
+  TSE_CLOCK_SPEED         simulated seconds per wall second (default 1)
+  TSE_SEED                seed of every random process (default 1)
 
 Default ecosystem (instance i listens on the base ports + i):
   audit-correlator, test-coordinator, exchange-OKX, exchange-Binance, custodian-Komainu,
@@ -130,6 +135,12 @@ struct CommonArgs {
     /// Host name published in discovery [env: ADVERTISE_HOST]
     #[arg(long, value_name = "HOST")]
     advertise_host: Option<String>,
+    /// Simulated seconds per wall second, e.g. 2160 [env: TSE_CLOCK_SPEED]
+    #[arg(long, value_name = "FACTOR")]
+    clock_speed: Option<String>,
+    /// Seed of every random process [env: TSE_SEED]
+    #[arg(long, value_name = "N")]
+    seed: Option<String>,
 }
 
 impl CommonArgs {
@@ -142,6 +153,8 @@ impl CommonArgs {
             health_check_interval: self.health_check_interval.clone(),
             bind: self.bind.clone(),
             advertise_host: self.advertise_host.clone(),
+            clock_speed: self.clock_speed.clone(),
+            seed: self.seed.clone(),
         }
     }
 }
@@ -338,8 +351,8 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let listeners = Listeners::bind(&config).await.map_err(runtime)?;
     let shutdown = CancellationToken::new();
     let service = catalog::service(config.identity.service());
-    let registry = Registry::for_config(&config.common).map_err(runtime)?;
-    let instance = host::start(config, service, listeners, registry, shutdown.clone())
+    let shared = Shared::connect(&config.common).await.map_err(runtime)?;
+    let instance = host::start(config, service, listeners, shared, shutdown.clone())
         .await
         .map_err(runtime)?;
     tokio::spawn(cancel_on_signal(shutdown));

@@ -11,8 +11,7 @@ use futures::{StreamExt, stream::FuturesUnordered};
 use tokio_util::sync::CancellationToken;
 use tse_runtime::{
     config::topology::EcosystemConfig,
-    discovery::Registry,
-    host::{self, HostError, Listeners, RunningInstance},
+    host::{self, HostError, Listeners, RunningInstance, Shared},
 };
 
 use crate::catalog;
@@ -33,8 +32,9 @@ impl Ecosystem {
         for instance in &config.instances {
             listeners.push(Listeners::bind(instance).await.map_err(|e| e.to_string())?);
         }
-        // One registry for the whole ecosystem: embedded in this process, or Redis when configured.
-        let registry = Registry::for_config(&config.common).map_err(|e| e.to_string())?;
+        // One registry and one clock for the whole ecosystem: embedded in this process, or shared
+        // through Redis when configured.
+        let shared = Shared::connect(&config.common).await.map_err(|e| e.to_string())?;
         let starts = config
             .instances
             .iter()
@@ -45,7 +45,7 @@ impl Ecosystem {
                     instance.clone(),
                     service,
                     listeners,
-                    registry.clone(),
+                    shared.clone(),
                     shutdown.child_token(),
                 )
             });

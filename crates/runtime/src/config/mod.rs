@@ -60,6 +60,10 @@ pub mod vars {
     pub const LOG_DIR: &str = "LOG_DIR";
     /// Bearer token that opens the chaos and audit back doors.
     pub const TSE_ADMIN_TOKEN: &str = "TSE_ADMIN_TOKEN";
+    /// Simulated seconds per wall second (default 1: real time).
+    pub const TSE_CLOCK_SPEED: &str = "TSE_CLOCK_SPEED";
+    /// Seed of every random process of the ecosystem (default 1): same seed, same run.
+    pub const TSE_SEED: &str = "TSE_SEED";
 }
 
 /// Default HTTP port of a single instance, and the default base port of `tse up`.
@@ -72,6 +76,10 @@ pub const DEFAULT_ENVIRONMENT: &str = "development";
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 /// Default `HEALTH_CHECK_INTERVAL`.
 pub const DEFAULT_HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+/// Default `TSE_CLOCK_SPEED`: real time.
+pub const DEFAULT_CLOCK_SPEED: f64 = 1.0;
+/// Default `TSE_SEED`.
+pub const DEFAULT_SEED: u64 = 1;
 /// How long a stopping instance waits for in-flight requests and background tasks.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -172,6 +180,10 @@ pub struct CommonConfig {
     pub bind: IpAddr,
     /// Host name published in discovery; `None`: derived from `bind`.
     pub advertise_host: Option<String>,
+    /// Simulated seconds per wall second proposed for the ecosystem clock.
+    pub clock_speed: f64,
+    /// Seed of the ecosystem's random processes.
+    pub seed: u64,
 }
 
 impl CommonConfig {
@@ -214,6 +226,10 @@ pub struct CommonOverrides {
     pub bind: Option<String>,
     /// `--advertise-host`.
     pub advertise_host: Option<String>,
+    /// `--clock-speed`.
+    pub clock_speed: Option<String>,
+    /// `--seed`.
+    pub seed: Option<String>,
 }
 
 /// A value and where it came from, so errors name the right variable or flag.
@@ -247,6 +263,8 @@ impl CommonConfig {
             admin_token: None,
             bind,
             advertise_host: None,
+            clock_speed: DEFAULT_CLOCK_SPEED,
+            seed: DEFAULT_SEED,
         }
     }
 
@@ -311,6 +329,18 @@ impl CommonConfig {
             Some(s) => Some(parse_host(&s.from, &s.value)?),
             None => fallback.advertise_host.clone(),
         };
+        let clock_speed = match pick(overrides.clock_speed.as_ref(), "--clock-speed", env, vars::TSE_CLOCK_SPEED) {
+            Some(s) => crate::clock::parse_speed(&s.value).map_err(|e| ConfigError::invalid(&s.from, &s.value, e))?,
+            None => fallback.clock_speed,
+        };
+        let seed = match pick(overrides.seed.as_ref(), "--seed", env, vars::TSE_SEED) {
+            Some(s) => s
+                .value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| ConfigError::invalid(&s.from, &s.value, "not a whole number from 0 to 18446744073709551615"))?,
+            None => fallback.seed,
+        };
         let admin_token = match env.var(vars::TSE_ADMIN_TOKEN) {
             Some(token) => Some(Secret::parse_token(vars::TSE_ADMIN_TOKEN, &token)?),
             None => fallback.admin_token.clone(),
@@ -324,6 +354,8 @@ impl CommonConfig {
             admin_token,
             bind,
             advertise_host,
+            clock_speed,
+            seed,
         })
     }
 }
@@ -471,6 +503,8 @@ impl InstanceConfig {
             "data_dir": self.data_dir.display().to_string(),
             "log_dir": self.log_dir.display().to_string(),
             "admin_token": self.common.admin_token.as_ref().map(|_| "***"),
+            "clock_speed": self.common.clock_speed,
+            "seed": self.common.seed,
         })
     }
 }
@@ -695,6 +729,22 @@ mod tests {
         );
         assert!(shown.contains("postgres://tse:***@db:5432/tse"), "{shown}");
         assert!(shown.contains("redis://:***@cache:6379/0"), "{shown}");
+    }
+
+    #[test]
+    fn clock_speed_and_seed_are_read_and_validated() {
+        let cfg = load(
+            &ServeOverrides::default(),
+            &[("SERVICE_NAME", "market-data-simulator"), ("TSE_CLOCK_SPEED", "3600"), ("TSE_SEED", "7")],
+        )
+        .unwrap();
+        assert_eq!(cfg.common.clock_speed, 3600.0);
+        assert_eq!(cfg.common.seed, 7);
+        let defaults = load(&ServeOverrides::default(), &[("SERVICE_NAME", "market-data-simulator")]).unwrap();
+        assert_eq!((defaults.common.clock_speed, defaults.common.seed), (1.0, 1));
+        let err = |pairs| load(&ServeOverrides::default(), pairs).unwrap_err().to_string();
+        assert!(err(&[("SERVICE_NAME", "exchange-simulator"), ("TSE_CLOCK_SPEED", "0")]).starts_with("TSE_CLOCK_SPEED"));
+        assert!(err(&[("SERVICE_NAME", "exchange-simulator"), ("TSE_SEED", "-1")]).starts_with("TSE_SEED"));
     }
 
     #[test]

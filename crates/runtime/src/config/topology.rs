@@ -66,6 +66,10 @@ pub struct EcosystemSection {
     pub data_dir: Option<PathBuf>,
     /// Root of the per-instance log directories (default `logs`).
     pub log_dir: Option<PathBuf>,
+    /// Simulated seconds per wall second (default 1).
+    pub clock_speed: Option<f64>,
+    /// Seed of every random process (default 1).
+    pub seed: Option<u64>,
 }
 
 /// `[[instance]]`: one instance of the ecosystem.
@@ -223,6 +227,13 @@ impl EcosystemConfig {
             defaults.bind = v
                 .parse()
                 .map_err(|_| ConfigError::invalid(&from("bind"), v, "not an IP address"))?;
+        }
+        if let Some(v) = section.clock_speed {
+            defaults.clock_speed = crate::clock::parse_speed(&v.to_string())
+                .map_err(|e| ConfigError::invalid(&from("clock_speed"), &v.to_string(), e))?;
+        }
+        if let Some(v) = section.seed {
+            defaults.seed = v;
         }
         let common = CommonConfig::load(&overrides.common, env, &defaults)?;
 

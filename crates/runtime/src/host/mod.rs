@@ -23,7 +23,9 @@ use tracing::{Instrument, error, info, warn};
 
 use crate::{
     cache::{Cache, CacheError},
-    config::{DRAIN_TIMEOUT, InstanceConfig},
+    clock::Clock,
+    config::{CommonConfig, DRAIN_TIMEOUT, InstanceConfig},
+    events::Events,
     discovery::{self, Discovery, DiscoveryError, Registration, Registry},
     health::{Check, Dependency, Health, Phase},
     identity::{Identity, ServiceKind},
@@ -40,6 +42,49 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The future a service's `build` returns.
 pub type BuildFuture = Pin<Box<dyn Future<Output = Result<ServiceParts, BoxError>> + Send>>;
+
+/// What every instance of an ecosystem shares: the discovery registry and the simulated clock.
+#[derive(Clone)]
+pub struct Shared {
+    /// Where instances register and find each other.
+    pub registry: Registry,
+    /// The ecosystem clock.
+    pub clock: Clock,
+}
+
+impl Shared {
+    /// Opens the registry a configuration asks for and adopts the ecosystem clock through it: the
+    /// one already published by another process, or a new one at the configured speed. When the
+    /// registry cannot be reached, the clock is this process's own (and said so in the log).
+    ///
+    /// # Errors
+    /// [`DiscoveryError`] when the registry URL cannot be used.
+    pub async fn connect(common: &CommonConfig) -> Result<Self, DiscoveryError> {
+        let registry = Registry::for_config(common)?;
+        let proposed = Clock::new(common.clock_speed);
+        let clock = match registry
+            .adopt_clock(proposed.spec(), common.health_check_interval * 3)
+            .await
+        {
+            Ok(spec) if spec == proposed.spec() => proposed,
+            Ok(spec) => {
+                if spec.speed != common.clock_speed {
+                    warn!(
+                        ecosystem = spec.speed,
+                        configured = common.clock_speed,
+                        "joining the ecosystem clock; the configured clock speed is not used"
+                    );
+                }
+                Clock::from_spec(spec)
+            }
+            Err(error) => {
+                warn!(%error, "registry unavailable: running on a clock of this process's own");
+                proposed
+            }
+        };
+        Ok(Self { registry, clock })
+    }
+}
 
 /// What a service crate gives the host: its kind, its schema, and how to build it for one instance.
 #[derive(Clone, Copy)]
@@ -73,6 +118,8 @@ pub struct ServiceContext {
     storage: Storage,
     cache: Cache,
     discovery: Discovery,
+    clock: Clock,
+    events: Events,
     span: tracing::Span,
     draining: CancellationToken,
     stopping: CancellationToken,
@@ -113,6 +160,16 @@ impl ServiceContext {
     /// Returns the instance's presence in discovery, and the registry to find others in.
     pub fn discovery(&self) -> &Discovery {
         &self.discovery
+    }
+
+    /// Returns the ecosystem's simulated clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Returns the factory of this instance's domain events.
+    pub fn events(&self) -> &Events {
+        &self.events
     }
 
     /// Returns the instance's span; work done outside the host's tasks should run inside it.
@@ -349,8 +406,8 @@ impl RunningInstance {
     }
 }
 
-/// Starts an instance on already-bound listeners, registering it in `registry`. It runs until
-/// `shutdown` is cancelled, then drains.
+/// Starts an instance on already-bound listeners, registering it in the shared registry and running
+/// it on the shared clock. It runs until `shutdown` is cancelled, then drains.
 ///
 /// # Errors
 /// Returns a [`HostError`] when a directory, the metrics registry, storage or the service cannot be
@@ -360,11 +417,11 @@ pub async fn start(
     config: InstanceConfig,
     service: ServiceDef,
     listeners: Listeners,
-    registry: Registry,
+    shared: Shared,
     shutdown: CancellationToken,
 ) -> Result<RunningInstance, HostError> {
     let span = instance_span(&config.identity);
-    start_in_span(config, service, listeners, registry, shutdown, span.clone())
+    start_in_span(config, service, listeners, shared, shutdown, span.clone())
         .instrument(span)
         .await
 }
@@ -373,10 +430,11 @@ async fn start_in_span(
     config: InstanceConfig,
     service: ServiceDef,
     listeners: Listeners,
-    registry: Registry,
+    shared: Shared,
     shutdown: CancellationToken,
     span: tracing::Span,
 ) -> Result<RunningInstance, HostError> {
+    let Shared { registry, clock } = shared;
     let config = Arc::new(config);
     let identity = &config.identity;
     let instance = identity.instance().to_string();
@@ -431,6 +489,7 @@ async fn start_in_span(
     let discovery = Discovery::new(
         registry,
         registration(&config, &health, listeners.http_addr(), listeners.grpc_addr()),
+        clock.spec(),
         interval * 3,
     );
     match discovery.register().await {
@@ -472,7 +531,7 @@ async fn start_in_span(
             .heartbeat(health.clone(), interval, heartbeat_stop.clone())
             .instrument(span.clone()),
     );
-    info!(interval = ?interval, ttl = ?(interval * 3), "heartbeat started");
+    info!(interval = ?interval, ttl = ?(interval * 3), clock_speed = clock.speed(), "heartbeat started");
 
     let stopping = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -483,6 +542,8 @@ async fn start_in_span(
         storage: storage.clone(),
         cache: cache.clone(),
         discovery: discovery.clone(),
+        clock,
+        events: Events::new(identity, clock),
         span: span.clone(),
         draining: shutdown.clone(),
         stopping: stopping.clone(),

@@ -25,15 +25,20 @@ pub struct MigrationSet {
     pub migrations: &'static [Migration],
 }
 
-/// The runtime's own tables: the write marker that makes spooled replays exactly-once.
+/// The runtime's own tables: the write marker that makes spooled replays exactly-once, the event
+/// outbox, and the faults of the back door.
 pub(super) const RUNTIME: MigrationSet = MigrationSet {
     component: "tse-runtime",
-    migrations: &[Migration {
-        version: 1,
-        name: "write sequence marker",
-        sql: "CREATE TABLE _tse_applied (stream TEXT PRIMARY KEY, seq BIGINT NOT NULL);
-              INSERT INTO _tse_applied (stream, seq) VALUES ('writes', 0);",
-    }],
+    migrations: &[
+        Migration {
+            version: 1,
+            name: "write sequence marker",
+            sql: "CREATE TABLE _tse_applied (stream TEXT PRIMARY KEY, seq BIGINT NOT NULL);
+                  INSERT INTO _tse_applied (stream, seq) VALUES ('writes', 0);",
+        },
+        crate::events::OUTBOX_MIGRATION,
+        crate::faults::FAULTS_MIGRATION,
+    ],
 };
 
 /// Applies every missing migration of `sets`, in order. `prelude` runs first in each transaction

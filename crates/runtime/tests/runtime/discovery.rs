@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use tse_runtime::{
+    clock::Clock,
     config::SecretUrl,
     discovery::{Discovery, Registration, Registry},
     host::{HostError, ServiceDef},
@@ -148,7 +149,7 @@ async fn a_registration_without_heartbeat_expires_after_its_ttl() {
         ready: true,
         run_id: "killed".into(),
     };
-    let discovery = Discovery::new(registry.clone(), registration, Duration::from_millis(300));
+    let discovery = Discovery::new(registry.clone(), registration, Clock::new(1.0).spec(), Duration::from_millis(300));
     discovery.register().await.unwrap();
     let listed =
         |r: Registry, name: String| async move { r.list().await.unwrap().iter().any(|x| x.instance == name) };
@@ -262,7 +263,7 @@ async fn a_stale_registration_of_a_dead_instance_is_taken_over() {
         ready: true,
         run_id: "previous-run".into(),
     };
-    Discovery::new(registry.clone(), dead, Duration::from_secs(60))
+    Discovery::new(registry.clone(), dead, Clock::new(1.0).spec(), Duration::from_secs(60))
         .register()
         .await
         .unwrap();

@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use tse_runtime::{
     config::{InstanceConfig, ServeOverrides},
     discovery::Registry,
-    host::{self, Listeners, RunningInstance, ServiceDef},
+    clock::Clock,
+    host::{self, Listeners, RunningInstance, ServiceDef, Shared},
     identity::ServiceKind,
 };
 
@@ -95,13 +96,16 @@ pub async fn try_spawn(
         env.insert("HEALTH_CHECK_INTERVAL", interval);
     }
     let config = InstanceConfig::load(&overrides, &env).expect("valid test configuration");
-    let registry = match options.registry {
-        Some(registry) => registry,
-        None => Registry::for_config(&config.common).expect("registry"),
+    let shared = match options.registry {
+        Some(registry) => Shared {
+            registry,
+            clock: Clock::new(config.common.clock_speed),
+        },
+        None => Shared::connect(&config.common).await.expect("registry"),
     };
     let listeners = Listeners::bind(&config).await.expect("ports bind");
     let shutdown = CancellationToken::new();
-    let instance = host::start(config, service, listeners, registry, shutdown.clone()).await?;
+    let instance = host::start(config, service, listeners, shared, shutdown.clone()).await?;
     Ok(TestApp {
         http: format!("http://{}", instance.http_addr()),
         grpc: instance.grpc_addr(),

@@ -1,0 +1,170 @@
+//! Domain events for the audit correlator (BRIEF §8): every instance records what happened — orders,
+//! trades, settlements, fault injections, ticks produced under a fault — in its own outbox table,
+//! written in the same transaction as the change it describes, so an event exists exactly when its
+//! change does. Shipping the outbox to the audit correlator is the audit pipeline's job.
+//!
+//! An event has a time-ordered unique id (UUIDv7), simulated and wall timestamps, the service and
+//! instance that emitted it, a [type](types), optional trace, causation and scenario-run ids, and a
+//! JSON payload.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    clock::Clock,
+    identity::Identity,
+    storage::{Migration, Statement},
+};
+
+/// Every event type, documented in one place.
+pub mod types {
+    /// A back door injected a fault. Payload: the fault (id, kind, params, duration, start, end).
+    pub const FAULT_INJECTED: &str = "fault.injected";
+    /// A fault was cleared through the back door before its end. Payload: the fault.
+    pub const FAULT_CLEARED: &str = "fault.cleared";
+    /// A fault reached the end of its duration. Payload: the fault.
+    pub const FAULT_EXPIRED: &str = "fault.expired";
+    /// Market data published a tick whose price a fault changed (or froze). Payload: symbol, price,
+    /// the price without faults, sequence, fault ids. Caused by the (first) fault's injection.
+    pub const TICK_UNDER_FAULT: &str = "market.tick_under_fault";
+}
+
+/// The outbox table, created by the runtime's migrations in every instance's schema.
+pub(crate) const OUTBOX_MIGRATION: Migration = Migration {
+    version: 2,
+    name: "event outbox",
+    sql: "CREATE TABLE _tse_outbox (
+            seq {id},
+            id TEXT NOT NULL UNIQUE,
+            sim_time {timestamp} NOT NULL,
+            wall_time {timestamp} NOT NULL,
+            service TEXT NOT NULL,
+            instance TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            trace_id TEXT,
+            causation_id TEXT,
+            scenario_run_id TEXT,
+            payload {json} NOT NULL)",
+};
+
+/// One domain event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unique, time-ordered id.
+    pub id: Uuid,
+    /// When it happened, in simulated time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub sim_time: OffsetDateTime,
+    /// When it happened, in wall time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub wall_time: OffsetDateTime,
+    /// `SERVICE_NAME` of the emitter.
+    pub service: String,
+    /// Instance name of the emitter.
+    pub instance: String,
+    /// One of [`types`].
+    pub event_type: String,
+    /// Groups the events of one flow (an order's life, a scenario step).
+    pub trace_id: Option<String>,
+    /// The event that caused this one.
+    pub causation_id: Option<Uuid>,
+    /// The scenario run this happened under, if any.
+    pub scenario_run_id: Option<String>,
+    /// What happened.
+    pub payload: serde_json::Value,
+}
+
+impl Event {
+    /// Marks the event as caused by `cause`.
+    #[must_use]
+    pub fn caused_by(mut self, cause: Uuid) -> Self {
+        self.causation_id = Some(cause);
+        self
+    }
+
+    /// Puts the event on trace `trace_id`.
+    #[must_use]
+    pub fn traced(mut self, trace_id: impl Into<String>) -> Self {
+        self.trace_id = Some(trace_id.into());
+        self
+    }
+
+    /// Returns the statement that stores the event in the outbox; put it in the same write batch as
+    /// the change it describes.
+    pub fn statement(&self) -> Statement {
+        Statement::new(
+            "INSERT INTO _tse_outbox (id, sim_time, wall_time, service, instance, event_type, trace_id, \
+             causation_id, scenario_run_id, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(self.id.to_string())
+        .bind(self.sim_time)
+        .bind(self.wall_time)
+        .bind(self.service.as_str())
+        .bind(self.instance.as_str())
+        .bind(self.event_type.as_str())
+        .bind(self.trace_id.clone())
+        .bind(self.causation_id.map(|c| c.to_string()))
+        .bind(self.scenario_run_id.clone())
+        .bind(self.payload.clone())
+    }
+}
+
+/// Makes events stamped with an instance's identity and the ecosystem clock.
+#[derive(Clone)]
+pub struct Events {
+    service: &'static str,
+    instance: String,
+    clock: Clock,
+}
+
+impl Events {
+    /// Creates the event factory of an instance.
+    pub fn new(identity: &Identity, clock: Clock) -> Self {
+        Self {
+            service: identity.service().name(),
+            instance: identity.instance().to_string(),
+            clock,
+        }
+    }
+
+    /// A new event of `event_type`, happening now.
+    pub fn event(&self, event_type: &str, payload: serde_json::Value) -> Event {
+        self.event_at(event_type, self.clock.now(), payload)
+    }
+
+    /// A new event of `event_type` that happened at simulated time `sim_time`.
+    pub fn event_at(&self, event_type: &str, sim_time: OffsetDateTime, payload: serde_json::Value) -> Event {
+        Event {
+            id: Uuid::now_v7(),
+            sim_time,
+            wall_time: OffsetDateTime::now_utc(),
+            service: self.service.to_owned(),
+            instance: self.instance.clone(),
+            event_type: event_type.to_owned(),
+            trace_id: None,
+            causation_id: None,
+            scenario_run_id: None,
+            payload,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::ServiceKind;
+
+    #[test]
+    fn events_are_time_ordered_and_stamped() {
+        let identity = Identity::new(ServiceKind::MarketDataSimulator, Some("market-data-A"), None, None).unwrap();
+        let events = Events::new(&identity, Clock::new(1.0));
+        let a = events.event(types::FAULT_INJECTED, serde_json::json!({"kind": "outage"}));
+        let b = events.event(types::FAULT_CLEARED, serde_json::json!({})).caused_by(a.id);
+        assert!(a.id < b.id, "UUIDv7 ids sort by time");
+        assert_eq!(b.causation_id, Some(a.id));
+        assert_eq!(a.instance, "market-data-A");
+        assert_eq!(a.service, "market-data-simulator");
+        assert_eq!(a.statement().params().len(), 10);
+    }
+}

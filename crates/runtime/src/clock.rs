@@ -134,8 +134,14 @@ mod tests {
         // Ten wall seconds after the epoch, ten simulated hours have passed.
         let sim = clock.sim_at_wall_ns(1_000_000_000_000 + 10_000_000_000);
         assert_eq!(sim.unix_timestamp_nanos(), 5_000_000_000_000 + 36_000_000_000_000);
-        assert_eq!(clock.wall_duration(Duration::from_secs(36 * 3600)), Duration::from_secs(36));
-        assert_eq!(clock.sim_duration(Duration::from_millis(500)), Duration::from_secs(1800));
+        assert_eq!(
+            clock.wall_duration(Duration::from_secs(36 * 3600)),
+            Duration::from_secs(36)
+        );
+        assert_eq!(
+            clock.sim_duration(Duration::from_millis(500)),
+            Duration::from_secs(1800)
+        );
     }
 
     #[test]
@@ -148,9 +154,15 @@ mod tests {
     #[test]
     fn the_time_left_until_a_past_instant_is_zero() {
         let clock = Clock::new(10.0);
-        assert_eq!(clock.wall_until(clock.now() - time::Duration::seconds(5)), Duration::ZERO);
+        assert_eq!(
+            clock.wall_until(clock.now() - time::Duration::seconds(5)),
+            Duration::ZERO
+        );
         let ahead = clock.wall_until(clock.now() + time::Duration::seconds(100));
-        assert!(ahead <= Duration::from_secs(10) && ahead > Duration::from_secs(9), "{ahead:?}");
+        assert!(
+            ahead <= Duration::from_secs(10) && ahead > Duration::from_secs(9),
+            "{ahead:?}"
+        );
     }
 
     #[test]

@@ -395,7 +395,8 @@ fn ttl_millis(ttl: Duration) -> u64 {
 
 impl RedisRegistry {
     async fn adopt_clock(&self, proposed: ClockSpec, ttl: Duration) -> Result<ClockSpec, DiscoveryError> {
-        let payload = serde_json::to_string(&proposed).map_err(|e| DiscoveryError::Unavailable(e.to_string()))?;
+        let payload =
+            serde_json::to_string(&proposed).map_err(|e| DiscoveryError::Unavailable(e.to_string()))?;
         let mut connection = self.connection.clone();
         let adopted: String = redis::Script::new(ADOPT_CLOCK_SCRIPT)
             .key(CLOCK_KEY)
@@ -628,7 +629,10 @@ impl Discovery {
         if let Ok(adopted) = self.registry.adopt_clock(self.clock, self.ttl).await
             && adopted != self.clock
         {
-            warn!(?adopted, "the registry holds another ecosystem clock; this instance keeps its own");
+            warn!(
+                ?adopted,
+                "the registry holds another ecosystem clock; this instance keeps its own"
+            );
         }
         let registration = self.registration();
         let outcome = match self.registry.refresh(&registration, self.ttl).await {

@@ -157,10 +157,18 @@ mod tests {
 
     #[test]
     fn events_are_time_ordered_and_stamped() {
-        let identity = Identity::new(ServiceKind::MarketDataSimulator, Some("market-data-A"), None, None).unwrap();
+        let identity = Identity::new(
+            ServiceKind::MarketDataSimulator,
+            Some("market-data-A"),
+            None,
+            None,
+        )
+        .unwrap();
         let events = Events::new(&identity, Clock::new(1.0));
         let a = events.event(types::FAULT_INJECTED, serde_json::json!({"kind": "outage"}));
-        let b = events.event(types::FAULT_CLEARED, serde_json::json!({})).caused_by(a.id);
+        let b = events
+            .event(types::FAULT_CLEARED, serde_json::json!({}))
+            .caused_by(a.id);
         assert!(a.id < b.id, "UUIDv7 ids sort by time");
         assert_eq!(b.causation_id, Some(a.id));
         assert_eq!(a.instance, "market-data-A");

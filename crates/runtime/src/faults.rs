@@ -329,14 +329,23 @@ impl<K: FaultKind> FaultBoard<K> {
             } else {
                 ApiError::bad_request(
                     "unknown_fault_kind",
-                    format!("unknown fault kind '{kind}'; this service knows {}", K::KINDS.join(", ")),
+                    format!(
+                        "unknown fault kind '{kind}'; this service knows {}",
+                        K::KINDS.join(", ")
+                    ),
                 )
             }
         })?;
         let duration = duration
             .map(|d| {
                 parse_duration(d)
-                    .and_then(|d| if d.is_zero() { Err("a duration must be longer than 0s".into()) } else { Ok(d) })
+                    .and_then(|d| {
+                        if d.is_zero() {
+                            Err("a duration must be longer than 0s".into())
+                        } else {
+                            Ok(d)
+                        }
+                    })
                     .map_err(|e| ApiError::bad_request("invalid_duration", format!("duration: {e}")))
             })
             .transpose()?;
@@ -355,7 +364,10 @@ impl<K: FaultKind> FaultBoard<K> {
             injection_event: event_id,
             spec,
         };
-        let mut event = self.inner.events.event_at(types::FAULT_INJECTED, now, fault.public());
+        let mut event = self
+            .inner
+            .events
+            .event_at(types::FAULT_INJECTED, now, fault.public());
         event.id = event_id;
         let batch = WriteBatch::new()
             .with(
@@ -373,11 +385,9 @@ impl<K: FaultKind> FaultBoard<K> {
                 .bind(event_id.to_string()),
             )
             .with(event.statement());
-        self.inner
-            .storage
-            .write(batch)
-            .await
-            .map_err(|e| ApiError::unavailable("storage_unavailable", format!("cannot record the fault: {e}")))?;
+        self.inner.storage.write(batch).await.map_err(|e| {
+            ApiError::unavailable("storage_unavailable", format!("cannot record the fault: {e}"))
+        })?;
         info!(id = %fault.id, kind, duration = ?fault.duration, "fault injected");
         self.write().push(fault.clone());
         self.changed();
@@ -451,11 +461,9 @@ impl<K: FaultKind> FaultBoard<K> {
             );
             ended.push(fault);
         }
-        self.inner
-            .storage
-            .write(batch)
-            .await
-            .map_err(|e| ApiError::unavailable("storage_unavailable", format!("cannot record the change: {e}")))?;
+        self.inner.storage.write(batch).await.map_err(|e| {
+            ApiError::unavailable("storage_unavailable", format!("cannot record the change: {e}"))
+        })?;
         {
             let mut faults = self.write();
             for fault in &ended {
@@ -493,7 +501,11 @@ impl<K: FaultKind> FaultBoard<K> {
                 .min();
             if next_end.is_some_and(|end| end <= now)
                 && let Err(e) = self
-                    .end(|f| f.ends_at.is_some_and(|end| end <= now), FaultStatus::Expired, now)
+                    .end(
+                        |f| f.ends_at.is_some_and(|end| end <= now),
+                        FaultStatus::Expired,
+                        now,
+                    )
                     .await
             {
                 warn!(error = %e, "cannot record fault expiry; retrying");
@@ -516,9 +528,14 @@ impl<K: FaultKind> FaultBoard<K> {
         Router::new()
             .route(
                 "/chaos/v1/faults",
-                get(list_faults::<K>).post(inject_fault::<K>).delete(clear_faults::<K>),
+                get(list_faults::<K>)
+                    .post(inject_fault::<K>)
+                    .delete(clear_faults::<K>),
             )
-            .route("/chaos/v1/faults/{id}", get(get_fault::<K>).delete(clear_fault::<K>))
+            .route(
+                "/chaos/v1/faults/{id}",
+                get(get_fault::<K>).delete(clear_fault::<K>),
+            )
             .with_state(self.clone())
             .layer(middleware::from_fn_with_state(token, require_admin))
     }
@@ -580,7 +597,9 @@ async fn require_admin(State(token): State<Option<Secret>>, request: Request, ne
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     match given {
-        Some(given) if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) => next.run(request).await,
+        Some(given) if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) => {
+            next.run(request).await
+        }
         _ => {
             let mut response = ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -625,7 +644,10 @@ mod tests {
         assert!(fault.active_at(start + time::Duration::seconds(9)));
         assert!(!fault.active_at(start + time::Duration::seconds(10)));
         fault.ended_at = Some(start + time::Duration::seconds(3));
-        assert!(!fault.active_at(start + time::Duration::seconds(5)), "cleared early");
+        assert!(
+            !fault.active_at(start + time::Duration::seconds(5)),
+            "cleared early"
+        );
     }
 
     #[test]

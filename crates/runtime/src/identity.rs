@@ -624,7 +624,17 @@ mod tests {
                 "{schema}"
             );
         }
-        for ns in ["", "a::b", ":a", "a:", "a b", "services", "services:x", "tse:clock", "é"] {
+        for ns in [
+            "",
+            "a::b",
+            ":a",
+            "a:",
+            "a b",
+            "services",
+            "services:x",
+            "tse:clock",
+            "é",
+        ] {
             let err = Identity::new(ServiceKind::ExchangeSimulator, None, None, Some(ns));
             assert!(
                 matches!(err, Err(IdentityError::InvalidRedisNamespace { .. })),
@@ -660,7 +670,10 @@ mod tests {
     fn names_that_would_enter_the_discovery_keyspace_are_refused() {
         for name in ["services-x", "tse-clock"] {
             let err = Identity::new(ServiceKind::ExchangeSimulator, Some(name), None, None);
-            assert!(matches!(err, Err(IdentityError::ReservedNamespace { .. })), "{name}");
+            assert!(
+                matches!(err, Err(IdentityError::ReservedNamespace { .. })),
+                "{name}"
+            );
         }
     }
 

@@ -329,16 +329,25 @@ impl CommonConfig {
             Some(s) => Some(parse_host(&s.from, &s.value)?),
             None => fallback.advertise_host.clone(),
         };
-        let clock_speed = match pick(overrides.clock_speed.as_ref(), "--clock-speed", env, vars::TSE_CLOCK_SPEED) {
-            Some(s) => crate::clock::parse_speed(&s.value).map_err(|e| ConfigError::invalid(&s.from, &s.value, e))?,
+        let clock_speed = match pick(
+            overrides.clock_speed.as_ref(),
+            "--clock-speed",
+            env,
+            vars::TSE_CLOCK_SPEED,
+        ) {
+            Some(s) => {
+                crate::clock::parse_speed(&s.value).map_err(|e| ConfigError::invalid(&s.from, &s.value, e))?
+            }
             None => fallback.clock_speed,
         };
         let seed = match pick(overrides.seed.as_ref(), "--seed", env, vars::TSE_SEED) {
-            Some(s) => s
-                .value
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| ConfigError::invalid(&s.from, &s.value, "not a whole number from 0 to 18446744073709551615"))?,
+            Some(s) => s.value.trim().parse::<u64>().map_err(|_| {
+                ConfigError::invalid(
+                    &s.from,
+                    &s.value,
+                    "not a whole number from 0 to 18446744073709551615",
+                )
+            })?,
             None => fallback.seed,
         };
         let admin_token = match env.var(vars::TSE_ADMIN_TOKEN) {
@@ -735,15 +744,26 @@ mod tests {
     fn clock_speed_and_seed_are_read_and_validated() {
         let cfg = load(
             &ServeOverrides::default(),
-            &[("SERVICE_NAME", "market-data-simulator"), ("TSE_CLOCK_SPEED", "3600"), ("TSE_SEED", "7")],
+            &[
+                ("SERVICE_NAME", "market-data-simulator"),
+                ("TSE_CLOCK_SPEED", "3600"),
+                ("TSE_SEED", "7"),
+            ],
         )
         .unwrap();
         assert_eq!(cfg.common.clock_speed, 3600.0);
         assert_eq!(cfg.common.seed, 7);
-        let defaults = load(&ServeOverrides::default(), &[("SERVICE_NAME", "market-data-simulator")]).unwrap();
+        let defaults = load(
+            &ServeOverrides::default(),
+            &[("SERVICE_NAME", "market-data-simulator")],
+        )
+        .unwrap();
         assert_eq!((defaults.common.clock_speed, defaults.common.seed), (1.0, 1));
         let err = |pairs| load(&ServeOverrides::default(), pairs).unwrap_err().to_string();
-        assert!(err(&[("SERVICE_NAME", "exchange-simulator"), ("TSE_CLOCK_SPEED", "0")]).starts_with("TSE_CLOCK_SPEED"));
+        assert!(
+            err(&[("SERVICE_NAME", "exchange-simulator"), ("TSE_CLOCK_SPEED", "0")])
+                .starts_with("TSE_CLOCK_SPEED")
+        );
         assert!(err(&[("SERVICE_NAME", "exchange-simulator"), ("TSE_SEED", "-1")]).starts_with("TSE_SEED"));
     }
 

@@ -149,7 +149,12 @@ async fn a_registration_without_heartbeat_expires_after_its_ttl() {
         ready: true,
         run_id: "killed".into(),
     };
-    let discovery = Discovery::new(registry.clone(), registration, Clock::new(1.0).spec(), Duration::from_millis(300));
+    let discovery = Discovery::new(
+        registry.clone(),
+        registration,
+        Clock::new(1.0).spec(),
+        Duration::from_millis(300),
+    );
     discovery.register().await.unwrap();
     let listed =
         |r: Registry, name: String| async move { r.list().await.unwrap().iter().any(|x| x.instance == name) };
@@ -263,10 +268,15 @@ async fn a_stale_registration_of_a_dead_instance_is_taken_over() {
         ready: true,
         run_id: "previous-run".into(),
     };
-    Discovery::new(registry.clone(), dead, Clock::new(1.0).spec(), Duration::from_secs(60))
-        .register()
-        .await
-        .unwrap();
+    Discovery::new(
+        registry.clone(),
+        dead,
+        Clock::new(1.0).spec(),
+        Duration::from_secs(60),
+    )
+    .register()
+    .await
+    .unwrap();
     let app = spawn_with(
         ServiceDef::host_only(ServiceKind::ExchangeSimulator),
         TestOptions {

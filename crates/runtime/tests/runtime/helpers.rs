@@ -8,9 +8,9 @@ use std::{
 
 use tokio_util::sync::CancellationToken;
 use tse_runtime::{
+    clock::Clock,
     config::{InstanceConfig, ServeOverrides},
     discovery::Registry,
-    clock::Clock,
     host::{self, Listeners, RunningInstance, ServiceDef, Shared},
     identity::ServiceKind,
 };

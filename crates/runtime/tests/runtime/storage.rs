@@ -131,7 +131,9 @@ async fn storage_initializes_and_migrates_a_fresh_schema_once() {
             [
                 ("custodian-simulator", 1),
                 ("custodian-simulator", 2),
-                ("tse-runtime", 1)
+                ("tse-runtime", 1),
+                ("tse-runtime", 2),
+                ("tse-runtime", 3)
             ],
             "{url:?}"
         );
@@ -160,7 +162,14 @@ async fn storage_initializes_and_migrates_a_fresh_schema_once() {
             .await;
             assert_eq!(
                 tables,
-                ["_tse_applied", "_tse_migrations", "positions", "settlements"]
+                [
+                    "_tse_applied",
+                    "_tse_faults",
+                    "_tse_migrations",
+                    "_tse_outbox",
+                    "positions",
+                    "settlements"
+                ]
             );
         }
         // Connecting again (a restart, a reconnection) applies nothing twice.

@@ -1,14 +1,90 @@
-//! The market data simulator: seeded price processes, candles and live streams every other instance trades against (BRIEF §8).
+//! The market data simulator: seeded price processes, candles and live streams every other instance
+//! trades, settles and measures risk against (BRIEF §8).
+//!
+//! Each instance publishes its symbols (by default `BTC-USD`, `ETH-USD`, `USDT-USD` and the crosses
+//! `BTC-ETH`, `ETH-USDT`, `BTC-USDT`) every `tick_interval` of simulated time. Legs follow seeded
+//! processes (geometric Brownian motion with jumps, mean reversion around a peg); crosses are the
+//! ratio of their published legs. The same seed and configuration give the same prices.
 //!
 //! # Layout
-//! So far the service is the instance host alone: every instance of it serves health, readiness,
-//! metrics, the standard gRPC health and reflection services and `tse.runtime.v1.InstanceService`.
-//! Its domain (`domain/`, pure), use cases (`app/`), APIs (`api/`) and adapters (`infra/`) come
-//! with the issue that builds its behaviour.
+//! - [`domain`]: pure core — [`domain::symbol`], [`domain::process`] (seeded generator),
+//!   [`domain::pricing`] (faults, rounding, crosses), [`domain::candles`], [`domain::faults`].
+//! - [`settings`]: `[instance.settings]` (seed, tick interval, symbols), validated before start.
+//! - [`app`]: the feed engine stepping on the simulated clock; the metrics port.
+//! - [`api`]: production API, HTTP ([`api::http`], with SSE) and gRPC ([`api::grpc`]).
+//! - [`infra`]: storage of ticks, candles and state; the Prometheus adapter.
+//!
+//! The back door is the runtime's `/chaos/v1/faults` with the kinds of [`domain::faults`].
 
-use tse_runtime::{host::ServiceDef, identity::ServiceKind};
+pub mod api;
+pub mod app;
+pub mod domain;
+pub mod infra;
+pub mod settings;
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tse_runtime::{
+    faults::FaultBoard,
+    host::{BuildFuture, ServiceContext, ServiceDef, ServiceParts},
+    identity::ServiceKind,
+};
+
+use crate::{
+    app::feed::{Engine, EngineParts},
+    domain::{faults::MarketFault, symbol::SymbolSpec},
+    infra::{metrics::PrometheusMetrics, repo},
+    settings::{Settings, instance_seed},
+};
+
+/// Rounds the feed may get ahead of storage before it waits: memory stays bounded and a slow
+/// database shows as feed lag (`market_data_publish_latency_seconds`) rather than growth.
+const WRITER_BACKLOG: usize = 64;
 
 /// Returns the definition the instance host runs.
 pub fn service() -> ServiceDef {
-    ServiceDef::host_only(ServiceKind::MarketDataSimulator)
+    ServiceDef {
+        kind: ServiceKind::MarketDataSimulator,
+        migrations: repo::MIGRATIONS,
+        check: |settings| Settings::parse(settings).map(drop),
+        build,
+    }
+}
+
+fn build(ctx: ServiceContext) -> BuildFuture {
+    Box::pin(async move {
+        let settings = Settings::parse(&ctx.config().settings)?;
+        let seed = instance_seed(
+            settings.seed,
+            ctx.config().common.seed,
+            ctx.identity().instance().as_str(),
+        );
+        let specs: Arc<[SymbolSpec]> = settings.symbols.into();
+        let board = FaultBoard::<MarketFault>::open(&ctx, "market_data_faults_active", specs.clone()).await?;
+        let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics())?);
+        let start = repo::load(ctx.storage(), &specs).await;
+        let (writer, rounds) = mpsc::channel(WRITER_BACKLOG);
+        let (engine, feed) = Engine::new(
+            EngineParts {
+                specs,
+                seed,
+                interval: settings.tick_interval,
+                clock: ctx.clock(),
+                events: ctx.events().clone(),
+                health: ctx.health().clone(),
+                metrics,
+                board: board.clone(),
+                writer,
+            },
+            start,
+        );
+        // The engine stops once requests have drained; the writer then stores what is left.
+        ctx.spawn(engine.run(ctx.stopping()));
+        ctx.spawn(repo::write_rounds(ctx.storage().clone(), rounds));
+        let http = api::http::router(feed.clone(), ctx.draining()).merge(board.router());
+        Ok(ServiceParts::new()
+            .with_http(http)
+            .with_grpc(api::grpc::server(feed, ctx.draining())))
+    })
 }

@@ -4,6 +4,7 @@
 //! - `proto/tse/<area>/v1/*.proto`: the definitions, one package per area (`tse.runtime.v1`, ...).
 //! - `build.rs`: compiles them with protox (pure Rust, no `protoc`) and tonic-prost-build.
 //! - [`runtime::v1`]: what every instance serves, whatever its service ([`runtime::v1::instance_service_server`]).
+//! - [`marketdata::v1`]: the market data simulator's production API.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC server reflection and for the host's
 //!   list of known methods (metrics labels stay bounded).
 
@@ -13,6 +14,15 @@ pub mod runtime {
     #[allow(missing_docs, unreachable_pub, clippy::all)]
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/tse.runtime.v1.rs"));
+    }
+}
+
+/// The market data simulator's production API.
+pub mod marketdata {
+    /// Version 1 of `tse.marketdata`.
+    #[allow(missing_docs, unreachable_pub, clippy::all)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/tse.marketdata.v1.rs"));
     }
 }
 

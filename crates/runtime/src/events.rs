@@ -90,23 +90,52 @@ impl Event {
         self
     }
 
+    /// Returns one statement storing many events in the outbox.
+    ///
+    /// # Errors
+    /// [`crate::storage::StorageError::Invalid`] when `events` is empty.
+    pub fn insert_many(events: &[Event]) -> Result<Statement, crate::storage::StorageError> {
+        let rows = events
+            .iter()
+            .map(|e| {
+                vec![
+                    e.id.to_string().into(),
+                    e.sim_time.into(),
+                    e.wall_time.into(),
+                    e.service.as_str().into(),
+                    e.instance.as_str().into(),
+                    e.event_type.as_str().into(),
+                    e.trace_id.clone().into(),
+                    e.causation_id.map(|c| c.to_string()).into(),
+                    e.scenario_run_id.clone().into(),
+                    e.payload.clone().into(),
+                ]
+            })
+            .collect();
+        Statement::insert_rows(
+            "_tse_outbox",
+            &[
+                "id",
+                "sim_time",
+                "wall_time",
+                "service",
+                "instance",
+                "event_type",
+                "trace_id",
+                "causation_id",
+                "scenario_run_id",
+                "payload",
+            ],
+            rows,
+            "",
+        )
+    }
+
     /// Returns the statement that stores the event in the outbox; put it in the same write batch as
     /// the change it describes.
     pub fn statement(&self) -> Statement {
-        Statement::new(
-            "INSERT INTO _tse_outbox (id, sim_time, wall_time, service, instance, event_type, trace_id, \
-             causation_id, scenario_run_id, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(self.id.to_string())
-        .bind(self.sim_time)
-        .bind(self.wall_time)
-        .bind(self.service.as_str())
-        .bind(self.instance.as_str())
-        .bind(self.event_type.as_str())
-        .bind(self.trace_id.clone())
-        .bind(self.causation_id.map(|c| c.to_string()))
-        .bind(self.scenario_run_id.clone())
-        .bind(self.payload.clone())
+        // One event always makes a valid insert: the row has exactly the listed columns.
+        Self::insert_many(std::slice::from_ref(self)).expect("one event makes a valid insert")
     }
 }
 

@@ -64,6 +64,9 @@ const RECENT_ENDED: usize = 100;
 
 /// The faults a service understands.
 pub trait FaultKind: Sized + Clone + Send + Sync + 'static {
+    /// What validation needs to know about the instance (its symbols, its accounts, ...).
+    type Context: Send + Sync + 'static;
+
     /// Every kind name, for error messages.
     const KINDS: &'static [&'static str];
 
@@ -71,7 +74,7 @@ pub trait FaultKind: Sized + Clone + Send + Sync + 'static {
     ///
     /// # Errors
     /// Returns a message saying what is wrong (unknown kind, missing or invalid param).
-    fn parse(kind: &str, params: &serde_json::Value) -> Result<Self, String>;
+    fn parse(kind: &str, params: &serde_json::Value, context: &Self::Context) -> Result<Self, String>;
 
     /// Returns how long the fault stays active given its requested `duration`: by default the
     /// duration itself; a fault with a recovery phase lasts longer.
@@ -113,6 +116,9 @@ pub struct Fault<K> {
     pub params: serde_json::Value,
     /// Requested duration in simulated time (`10m`), if any.
     pub duration: Option<String>,
+    /// The same, as a duration.
+    #[serde(skip)]
+    pub requested: Option<Duration>,
     /// When it started (simulated time).
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
@@ -157,11 +163,11 @@ impl<K> Fault<K> {
 }
 
 /// The faults of one instance; cheap to clone.
-pub struct FaultBoard<K> {
+pub struct FaultBoard<K: FaultKind> {
     inner: Arc<BoardInner<K>>,
 }
 
-impl<K> Clone for FaultBoard<K> {
+impl<K: FaultKind> Clone for FaultBoard<K> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -169,7 +175,8 @@ impl<K> Clone for FaultBoard<K> {
     }
 }
 
-struct BoardInner<K> {
+struct BoardInner<K: FaultKind> {
+    context: K::Context,
     faults: RwLock<Vec<Fault<K>>>,
     clock: Clock,
     storage: Storage,
@@ -195,11 +202,12 @@ fn empty_params() -> serde_json::Value {
 
 impl<K: FaultKind> FaultBoard<K> {
     /// Opens the board of an instance: registers `metric` (`{service}_faults_active{kind}`), loads the
-    /// faults still active from storage, and starts expiring them on the simulated clock.
+    /// faults still active from storage, and starts expiring them on the simulated clock. `context` is
+    /// what validating a fault needs to know about the instance.
     ///
     /// # Errors
     /// Returns an error when the gauge cannot be registered or storage cannot be read.
-    pub async fn open(ctx: &ServiceContext, metric: &str) -> Result<Self, BoxError> {
+    pub async fn open(ctx: &ServiceContext, metric: &str, context: K::Context) -> Result<Self, BoxError> {
         let gauge = IntGaugeVec::new(Opts::new(metric, "Faults in effect now, by kind."), &["kind"])?;
         ctx.metrics().register(Box::new(gauge.clone()))?;
         for kind in K::KINDS {
@@ -208,6 +216,7 @@ impl<K: FaultKind> FaultBoard<K> {
         let (changes, _) = watch::channel(0);
         let board = Self {
             inner: Arc::new(BoardInner {
+                context,
                 faults: RwLock::new(Vec::new()),
                 clock: ctx.clock(),
                 storage: ctx.storage().clone(),
@@ -241,7 +250,7 @@ impl<K: FaultKind> FaultBoard<K> {
         for row in rows {
             let kind: String = row.get("kind")?;
             let params: serde_json::Value = row.get("params")?;
-            let Ok(spec) = K::parse(&kind, &params) else {
+            let Ok(spec) = K::parse(&kind, &params, &self.inner.context) else {
                 warn!(kind, "a stored fault no longer parses; ignored");
                 continue;
             };
@@ -252,6 +261,7 @@ impl<K: FaultKind> FaultBoard<K> {
                 kind,
                 params,
                 duration: duration_ms.map(|ms| format_duration(Duration::from_millis(ms.unsigned_abs()))),
+                requested: duration_ms.map(|ms| Duration::from_millis(ms.unsigned_abs())),
                 started_at: row.get("started_at")?,
                 ends_at: row.get("ends_at")?,
                 ended_at: None,
@@ -323,7 +333,7 @@ impl<K: FaultKind> FaultBoard<K> {
         params: serde_json::Value,
         duration: Option<&str>,
     ) -> Result<Fault<K>, ApiError> {
-        let spec = K::parse(kind, &params).map_err(|message| {
+        let spec = K::parse(kind, &params, &self.inner.context).map_err(|message| {
             if K::KINDS.contains(&kind) {
                 ApiError::bad_request("invalid_fault", message)
             } else {
@@ -357,6 +367,7 @@ impl<K: FaultKind> FaultBoard<K> {
             kind: kind.to_owned(),
             params,
             duration: duration.map(format_duration),
+            requested: duration,
             started_at: now,
             ends_at,
             ended_at: None,
@@ -632,6 +643,7 @@ mod tests {
             kind: "outage".into(),
             params: serde_json::json!({}),
             duration: Some("10s".into()),
+            requested: Some(Duration::from_secs(10)),
             started_at: start,
             ends_at: Some(start + time::Duration::seconds(10)),
             ended_at: None,

@@ -61,8 +61,18 @@ impl Drop for PgGuard {
                 return;
             };
             let role = format!("tse_{schema}");
-            let sql = format!(
-                "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE;
+            // The instance may still be running on the very thread this guard blocks, holding a
+            // transaction it can never finish: end the sessions holding locks in the schema first,
+            // and never wait long for a lock.
+            let terminate = format!(
+                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+                 JOIN pg_class c ON c.oid = l.relation
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = '{schema}' AND l.pid <> pg_backend_pid()"
+            );
+            let drop = format!(
+                "SET lock_timeout = '2s';
+                 DROP SCHEMA IF EXISTS \"{schema}\" CASCADE;
                  DO $$ BEGIN
                    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
                      EXECUTE 'DROP OWNED BY \"{role}\"';
@@ -70,7 +80,18 @@ impl Drop for PgGuard {
                    END IF;
                  END $$;"
             );
-            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+            for _ in 0..5 {
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(terminate.clone()))
+                    .execute(&mut conn)
+                    .await;
+                if sqlx::raw_sql(sqlx::AssertSqlSafe(drop.clone()))
+                    .execute(&mut conn)
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
+            }
         });
     }
 }

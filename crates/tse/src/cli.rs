@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tse_runtime::{
     config::{
-        CommonOverrides, InstanceConfig, ProcessEnv, ServeOverrides,
+        CommonOverrides, InstanceConfig, ProcessEnv, Secret, ServeOverrides,
         topology::{EcosystemConfig, Topology, UpOverrides},
     },
     host::{self, Listeners, Shared},
@@ -375,7 +375,17 @@ async fn up(args: UpArgs) -> Result<(), Failure> {
         log_dir: args.log_dir,
         common: args.common.overrides(),
     };
-    let config = EcosystemConfig::load(&topology, &source, &overrides, &ProcessEnv).map_err(input)?;
+    let mut config = EcosystemConfig::load(&topology, &source, &overrides, &ProcessEnv).map_err(input)?;
+    let token_file = ensure_admin_token(&mut config).map_err(runtime)?;
+    for instance in &config.instances {
+        (catalog::service(instance.identity.service()).check)(&instance.settings).map_err(|e| {
+            input(format!(
+                "topology {}: instance {}: settings: {e}",
+                source.display(),
+                instance.identity.instance()
+            ))
+        })?;
+    }
     let targets: Vec<LogTarget> = config
         .instances
         .iter()
@@ -413,6 +423,13 @@ async fn up(args: UpArgs) -> Result<(), Failure> {
             READY_WAIT.as_secs()
         ),
     }
+    match &token_file {
+        Some(path) => println!(
+            "tse: back doors (/chaos/v1/...) need `Authorization: Bearer $(cat {})`",
+            path.display()
+        ),
+        None => println!("tse: back doors (/chaos/v1/...) need `Authorization: Bearer $TSE_ADMIN_TOKEN`"),
+    }
     ecosystem.stopped().await.map_err(|errors| {
         runtime(
             errors
@@ -422,6 +439,52 @@ async fn up(args: UpArgs) -> Result<(), Failure> {
                 .join("; "),
         )
     })
+}
+
+/// Makes sure the ecosystem has an admin token: `TSE_ADMIN_TOKEN` when set; else the one in
+/// `{data_root}/admin-token` from an earlier run; else a new random one written there (mode 0600).
+/// Returns the file holding it, when the token comes from a file.
+fn ensure_admin_token(config: &mut EcosystemConfig) -> Result<Option<PathBuf>, String> {
+    if config.common.admin_token.is_some() {
+        return Ok(None);
+    }
+    let path = config.data_root.join("admin-token");
+    let existing = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| Secret::parse_token("admin-token", t.trim()).ok());
+    let token = match existing {
+        Some(token) => token,
+        None => {
+            let text = format!("{:032x}", rand::random::<u128>());
+            std::fs::create_dir_all(&config.data_root)
+                .map_err(|e| format!("cannot create {}: {e}", config.data_root.display()))?;
+            write_private(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Secret::parse_token("admin-token", &text).map_err(|e| e.to_string())?
+        }
+    };
+    config.common.admin_token = Some(token.clone());
+    for instance in &mut config.instances {
+        instance.common.admin_token = Some(token.clone());
+    }
+    Ok(Some(path))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, format!("{text}\n"))
 }
 
 fn show(path: &Path) -> String {

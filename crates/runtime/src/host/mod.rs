@@ -93,6 +93,9 @@ pub struct ServiceDef {
     pub kind: ServiceKind,
     /// The service's migrations, applied to the instance's schema before it is built.
     pub migrations: &'static [Migration],
+    /// Validates the instance's `[instance.settings]` from the topology file, before any port is
+    /// bound; the error says what is wrong.
+    pub check: fn(&toml::Table) -> Result<(), String>,
     /// Builds the service for one instance.
     pub build: fn(ServiceContext) -> BuildFuture,
 }
@@ -104,8 +107,20 @@ impl ServiceDef {
         Self {
             kind,
             migrations: &[],
+            check: no_settings,
             build: |_| Box::pin(async { Ok(ServiceParts::new()) }),
         }
+    }
+}
+
+/// The `check` of a service that takes no settings.
+///
+/// # Errors
+/// Names the first setting given.
+pub fn no_settings(settings: &toml::Table) -> Result<(), String> {
+    match settings.keys().next() {
+        None => Ok(()),
+        Some(key) => Err(format!("this service takes no settings; found `{key}`")),
     }
 }
 

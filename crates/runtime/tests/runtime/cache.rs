@@ -11,7 +11,7 @@ use tse_runtime::{
     identity::{Identity, RedisNamespace, ServiceKind},
 };
 
-use crate::helpers::unique_instance;
+use tse_testing::app::unique_instance;
 use tse_testing::servers::{RedisGuard, redis_connection, redis_url};
 
 struct Opened {

@@ -7,10 +7,8 @@ use std::time::Duration;
 
 use redis::AsyncCommands;
 
-use crate::{
-    helpers::{TestApp, TestOptions, sample, spawn_with, unique_instance},
-    probe,
-};
+use crate::probe;
+use tse_testing::app::{TestApp, TestOptions, sample, spawn_with, unique_instance};
 use tse_testing::{
     proxy::{FaultProxy, target_of, through},
     servers::{PgGuard, RedisGuard, database_url, pg_strings, redis_connection, redis_url},

@@ -13,7 +13,7 @@ use tse_runtime::{
     identity::ServiceKind,
 };
 
-use crate::helpers::{TestOptions, spawn_with, try_spawn, unique_instance};
+use tse_testing::app::{TestOptions, spawn_with, try_spawn, unique_instance};
 use tse_testing::servers::{RedisGuard, redis_connection, redis_url};
 
 fn redis_options(url: &str) -> TestOptions {

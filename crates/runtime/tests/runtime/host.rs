@@ -13,7 +13,7 @@ use tse_runtime::{
     identity::ServiceKind,
 };
 
-use crate::helpers::{label_values, sample, spawn_app, spawn_service};
+use tse_testing::app::{label_values, sample, spawn_app, spawn_service};
 
 #[tokio::test]
 async fn health_reports_the_seed_fields_and_the_instance_identity() {
@@ -74,6 +74,7 @@ async fn metrics_count_http_requests_by_route_pattern() {
     let service = ServiceDef {
         kind: ServiceKind::ExchangeSimulator,
         migrations: &[],
+        check: tse_runtime::host::no_settings,
         build: |_| {
             Box::pin(async {
                 let router = Router::new().route("/api/v1/orders/{id}", get(|| async { "order" }));
@@ -313,6 +314,7 @@ async fn shutdown_drains_in_flight_requests_then_stops_cleanly() {
     let service = ServiceDef {
         kind: ServiceKind::ExchangeSimulator,
         migrations: &[],
+        check: tse_runtime::host::no_settings,
         build: |_| {
             Box::pin(async {
                 let router = Router::new().route(
@@ -355,6 +357,7 @@ async fn service_tasks_are_stopped_and_awaited_on_shutdown() {
     let service = ServiceDef {
         kind: ServiceKind::ExchangeSimulator,
         migrations: &[],
+        check: tse_runtime::host::no_settings,
         build: |ctx| {
             Box::pin(async move {
                 let stopping = ctx.stopping();

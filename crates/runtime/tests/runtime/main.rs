@@ -5,7 +5,6 @@
 mod cache;
 mod degradation;
 mod discovery;
-mod helpers;
 mod host;
 mod probe;
 mod storage;

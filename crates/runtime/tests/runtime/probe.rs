@@ -25,6 +25,7 @@ pub fn service() -> ServiceDef {
     ServiceDef {
         kind: ServiceKind::ExchangeSimulator,
         migrations: MIGRATIONS,
+        check: tse_runtime::host::no_settings,
         build: |ctx| {
             Box::pin(async move {
                 let state = (ctx.storage().clone(), ctx.cache().clone());

@@ -13,7 +13,7 @@ use tse_runtime::{
     storage::{Dialect, Migration, MigrationSet, Statement, Storage, StorageError, WriteBatch, Written},
 };
 
-use crate::helpers::unique_instance;
+use tse_testing::app::unique_instance;
 use tse_testing::servers::{PgGuard, database_url, pg_strings};
 
 const TEST_MIGRATIONS: &[Migration] = &[

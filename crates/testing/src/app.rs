@@ -1,4 +1,5 @@
-//! `spawn_app`: one instance on OS-chosen ports, in a fresh directory, with request helpers.
+//! `spawn_app`: one instance on OS-chosen ports, in a fresh directory, with request helpers and
+//! readers of its `/metrics`.
 
 use std::{
     collections::BTreeMap,
@@ -16,6 +17,7 @@ use tse_runtime::{
 };
 
 /// A running instance under test.
+#[allow(missing_docs)]
 pub struct TestApp {
     pub http: String,
     pub grpc: SocketAddr,
@@ -23,6 +25,7 @@ pub struct TestApp {
     pub instance_name: String,
     pub shutdown: CancellationToken,
     pub instance: Option<RunningInstance>,
+    pub data_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -33,15 +36,18 @@ pub fn unique_instance(prefix: &str) -> String {
     format!("{prefix}-t{}x{n}", std::process::id())
 }
 
+/// An exchange instance serving only the host's endpoints.
 pub async fn spawn_app() -> TestApp {
     spawn_service(ServiceDef::host_only(ServiceKind::ExchangeSimulator)).await
 }
 
+/// An instance of `service` with default options.
 pub async fn spawn_service(service: ServiceDef) -> TestApp {
     spawn_with(service, TestOptions::default()).await
 }
 
 /// What a test instance connects to.
+#[allow(missing_docs)]
 #[derive(Clone, Default)]
 pub struct TestOptions {
     pub database_url: Option<String>,
@@ -54,12 +60,23 @@ pub struct TestOptions {
     pub instance: Option<String>,
     /// The instance's data directory (default: a fresh temporary one), to restart on the same data.
     pub data_dir: Option<std::path::PathBuf>,
+    /// `TSE_CLOCK_SPEED` (default 1).
+    pub clock_speed: Option<&'static str>,
+    /// `TSE_ADMIN_TOKEN` (default: none, back doors closed).
+    pub admin_token: Option<&'static str>,
+    /// `[instance.settings]` of the service.
+    pub settings: Option<toml::Table>,
 }
 
+/// An instance of `service` with `options`; panics if it cannot start.
 pub async fn spawn_with(service: ServiceDef, options: TestOptions) -> TestApp {
     try_spawn(service, options).await.expect("instance starts")
 }
 
+/// An instance of `service` with `options`, or why it could not start.
+///
+/// # Errors
+/// The host's error.
 pub async fn try_spawn(
     service: ServiceDef,
     options: TestOptions,
@@ -95,7 +112,18 @@ pub async fn try_spawn(
     if let Some(interval) = options.interval {
         env.insert("HEALTH_CHECK_INTERVAL", interval);
     }
-    let config = InstanceConfig::load(&overrides, &env).expect("valid test configuration");
+    if let Some(speed) = options.clock_speed {
+        env.insert("TSE_CLOCK_SPEED", speed);
+    }
+    if let Some(token) = options.admin_token {
+        env.insert("TSE_ADMIN_TOKEN", token);
+    }
+    let mut config = InstanceConfig::load(&overrides, &env).expect("valid test configuration");
+    if let Some(settings) = options.settings.clone() {
+        (service.check)(&settings).expect("valid test settings");
+        config.settings = settings;
+    }
+    let data_dir = config.data_dir.clone();
     let shared = match options.registry {
         Some(registry) => Shared {
             registry,
@@ -113,10 +141,12 @@ pub async fn try_spawn(
         instance_name,
         shutdown,
         instance: Some(instance),
+        data_dir,
         _dir: dir,
     })
 }
 
+#[allow(missing_docs)]
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
@@ -124,6 +154,13 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// Sends `request` with the admin token `token`.
+    pub async fn admin(&self, request: reqwest::RequestBuilder, token: &str) -> (u16, serde_json::Value) {
+        let response = request.bearer_auth(token).send().await.expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {

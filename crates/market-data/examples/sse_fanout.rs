@@ -34,7 +34,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut body = response.bytes_stream();
                 let mut pending = String::new();
                 while let Ok(Some(Ok(chunk))) =
-                    tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), body.next()).await
+                    tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), body.next())
+                        .await
                 {
                     pending.push_str(&String::from_utf8_lossy(&chunk));
                     while let Some(end) = pending.find("\n\n") {

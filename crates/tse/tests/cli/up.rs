@@ -214,7 +214,7 @@ async fn with_postgres_and_redis_every_instance_creates_its_schema_and_registers
     std::fs::write(dir.path().join("eco.toml"), topology).unwrap();
 
     let mut cmd = command(dir.path());
-    cmd.args(["up", "--topology", "eco.toml"])
+    cmd.args(["up", "--topology", "eco.toml", "--clock-speed", "60"])
         .env("DATABASE_URL", &db)
         .env("REDIS_URL", &redis);
     let mut tse = Tse::spawn(cmd);
@@ -234,6 +234,21 @@ async fn with_postgres_and_redis_every_instance_creates_its_schema_and_registers
         found, expected,
         "each instance created its schema, owned by its role"
     );
+
+    // The market data instance publishes and stores prices in its own schema.
+    let market_schema = format!("market_data_coinmetrics_{suffix}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let count = pg_strings(&db, &format!("SELECT COUNT(*)::text FROM {market_schema}.ticks")).await;
+        if count[0].parse::<i64>().unwrap() >= 12 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ticks stored in {market_schema}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     let mut status = command(dir.path());
     status.args(["status", "--json"]).env("REDIS_URL", &redis);

@@ -6,6 +6,8 @@
 //! Its domain (`domain/`, pure), use cases (`app/`), APIs (`api/`) and adapters (`infra/`) come
 //! with the issue that builds its behaviour.
 
+pub mod domain;
+
 use tse_runtime::{host::ServiceDef, identity::ServiceKind};
 
 /// Returns the definition the instance host runs.

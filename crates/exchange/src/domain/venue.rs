@@ -1,0 +1,1021 @@
+//! The exchange core: accounts, balances, orders and one matching book per instrument. Pure and
+//! deterministic — requests in, outcomes out; the caller supplies the (simulated) time.
+//!
+//! Money rules:
+//! - a buy reserves quote: `price × quantity × (1 + max fee rate)` for a limit order, the cost of
+//!   sweeping the book plus the taker fee for a market order; a sell reserves its base quantity;
+//! - a fill moves base from seller to buyer and `price × quantity` of quote from buyer to seller; each
+//!   side pays its fee (maker or taker rate) in quote to the exchange;
+//! - what an order no longer needs is released as it fills, and all of it when it leaves the book.
+//!
+//! Every request either succeeds completely or changes nothing.
+
+use std::collections::{HashMap, VecDeque};
+
+use rust_decimal::Decimal;
+use time::OffsetDateTime;
+use tse_matching::{
+    CancelReason, Command, Event, NewOrder, OrderBook, RejectReason, SelfTradePrevention, Side, TimeInForce,
+};
+
+use super::{
+    instrument::Instrument,
+    ledger::{AccountIdx, AssetIdx, Balance, Ledger, LedgerError},
+    order::{Order, OrderStatus, OrderType, Trade},
+};
+
+/// How many finished orders stay in memory (older ones are read from storage).
+const RETAINED_FINISHED: usize = 100_000;
+
+/// Maker and taker fee rates, as fractions of the traded value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fees {
+    /// Rate for the resting side.
+    pub maker: Decimal,
+    /// Rate for the incoming side.
+    pub taker: Decimal,
+}
+
+impl Fees {
+    fn max(self) -> Decimal {
+        self.maker.max(self.taker)
+    }
+}
+
+/// An account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// Its id (`acct-1`).
+    pub id: String,
+    /// The trading entity it belongs to (`trading-system-LH`), for settlement.
+    pub entity: Option<String>,
+    /// When it was opened (simulated time).
+    pub created_at: OffsetDateTime,
+}
+
+/// Why a request changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VenueError {
+    /// No such account.
+    #[error("unknown account '{0}'")]
+    UnknownAccount(String),
+    /// The exchange does not list the symbol.
+    #[error("unknown symbol '{symbol}'; this exchange lists {listed}")]
+    UnknownSymbol {
+        /// The symbol asked for.
+        symbol: String,
+        /// What is listed.
+        listed: String,
+    },
+    /// The exchange does not hold the asset.
+    #[error("unknown asset '{asset}'; this exchange holds {held}")]
+    UnknownAsset {
+        /// The asset asked for.
+        asset: String,
+        /// What is held.
+        held: String,
+    },
+    /// A price, quantity or amount is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// Not enough funds.
+    #[error(transparent)]
+    Insufficient(LedgerError),
+    /// The client order id is taken.
+    #[error("client_order_id '{client_order_id}' is already used by order {order}")]
+    DuplicateClientOrderId {
+        /// The id.
+        client_order_id: String,
+        /// The order using it.
+        order: u64,
+    },
+    /// No such order in memory.
+    #[error("unknown order {0}")]
+    UnknownOrder(u64),
+    /// The order can no longer change.
+    #[error("order {id} is {status} and can no longer change")]
+    NotOpen {
+        /// The order.
+        id: u64,
+        /// Its status.
+        status: &'static str,
+    },
+}
+
+/// A new order as requested.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlaceRequest {
+    /// Owner account id.
+    pub account: String,
+    /// Symbol.
+    pub symbol: String,
+    /// Buy or sell.
+    pub side: Side,
+    /// Limit or market.
+    pub order_type: OrderType,
+    /// Limit price (limit orders only).
+    pub price: Option<Decimal>,
+    /// Quantity.
+    pub quantity: Decimal,
+    /// Time in force (default GTC for limit, IOC for market).
+    pub time_in_force: Option<TimeInForce>,
+    /// Rest only.
+    pub post_only: bool,
+    /// The client's id for the order.
+    pub client_order_id: Option<String>,
+    /// Self-trade prevention (default: cancel the incoming order).
+    pub self_trade: SelfTradePrevention,
+}
+
+/// What changed since the caller last asked, for storage and events.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Accounts opened.
+    pub accounts: Vec<AccountIdx>,
+    /// Orders created or changed (their state now), each once.
+    pub orders: Vec<Order>,
+    /// Trades executed.
+    pub trades: Vec<Trade>,
+    /// Balances changed (their value now).
+    pub balances: Vec<(AccountIdx, AssetIdx, Balance)>,
+}
+
+/// The exchange core.
+#[derive(Debug)]
+pub struct Venue {
+    instruments: Vec<Instrument>,
+    books: Vec<OrderBook>,
+    ledger: Ledger,
+    fees: Fees,
+    accounts: Vec<Account>,
+    account_index: HashMap<String, AccountIdx>,
+    orders: HashMap<u64, Order>,
+    finished: VecDeque<u64>,
+    client_ids: HashMap<(AccountIdx, String), u64>,
+    next_order: u64,
+    next_trade: u64,
+    next_priority: u64,
+    scratch: Vec<Event>,
+    changed_orders: Vec<u64>,
+    new_trades: Vec<Trade>,
+    new_accounts: Vec<AccountIdx>,
+}
+
+impl Venue {
+    /// A venue listing `instruments`, charging `fees`.
+    pub fn new(instruments: Vec<Instrument>, fees: Fees) -> Self {
+        let mut assets: Vec<String> = Vec::new();
+        for i in &instruments {
+            for asset in [&i.base, &i.quote] {
+                if !assets.contains(asset) {
+                    assets.push(asset.clone());
+                }
+            }
+        }
+        Self {
+            books: instruments.iter().map(|_| OrderBook::new()).collect(),
+            instruments,
+            ledger: Ledger::new(assets),
+            fees,
+            accounts: Vec::new(),
+            account_index: HashMap::new(),
+            orders: HashMap::new(),
+            finished: VecDeque::new(),
+            client_ids: HashMap::new(),
+            next_order: 1,
+            next_trade: 1,
+            next_priority: 1,
+            scratch: Vec::with_capacity(64),
+            changed_orders: Vec::new(),
+            new_trades: Vec::new(),
+            new_accounts: Vec::new(),
+        }
+    }
+
+    /// Returns the listed instruments.
+    pub fn instruments(&self) -> &[Instrument] {
+        &self.instruments
+    }
+
+    /// Returns the ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Returns the fee schedule.
+    pub fn fees(&self) -> Fees {
+        self.fees
+    }
+
+    /// Returns the book of instrument `index`.
+    pub fn book(&self, index: usize) -> &OrderBook {
+        &self.books[index]
+    }
+
+    /// Returns the index of `symbol`.
+    ///
+    /// # Errors
+    /// [`VenueError::UnknownSymbol`] naming what is listed.
+    pub fn instrument(&self, symbol: &str) -> Result<usize, VenueError> {
+        let upper = symbol.trim().to_ascii_uppercase();
+        self.instruments
+            .iter()
+            .position(|i| i.symbol == upper)
+            .ok_or_else(|| VenueError::UnknownSymbol {
+                symbol: symbol.to_owned(),
+                listed: self
+                    .instruments
+                    .iter()
+                    .map(|i| i.symbol.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// Returns the index of account `id`.
+    ///
+    /// # Errors
+    /// [`VenueError::UnknownAccount`].
+    pub fn account(&self, id: &str) -> Result<AccountIdx, VenueError> {
+        self.account_index
+            .get(id)
+            .copied()
+            .ok_or_else(|| VenueError::UnknownAccount(id.to_owned()))
+    }
+
+    /// Returns account `index`.
+    pub fn account_at(&self, index: AccountIdx) -> &Account {
+        &self.accounts[index as usize]
+    }
+
+    /// Returns the index of `asset`.
+    ///
+    /// # Errors
+    /// [`VenueError::UnknownAsset`] naming what is held.
+    pub fn asset(&self, asset: &str) -> Result<AssetIdx, VenueError> {
+        let upper = asset.trim().to_ascii_uppercase();
+        self.ledger.asset(&upper).ok_or_else(|| VenueError::UnknownAsset {
+            asset: asset.to_owned(),
+            held: self.ledger.assets().join(", "),
+        })
+    }
+
+    /// Returns an order held in memory (open, or recently finished).
+    pub fn order(&self, id: u64) -> Option<&Order> {
+        self.orders.get(&id)
+    }
+
+    /// Returns the open orders of an account, oldest first.
+    pub fn open_orders(&self, account: AccountIdx) -> Vec<&Order> {
+        let mut open: Vec<&Order> = self
+            .orders
+            .values()
+            .filter(|o| o.account == account && o.status.is_open())
+            .collect();
+        open.sort_by_key(|o| o.id);
+        open
+    }
+
+    /// Opens an account; returns its index.
+    pub fn open_account(&mut self, entity: Option<String>, at: OffsetDateTime) -> AccountIdx {
+        let index = self.ledger.open_account();
+        let id = format!("acct-{}", index + 1);
+        self.account_index.insert(id.clone(), index);
+        self.accounts.push(Account {
+            id,
+            entity,
+            created_at: at,
+        });
+        self.new_accounts.push(index);
+        index
+    }
+
+    /// Credits a deposit.
+    ///
+    /// # Errors
+    /// [`VenueError`] for an unknown account or asset or a non-positive amount.
+    pub fn deposit(&mut self, account: &str, asset: &str, amount: Decimal) -> Result<Balance, VenueError> {
+        let (account, asset) = (self.account(account)?, self.asset(asset)?);
+        self.ledger
+            .deposit(account, asset, amount)
+            .map_err(|e| VenueError::Invalid(e.to_string()))?;
+        Ok(self.ledger.balance(account, asset))
+    }
+
+    /// Debits a withdrawal from the available balance.
+    ///
+    /// # Errors
+    /// [`VenueError`] for an unknown account or asset, a non-positive amount, or an overdraft.
+    pub fn withdraw(&mut self, account: &str, asset: &str, amount: Decimal) -> Result<Balance, VenueError> {
+        let (account, asset) = (self.account(account)?, self.asset(asset)?);
+        self.ledger
+            .withdraw(account, asset, amount)
+            .map_err(|e| match e {
+                LedgerError::NonPositive(_) => VenueError::Invalid(e.to_string()),
+                insufficient => VenueError::Insufficient(insufficient),
+            })?;
+        Ok(self.ledger.balance(account, asset))
+    }
+
+    /// Places an order: validates it, reserves its funds, matches it, and rests or drops what is left.
+    /// A request the book refuses (post-only that would take, fill-or-kill that cannot fill) becomes
+    /// a `REJECTED` order with the reason; an invalid one is an error and changes nothing.
+    ///
+    /// # Errors
+    /// [`VenueError`] for an unknown account or symbol, an invalid price or quantity, a taken client
+    /// order id, or insufficient funds.
+    pub fn place(
+        &mut self,
+        request: PlaceRequest,
+        at: OffsetDateTime,
+    ) -> Result<(Order, Vec<Trade>), VenueError> {
+        let account = self.account(&request.account)?;
+        let index = self.instrument(&request.symbol)?;
+        let instrument = &self.instruments[index];
+        let lots = instrument.lots(request.quantity).map_err(VenueError::Invalid)?;
+        let (ticks, time_in_force) = match request.order_type {
+            OrderType::Limit => {
+                let price = request
+                    .price
+                    .ok_or_else(|| VenueError::Invalid("a LIMIT order needs a price".into()))?;
+                (
+                    Some(instrument.ticks(price).map_err(VenueError::Invalid)?),
+                    request.time_in_force.unwrap_or(TimeInForce::Gtc),
+                )
+            }
+            OrderType::Market => {
+                if request.price.is_some() {
+                    return Err(VenueError::Invalid("a MARKET order takes no price".into()));
+                }
+                if request.post_only {
+                    return Err(VenueError::Invalid("a MARKET order cannot be post-only".into()));
+                }
+                let tif = request.time_in_force.unwrap_or(TimeInForce::Ioc);
+                if tif == TimeInForce::Gtc {
+                    return Err(VenueError::Invalid(
+                        "a MARKET order is IOC or FOK, never GTC".into(),
+                    ));
+                }
+                // A market buy reserves the cost of sweeping the book as it stands; skipping its own
+                // resting orders could make it fill deeper than that.
+                if request.side == Side::Buy && request.self_trade != SelfTradePrevention::CancelTaker {
+                    return Err(VenueError::Invalid(
+                        "a MARKET buy supports only CANCEL_TAKER self-trade prevention".into(),
+                    ));
+                }
+                (None, tif)
+            }
+        };
+        if request.post_only && time_in_force != TimeInForce::Gtc {
+            return Err(VenueError::Invalid("a post-only order must be GTC".into()));
+        }
+        if let Some(cid) = &request.client_order_id {
+            if cid.is_empty() || cid.len() > 64 {
+                return Err(VenueError::Invalid(
+                    "client_order_id must have 1 to 64 characters".into(),
+                ));
+            }
+            if let Some(order) = self.client_ids.get(&(account, cid.clone())) {
+                return Err(VenueError::DuplicateClientOrderId {
+                    client_order_id: cid.clone(),
+                    order: *order,
+                });
+            }
+        }
+        let (base, quote) = self.assets_of(index);
+        let (reserve_asset, reserve) = match (request.side, ticks) {
+            (Side::Buy, Some(ticks)) => (
+                quote,
+                instrument.notional(ticks, lots) * (Decimal::ONE + self.fees.max()),
+            ),
+            (Side::Buy, None) => {
+                let (_, notional) = self.books[index].sweep(Side::Buy, lots, None);
+                let cost =
+                    Decimal::from_i128_with_scale(notional, 0) * instrument.tick_size * instrument.lot_size;
+                (quote, cost * (Decimal::ONE + self.fees.taker))
+            }
+            (Side::Sell, _) => (base, request.quantity),
+        };
+        self.ledger
+            .lock(account, reserve_asset, reserve)
+            .map_err(VenueError::Insufficient)?;
+
+        let id = self.next_order;
+        self.next_order += 1;
+        let priority = self.next_priority;
+        self.next_priority += 1;
+        if let Some(cid) = &request.client_order_id {
+            self.client_ids.insert((account, cid.clone()), id);
+        }
+        self.orders.insert(
+            id,
+            Order {
+                id,
+                client_order_id: request.client_order_id,
+                account,
+                instrument: index,
+                side: request.side,
+                order_type: request.order_type,
+                time_in_force,
+                post_only: request.post_only,
+                self_trade: request.self_trade,
+                price: request.price,
+                quantity: request.quantity,
+                filled: Decimal::ZERO,
+                filled_notional: Decimal::ZERO,
+                fees: Decimal::ZERO,
+                status: OrderStatus::New,
+                reason: None,
+                created_at: at,
+                updated_at: at,
+                locked: reserve,
+                priority,
+            },
+        );
+        self.changed_orders.push(id);
+        let command = Command::Place(NewOrder {
+            id,
+            owner: u64::from(account),
+            side: request.side,
+            price: ticks,
+            quantity: lots,
+            time_in_force,
+            post_only: request.post_only,
+            self_trade: request.self_trade,
+        });
+        let trades = self.run(index, command, at);
+        Ok((self.orders[&id].clone(), trades))
+    }
+
+    /// Cancels an open order.
+    ///
+    /// # Errors
+    /// [`VenueError::UnknownOrder`] or [`VenueError::NotOpen`].
+    pub fn cancel(&mut self, id: u64, at: OffsetDateTime) -> Result<Order, VenueError> {
+        let order = self.orders.get(&id).ok_or(VenueError::UnknownOrder(id))?;
+        if !order.status.is_open() {
+            return Err(VenueError::NotOpen {
+                id,
+                status: order.status.as_str(),
+            });
+        }
+        let index = order.instrument;
+        self.run(index, Command::Cancel(id), at);
+        Ok(self.orders[&id].clone())
+    }
+
+    /// Changes an open limit order's price and/or total quantity. A smaller quantity at the same price
+    /// keeps its place; anything else sends it to the back of its level (matching first if it crosses).
+    ///
+    /// # Errors
+    /// [`VenueError`] when the order is unknown or closed, the values are invalid, or a larger
+    /// reservation cannot be covered.
+    pub fn amend(
+        &mut self,
+        id: u64,
+        price: Option<Decimal>,
+        quantity: Option<Decimal>,
+        at: OffsetDateTime,
+    ) -> Result<(Order, Vec<Trade>), VenueError> {
+        let order = self.orders.get(&id).ok_or(VenueError::UnknownOrder(id))?.clone();
+        if !order.status.is_open() {
+            return Err(VenueError::NotOpen {
+                id,
+                status: order.status.as_str(),
+            });
+        }
+        let instrument = &self.instruments[order.instrument];
+        let new_price = price.or(order.price).unwrap_or_default();
+        let ticks = instrument.ticks(new_price).map_err(VenueError::Invalid)?;
+        let new_quantity = quantity.unwrap_or(order.quantity);
+        let remaining = new_quantity - order.filled;
+        if remaining <= Decimal::ZERO {
+            return Err(VenueError::Invalid(format!(
+                "quantity {new_quantity} must exceed the {} already filled",
+                order.filled
+            )));
+        }
+        let lots = instrument.lots(remaining).map_err(VenueError::Invalid)?;
+        let (base, quote) = self.assets_of(order.instrument);
+        let (asset, needed) = match order.side {
+            Side::Buy => (quote, new_price * remaining * (Decimal::ONE + self.fees.max())),
+            Side::Sell => (base, remaining),
+        };
+        if needed > order.locked {
+            self.ledger
+                .lock(order.account, asset, needed - order.locked)
+                .map_err(VenueError::Insufficient)?;
+        }
+        let mut events = std::mem::take(&mut self.scratch);
+        events.clear();
+        self.books[order.instrument].execute(
+            Command::Amend {
+                id,
+                price: Some(ticks),
+                quantity: Some(lots),
+            },
+            &mut events,
+        );
+        if let Some(Event::Rejected { reason, .. }) = events.first() {
+            let reason = *reason;
+            self.scratch = events;
+            if needed > order.locked {
+                self.ledger.unlock(order.account, asset, needed - order.locked);
+            }
+            return Err(VenueError::Invalid(reject_text(reason).into()));
+        }
+        // Accepted: record the new terms (fills below reserve at the new price), then apply events.
+        let o = self.orders.get_mut(&id).expect("order checked above");
+        if needed < o.locked {
+            self.ledger.unlock(o.account, asset, o.locked - needed);
+        }
+        o.locked = needed;
+        o.price = Some(new_price);
+        o.quantity = new_quantity;
+        o.updated_at = at;
+        self.changed_orders.push(id);
+        let trades = self.apply(order.instrument, &events, at);
+        self.scratch = events;
+        Ok((self.orders[&id].clone(), trades))
+    }
+
+    fn assets_of(&self, index: usize) -> (AssetIdx, AssetIdx) {
+        let i = &self.instruments[index];
+        let base = self
+            .ledger
+            .asset(&i.base)
+            .expect("instrument assets are in the ledger");
+        let quote = self
+            .ledger
+            .asset(&i.quote)
+            .expect("instrument assets are in the ledger");
+        (base, quote)
+    }
+
+    /// Executes a command on a book and applies its events; returns the trades.
+    fn run(&mut self, index: usize, command: Command, at: OffsetDateTime) -> Vec<Trade> {
+        let mut events = std::mem::take(&mut self.scratch);
+        events.clear();
+        self.books[index].execute(command, &mut events);
+        let trades = self.apply(index, &events, at);
+        self.scratch = events;
+        trades
+    }
+
+    /// Applies book events to orders and balances.
+    fn apply(&mut self, index: usize, events: &[Event], at: OffsetDateTime) -> Vec<Trade> {
+        let (base, quote) = self.assets_of(index);
+        let instrument = self.instruments[index].clone();
+        let mut trades = Vec::new();
+        for event in events {
+            match *event {
+                Event::Trade {
+                    taker,
+                    maker,
+                    taker_side,
+                    price,
+                    quantity,
+                    ..
+                } => {
+                    let price = instrument.price(price);
+                    let quantity = instrument.quantity(quantity);
+                    let cost = price * quantity;
+                    let (buy, sell) = match taker_side {
+                        Side::Buy => (taker, maker),
+                        Side::Sell => (maker, taker),
+                    };
+                    let rate = |order: u64| {
+                        if order == taker {
+                            self.fees.taker
+                        } else {
+                            self.fees.maker
+                        }
+                    };
+                    let (buyer_fee, seller_fee) = (cost * rate(buy), cost * rate(sell));
+                    let max_rate = self.fees.max();
+                    let buyer = self.orders[&buy].account;
+                    let seller = self.orders[&sell].account;
+                    // What the buy order had reserved for this quantity, and what it releases.
+                    let buy_order = self.orders.get_mut(&buy).expect("traded orders are known");
+                    let reserved = match buy_order.price {
+                        Some(limit) if buy_order.order_type == OrderType::Limit => {
+                            limit * quantity * (Decimal::ONE + max_rate)
+                        }
+                        _ => cost + buyer_fee,
+                    };
+                    buy_order.locked -= reserved;
+                    record_fill(buy_order, quantity, cost, buyer_fee, at);
+                    let release = reserved - cost - buyer_fee;
+                    let sell_order = self.orders.get_mut(&sell).expect("traded orders are known");
+                    sell_order.locked -= quantity;
+                    record_fill(sell_order, quantity, cost, seller_fee, at);
+                    self.ledger
+                        .settle(buyer, seller, base, quote, quantity, cost, buyer_fee, seller_fee);
+                    self.ledger.unlock(buyer, quote, release);
+                    let trade = Trade {
+                        id: self.next_trade,
+                        instrument: index,
+                        price,
+                        quantity,
+                        buy_order: buy,
+                        sell_order: sell,
+                        buyer,
+                        seller,
+                        taker_side,
+                        buyer_fee,
+                        seller_fee,
+                        executed_at: at,
+                    };
+                    self.next_trade += 1;
+                    self.new_trades.push(trade.clone());
+                    trades.push(trade);
+                    self.changed_orders.extend([buy, sell]);
+                    for id in [buy, sell] {
+                        self.settle_if_done(id, base, quote);
+                    }
+                }
+                Event::Rested { id, .. } => {
+                    let priority = self.next_priority;
+                    self.next_priority += 1;
+                    if let Some(order) = self.orders.get_mut(&id) {
+                        order.priority = priority;
+                        order.updated_at = at;
+                    }
+                }
+                Event::Cancelled { id, reason, .. } => {
+                    let text = match reason {
+                        CancelReason::Requested => "cancelled by request",
+                        CancelReason::Unfilled => "no more liquidity at the order's price",
+                        CancelReason::SelfTrade => "self-trade prevention",
+                    };
+                    self.close(id, OrderStatus::Cancelled, text, at, base, quote);
+                }
+                Event::Rejected { id, reason } => {
+                    self.close(id, OrderStatus::Rejected, reject_text(reason), at, base, quote);
+                }
+                Event::Amended { id, .. } => {
+                    if let Some(order) = self.orders.get_mut(&id) {
+                        order.updated_at = at;
+                    }
+                }
+            }
+        }
+        trades
+    }
+
+    /// Releases what a filled order still holds.
+    fn settle_if_done(&mut self, id: u64, base: AssetIdx, quote: AssetIdx) {
+        let Some(order) = self.orders.get_mut(&id) else {
+            return;
+        };
+        if order.status == OrderStatus::Filled && !order.locked.is_zero() {
+            let asset = if order.side == Side::Buy { quote } else { base };
+            let left = std::mem::take(&mut order.locked);
+            let account = order.account;
+            self.ledger.unlock(account, asset, left);
+        }
+        if order.status == OrderStatus::Filled {
+            self.finished.push_back(id);
+        }
+    }
+
+    /// Ends an order with `status`, releasing its reservation.
+    fn close(
+        &mut self,
+        id: u64,
+        status: OrderStatus,
+        reason: &str,
+        at: OffsetDateTime,
+        base: AssetIdx,
+        quote: AssetIdx,
+    ) {
+        let Some(order) = self.orders.get_mut(&id) else {
+            return;
+        };
+        order.status = status;
+        order.reason = Some(reason.to_owned());
+        order.updated_at = at;
+        let asset = if order.side == Side::Buy { quote } else { base };
+        let left = std::mem::take(&mut order.locked);
+        let account = order.account;
+        self.ledger.unlock(account, asset, left);
+        self.changed_orders.push(id);
+        self.finished.push_back(id);
+    }
+
+    /// Returns what changed since the last call, and forgets the oldest finished orders beyond what
+    /// memory keeps.
+    pub fn take_changes(&mut self) -> Changes {
+        let mut seen = std::collections::HashSet::with_capacity(self.changed_orders.len());
+        let orders = std::mem::take(&mut self.changed_orders)
+            .into_iter()
+            .filter(|id| seen.insert(*id))
+            .filter_map(|id| self.orders.get(&id).cloned())
+            .collect();
+        let balances = self
+            .ledger
+            .take_touched()
+            .into_iter()
+            .map(|(account, asset)| (account, asset, self.ledger.balance(account, asset)))
+            .collect();
+        while self.finished.len() > RETAINED_FINISHED {
+            if let Some(id) = self.finished.pop_front() {
+                self.orders.remove(&id);
+            }
+        }
+        Changes {
+            accounts: std::mem::take(&mut self.new_accounts),
+            orders,
+            trades: std::mem::take(&mut self.new_trades),
+            balances,
+        }
+    }
+}
+
+/// Updates an order for one fill.
+fn record_fill(order: &mut Order, quantity: Decimal, cost: Decimal, fee: Decimal, at: OffsetDateTime) {
+    order.filled += quantity;
+    order.filled_notional += cost;
+    order.fees += fee;
+    order.updated_at = at;
+    order.status = if order.filled >= order.quantity {
+        OrderStatus::Filled
+    } else {
+        OrderStatus::PartiallyFilled
+    };
+}
+
+fn reject_text(reason: RejectReason) -> &'static str {
+    match reason {
+        RejectReason::PostOnlyWouldTake => "post-only order would have matched on arrival",
+        RejectReason::PostOnlyMarket => "a post-only order must be a limit order",
+        RejectReason::FillOrKillUnfillable => "fill-or-kill order cannot be filled completely now",
+        RejectReason::DuplicateOrderId => "duplicate order id",
+        RejectReason::ZeroQuantity => "quantity must be positive",
+        RejectReason::NonPositivePrice => "price must be positive",
+        RejectReason::UnknownOrder => "unknown order",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn venue() -> Venue {
+        Venue::new(
+            vec![Instrument::new("BTC-USD", d("0.01"), d("0.001")).unwrap()],
+            Fees {
+                maker: d("0.001"),
+                taker: d("0.002"),
+            },
+        )
+    }
+
+    fn order(
+        account: &str,
+        side: Side,
+        order_type: OrderType,
+        price: Option<&str>,
+        quantity: &str,
+    ) -> PlaceRequest {
+        PlaceRequest {
+            account: account.into(),
+            symbol: "btc-usd".into(),
+            side,
+            order_type,
+            price: price.map(d),
+            quantity: d(quantity),
+            time_in_force: None,
+            post_only: false,
+            client_order_id: None,
+            self_trade: SelfTradePrevention::CancelTaker,
+        }
+    }
+
+    const AT: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+    #[test]
+    fn a_market_buy_fills_against_a_resting_sell_with_exact_fees() {
+        let mut v = venue();
+        v.open_account(Some("maker-desk".into()), AT);
+        v.open_account(None, AT);
+        v.deposit("acct-1", "BTC", d("1")).unwrap();
+        v.deposit("acct-2", "USD", d("1000")).unwrap();
+        let (sell, _) = v
+            .place(
+                order("acct-1", Side::Sell, OrderType::Limit, Some("100.00"), "1"),
+                AT,
+            )
+            .unwrap();
+        assert_eq!(sell.status, OrderStatus::New);
+        assert!(matches!(
+            v.place(
+                order("acct-1", Side::Sell, OrderType::Limit, Some("100"), "5"),
+                AT
+            ),
+            Err(VenueError::Insufficient(_))
+        ));
+
+        let (buy, trades) = v
+            .place(order("acct-2", Side::Buy, OrderType::Market, None, "0.5"), AT)
+            .unwrap();
+        assert_eq!(buy.status, OrderStatus::Filled);
+        assert_eq!(trades.len(), 1);
+        assert_eq!((trades[0].price, trades[0].quantity), (d("100"), d("0.5")));
+        // The buyer (taker) pays 50 + 0.1; the seller (maker) receives 50 - 0.05.
+        let usd = v.asset("USD").unwrap();
+        let btc = v.asset("BTC").unwrap();
+        assert_eq!(
+            v.ledger().balance(1, usd),
+            Balance {
+                available: d("949.9"),
+                locked: d("0")
+            }
+        );
+        assert_eq!(v.ledger().balance(1, btc).available, d("0.5"));
+        assert_eq!(v.ledger().balance(0, usd).available, d("49.95"));
+        assert_eq!(
+            v.ledger().balance(0, btc),
+            Balance {
+                available: d("0"),
+                locked: d("0.5")
+            }
+        );
+        assert_eq!(v.ledger().fees(usd), d("0.15"));
+        let rested = v.order(sell.id).unwrap();
+        assert_eq!(
+            (rested.status, rested.filled, rested.locked),
+            (OrderStatus::PartiallyFilled, d("0.5"), d("0.5"))
+        );
+
+        let cancelled = v.cancel(sell.id, AT).unwrap();
+        assert_eq!(cancelled.status, OrderStatus::Cancelled);
+        assert_eq!(
+            v.ledger().balance(0, btc),
+            Balance {
+                available: d("0.5"),
+                locked: d("0")
+            }
+        );
+        assert!(matches!(v.cancel(sell.id, AT), Err(VenueError::NotOpen { .. })));
+        for asset in [usd, btc] {
+            assert_eq!(v.ledger().held(asset), v.ledger().net_deposits(asset));
+        }
+        let changes = v.take_changes();
+        assert_eq!(changes.accounts.len(), 2);
+        assert_eq!(changes.trades.len(), 1);
+        assert!(
+            changes
+                .orders
+                .iter()
+                .any(|o| o.id == buy.id && o.status == OrderStatus::Filled)
+        );
+    }
+
+    #[test]
+    fn a_limit_buy_reserves_at_its_price_and_releases_the_improvement() {
+        let mut v = venue();
+        v.open_account(None, AT);
+        v.open_account(None, AT);
+        v.deposit("acct-1", "BTC", d("1")).unwrap();
+        v.deposit("acct-2", "USD", d("1000")).unwrap();
+        v.place(order("acct-1", Side::Sell, OrderType::Limit, Some("90"), "1"), AT)
+            .unwrap();
+        let (buy, _) = v
+            .place(order("acct-2", Side::Buy, OrderType::Limit, Some("100"), "1"), AT)
+            .unwrap();
+        assert_eq!(buy.status, OrderStatus::Filled);
+        // Reserved 100 × 1.002; paid 90 × 1.002: 9.98 comes back.
+        let usd = v.asset("USD").unwrap();
+        assert_eq!(
+            v.ledger().balance(1, usd),
+            Balance {
+                available: d("909.82"),
+                locked: d("0")
+            }
+        );
+        assert_eq!(buy.average_price(), Some(d("90")));
+    }
+
+    #[test]
+    fn invalid_requests_change_nothing() {
+        let mut v = venue();
+        v.open_account(None, AT);
+        v.deposit("acct-1", "USD", d("100")).unwrap();
+        let before = v.ledger().balance(0, v.asset("USD").unwrap());
+        let cases = [
+            order("acct-9", Side::Buy, OrderType::Limit, Some("1"), "1"),
+            PlaceRequest {
+                symbol: "DOGE-USD".into(),
+                ..order("acct-1", Side::Buy, OrderType::Limit, Some("1"), "1")
+            },
+            order("acct-1", Side::Buy, OrderType::Limit, Some("1.001"), "1"),
+            order("acct-1", Side::Buy, OrderType::Limit, Some("1"), "0.0001"),
+            order("acct-1", Side::Buy, OrderType::Limit, Some("1"), "-1"),
+            order("acct-1", Side::Buy, OrderType::Limit, None, "1"),
+            order("acct-1", Side::Buy, OrderType::Market, Some("1"), "1"),
+            order("acct-1", Side::Buy, OrderType::Limit, Some("200"), "1"),
+        ];
+        for case in cases {
+            assert!(v.place(case.clone(), AT).is_err(), "{case:?}");
+        }
+        assert_eq!(v.ledger().balance(0, v.asset("USD").unwrap()), before);
+        assert!(v.take_changes().orders.is_empty());
+    }
+
+    #[test]
+    fn client_order_ids_are_unique_per_account() {
+        let mut v = venue();
+        v.open_account(None, AT);
+        v.deposit("acct-1", "USD", d("1000")).unwrap();
+        let with_cid = PlaceRequest {
+            client_order_id: Some("mine-1".into()),
+            ..order("acct-1", Side::Buy, OrderType::Limit, Some("10"), "1")
+        };
+        let (first, _) = v.place(with_cid.clone(), AT).unwrap();
+        assert_eq!(
+            v.place(with_cid, AT).unwrap_err(),
+            VenueError::DuplicateClientOrderId {
+                client_order_id: "mine-1".into(),
+                order: first.id
+            }
+        );
+    }
+
+    #[test]
+    fn post_only_and_fill_or_kill_refusals_are_rejected_orders_that_hold_nothing() {
+        let mut v = venue();
+        v.open_account(None, AT);
+        v.open_account(None, AT);
+        v.deposit("acct-1", "BTC", d("1")).unwrap();
+        v.deposit("acct-2", "USD", d("1000")).unwrap();
+        v.place(
+            order("acct-1", Side::Sell, OrderType::Limit, Some("100"), "0.1"),
+            AT,
+        )
+        .unwrap();
+        let post = PlaceRequest {
+            post_only: true,
+            ..order("acct-2", Side::Buy, OrderType::Limit, Some("100"), "0.1")
+        };
+        let (rejected, _) = v.place(post, AT).unwrap();
+        assert_eq!(rejected.status, OrderStatus::Rejected);
+        assert_eq!(
+            rejected.reason.as_deref(),
+            Some("post-only order would have matched on arrival")
+        );
+        let fok = PlaceRequest {
+            time_in_force: Some(TimeInForce::Fok),
+            ..order("acct-2", Side::Buy, OrderType::Limit, Some("100"), "0.2")
+        };
+        assert_eq!(v.place(fok, AT).unwrap().0.status, OrderStatus::Rejected);
+        let usd = v.asset("USD").unwrap();
+        assert_eq!(
+            v.ledger().balance(1, usd),
+            Balance {
+                available: d("1000"),
+                locked: d("0")
+            }
+        );
+    }
+
+    #[test]
+    fn amending_adjusts_the_reservation_and_may_trade() {
+        let mut v = venue();
+        v.open_account(None, AT);
+        v.open_account(None, AT);
+        v.deposit("acct-1", "BTC", d("1")).unwrap();
+        v.deposit("acct-2", "USD", d("1000")).unwrap();
+        let (buy, _) = v
+            .place(order("acct-2", Side::Buy, OrderType::Limit, Some("90"), "1"), AT)
+            .unwrap();
+        let usd = v.asset("USD").unwrap();
+        assert_eq!(v.ledger().balance(1, usd).locked, d("90.180"));
+        v.place(
+            order("acct-1", Side::Sell, OrderType::Limit, Some("95"), "0.5"),
+            AT,
+        )
+        .unwrap();
+        let (amended, trades) = v.amend(buy.id, Some(d("95")), None, AT).unwrap();
+        assert_eq!(trades.len(), 1, "repriced across the spread, it traded");
+        assert_eq!(
+            (amended.status, amended.filled),
+            (OrderStatus::PartiallyFilled, d("0.5"))
+        );
+        // The rest (0.5 at 95) stays reserved at the new price.
+        assert_eq!(v.ledger().balance(1, usd).locked, d("47.595"));
+        assert!(matches!(
+            v.amend(buy.id, None, Some(d("0.5")), AT),
+            Err(VenueError::Invalid(_))
+        ));
+        assert!(matches!(
+            v.amend(buy.id, Some(d("95")), Some(d("100")), AT),
+            Err(VenueError::Insufficient(_))
+        ));
+        assert_eq!(v.ledger().held(usd), v.ledger().net_deposits(usd));
+    }
+}

@@ -127,9 +127,33 @@ pub struct PlaceRequest {
     pub self_trade: SelfTradePrevention,
 }
 
+/// A step in an order's life worth an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Accepted (whatever happened next).
+    Placed,
+    /// Refused.
+    Rejected,
+    /// Left the book unfilled (on request or not).
+    Cancelled,
+    /// Changed through an amendment.
+    Amended,
+}
+
+/// A request that passed validation.
+struct Validated {
+    account: AccountIdx,
+    index: usize,
+    ticks: Option<tse_matching::Ticks>,
+    lots: tse_matching::Lots,
+    time_in_force: TimeInForce,
+}
+
 /// What changed since the caller last asked, for storage and events.
 #[derive(Debug, Default)]
 pub struct Changes {
+    /// Order lifecycle steps, in order.
+    pub lifecycle: Vec<(u64, Lifecycle)>,
     /// Accounts opened.
     pub accounts: Vec<AccountIdx>,
     /// Orders created or changed (their state now), each once.
@@ -157,6 +181,7 @@ pub struct Venue {
     next_priority: u64,
     scratch: Vec<Event>,
     changed_orders: Vec<u64>,
+    lifecycle: Vec<(u64, Lifecycle)>,
     new_trades: Vec<Trade>,
     new_accounts: Vec<AccountIdx>,
 }
@@ -187,6 +212,7 @@ impl Venue {
             next_priority: 1,
             scratch: Vec::with_capacity(64),
             changed_orders: Vec::new(),
+            lifecycle: Vec::new(),
             new_trades: Vec::new(),
             new_accounts: Vec::new(),
         }
@@ -329,6 +355,48 @@ impl Venue {
         request: PlaceRequest,
         at: OffsetDateTime,
     ) -> Result<(Order, Vec<Trade>), VenueError> {
+        let Validated {
+            account,
+            index,
+            ticks,
+            lots,
+            time_in_force,
+        } = self.validate(&request)?;
+        let instrument = &self.instruments[index];
+        let (base, quote) = self.assets_of(index);
+        let (reserve_asset, reserve) = match (request.side, ticks) {
+            (Side::Buy, Some(ticks)) => (
+                quote,
+                instrument.notional(ticks, lots) * (Decimal::ONE + self.fees.max()),
+            ),
+            (Side::Buy, None) => {
+                let (_, notional) = self.books[index].sweep(Side::Buy, lots, None);
+                let cost =
+                    Decimal::from_i128_with_scale(notional, 0) * instrument.tick_size * instrument.lot_size;
+                (quote, cost * (Decimal::ONE + self.fees.taker))
+            }
+            (Side::Sell, _) => (base, request.quantity),
+        };
+        self.ledger
+            .lock(account, reserve_asset, reserve)
+            .map_err(VenueError::Insufficient)?;
+        let id = self.new_order(&request, account, index, time_in_force, reserve, at);
+        let command = Command::Place(NewOrder {
+            id,
+            owner: u64::from(account),
+            side: request.side,
+            price: ticks,
+            quantity: lots,
+            time_in_force,
+            post_only: request.post_only,
+            self_trade: request.self_trade,
+        });
+        let trades = self.run(index, command, at);
+        Ok((self.orders[&id].clone(), trades))
+    }
+
+    /// Checks a request against the listing, the account and the order rules.
+    fn validate(&self, request: &PlaceRequest) -> Result<Validated, VenueError> {
         let account = self.account(&request.account)?;
         let index = self.instrument(&request.symbol)?;
         let instrument = &self.instruments[index];
@@ -382,24 +450,52 @@ impl Venue {
                 });
             }
         }
-        let (base, quote) = self.assets_of(index);
-        let (reserve_asset, reserve) = match (request.side, ticks) {
-            (Side::Buy, Some(ticks)) => (
-                quote,
-                instrument.notional(ticks, lots) * (Decimal::ONE + self.fees.max()),
-            ),
-            (Side::Buy, None) => {
-                let (_, notional) = self.books[index].sweep(Side::Buy, lots, None);
-                let cost =
-                    Decimal::from_i128_with_scale(notional, 0) * instrument.tick_size * instrument.lot_size;
-                (quote, cost * (Decimal::ONE + self.fees.taker))
-            }
-            (Side::Sell, _) => (base, request.quantity),
-        };
-        self.ledger
-            .lock(account, reserve_asset, reserve)
-            .map_err(VenueError::Insufficient)?;
+        Ok(Validated {
+            account,
+            index,
+            ticks,
+            lots,
+            time_in_force,
+        })
+    }
 
+    /// Records an order the venue refuses for an outside reason (a halted symbol, a fault), after the
+    /// same validation as [`Venue::place`]: it exists as `REJECTED` with `reason`, holds nothing and
+    /// never reaches the book.
+    ///
+    /// # Errors
+    /// As [`Venue::place`], except for funds, which are not checked.
+    pub fn refuse(
+        &mut self,
+        request: PlaceRequest,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<Order, VenueError> {
+        let Validated {
+            account,
+            index,
+            time_in_force,
+            ..
+        } = self.validate(&request)?;
+        let id = self.new_order(&request, account, index, time_in_force, Decimal::ZERO, at);
+        let order = self.orders.get_mut(&id).expect("just inserted");
+        order.status = OrderStatus::Rejected;
+        order.reason = Some(reason.to_owned());
+        self.lifecycle.push((id, Lifecycle::Rejected));
+        self.finished.push_back(id);
+        Ok(self.orders[&id].clone())
+    }
+
+    /// Creates an order record (status NEW) holding `locked`; returns its id.
+    fn new_order(
+        &mut self,
+        request: &PlaceRequest,
+        account: AccountIdx,
+        index: usize,
+        time_in_force: TimeInForce,
+        locked: Decimal,
+        at: OffsetDateTime,
+    ) -> u64 {
         let id = self.next_order;
         self.next_order += 1;
         let priority = self.next_priority;
@@ -411,7 +507,7 @@ impl Venue {
             id,
             Order {
                 id,
-                client_order_id: request.client_order_id,
+                client_order_id: request.client_order_id.clone(),
                 account,
                 instrument: index,
                 side: request.side,
@@ -428,23 +524,13 @@ impl Venue {
                 reason: None,
                 created_at: at,
                 updated_at: at,
-                locked: reserve,
+                locked,
                 priority,
             },
         );
         self.changed_orders.push(id);
-        let command = Command::Place(NewOrder {
-            id,
-            owner: u64::from(account),
-            side: request.side,
-            price: ticks,
-            quantity: lots,
-            time_in_force,
-            post_only: request.post_only,
-            self_trade: request.self_trade,
-        });
-        let trades = self.run(index, command, at);
-        Ok((self.orders[&id].clone(), trades))
+        self.lifecycle.push((id, Lifecycle::Placed));
+        id
     }
 
     /// Cancels an open order.
@@ -534,6 +620,7 @@ impl Venue {
         o.quantity = new_quantity;
         o.updated_at = at;
         self.changed_orders.push(id);
+        self.lifecycle.push((id, Lifecycle::Amended));
         let trades = self.apply(order.instrument, &events, at);
         self.scratch = events;
         Ok((self.orders[&id].clone(), trades))
@@ -695,12 +782,119 @@ impl Venue {
         order.status = status;
         order.reason = Some(reason.to_owned());
         order.updated_at = at;
+        self.lifecycle.push((
+            id,
+            if status == OrderStatus::Rejected {
+                Lifecycle::Rejected
+            } else {
+                Lifecycle::Cancelled
+            },
+        ));
         let asset = if order.side == Side::Buy { quote } else { base };
         let left = std::mem::take(&mut order.locked);
         let account = order.account;
         self.ledger.unlock(account, asset, left);
         self.changed_orders.push(id);
         self.finished.push_back(id);
+    }
+
+    /// Restores an account as stored; accounts must be restored in index order.
+    pub fn restore_account(&mut self, account: Account) -> AccountIdx {
+        let index = self.ledger.open_account();
+        self.account_index.insert(account.id.clone(), index);
+        self.accounts.push(account);
+        index
+    }
+
+    /// Restores a stored balance.
+    ///
+    /// # Errors
+    /// [`VenueError`] for an unknown account or asset.
+    pub fn restore_balance(
+        &mut self,
+        account: &str,
+        asset: &str,
+        balance: Balance,
+    ) -> Result<(), VenueError> {
+        let (account, asset) = (self.account(account)?, self.asset(asset)?);
+        self.ledger.restore(account, asset, balance);
+        Ok(())
+    }
+
+    /// Restores an asset's collected fees and deposits minus withdrawals.
+    ///
+    /// # Errors
+    /// [`VenueError::UnknownAsset`].
+    pub fn restore_totals(
+        &mut self,
+        asset: &str,
+        fees: Decimal,
+        net_deposits: Decimal,
+    ) -> Result<(), VenueError> {
+        let asset = self.asset(asset)?;
+        self.ledger.restore_totals(asset, fees, net_deposits);
+        Ok(())
+    }
+
+    /// Restores a stored order. An open order re-enters its book; restore open orders in increasing
+    /// `priority` so each level keeps its queue order.
+    ///
+    /// # Errors
+    /// [`VenueError::Invalid`] when an open order does not fit its book (it would cross it).
+    pub fn restore_order(&mut self, order: Order) -> Result<(), VenueError> {
+        if let Some(cid) = &order.client_order_id {
+            self.client_ids.insert((order.account, cid.clone()), order.id);
+        }
+        self.next_order = self.next_order.max(order.id + 1);
+        self.next_priority = self.next_priority.max(order.priority + 1);
+        if order.status.is_open() {
+            let instrument = &self.instruments[order.instrument];
+            let price = order
+                .price
+                .ok_or_else(|| VenueError::Invalid(format!("open order {} has no price", order.id)))?;
+            let ticks = instrument.ticks(price).map_err(VenueError::Invalid)?;
+            let lots = instrument
+                .lots(order.quantity - order.filled)
+                .map_err(VenueError::Invalid)?;
+            let mut events = Vec::new();
+            self.books[order.instrument].execute(
+                Command::Place(NewOrder {
+                    id: order.id,
+                    owner: u64::from(order.account),
+                    side: order.side,
+                    price: Some(ticks),
+                    quantity: lots,
+                    time_in_force: TimeInForce::Gtc,
+                    post_only: order.post_only,
+                    self_trade: order.self_trade,
+                }),
+                &mut events,
+            );
+            if !matches!(events.as_slice(), [Event::Rested { .. }]) {
+                return Err(VenueError::Invalid(format!(
+                    "order {} does not fit its book: {events:?}",
+                    order.id
+                )));
+            }
+            self.orders.insert(order.id, order);
+        }
+        Ok(())
+    }
+
+    /// Remembers that `client_order_id` of `account` is used by `order` (a finished order not kept in
+    /// memory).
+    pub fn restore_client_id(&mut self, account: AccountIdx, client_order_id: String, order: u64) {
+        self.client_ids.insert((account, client_order_id), order);
+    }
+
+    /// Continues numbering trades after `last_trade`.
+    pub fn restore_last_trade(&mut self, last_trade: u64) {
+        self.next_trade = self.next_trade.max(last_trade + 1);
+    }
+
+    /// Continues numbering orders after `last_order` (finished orders are not restored one by one).
+    pub fn restore_last_order(&mut self, last_order: u64) {
+        self.next_order = self.next_order.max(last_order + 1);
     }
 
     /// Returns what changed since the last call, and forgets the oldest finished orders beyond what
@@ -724,6 +918,7 @@ impl Venue {
             }
         }
         Changes {
+            lifecycle: std::mem::take(&mut self.lifecycle),
             accounts: std::mem::take(&mut self.new_accounts),
             orders,
             trades: std::mem::take(&mut self.new_trades),
@@ -981,6 +1176,79 @@ mod tests {
                 locked: d("0")
             }
         );
+    }
+
+    #[test]
+    fn a_venue_restored_from_its_recorded_changes_is_the_same() {
+        let mut v = venue();
+        v.open_account(None, AT);
+        v.open_account(Some("desk".into()), AT);
+        v.deposit("acct-1", "BTC", d("2")).unwrap();
+        v.deposit("acct-2", "USD", d("10000")).unwrap();
+        for (price, quantity) in [("101", "0.5"), ("102", "0.3"), ("101", "0.2")] {
+            v.place(
+                order("acct-1", Side::Sell, OrderType::Limit, Some(price), quantity),
+                AT,
+            )
+            .unwrap();
+        }
+        v.place(order("acct-2", Side::Buy, OrderType::Limit, Some("99"), "1"), AT)
+            .unwrap();
+        v.place(order("acct-2", Side::Buy, OrderType::Market, None, "0.6"), AT)
+            .unwrap();
+        let refused = v
+            .refuse(
+                order("acct-2", Side::Buy, OrderType::Limit, Some("99"), "1"),
+                "trading halted",
+                AT,
+            )
+            .unwrap();
+        assert_eq!((refused.status, refused.locked), (OrderStatus::Rejected, d("0")));
+        let changes = v.take_changes();
+
+        let mut restored = venue();
+        for index in &changes.accounts {
+            restored.restore_account(v.account_at(*index).clone());
+        }
+        for (account, asset, balance) in &changes.balances {
+            let id = v.account_at(*account).id.clone();
+            restored
+                .restore_balance(&id, v.ledger().asset_name(*asset), *balance)
+                .unwrap();
+        }
+        for asset in v.ledger().assets().to_vec() {
+            let i = v.asset(&asset).unwrap();
+            restored
+                .restore_totals(&asset, v.ledger().fees(i), v.ledger().net_deposits(i))
+                .unwrap();
+        }
+        let mut orders = changes.orders.clone();
+        orders.sort_by_key(|o| o.priority);
+        for order in orders {
+            restored.restore_order(order).unwrap();
+        }
+        restored.restore_last_trade(changes.trades.last().unwrap().id);
+        for side in [Side::Buy, Side::Sell] {
+            assert_eq!(
+                restored.book(0).orders(side),
+                v.book(0).orders(side),
+                "{side:?} book"
+            );
+        }
+        for account in 0..2 {
+            for asset in 0..2 {
+                assert_eq!(
+                    restored.ledger().balance(account, asset),
+                    v.ledger().balance(account, asset)
+                );
+            }
+        }
+        // Numbering continues where it stopped.
+        let (next, trades) = restored
+            .place(order("acct-2", Side::Buy, OrderType::Market, None, "0.1"), AT)
+            .unwrap();
+        assert_eq!(next.id, refused.id + 1);
+        assert_eq!(trades[0].id, changes.trades.last().unwrap().id + 1);
     }
 
     #[test]

@@ -1,16 +1,151 @@
-//! The exchange simulator: order books with price-time matching, accounts, fees, trades and a built-in liquidity provider (BRIEF §8).
+//! The exchange simulator: order books with price-time matching, accounts with available and locked
+//! balances, maker/taker fees, trades, a built-in liquidity provider, and recovery of everything
+//! acknowledged after a restart, kill -9 included (BRIEF §8).
+//!
+//! Every instance lists instruments (by default the market data pairs `BTC-USD`, `ETH-USD`,
+//! `USDT-USD`, `BTC-ETH`, `ETH-USDT`, `BTC-USDT`) and runs one matching book per instrument inside a
+//! single engine task: requests are matched in arrival order with no locks, and answered only once
+//! the batch that holds their changes is stored (group commit), so an answer always describes
+//! durable state.
 //!
 //! # Layout
-//! So far the service is the instance host alone: every instance of it serves health, readiness,
-//! metrics, the standard gRPC health and reflection services and `tse.runtime.v1.InstanceService`.
-//! Its domain (`domain/`, pure), use cases (`app/`), APIs (`api/`) and adapters (`infra/`) come
-//! with the issue that builds its behaviour.
+//! - [`domain`]: the pure core — [`domain::instrument`] (ticks and lots), [`domain::ledger`]
+//!   (balances, exact decimals), [`domain::order`], [`domain::venue`] (accounts, reservations, fees
+//!   and the books of `tse-matching`), [`domain::liquidity`] (the quoting ladder),
+//!   [`domain::faults`] (the back door's kinds).
+//! - [`settings`]: `[instance.settings]` (fees, instruments, liquidity), validated before start.
+//! - [`app`]: the engine and its group commit ([`app::engine`]), the liquidity provider
+//!   ([`app::liquidity`]), the views the APIs answer with, the fault snapshot, the metrics port.
+//! - [`api`]: production API, HTTP ([`api::http`], with SSE) and gRPC ([`api::grpc`]).
+//! - [`infra`]: storage and recovery ([`infra::repo`]); the Prometheus adapter.
+//!
+//! The back door is the runtime's `/chaos/v1/faults` with the kinds of [`domain::faults`].
 
+pub mod api;
+pub mod app;
 pub mod domain;
+pub mod infra;
+pub mod settings;
 
-use tse_runtime::{host::ServiceDef, identity::ServiceKind};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tse_runtime::{
+    config::instance_seed,
+    faults::FaultBoard,
+    health::Check,
+    host::{BuildFuture, ServiceContext, ServiceDef, ServiceParts},
+    identity::ServiceKind,
+};
+
+use crate::{
+    api::Api,
+    app::{
+        engine::{Engine, EngineParts, Restore},
+        faults::FaultState,
+        liquidity::{self, LiquidityParts},
+    },
+    domain::{faults::ExchangeFault, instrument::Instrument, venue::Venue},
+    infra::{
+        metrics::PrometheusMetrics,
+        repo::{self, LEDGER_CHECK, WriterParts},
+    },
+    settings::Settings,
+};
+
+/// Commits the engine may get ahead of storage before it waits: memory stays bounded and a slow
+/// database shows as acknowledgement latency rather than growth.
+const WRITER_BACKLOG: usize = 64;
 
 /// Returns the definition the instance host runs.
 pub fn service() -> ServiceDef {
-    ServiceDef::host_only(ServiceKind::ExchangeSimulator)
+    ServiceDef {
+        kind: ServiceKind::ExchangeSimulator,
+        migrations: repo::MIGRATIONS,
+        check: |settings| Settings::parse(settings).map(drop),
+        build,
+    }
+}
+
+fn build(ctx: ServiceContext) -> BuildFuture {
+    Box::pin(async move {
+        let settings = Settings::parse(&ctx.config().settings)?;
+        let instruments: Arc<[Instrument]> = settings.instruments.clone().into();
+        let board = FaultBoard::<ExchangeFault>::open(&ctx, "exchange_faults_active", instruments).await?;
+        let faults = FaultState::default();
+        ctx.spawn(faults.clone().follow(board.clone(), ctx.stopping()));
+        let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics())?);
+        let storage = ctx.storage().clone();
+        let health = ctx.health().clone();
+        let fresh = {
+            let (instruments, fees) = (settings.instruments.clone(), settings.fees);
+            move || Venue::new(instruments.clone(), fees)
+        };
+        let (venue, restore): (Venue, Option<Restore>) = if storage.is_available() {
+            let mut venue = fresh();
+            repo::load(&storage, &mut venue).await?;
+            health.set_check(LEDGER_CHECK, Check::up(true));
+            (venue, None)
+        } else {
+            health.set_check(
+                LEDGER_CHECK,
+                Check::down(true, "waiting for the database to restore books and balances"),
+            );
+            let (storage, health, empty) = (storage.clone(), health.clone(), fresh.clone());
+            let restore = async move {
+                storage.available().await;
+                let mut venue = empty();
+                match repo::load(&storage, &mut venue).await {
+                    Ok(_) => {
+                        health.set_check(LEDGER_CHECK, Check::up(true));
+                        Ok(venue)
+                    }
+                    Err(e) => {
+                        let reason = format!("cannot restore the stored state: {e}");
+                        health.set_check(LEDGER_CHECK, Check::down(true, reason.clone()));
+                        Err(reason)
+                    }
+                }
+            };
+            (fresh(), Some(Box::pin(restore) as Restore))
+        };
+        let (writer, commits) = mpsc::channel(WRITER_BACKLOG);
+        let (engine, handle) = Engine::new(EngineParts {
+            venue,
+            clock: ctx.clock(),
+            events: ctx.events().clone(),
+            instance: ctx.identity().instance().to_string(),
+            faults: faults.clone(),
+            metrics,
+            seed: instance_seed(None, ctx.config().common.seed, ctx.identity().instance().as_str()),
+            writer,
+        });
+        // The engine stops once every handle is gone (servers drained, provider stopped); the writer
+        // then stores what is left and answers it.
+        ctx.spawn(engine.run(restore));
+        ctx.spawn(repo::write_commits(WriterParts {
+            storage: storage.clone(),
+            commits,
+            market: handle.market_sender(),
+            health: health.clone(),
+        }));
+        ctx.spawn(liquidity::run(LiquidityParts {
+            engine: handle.clone(),
+            rule: settings.liquidity,
+            market_data: settings.market_data,
+            registry: ctx.discovery().registry().clone(),
+            faults: faults.clone(),
+            health,
+            stop: ctx.stopping(),
+        }));
+        let api = Api {
+            engine: handle,
+            storage,
+            faults,
+        };
+        let http = api::http::router(api.clone(), ctx.draining()).merge(board.router());
+        Ok(ServiceParts::new()
+            .with_http(http)
+            .with_grpc(api::grpc::server(api, ctx.draining())))
+    })
 }

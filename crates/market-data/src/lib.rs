@@ -35,7 +35,7 @@ use crate::{
     app::feed::{Engine, EngineParts},
     domain::{faults::MarketFault, symbol::SymbolSpec},
     infra::{metrics::PrometheusMetrics, repo},
-    settings::{Settings, instance_seed},
+    settings::Settings,
 };
 
 /// Rounds the feed may get ahead of storage before it waits: memory stays bounded and a slow
@@ -55,7 +55,7 @@ pub fn service() -> ServiceDef {
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
         let settings = Settings::parse(&ctx.config().settings)?;
-        let seed = instance_seed(
+        let seed = tse_runtime::config::instance_seed(
             settings.seed,
             ctx.config().common.seed,
             ctx.identity().instance().as_str(),

@@ -218,21 +218,6 @@ fn parse_symbols(list: Vec<RawSymbol>) -> Result<Vec<SymbolSpec>, String> {
     Ok(legs)
 }
 
-/// The seed of an instance: its own when set, else one mixed from the ecosystem seed and the
-/// instance name (so two instances differ, and the same configuration repeats exactly).
-pub fn instance_seed(own: Option<u64>, ecosystem: u64, instance: &str) -> u64 {
-    own.unwrap_or_else(|| {
-        // FNV-1a over the name, then a splitmix64 finaliser with the ecosystem seed.
-        let name = instance.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
-        let mut z = ecosystem ^ name;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,14 +289,5 @@ mod tests {
             err("[[symbols]]\nsymbol = \"AB-CD\"\nprocess = \"walk\"\ntick_size = \"0.1\"")
                 .contains("unknown process")
         );
-    }
-
-    #[test]
-    fn instance_seeds_differ_by_name_and_repeat_for_the_same_name() {
-        let a = instance_seed(None, 1, "market-data-A");
-        assert_eq!(a, instance_seed(None, 1, "market-data-A"));
-        assert_ne!(a, instance_seed(None, 1, "market-data-B"));
-        assert_ne!(a, instance_seed(None, 2, "market-data-A"));
-        assert_eq!(instance_seed(Some(5), 1, "market-data-A"), 5);
     }
 }

@@ -187,6 +187,11 @@ impl OrderBook {
             .collect()
     }
 
+    /// Returns the total resting quantity of `side`, all levels.
+    pub fn volume(&self, side: Side) -> Lots {
+        self.ladder(side).levels.iter().map(|l| l.total).sum()
+    }
+
     /// Returns the resting order `id`.
     pub fn order(&self, id: OrderId) -> Option<RestingOrder> {
         self.index.get(&id).map(|&i| self.resting(i))

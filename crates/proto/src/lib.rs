@@ -5,6 +5,7 @@
 //! - `build.rs`: compiles them with protox (pure Rust, no `protoc`) and tonic-prost-build.
 //! - [`runtime::v1`]: what every instance serves, whatever its service ([`runtime::v1::instance_service_server`]).
 //! - [`marketdata::v1`]: the market data simulator's production API.
+//! - [`exchange::v1`]: the exchange simulator's production API.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC server reflection and for the host's
 //!   list of known methods (metrics labels stay bounded).
 
@@ -23,6 +24,15 @@ pub mod marketdata {
     #[allow(missing_docs, unreachable_pub, clippy::all)]
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/tse.marketdata.v1.rs"));
+    }
+}
+
+/// The exchange simulator's production API.
+pub mod exchange {
+    /// Version 1 of `tse.exchange`.
+    #[allow(missing_docs, unreachable_pub, clippy::all)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/tse.exchange.v1.rs"));
     }
 }
 

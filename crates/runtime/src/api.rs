@@ -18,6 +18,7 @@ pub struct ApiError {
     status: StatusCode,
     code: Cow<'static, str>,
     message: String,
+    grpc: Option<tonic::Code>,
 }
 
 impl ApiError {
@@ -27,7 +28,16 @@ impl ApiError {
             status,
             code: code.into(),
             message: message.into(),
+            grpc: None,
         }
+    }
+
+    /// Answers gRPC callers with `code` rather than the one matching the HTTP status (a 409 for an
+    /// order that can no longer change is `FAILED_PRECONDITION`, not `ALREADY_EXISTS`).
+    #[must_use]
+    pub fn with_grpc_code(mut self, code: tonic::Code) -> Self {
+        self.grpc = Some(code);
+        self
     }
 
     /// 400: the request is malformed or a value is invalid.
@@ -73,6 +83,9 @@ impl ApiError {
     /// Returns the gRPC code matching the HTTP status.
     pub fn grpc_code(&self) -> tonic::Code {
         use tonic::Code;
+        if let Some(code) = self.grpc {
+            return code;
+        }
         match self.status.as_u16() {
             400 | 413 | 414 | 415 | 422 => Code::InvalidArgument,
             401 => Code::Unauthenticated,

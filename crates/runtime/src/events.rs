@@ -28,6 +28,19 @@ pub mod types {
     /// Market data published a tick whose price a fault changed (or froze). Payload: symbol, price,
     /// the price without faults, sequence, fault ids. Caused by the (first) fault's injection.
     pub const TICK_UNDER_FAULT: &str = "market.tick_under_fault";
+    /// An exchange accepted an order (it may have traded at once). Payload: the order as the API
+    /// shows it. Trace: `{instance}:order:{id}`.
+    pub const ORDER_PLACED: &str = "order.placed";
+    /// An exchange rejected an order (a book rule such as post-only, or a fault). Payload: the
+    /// order with its reason. Caused by the fault's injection when a fault rejected it.
+    pub const ORDER_REJECTED: &str = "order.rejected";
+    /// An order left the book before filling completely. Payload: the order.
+    pub const ORDER_CANCELLED: &str = "order.cancelled";
+    /// An order's price or quantity was changed. Payload: the order.
+    pub const ORDER_AMENDED: &str = "order.amended";
+    /// Two orders traded. Payload: the trade (both orders and accounts, price, quantity, fees).
+    /// Trace: the incoming order's.
+    pub const TRADE_EXECUTED: &str = "trade.executed";
 }
 
 /// The outbox table, created by the runtime's migrations in every instance's schema.

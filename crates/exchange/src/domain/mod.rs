@@ -4,6 +4,7 @@
 pub mod faults;
 pub mod instrument;
 pub mod ledger;
+pub mod liquidity;
 pub mod order;
 pub mod venue;
 

@@ -37,7 +37,7 @@ impl OrderStatus {
 
     /// Parses a name, in any case.
     pub fn parse(text: &str) -> Option<Self> {
-        match text.to_ascii_uppercase().as_str() {
+        match text.trim().to_ascii_uppercase().as_str() {
             "NEW" => Some(OrderStatus::New),
             "PARTIALLY_FILLED" => Some(OrderStatus::PartiallyFilled),
             "FILLED" => Some(OrderStatus::Filled),
@@ -70,6 +70,46 @@ impl OrderType {
             OrderType::Limit => "LIMIT",
             OrderType::Market => "MARKET",
         }
+    }
+}
+
+impl OrderType {
+    /// Parses `LIMIT` or `MARKET`, in any case.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "LIMIT" => Some(OrderType::Limit),
+            "MARKET" => Some(OrderType::Market),
+            _ => None,
+        }
+    }
+}
+
+/// Parses `BUY` or `SELL`, in any case.
+pub fn parse_side(text: &str) -> Option<Side> {
+    match text.trim().to_ascii_uppercase().as_str() {
+        "BUY" => Some(Side::Buy),
+        "SELL" => Some(Side::Sell),
+        _ => None,
+    }
+}
+
+/// Parses `GTC`, `IOC` or `FOK`, in any case.
+pub fn parse_tif(text: &str) -> Option<TimeInForce> {
+    match text.trim().to_ascii_uppercase().as_str() {
+        "GTC" => Some(TimeInForce::Gtc),
+        "IOC" => Some(TimeInForce::Ioc),
+        "FOK" => Some(TimeInForce::Fok),
+        _ => None,
+    }
+}
+
+/// Parses `CANCEL_TAKER`, `CANCEL_MAKER` or `CANCEL_BOTH`, in any case.
+pub fn parse_stp(text: &str) -> Option<SelfTradePrevention> {
+    match text.trim().to_ascii_uppercase().as_str() {
+        "CANCEL_TAKER" => Some(SelfTradePrevention::CancelTaker),
+        "CANCEL_MAKER" => Some(SelfTradePrevention::CancelMaker),
+        "CANCEL_BOTH" => Some(SelfTradePrevention::CancelBoth),
+        _ => None,
     }
 }
 

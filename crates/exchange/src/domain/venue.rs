@@ -269,6 +269,11 @@ impl Venue {
             .ok_or_else(|| VenueError::UnknownAccount(id.to_owned()))
     }
 
+    /// Returns how many accounts are open.
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+
     /// Returns account `index`.
     pub fn account_at(&self, index: AccountIdx) -> &Account {
         &self.accounts[index as usize]

@@ -578,9 +578,33 @@ pub fn parse_interval(from: &str, value: &str) -> Result<Duration, ConfigError> 
     Ok(parsed)
 }
 
+/// The seed of an instance: its own when set, else one mixed from the ecosystem seed and the
+/// instance name (so two instances differ, and the same configuration repeats exactly).
+pub fn instance_seed(own: Option<u64>, ecosystem: u64, instance: &str) -> u64 {
+    own.unwrap_or_else(|| {
+        // FNV-1a over the name, then a splitmix64 finaliser with the ecosystem seed.
+        let name = instance.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let mut z = ecosystem ^ name;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instance_seeds_differ_by_name_and_repeat_for_the_same_name() {
+        let a = instance_seed(None, 1, "market-data-A");
+        assert_eq!(a, instance_seed(None, 1, "market-data-A"));
+        assert_ne!(a, instance_seed(None, 1, "market-data-B"));
+        assert_ne!(a, instance_seed(None, 2, "market-data-A"));
+        assert_eq!(instance_seed(Some(5), 1, "market-data-A"), 5);
+    }
 
     fn env(pairs: &[(&'static str, &'static str)]) -> BTreeMap<&'static str, &'static str> {
         pairs.iter().copied().collect()

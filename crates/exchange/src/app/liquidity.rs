@@ -1,0 +1,240 @@
+//! The built-in liquidity provider: follows the reference prices of a market data instance found
+//! through discovery and keeps a ladder of quotes (see [`crate::domain::liquidity`]) on every listed
+//! symbol that instance publishes, so a user's market order always has something to hit.
+//!
+//! It quotes again when a reference moves more than `requote_bps`, when a fault changes its spread or
+//! size, and withdraws from halted symbols. Its state shows as the instance's `liquidity` check:
+//! down (the instance degraded, never failed) while no market data instance can be followed; its
+//! quotes then stay where they were.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use futures::StreamExt;
+use rust_decimal::Decimal;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use tse_proto::marketdata::v1::{
+    ListPricesRequest, ListSymbolsRequest, StreamPricesRequest,
+    market_data_service_client::MarketDataServiceClient,
+};
+use tse_runtime::{
+    discovery::{Registration, Registry},
+    health::{Check, Health},
+    identity::{InstanceName, ServiceKind},
+};
+
+use super::{
+    engine::EngineHandle,
+    faults::{Effects, FaultState},
+};
+use crate::domain::liquidity::{Liquidity, ladder, moved_bps};
+
+/// The name of the provider's health check.
+pub const CHECK: &str = "liquidity";
+/// How often quotes are compared with the faults in force.
+const FAULT_POLL: Duration = Duration::from_millis(200);
+/// Longest wait between attempts to find and follow market data.
+const MAX_RETRY: Duration = Duration::from_secs(5);
+
+/// What the provider needs.
+pub struct LiquidityParts {
+    /// The engine it quotes through.
+    pub engine: EngineHandle,
+    /// How it quotes.
+    pub rule: Liquidity,
+    /// The market data instance to follow (`None`: the first registered, by name).
+    pub market_data: Option<InstanceName>,
+    /// Where to find it.
+    pub registry: Registry,
+    /// Faults that change its quotes.
+    pub faults: FaultState,
+    /// Where its check goes.
+    pub health: Health,
+    /// Ends it.
+    pub stop: CancellationToken,
+}
+
+/// What was last quoted on one symbol.
+#[derive(Clone, Copy, PartialEq)]
+struct Quoted {
+    reference: Decimal,
+    spread: f64,
+    size: f64,
+    halted: bool,
+}
+
+/// The provider's running state.
+struct Provider {
+    parts: LiquidityParts,
+    references: HashMap<String, Decimal>,
+    quoted: HashMap<String, Quoted>,
+}
+
+/// Runs the provider until `stop`.
+pub async fn run(parts: LiquidityParts) {
+    let stop = parts.stop.clone();
+    if !parts.rule.enabled {
+        // Quotes left from a run with the provider enabled are withdrawn.
+        for index in 0..parts.engine.instruments().len() {
+            let _ = parts.engine.withdraw_quotes(index).await;
+        }
+        return;
+    }
+    let mut provider = Provider {
+        parts,
+        references: HashMap::new(),
+        quoted: HashMap::new(),
+    };
+    provider
+        .parts
+        .health
+        .set_check(CHECK, Check::down(false, "looking for market data"));
+    let mut retry = Duration::from_millis(250);
+    loop {
+        let outcome = tokio::select! {
+            () = stop.cancelled() => return,
+            outcome = provider.follow() => outcome,
+        };
+        let reason = match outcome {
+            Ok(()) => "the market data stream ended".to_owned(),
+            Err(reason) => reason,
+        };
+        provider
+            .parts
+            .health
+            .set_check(CHECK, Check::down(false, reason.clone()));
+        warn!(
+            reason,
+            "liquidity provider: no reference prices; quotes stay where they are"
+        );
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(retry) => {}
+        }
+        retry = (retry * 2).min(MAX_RETRY);
+    }
+}
+
+impl Provider {
+    /// Finds the market data instance to follow.
+    async fn source(&self) -> Result<Registration, String> {
+        let mut found = self
+            .parts
+            .registry
+            .by_service(ServiceKind::MarketDataSimulator)
+            .await
+            .map_err(|e| format!("discovery: {e}"))?;
+        found.retain(|r| r.status != "unhealthy");
+        found.sort_by(|a, b| a.instance.cmp(&b.instance));
+        match &self.parts.market_data {
+            Some(name) => found
+                .into_iter()
+                .find(|r| r.instance == name.as_str())
+                .ok_or_else(|| format!("market data instance {name} is not registered")),
+            None => found
+                .into_iter()
+                .next()
+                .ok_or_else(|| "no market data instance is registered".to_owned()),
+        }
+    }
+
+    /// Follows one market data instance until its stream fails.
+    async fn follow(&mut self) -> Result<(), String> {
+        let source = self.source().await?;
+        let url = format!("http://{}", source.grpc_addr());
+        let mut client = MarketDataServiceClient::connect(url.clone())
+            .await
+            .map_err(|e| format!("cannot connect to {} at {url}: {e}", source.instance))?;
+        let published: Vec<String> = client
+            .list_symbols(ListSymbolsRequest {})
+            .await
+            .map_err(|e| format!("{}: {}", source.instance, e.message()))?
+            .into_inner()
+            .symbols
+            .into_iter()
+            .map(|s| s.symbol)
+            .collect();
+        let symbols: Vec<String> = self
+            .parts
+            .engine
+            .instruments()
+            .iter()
+            .map(|i| i.symbol.clone())
+            .filter(|s| published.contains(s))
+            .collect();
+        if symbols.is_empty() {
+            return Err(format!(
+                "{} publishes none of the listed symbols",
+                source.instance
+            ));
+        }
+        let mut stream = client
+            .stream_prices(StreamPricesRequest {
+                symbols: symbols.clone(),
+            })
+            .await
+            .map_err(|e| format!("{}: {}", source.instance, e.message()))?
+            .into_inner();
+        if let Ok(prices) = client.list_prices(ListPricesRequest {}).await {
+            for p in prices.into_inner().prices {
+                if let Ok(price) = p.price.parse() {
+                    self.references.insert(p.symbol, price);
+                }
+            }
+        }
+        info!(market_data = %source.instance, symbols = symbols.len(), "liquidity provider following reference prices");
+        self.parts.health.set_check(CHECK, Check::up(false));
+        self.requote(&self.parts.faults.now()).await;
+        let mut poll = tokio::time::interval(FAULT_POLL);
+        loop {
+            tokio::select! {
+                next = stream.next() => match next {
+                    Some(Ok(price)) => {
+                        if let Ok(value) = price.price.parse() {
+                            self.references.insert(price.symbol, value);
+                        }
+                    }
+                    Some(Err(status)) => return Err(format!("{}: {}", source.instance, status.message())),
+                    None => return Ok(()),
+                },
+                _ = poll.tick() => self.requote(&self.parts.faults.now()).await,
+            }
+        }
+    }
+
+    /// Quotes again every symbol whose reference moved enough or whose faults changed.
+    async fn requote(&mut self, effects: &Arc<Effects>) {
+        let instruments = self.parts.engine.instruments().to_vec();
+        for (index, instrument) in instruments.iter().enumerate() {
+            let Some(reference) = self.references.get(&instrument.symbol).copied() else {
+                continue;
+            };
+            let (spread, size) = effects.liquidity(&instrument.symbol);
+            let now = Quoted {
+                reference,
+                spread,
+                size,
+                halted: effects.halted.contains_key(&instrument.symbol),
+            };
+            let due = match self.quoted.get(&instrument.symbol) {
+                None => true,
+                Some(before) => {
+                    (before.spread, before.size, before.halted) != (now.spread, now.size, now.halted)
+                        || moved_bps(before.reference, reference) >= self.parts.rule.requote_bps
+                }
+            };
+            if !due {
+                continue;
+            }
+            let sent = if now.halted {
+                self.parts.engine.withdraw_quotes(index).await
+            } else {
+                let ladder = ladder(instrument, reference, &self.parts.rule, spread, size);
+                self.parts.engine.quote(index, ladder.bids, ladder.asks).await
+            };
+            if sent.is_ok() {
+                self.quoted.insert(instrument.symbol.clone(), now);
+            }
+        }
+    }
+}

@@ -486,9 +486,18 @@ impl Venue {
         let order = self.orders.get_mut(&id).expect("just inserted");
         order.status = OrderStatus::Rejected;
         order.reason = Some(reason.to_owned());
-        self.lifecycle.push((id, Lifecycle::Rejected));
+        self.rejected(id);
         self.finished.push_back(id);
         Ok(self.orders[&id].clone())
+    }
+
+    /// Records that order `id` was rejected: an order rejected on arrival was never placed, so its
+    /// `Placed` step is replaced.
+    fn rejected(&mut self, id: u64) {
+        if self.lifecycle.last() == Some(&(id, Lifecycle::Placed)) {
+            self.lifecycle.pop();
+        }
+        self.lifecycle.push((id, Lifecycle::Rejected));
     }
 
     /// Creates an order record (status NEW) holding `locked`; returns its id.
@@ -787,17 +796,14 @@ impl Venue {
         order.status = status;
         order.reason = Some(reason.to_owned());
         order.updated_at = at;
-        self.lifecycle.push((
-            id,
-            if status == OrderStatus::Rejected {
-                Lifecycle::Rejected
-            } else {
-                Lifecycle::Cancelled
-            },
-        ));
         let asset = if order.side == Side::Buy { quote } else { base };
         let left = std::mem::take(&mut order.locked);
         let account = order.account;
+        if status == OrderStatus::Rejected {
+            self.rejected(id);
+        } else {
+            self.lifecycle.push((id, Lifecycle::Cancelled));
+        }
         self.ledger.unlock(account, asset, left);
         self.changed_orders.push(id);
         self.finished.push_back(id);

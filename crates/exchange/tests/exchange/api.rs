@@ -1,0 +1,517 @@
+//! The production HTTP API: accounts, orders, fills with fees, books, history, errors, the stream and
+//! the business metrics.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use tse_testing::app::sample;
+
+use crate::support::{QUIET, account, balances, d, dec, delete, exchange, fund, limit, patch, place, post};
+
+#[tokio::test]
+async fn limit_and_market_orders_fill_with_exact_fees_and_balances() {
+    let app = exchange(QUIET).await;
+    let (seller, buyer) = (account(&app).await, account(&app).await);
+    fund(&app, &seller, "BTC", "1").await;
+    fund(&app, &buyer, "usd", "100000").await;
+
+    let resting = place(&app, limit(&seller, "BTC-USD", "SELL", "100000", "1")).await;
+    assert_eq!(resting["order"]["status"], "NEW");
+    assert_eq!(resting["trades"], json!([]));
+    let sell_id = resting["order"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(balances(&app, &seller).await["BTC"], (d("0"), d("1")));
+
+    // The buyer takes 0.4 at the resting price: 40 000 USD, taker fee 0.05 % = 20, maker fee 0.02 % = 8.
+    let taken = place(&app, limit(&buyer, "btc-usd", "buy", "100000", "0.4")).await;
+    let order = &taken["order"];
+    assert_eq!(order["status"], "FILLED");
+    assert_eq!(order["filled_quantity"], "0.4");
+    assert_eq!(order["average_price"], "100000");
+    assert_eq!(order["fees"], "20");
+    let trade = &taken["trades"][0];
+    assert_eq!(
+        (&trade["price"], &trade["quantity"], &trade["taker_side"]),
+        (&json!("100000"), &json!("0.4"), &json!("BUY"))
+    );
+    assert_eq!(
+        (&trade["buyer_fee"], &trade["seller_fee"]),
+        (&json!("20"), &json!("8"))
+    );
+    assert_eq!(trade["sell_order_id"], sell_id.as_str());
+    assert_eq!(trade["buyer_account_id"], buyer.as_str());
+
+    let b = balances(&app, &buyer).await;
+    assert_eq!(b["BTC"], (d("0.4"), Decimal::ZERO));
+    assert_eq!(b["USD"], (d("59980"), Decimal::ZERO));
+    let s = balances(&app, &seller).await;
+    assert_eq!(s["BTC"], (Decimal::ZERO, d("0.6")));
+    assert_eq!(s["USD"], (d("39992"), Decimal::ZERO));
+
+    let (status, resting) = app.get_json(&format!("/api/v1/orders/{sell_id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(resting["status"], "PARTIALLY_FILLED");
+    assert_eq!(resting["filled_quantity"], "0.4");
+
+    let (status, book) = app.get_json("/api/v1/orderbook/BTC-USD?depth=5").await;
+    assert_eq!(status, 200, "{book}");
+    assert_eq!(book["asks"], json!([["100000", "0.6"]]));
+    assert_eq!(book["bids"], json!([]));
+
+    // A market buy must afford the sweep plus the taker fee: 0.6 costs 60 030, the buyer has 59 980.
+    let market = |qty: &str| json!({ "account_id": buyer, "symbol": "BTC-USD", "side": "BUY", "type": "MARKET", "quantity": qty });
+    let (status, body) = post(&app, "/api/v1/orders", market("0.6")).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "insufficient_balance");
+    assert_eq!(balances(&app, &buyer).await["USD"], (d("59980"), Decimal::ZERO));
+
+    let bought = place(&app, market("0.5")).await;
+    assert_eq!(bought["order"]["status"], "FILLED");
+    assert_eq!(bought["order"]["time_in_force"], "IOC");
+    assert_eq!(bought["order"]["fees"], "25");
+
+    // Every USD is with one of the two accounts or collected as a fee.
+    let usd = |b: &std::collections::BTreeMap<String, (Decimal, Decimal)>| b["USD"].0 + b["USD"].1;
+    let (b, s) = (balances(&app, &buyer).await, balances(&app, &seller).await);
+    assert_eq!(usd(&b), d("9955"));
+    assert_eq!(usd(&s), d("89982"));
+    assert_eq!(usd(&b) + usd(&s) + d("63"), d("100000"));
+
+    let (status, trades) = app.get_json(&format!("/api/v1/trades?account_id={seller}")).await;
+    assert_eq!(status, 200);
+    let trades = trades["trades"].as_array().unwrap();
+    assert_eq!(trades.len(), 2, "newest first: {trades:?}");
+    assert_eq!(trades[0]["quantity"], "0.5");
+    let (_, orders) = app
+        .get_json(&format!("/api/v1/orders?account_id={buyer}&status=filled"))
+        .await;
+    assert_eq!(orders["orders"].as_array().unwrap().len(), 2);
+    let (_, open) = app.get_json("/api/v1/orders?status=OPEN&symbol=btc-usd").await;
+    assert_eq!(open["orders"][0]["id"], sell_id.as_str());
+    assert_eq!(open["orders"][0]["filled_quantity"], "0.9");
+
+    let metrics = app.metrics().await;
+    let filled = [
+        ("symbol", "BTC-USD"),
+        ("side", "BUY"),
+        ("type", "LIMIT"),
+        ("status", "FILLED"),
+    ];
+    assert_eq!(sample(&metrics, "exchange_orders_total", &filled), Some(1.0));
+    let market_filled = [("symbol", "BTC-USD"), ("type", "MARKET"), ("status", "FILLED")];
+    assert_eq!(
+        sample(&metrics, "exchange_orders_total", &market_filled),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&metrics, "exchange_trades_total", &[("symbol", "BTC-USD")]),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "exchange_book_depth",
+            &[("symbol", "BTC-USD"), ("side", "ask")]
+        ),
+        Some(0.1)
+    );
+    assert!(sample(&metrics, "exchange_order_latency_seconds_count", &[]).unwrap() >= 3.0);
+}
+
+#[tokio::test]
+async fn cancel_releases_funds_and_amend_keeps_or_loses_priority() {
+    let app = exchange(QUIET).await;
+    let (first, second, seller) = (account(&app).await, account(&app).await, account(&app).await);
+    fund(&app, &first, "USD", "1000000").await;
+    fund(&app, &second, "USD", "1000000").await;
+    fund(&app, &seller, "BTC", "10").await;
+
+    let a = place(&app, limit(&first, "BTC-USD", "BUY", "90000", "2")).await["order"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // 2 × 90 000 × (1 + 0.0005): the reservation covers the worst fee.
+    assert_eq!(balances(&app, &first).await["USD"], (d("819910"), d("180090")));
+    let b = place(&app, limit(&second, "BTC-USD", "BUY", "90000", "1")).await["order"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Less quantity keeps the place in the queue and releases the difference.
+    let (status, amended) = patch(&app, &format!("/api/v1/orders/{a}"), json!({ "quantity": "1.5" })).await;
+    assert_eq!(status, 200, "{amended}");
+    assert_eq!(amended["order"]["quantity"], "1.5");
+    assert_eq!(
+        balances(&app, &first).await["USD"],
+        (d("864932.5"), d("135067.5"))
+    );
+    let hit = place(&app, limit(&seller, "BTC-USD", "SELL", "90000", "0.5")).await;
+    assert_eq!(
+        hit["trades"][0]["buy_order_id"],
+        a.as_str(),
+        "still first in the queue"
+    );
+
+    // A new price loses it: the second buyer is now first at 90 000.
+    let (status, moved) = patch(&app, &format!("/api/v1/orders/{a}"), json!({ "price": 89000 })).await;
+    assert_eq!(status, 200, "{moved}");
+    let (status, _) = patch(&app, &format!("/api/v1/orders/{a}"), json!({ "price": "90000" })).await;
+    assert_eq!(status, 200);
+    let hit = place(&app, limit(&seller, "BTC-USD", "SELL", "90000", "0.5")).await;
+    assert_eq!(
+        hit["trades"][0]["buy_order_id"],
+        b.as_str(),
+        "the amended order went to the back"
+    );
+
+    let (status, cancelled) = delete(&app, &format!("/api/v1/orders/{a}")).await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "CANCELLED");
+    let usd = balances(&app, &first).await["USD"];
+    assert_eq!(usd.1, Decimal::ZERO, "nothing stays locked");
+    assert_eq!(
+        usd.0,
+        d("1000000") - d("45000") - d("9"),
+        "0.5 bought at 90 000 as maker"
+    );
+
+    let (status, again) = delete(&app, &format!("/api/v1/orders/{a}")).await;
+    assert_eq!(status, 409, "{again}");
+    assert_eq!(again["error"]["code"], "order_not_open");
+    assert!(again["error"]["message"].as_str().unwrap().contains("CANCELLED"));
+}
+
+#[tokio::test]
+async fn book_rules_reject_orders_with_a_reason() {
+    let app = exchange(QUIET).await;
+    let (maker, taker) = (account(&app).await, account(&app).await);
+    fund(&app, &maker, "ETH", "10").await;
+    fund(&app, &taker, "USD", "100000").await;
+    place(&app, limit(&maker, "ETH-USD", "SELL", "3000", "1")).await;
+
+    let mut post_only = limit(&taker, "ETH-USD", "BUY", "3000", "1");
+    post_only["post_only"] = json!(true);
+    let rejected = place(&app, post_only).await;
+    assert_eq!(rejected["order"]["status"], "REJECTED");
+    assert!(
+        rejected["order"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("post-only"),
+        "{rejected}"
+    );
+
+    let mut fok = limit(&taker, "ETH-USD", "BUY", "3000", "2");
+    fok["time_in_force"] = json!("fok");
+    let rejected = place(&app, fok).await;
+    assert_eq!(rejected["order"]["status"], "REJECTED");
+    assert!(
+        rejected["order"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("fill-or-kill"),
+        "{rejected}"
+    );
+    assert_eq!(
+        balances(&app, &taker).await["USD"],
+        (d("100000"), Decimal::ZERO),
+        "nothing held"
+    );
+
+    let mut ioc = limit(&taker, "ETH-USD", "BUY", "3000", "2");
+    ioc["time_in_force"] = json!("IOC");
+    let partial = place(&app, ioc).await;
+    assert_eq!(
+        partial["order"]["status"], "CANCELLED",
+        "the unfilled rest of an IOC is dropped"
+    );
+    assert_eq!(partial["order"]["filled_quantity"], "1");
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let app = exchange(QUIET).await;
+    let trader = account(&app).await;
+    fund(&app, &trader, "USD", "1000").await;
+    let mut with_id = limit(&trader, "BTC-USD", "BUY", "100", "1");
+    with_id["client_order_id"] = json!("mine-1");
+    place(&app, with_id.clone()).await;
+    let before = balances(&app, &trader).await;
+
+    let order = |patch: Value| {
+        let mut body = limit(&trader, "BTC-USD", "BUY", "100", "1");
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    let cases: Vec<(Value, u16, &str, &str)> = vec![
+        (
+            order(json!({ "symbol": "DOGE-USD" })),
+            400,
+            "unknown_symbol",
+            "BTC-USD",
+        ),
+        (
+            order(json!({ "quantity": "0" })),
+            400,
+            "invalid_order",
+            "positive",
+        ),
+        (order(json!({ "quantity": -1 })), 400, "invalid_order", "positive"),
+        (
+            order(json!({ "quantity": "0.000001" })),
+            400,
+            "invalid_order",
+            "lot size",
+        ),
+        (
+            order(json!({ "price": "100.001" })),
+            400,
+            "invalid_order",
+            "tick size",
+        ),
+        (
+            order(json!({ "price": "abc" })),
+            400,
+            "invalid_price",
+            "not a decimal",
+        ),
+        (
+            order(json!({ "quantity": true })),
+            400,
+            "invalid_quantity",
+            "decimal string or number",
+        ),
+        (
+            order(json!({ "side": "HOLD" })),
+            400,
+            "invalid_side",
+            "BUY or SELL",
+        ),
+        (
+            order(json!({ "type": "STOP" })),
+            400,
+            "invalid_type",
+            "LIMIT or MARKET",
+        ),
+        (
+            order(json!({ "time_in_force": "DAY" })),
+            400,
+            "invalid_time_in_force",
+            "GTC",
+        ),
+        (
+            order(json!({ "type": "MARKET" })),
+            400,
+            "invalid_order",
+            "takes no price",
+        ),
+        (
+            order(json!({ "quantity": "20" })),
+            400,
+            "insufficient_balance",
+            "USD",
+        ),
+        (
+            order(json!({ "account_id": "acct-999" })),
+            404,
+            "unknown_account",
+            "acct-999",
+        ),
+        (
+            order(json!({ "account_id": "" })),
+            400,
+            "missing_account_id",
+            "required",
+        ),
+        (order(json!({ "leverage": 10 })), 400, "invalid_json", "leverage"),
+        (with_id, 409, "duplicate_client_order_id", "mine-1"),
+    ];
+    for (body, status, code, needle) in cases {
+        let (got, answer) = post(&app, "/api/v1/orders", body.clone()).await;
+        assert_eq!(got, status, "{body} → {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body} → {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{body} → {message}");
+    }
+    let raw = app
+        .client
+        .post(format!("{}/api/v1/orders", app.http))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 400);
+
+    let gets: Vec<(&str, u16, &str)> = vec![
+        ("/api/v1/orders/999999", 404, "unknown_order"),
+        ("/api/v1/orders/abc", 400, "invalid_order_id"),
+        ("/api/v1/orderbook/DOGE-USD", 404, "unknown_symbol"),
+        ("/api/v1/orderbook/BTC-USD?depth=5000", 400, "invalid_depth"),
+        ("/api/v1/orders?limit=0", 400, "invalid_limit"),
+        ("/api/v1/orders?status=sleeping", 400, "invalid_status"),
+        ("/api/v1/orders?cursor=x", 400, "invalid_cursor"),
+        ("/api/v1/orders?account_id=acct-999", 404, "unknown_account"),
+        ("/api/v1/trades?symbol=XRP-USD", 400, "unknown_symbol"),
+        ("/api/v1/accounts/acct-999/balances", 404, "unknown_account"),
+    ];
+    for (path, status, code) in gets {
+        let (got, answer) = app.get_json(path).await;
+        assert_eq!(
+            (got, answer["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{path} → {answer}"
+        );
+    }
+    let (status, answer) = delete(&app, "/api/v1/orders/424242").await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (404, Some("unknown_order"))
+    );
+
+    let funds = |asset: &str, amount: Value| json!({ "asset": asset, "amount": amount });
+    let deposits = format!("/api/v1/accounts/{trader}/deposits");
+    for (body, code) in [
+        (funds("DOGE", json!("1")), "unknown_asset"),
+        (funds("USD", json!("-5")), "invalid_amount"),
+        (funds("USD", json!("ten")), "invalid_amount"),
+        (json!({ "asset": "USD" }), "missing_amount"),
+    ] {
+        let (status, answer) = post(&app, &deposits, body.clone()).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{body} → {answer}"
+        );
+    }
+    let (status, answer) = post(
+        &app,
+        &format!("/api/v1/accounts/{trader}/withdrawals"),
+        funds("USD", json!(5000)),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("insufficient_balance"))
+    );
+
+    assert_eq!(balances(&app, &trader).await, before, "no error moved any money");
+    let (_, orders) = app.get_json(&format!("/api/v1/orders?account_id={trader}")).await;
+    assert_eq!(
+        orders["orders"].as_array().unwrap().len(),
+        1,
+        "no error left an order behind"
+    );
+}
+
+#[tokio::test]
+async fn listings_page_with_a_cursor_and_symbols_show_the_rules() {
+    let app = exchange(QUIET).await;
+    let trader = account(&app).await;
+    fund(&app, &trader, "USD", "100000").await;
+    for i in 0..5 {
+        place(
+            &app,
+            limit(&trader, "BTC-USD", "BUY", &format!("{}", 100 + i), "1"),
+        )
+        .await;
+    }
+    let (_, page) = app.get_json("/api/v1/orders?limit=2").await;
+    let ids: Vec<&str> = page["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, next) = app
+        .get_json(&format!("/api/v1/orders?limit=2&cursor={cursor}"))
+        .await;
+    let more: Vec<&str> = next["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(more.len(), 2);
+    assert!(
+        more[0].parse::<u64>().unwrap() < ids[1].parse::<u64>().unwrap(),
+        "{ids:?} then {more:?}"
+    );
+    let (_, last) = app
+        .get_json(&format!(
+            "/api/v1/orders?limit=2&cursor={}",
+            next["next_cursor"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(last["orders"].as_array().unwrap().len(), 1);
+    assert_eq!(last["next_cursor"], Value::Null);
+
+    let (status, symbols) = app.get_json("/api/v1/symbols").await;
+    assert_eq!(status, 200);
+    let btc = symbols["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["symbol"] == "BTC-USD")
+        .unwrap();
+    assert_eq!(btc["tick_size"], "0.01");
+    assert_eq!(btc["lot_size"], "0.00001");
+    assert_eq!(btc["maker_fee"], "0.0002");
+    assert_eq!(btc["taker_fee"], "0.0005");
+    let (status, book) = app.get_json("/api/v1/orderbook/btc-usd?depth=2").await;
+    assert_eq!(status, 200);
+    assert_eq!(book["bids"], json!([["104", "1"], ["103", "1"]]));
+}
+
+#[tokio::test]
+async fn the_stream_sends_trades_and_books_as_they_happen() {
+    let app = exchange(QUIET).await;
+    let (maker, taker) = (account(&app).await, account(&app).await);
+    fund(&app, &maker, "BTC", "1").await;
+    fund(&app, &taker, "USD", "200000").await;
+    let response = app
+        .client
+        .get(format!("{}/api/v1/stream?symbols=BTC-USD", app.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    place(&app, limit(&maker, "BTC-USD", "SELL", "100000", "1")).await;
+    place(&app, limit(&taker, "BTC-USD", "BUY", "100000", "0.25")).await;
+    let mut text = String::new();
+    let seen = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = body.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if text.contains("event: trade") && text.matches("event: book").count() >= 2 {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(matches!(seen, Ok(true)), "stream so far:\n{text}");
+    let trade_line = text
+        .lines()
+        .skip_while(|l| *l != "event: trade")
+        .nth(1)
+        .unwrap()
+        .trim_start_matches("data: ");
+    let trade: Value = serde_json::from_str(trade_line).unwrap();
+    assert_eq!(
+        (trade["price"].as_str(), trade["quantity"].as_str()),
+        (Some("100000"), Some("0.25"))
+    );
+    assert_eq!(dec(&trade["buyer_fee"]), d("12.5"));
+
+    let (status, answer) = app.get_json("/api/v1/stream?symbols=NOPE-USD").await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("unknown_symbol"))
+    );
+}

@@ -1,0 +1,304 @@
+//! The gRPC face: same semantics and messages as HTTP, errors as status codes, the market stream.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use tonic::Code;
+use tse_proto::exchange::v1::{
+    AmendOrderRequest, CreateAccountRequest, GetBalancesRequest, GetOrderBookRequest, ListOrdersRequest,
+    ListSymbolsRequest, ListTradesRequest, MoveFundsRequest, OrderRef, PlaceOrderRequest,
+    StreamMarketRequest, exchange_service_client::ExchangeServiceClient, market_event::Event,
+};
+
+use crate::support::{QUIET, exchange};
+
+fn order(account: &str, side: &str, price: &str, quantity: &str) -> PlaceOrderRequest {
+    PlaceOrderRequest {
+        account_id: account.into(),
+        symbol: "eth-usd".into(),
+        side: side.into(),
+        r#type: "limit".into(),
+        price: price.into(),
+        quantity: quantity.into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn grpc_places_fills_and_lists_like_http() {
+    let app = exchange(QUIET).await;
+    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let maker = client
+        .create_account(CreateAccountRequest { entity: "mm".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    let taker = client
+        .create_account(CreateAccountRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(maker.entity, "mm");
+    let funded = client
+        .deposit(MoveFundsRequest {
+            account_id: maker.id.clone(),
+            asset: "eth".into(),
+            amount: "3".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((funded.asset.as_str(), funded.available.as_str()), ("ETH", "3"));
+    client
+        .deposit(MoveFundsRequest {
+            account_id: taker.id.clone(),
+            asset: "USD".into(),
+            amount: "10000".into(),
+        })
+        .await
+        .unwrap();
+
+    let resting = client
+        .place_order(order(&maker.id, "SELL", "2500", "2"))
+        .await
+        .unwrap()
+        .into_inner();
+    let resting = resting.order.unwrap();
+    assert_eq!(
+        (resting.status.as_str(), resting.symbol.as_str()),
+        ("NEW", "ETH-USD")
+    );
+    let filled = client
+        .place_order(order(&taker.id, "buy", "2500", "1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(filled.order.as_ref().unwrap().status, "FILLED");
+    assert_eq!(filled.trades.len(), 1);
+    assert_eq!(filled.trades[0].buyer_fee, "1.25");
+
+    let amended = client
+        .amend_order(AmendOrderRequest {
+            order_id: resting.id.parse().unwrap(),
+            price: "2600".into(),
+            quantity: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(amended.order.unwrap().price, "2600");
+
+    let book = client
+        .get_order_book(GetOrderBookRequest {
+            symbol: "ETH-USD".into(),
+            depth: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (book.asks[0].price.as_str(), book.asks[0].quantity.as_str()),
+        ("2600", "1")
+    );
+
+    let balances = client
+        .get_balances(GetBalancesRequest {
+            account_id: taker.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let usd = balances.balances.iter().find(|b| b.asset == "USD").unwrap();
+    assert_eq!(usd.available, "7498.75");
+
+    let trades = client
+        .list_trades(ListTradesRequest {
+            account_id: maker.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(trades.trades.len(), 1);
+    let orders = client
+        .list_orders(ListOrdersRequest {
+            status: "open".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(orders.orders.len(), 1);
+    let cancelled = client
+        .cancel_order(OrderRef {
+            order_id: resting.id.parse().unwrap(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cancelled.status, "CANCELLED");
+    let symbols = client
+        .list_symbols(ListSymbolsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(symbols.symbols.len(), 6);
+}
+
+#[tokio::test]
+async fn grpc_errors_carry_the_matching_codes_and_messages() {
+    let app = exchange(QUIET).await;
+    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let trader = client
+        .create_account(CreateAccountRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    client
+        .deposit(MoveFundsRequest {
+            account_id: trader.id.clone(),
+            asset: "USD".into(),
+            amount: "100".into(),
+        })
+        .await
+        .unwrap();
+    let mut with_id = order(&trader.id, "BUY", "10", "1");
+    with_id.client_order_id = "c-1".into();
+    let placed = client.place_order(with_id.clone()).await.unwrap().into_inner();
+    let id: u64 = placed.order.unwrap().id.parse().unwrap();
+
+    let cases: Vec<(PlaceOrderRequest, Code, &str)> = vec![
+        (
+            order(&trader.id, "BUY", "10", "500"),
+            Code::FailedPrecondition,
+            "insufficient USD",
+        ),
+        (
+            order(&trader.id, "BUY", "10.001", "1"),
+            Code::InvalidArgument,
+            "tick size",
+        ),
+        (
+            order(&trader.id, "BUY", "10", "0"),
+            Code::InvalidArgument,
+            "positive",
+        ),
+        (
+            order("acct-77", "BUY", "10", "1"),
+            Code::NotFound,
+            "unknown account",
+        ),
+        (with_id, Code::AlreadyExists, "c-1"),
+        (
+            PlaceOrderRequest {
+                symbol: "XRP-USD".into(),
+                ..order(&trader.id, "BUY", "10", "1")
+            },
+            Code::InvalidArgument,
+            "unknown symbol",
+        ),
+    ];
+    for (request, code, needle) in cases {
+        let status = client.place_order(request.clone()).await.unwrap_err();
+        assert_eq!(status.code(), code, "{request:?}: {}", status.message());
+        assert!(
+            status.message().contains(needle),
+            "{request:?}: {}",
+            status.message()
+        );
+    }
+    client.cancel_order(OrderRef { order_id: id }).await.unwrap();
+    let again = client.cancel_order(OrderRef { order_id: id }).await.unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition, "{}", again.message());
+    let missing = client
+        .get_order(OrderRef { order_id: 987_654 })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (missing.code(), missing.message()),
+        (Code::NotFound, "unknown order 987654")
+    );
+    let book = client
+        .get_order_book(GetOrderBookRequest {
+            symbol: "NOPE".into(),
+            depth: 1,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(book.code(), Code::NotFound);
+    let balance = client
+        .get_balances(GetBalancesRequest {
+            account_id: trader.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let usd = balance.balances.iter().find(|b| b.asset == "USD").unwrap();
+    assert_eq!(
+        (usd.available.as_str(), usd.locked.as_str()),
+        ("100", "0"),
+        "nothing was lost"
+    );
+}
+
+#[tokio::test]
+async fn grpc_streams_trades_and_books() {
+    let app = exchange(QUIET).await;
+    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let mut stream = client
+        .stream_market(StreamMarketRequest {
+            symbols: vec!["ETH-USD".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let trader = client
+        .create_account(CreateAccountRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let other = client
+        .create_account(CreateAccountRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    for (account, asset, amount) in [(&trader.id, "ETH", "1"), (&other.id, "USD", "5000")] {
+        client
+            .deposit(MoveFundsRequest {
+                account_id: account.clone(),
+                asset: asset.into(),
+                amount: amount.into(),
+            })
+            .await
+            .unwrap();
+    }
+    client
+        .place_order(order(&trader.id, "SELL", "2000", "1"))
+        .await
+        .unwrap();
+    client
+        .place_order(order(&other.id, "BUY", "2000", "0.5"))
+        .await
+        .unwrap();
+    let mut trades = 0;
+    let mut books = 0;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(event) = stream.next().await {
+            match event.unwrap().event.unwrap() {
+                Event::Trade(t) => {
+                    assert_eq!((t.price.as_str(), t.quantity.as_str()), ("2000", "0.5"));
+                    trades += 1;
+                }
+                Event::Book(b) => {
+                    assert_eq!(b.symbol, "ETH-USD");
+                    books += 1;
+                }
+            }
+            if trades == 1 && books >= 2 {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("trade and books streamed");
+}

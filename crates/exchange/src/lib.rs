@@ -134,6 +134,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             rule: settings.liquidity,
             market_data: settings.market_data,
             registry: ctx.discovery().registry().clone(),
+            environment: ctx.config().common.environment.clone(),
             faults: faults.clone(),
             health,
             stop: ctx.stopping(),

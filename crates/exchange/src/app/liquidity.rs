@@ -33,6 +33,8 @@ use crate::domain::liquidity::{Liquidity, ladder, moved_bps};
 pub const CHECK: &str = "liquidity";
 /// How often quotes are compared with the faults in force.
 const FAULT_POLL: Duration = Duration::from_millis(200);
+/// First wait after a failed attempt to find and follow market data.
+const FIRST_RETRY: Duration = Duration::from_millis(50);
 /// Longest wait between attempts to find and follow market data.
 const MAX_RETRY: Duration = Duration::from_secs(5);
 
@@ -46,6 +48,8 @@ pub struct LiquidityParts {
     pub market_data: Option<InstanceName>,
     /// Where to find it.
     pub registry: Registry,
+    /// The environment it must belong to (a shared registry may hold several).
+    pub environment: String,
     /// Faults that change its quotes.
     pub faults: FaultState,
     /// Where its check goes.
@@ -68,6 +72,8 @@ struct Provider {
     parts: LiquidityParts,
     references: HashMap<String, Decimal>,
     quoted: HashMap<String, Quoted>,
+    /// Whether the last attempt reached a stream (the next retry then starts short again).
+    connected: bool,
 }
 
 /// Runs the provider until `stop`.
@@ -84,12 +90,13 @@ pub async fn run(parts: LiquidityParts) {
         parts,
         references: HashMap::new(),
         quoted: HashMap::new(),
+        connected: false,
     };
     provider
         .parts
         .health
         .set_check(CHECK, Check::down(false, "looking for market data"));
-    let mut retry = Duration::from_millis(250);
+    let mut retry = Duration::ZERO;
     loop {
         let outcome = tokio::select! {
             () = stop.cancelled() => return,
@@ -107,11 +114,15 @@ pub async fn run(parts: LiquidityParts) {
             reason,
             "liquidity provider: no reference prices; quotes stay where they are"
         );
+        retry = if std::mem::take(&mut provider.connected) {
+            FIRST_RETRY
+        } else {
+            (retry * 2).clamp(FIRST_RETRY, MAX_RETRY)
+        };
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(retry) => {}
         }
-        retry = (retry * 2).min(MAX_RETRY);
     }
 }
 
@@ -124,17 +135,18 @@ impl Provider {
             .by_service(ServiceKind::MarketDataSimulator)
             .await
             .map_err(|e| format!("discovery: {e}"))?;
-        found.retain(|r| r.status != "unhealthy");
+        let environment = &self.parts.environment;
+        found.retain(|r| r.status != "unhealthy" && &r.environment == environment);
         found.sort_by(|a, b| a.instance.cmp(&b.instance));
         match &self.parts.market_data {
             Some(name) => found
                 .into_iter()
                 .find(|r| r.instance == name.as_str())
-                .ok_or_else(|| format!("market data instance {name} is not registered")),
+                .ok_or_else(|| format!("market data instance {name} is not registered in {environment}")),
             None => found
                 .into_iter()
                 .next()
-                .ok_or_else(|| "no market data instance is registered".to_owned()),
+                .ok_or_else(|| format!("no market data instance is registered in {environment}")),
         }
     }
 
@@ -184,6 +196,7 @@ impl Provider {
         }
         info!(market_data = %source.instance, symbols = symbols.len(), "liquidity provider following reference prices");
         self.parts.health.set_check(CHECK, Check::up(false));
+        self.connected = true;
         self.requote(&self.parts.faults.now()).await;
         let mut poll = tokio::time::interval(FAULT_POLL);
         loop {

@@ -61,6 +61,20 @@ pub(crate) const OUTBOX_MIGRATION: Migration = Migration {
             payload {json} NOT NULL)",
 };
 
+/// The outbox columns an event fills, in order.
+const OUTBOX_COLUMNS: &[&str] = &[
+    "id",
+    "sim_time",
+    "wall_time",
+    "service",
+    "instance",
+    "event_type",
+    "trace_id",
+    "causation_id",
+    "scenario_run_id",
+    "payload",
+];
+
 /// One domain event.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -108,40 +122,41 @@ impl Event {
     /// # Errors
     /// [`crate::storage::StorageError::Invalid`] when `events` is empty.
     pub fn insert_many(events: &[Event]) -> Result<Statement, crate::storage::StorageError> {
-        let rows = events
-            .iter()
-            .map(|e| {
-                vec![
-                    e.id.to_string().into(),
-                    e.sim_time.into(),
-                    e.wall_time.into(),
-                    e.service.as_str().into(),
-                    e.instance.as_str().into(),
-                    e.event_type.as_str().into(),
-                    e.trace_id.clone().into(),
-                    e.causation_id.map(|c| c.to_string()).into(),
-                    e.scenario_run_id.clone().into(),
-                    e.payload.clone().into(),
-                ]
-            })
-            .collect();
         Statement::insert_rows(
             "_tse_outbox",
-            &[
-                "id",
-                "sim_time",
-                "wall_time",
-                "service",
-                "instance",
-                "event_type",
-                "trace_id",
-                "causation_id",
-                "scenario_run_id",
-                "payload",
-            ],
-            rows,
+            OUTBOX_COLUMNS,
+            events.iter().map(Event::row).collect(),
             "",
         )
+    }
+
+    /// Returns the statements storing many events in the outbox, in the recurring chunk sizes of
+    /// [`Statement::insert_chunked`].
+    ///
+    /// # Errors
+    /// Never for well-formed events; the signature follows [`Statement::insert_chunked`].
+    pub fn insert_chunked(events: &[Event]) -> Result<Vec<Statement>, crate::storage::StorageError> {
+        Statement::insert_chunked(
+            "_tse_outbox",
+            OUTBOX_COLUMNS,
+            events.iter().map(Event::row).collect(),
+            "",
+        )
+    }
+
+    fn row(&self) -> Vec<crate::storage::Value> {
+        vec![
+            self.id.to_string().into(),
+            self.sim_time.into(),
+            self.wall_time.into(),
+            self.service.as_str().into(),
+            self.instance.as_str().into(),
+            self.event_type.as_str().into(),
+            self.trace_id.clone().into(),
+            self.causation_id.map(|c| c.to_string()).into(),
+            self.scenario_run_id.clone().into(),
+            self.payload.clone().into(),
+        ]
     }
 
     /// Returns the statement that stores the event in the outbox; put it in the same write batch as

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use futures::{Stream, StreamExt, stream};
 use rust_decimal::Decimal;
 use tokio_util::sync::CancellationToken;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 use tse_proto::exchange::v1::{
     self as pb,
     exchange_service_server::{ExchangeService, ExchangeServiceServer},
@@ -121,7 +121,7 @@ fn book(b: BookView) -> pb::OrderBook {
     }
 }
 
-fn outcome(o: OrderOutcome) -> pb::OrderResult {
+fn outcome_pb(o: OrderOutcome) -> pb::OrderResult {
     pb::OrderResult {
         order: Some(order(o.order)),
         trades: o.trades.into_iter().map(trade).collect(),
@@ -136,6 +136,41 @@ fn order_id(id: u64) -> Result<u64, Status> {
 }
 
 type MarketStream = Pin<Box<dyn Stream<Item = Result<pb::MarketEvent, Status>> + Send>>;
+type ReplyStream = Pin<Box<dyn Stream<Item = Result<pb::PlaceOrderReply, Status>> + Send>>;
+
+/// Orders of one session in the engine at once, at most; the session reads no further until the
+/// oldest is answered.
+const SESSION_WINDOW: usize = 1_024;
+
+fn parse_order(r: pb::PlaceOrderRequest) -> Result<crate::domain::venue::PlaceRequest, ApiError> {
+    OrderInput {
+        account_id: r.account_id,
+        symbol: r.symbol,
+        side: r.side,
+        order_type: non_empty(r.r#type),
+        price: non_empty(r.price),
+        quantity: non_empty(r.quantity),
+        time_in_force: non_empty(r.time_in_force),
+        client_order_id: non_empty(r.client_order_id),
+        post_only: r.post_only,
+        self_trade_prevention: non_empty(r.self_trade_prevention),
+    }
+    .parse()
+}
+
+fn session_reply(sequence: u64, outcome: Result<OrderOutcome, ApiError>) -> pb::PlaceOrderReply {
+    pb::PlaceOrderReply {
+        sequence,
+        outcome: Some(match outcome {
+            Ok(o) => pb::place_order_reply::Outcome::Result(outcome_pb(o)),
+            Err(e) => pb::place_order_reply::Outcome::Error(pb::Error {
+                status: format!("{:?}", e.grpc_code()),
+                code: e.code().to_owned(),
+                message: e.message().to_owned(),
+            }),
+        }),
+    }
+}
 
 #[tonic::async_trait]
 impl ExchangeService for Service {
@@ -193,20 +228,7 @@ impl ExchangeService for Service {
         request: Request<pb::PlaceOrderRequest>,
     ) -> Result<Response<pb::OrderResult>, Status> {
         self.api.available()?;
-        let r = request.into_inner();
-        let request = OrderInput {
-            account_id: r.account_id,
-            symbol: r.symbol,
-            side: r.side,
-            order_type: non_empty(r.r#type),
-            price: non_empty(r.price),
-            quantity: non_empty(r.quantity),
-            time_in_force: non_empty(r.time_in_force),
-            client_order_id: non_empty(r.client_order_id),
-            post_only: r.post_only,
-            self_trade_prevention: non_empty(r.self_trade_prevention),
-        }
-        .parse()?;
+        let request = parse_order(request.into_inner())?;
         self.api.enter(Operation::Place).await?;
         let o = self
             .api
@@ -214,7 +236,56 @@ impl ExchangeService for Service {
             .place(request)
             .await
             .map_err(|e| engine_error(e, "invalid_order"))?;
-        Ok(Response::new(outcome(o)))
+        Ok(Response::new(outcome_pb(o)))
+    }
+
+    type PlaceOrdersStream = ReplyStream;
+
+    async fn place_orders(
+        &self,
+        request: Request<Streaming<pb::PlaceOrderRequest>>,
+    ) -> Result<Response<Self::PlaceOrdersStream>, Status> {
+        self.api.available()?;
+        let api = self.api.clone();
+        // Orders reach the engine one after the other, in the session's order; their outcomes are
+        // awaited together and answered in the same order.
+        // Draining stops reading new orders; those already submitted are still answered.
+        let incoming = request
+            .into_inner()
+            .take_until(self.draining.clone().cancelled_owned());
+        let submitted = incoming.enumerate().then(move |(sequence, item)| {
+            let api = api.clone();
+            async move {
+                let request = item?;
+                let submitted = match api.available().and_then(|()| parse_order(request)) {
+                    Ok(order) => api
+                        .engine
+                        .submit(order)
+                        .await
+                        .map_err(|e| engine_error(e, "invalid_order")),
+                    Err(e) => Err(e),
+                };
+                Ok::<_, Status>((sequence as u64, submitted, api))
+            }
+        });
+        let replies = submitted
+            .map(|item| async move {
+                let (sequence, submitted, api) = item?;
+                let outcome = match submitted {
+                    Ok(pending) => {
+                        let outcome = pending.wait().await.map_err(|e| engine_error(e, "invalid_order"));
+                        // A latency fault delays the acknowledgement of every order of the session.
+                        if let Some(delay) = api.faults.now().delay(Operation::Place) {
+                            tokio::time::sleep(delay).await;
+                        }
+                        outcome
+                    }
+                    Err(e) => Err(e),
+                };
+                Ok(session_reply(sequence, outcome))
+            })
+            .buffered(SESSION_WINDOW);
+        Ok(Response::new(Box::pin(replies)))
     }
 
     async fn cancel_order(&self, request: Request<pb::OrderRef>) -> Result<Response<pb::Order>, Status> {
@@ -249,7 +320,7 @@ impl ExchangeService for Service {
             .amend(id, price, quantity)
             .await
             .map_err(|e| engine_error(e, "invalid_amend"))?;
-        Ok(Response::new(outcome(o)))
+        Ok(Response::new(outcome_pb(o)))
     }
 
     async fn get_order(&self, request: Request<pb::OrderRef>) -> Result<Response<pb::Order>, Status> {

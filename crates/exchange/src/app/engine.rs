@@ -59,6 +59,19 @@ pub enum EngineError {
 
 type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
 
+/// The outcome of a submitted request, once it is stored.
+pub struct Pending<T>(oneshot::Receiver<Result<T, EngineError>>);
+
+impl<T> Pending<T> {
+    /// Waits for the outcome.
+    ///
+    /// # Errors
+    /// [`EngineError`].
+    pub async fn wait(self) -> Result<T, EngineError> {
+        self.0.await.map_err(|_| EngineError::Stopped)?
+    }
+}
+
 /// An order as placed or amended, with the trades it made.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct OrderOutcome {
@@ -231,13 +244,27 @@ impl EngineHandle {
     /// # Errors
     /// [`EngineError`].
     pub async fn place(&self, request: PlaceRequest) -> Result<OrderOutcome, EngineError> {
+        self.submit(request).await?.wait().await
+    }
+
+    /// Hands an order to the engine and returns at once with where its outcome will arrive: orders
+    /// submitted one after the other reach the book in that order, and their outcomes can be awaited
+    /// together (an order entry session).
+    ///
+    /// # Errors
+    /// [`EngineError::Stopped`].
+    pub async fn submit(&self, request: PlaceRequest) -> Result<Pending<OrderOutcome>, EngineError> {
         let received = Instant::now();
-        self.call(|reply| Request::Place {
-            request,
-            received,
-            reply,
-        })
-        .await
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(Request::Place {
+                request,
+                received,
+                reply,
+            })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
+        Ok(Pending(answer))
     }
 
     /// Cancels an order.

@@ -98,8 +98,8 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
           CREATE INDEX trades_by_seller ON trades (seller_account_id, id);",
 }];
 
-/// Rows per multi-row insert: 20 columns × 1 000 rows stays under both backends' parameter limits.
-const ROWS_PER_INSERT: usize = 1_000;
+/// Ids per `DELETE ... WHERE id IN (...)`.
+const ROWS_PER_DELETE: usize = 1_000;
 /// Rows merged into one transaction at most: big enough to amortise a commit, small enough that
 /// other writers of the instance (the fault board) never wait long behind it.
 const ROWS_PER_BATCH: usize = 20_000;
@@ -201,92 +201,81 @@ impl Merged {
 
     fn statements(&self) -> Result<Vec<Statement>, StorageError> {
         let mut out = Vec::new();
-        for chunk in self.accounts.chunks(ROWS_PER_INSERT) {
-            let rows = chunk
-                .iter()
-                .map(|a| {
-                    let idx =
-                        a.id.trim_start_matches("acct-")
-                            .parse::<i64>()
-                            .unwrap_or_default()
-                            - 1;
-                    vec![
-                        Value::Int(idx),
-                        a.id.as_str().into(),
-                        a.entity.clone().into(),
-                        parse_time(&a.created_at).into(),
-                    ]
-                })
-                .collect();
-            out.push(Statement::insert_rows(
-                "accounts",
-                &["idx", "id", "entity", "created_at"],
-                rows,
-                "",
-            )?);
-        }
-        let orders: Vec<&OrderView> = {
-            let mut v: Vec<&OrderView> = self.orders.values().collect();
-            v.sort_by_key(|o| o.priority);
-            v
-        };
-        for chunk in orders.chunks(ROWS_PER_INSERT) {
-            let rows = chunk.iter().map(|o| order_row(o)).collect();
-            out.push(Statement::insert_rows(
-                "orders",
-                ORDER_COLUMNS,
-                rows,
-                "ON CONFLICT (id) DO UPDATE SET price = excluded.price, quantity = excluded.quantity, \
-                 filled = excluded.filled, filled_notional = excluded.filled_notional, fees = excluded.fees, \
-                 locked = excluded.locked, status = excluded.status, reason = excluded.reason, \
-                 priority = excluded.priority, updated_at = excluded.updated_at",
-            )?);
-        }
-        for chunk in self.forgotten.chunks(ROWS_PER_INSERT) {
+        let accounts = self
+            .accounts
+            .iter()
+            .map(|a| {
+                let idx =
+                    a.id.trim_start_matches("acct-")
+                        .parse::<i64>()
+                        .unwrap_or_default()
+                        - 1;
+                vec![
+                    Value::Int(idx),
+                    a.id.as_str().into(),
+                    a.entity.clone().into(),
+                    parse_time(&a.created_at).into(),
+                ]
+            })
+            .collect();
+        out.extend(Statement::insert_chunked(
+            "accounts",
+            &["idx", "id", "entity", "created_at"],
+            accounts,
+            "",
+        )?);
+        let mut orders: Vec<&OrderView> = self.orders.values().collect();
+        orders.sort_by_key(|o| o.priority);
+        out.extend(Statement::insert_chunked(
+            "orders",
+            ORDER_COLUMNS,
+            orders.iter().map(|o| order_row(o)).collect(),
+            "ON CONFLICT (id) DO UPDATE SET price = excluded.price, quantity = excluded.quantity, \
+             filled = excluded.filled, filled_notional = excluded.filled_notional, fees = excluded.fees, \
+             locked = excluded.locked, status = excluded.status, reason = excluded.reason, \
+             priority = excluded.priority, updated_at = excluded.updated_at",
+        )?);
+        for chunk in self.forgotten.chunks(ROWS_PER_DELETE) {
             let list = chunk.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
             out.push(Statement::new(format!("DELETE FROM orders WHERE id IN ({list})")));
         }
-        for chunk in self.trades.chunks(ROWS_PER_INSERT) {
-            let rows = chunk.iter().map(trade_row).collect();
-            out.push(Statement::insert_rows("trades", TRADE_COLUMNS, rows, "")?);
-        }
-        let balances: Vec<_> = self.balances.iter().collect();
-        for chunk in balances.chunks(ROWS_PER_INSERT) {
-            let rows = chunk
-                .iter()
-                .map(|((account, asset), b)| {
-                    vec![
-                        account.as_str().into(),
-                        asset.as_str().into(),
-                        b.available.into(),
-                        b.locked.into(),
-                    ]
-                })
-                .collect();
-            out.push(Statement::insert_rows(
-                "balances",
-                &["account_id", "asset", "available", "locked"],
-                rows,
-                "ON CONFLICT (account_id, asset) DO UPDATE SET available = excluded.available, \
-                 locked = excluded.locked",
-            )?);
-        }
-        if !self.totals.is_empty() {
-            let rows = self
-                .totals
-                .iter()
-                .map(|(asset, (fees, net))| vec![asset.as_str().into(), (*fees).into(), (*net).into()])
-                .collect();
-            out.push(Statement::insert_rows(
-                "asset_totals",
-                &["asset", "fees", "net_deposits"],
-                rows,
-                "ON CONFLICT (asset) DO UPDATE SET fees = excluded.fees, net_deposits = excluded.net_deposits",
-            )?);
-        }
-        for chunk in self.events.chunks(ROWS_PER_INSERT / 2) {
-            out.push(Event::insert_many(chunk)?);
-        }
+        out.extend(Statement::insert_chunked(
+            "trades",
+            TRADE_COLUMNS,
+            self.trades.iter().map(trade_row).collect(),
+            "",
+        )?);
+        let balances = self
+            .balances
+            .iter()
+            .map(|((account, asset), b)| {
+                vec![
+                    account.as_str().into(),
+                    asset.as_str().into(),
+                    b.available.into(),
+                    b.locked.into(),
+                ]
+            })
+            .collect();
+        out.extend(Statement::insert_chunked(
+            "balances",
+            &["account_id", "asset", "available", "locked"],
+            balances,
+            "ON CONFLICT (account_id, asset) DO UPDATE SET available = excluded.available, \
+             locked = excluded.locked",
+        )?);
+        let totals = self
+            .totals
+            .iter()
+            .map(|(asset, (fees, net))| vec![asset.as_str().into(), (*fees).into(), (*net).into()])
+            .collect();
+        out.extend(Statement::insert_chunked(
+            "asset_totals",
+            &["asset", "fees", "net_deposits"],
+            totals,
+            "ON CONFLICT (asset) DO UPDATE SET fees = excluded.fees, net_deposits = excluded.net_deposits",
+        )?);
+        out.extend(Event::insert_chunked(&self.events)?);
         Ok(out)
     }
 }

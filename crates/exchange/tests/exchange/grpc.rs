@@ -8,6 +8,7 @@ use tse_proto::exchange::v1::{
     AmendOrderRequest, CreateAccountRequest, GetBalancesRequest, GetOrderBookRequest, ListOrdersRequest,
     ListSymbolsRequest, ListTradesRequest, MoveFundsRequest, OrderRef, PlaceOrderRequest,
     StreamMarketRequest, exchange_service_client::ExchangeServiceClient, market_event::Event,
+    place_order_reply::Outcome,
 };
 
 use crate::support::{QUIET, exchange};
@@ -301,4 +302,104 @@ async fn grpc_streams_trades_and_books() {
     })
     .await
     .expect("trade and books streamed");
+}
+
+#[tokio::test]
+async fn an_order_session_answers_every_order_in_turn_and_goes_on_after_a_bad_one() {
+    let app = exchange(QUIET).await;
+    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let trader = client
+        .create_account(CreateAccountRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    for (asset, amount) in [("ETH", "10"), ("USD", "20000")] {
+        client
+            .deposit(MoveFundsRequest {
+                account_id: trader.id.clone(),
+                asset: asset.into(),
+                amount: amount.into(),
+            })
+            .await
+            .unwrap();
+    }
+    // 40 sells resting at 2000..2039; a price off the tick; a buy the taker cannot pay for; then
+    // five buys that take the five cheapest asks.
+    let taker = client
+        .create_account(CreateAccountRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    client
+        .deposit(MoveFundsRequest {
+            account_id: taker.id.clone(),
+            asset: "USD".into(),
+            amount: "20000".into(),
+        })
+        .await
+        .unwrap();
+    let mut orders: Vec<PlaceOrderRequest> = (0..40)
+        .map(|i| order(&trader.id, "SELL", &(2000 + i).to_string(), "0.1"))
+        .collect();
+    orders.push(order(&trader.id, "SELL", "2000.001", "0.1"));
+    orders.push(order(&taker.id, "BUY", "2000", "1000"));
+    orders.extend((0..5).map(|_| order(&taker.id, "BUY", "2039", "0.1")));
+    let mut replies = client
+        .place_orders(futures::stream::iter(orders))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut answers = Vec::new();
+    while let Some(reply) = tokio::time::timeout(Duration::from_secs(10), replies.next())
+        .await
+        .expect("a reply within 10 s")
+    {
+        answers.push(reply.unwrap());
+    }
+    assert_eq!(answers.len(), 47, "one reply per order");
+    assert!(
+        answers.iter().enumerate().all(|(i, a)| a.sequence == i as u64),
+        "replies in order"
+    );
+    let outcome = |i: usize| answers[i].outcome.clone().unwrap();
+    for i in 0..40 {
+        let Outcome::Result(r) = outcome(i) else {
+            panic!("order {i}: {:?}", outcome(i))
+        };
+        assert_eq!(r.order.unwrap().status, "NEW");
+    }
+    let Outcome::Error(off_tick) = outcome(40) else {
+        panic!("{:?}", outcome(40))
+    };
+    assert_eq!(off_tick.status, "InvalidArgument");
+    assert!(off_tick.message.contains("tick size"), "{}", off_tick.message);
+    let Outcome::Error(broke) = outcome(41) else {
+        panic!("{:?}", outcome(41))
+    };
+    assert_eq!(
+        (broke.status.as_str(), broke.code.as_str()),
+        ("FailedPrecondition", "insufficient_balance")
+    );
+    let mut fills = Vec::new();
+    for i in 42..47 {
+        let Outcome::Result(r) = outcome(i) else {
+            panic!("order {i}: {:?}", outcome(i))
+        };
+        assert_eq!(r.order.unwrap().status, "FILLED");
+        fills.extend(r.trades.into_iter().map(|t| t.price));
+    }
+    assert_eq!(
+        fills,
+        ["2000", "2001", "2002", "2003", "2004"],
+        "best asks first, in session order"
+    );
+    let book = client
+        .get_order_book(GetOrderBookRequest {
+            symbol: "ETH-USD".into(),
+            depth: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((book.asks[0].price.as_str(), book.bids.len()), ("2005", 0));
 }

@@ -216,32 +216,37 @@ async fn grpc_serves_the_same_answers_and_streams() {
     assert!(sequences.windows(2).all(|w| w[1] == w[0] + 1), "{sequences:?}");
 }
 
-/// BTC-USD prices by sequence number, read from the SSE stream until `count` are seen.
-async fn series(app: &tse_testing::app::TestApp, count: usize) -> BTreeMap<u64, String> {
-    let response = app
-        .client
+/// An open SSE subscription to BTC-USD prices.
+async fn subscribe(app: &tse_testing::app::TestApp) -> reqwest::Response {
+    app.client
         .get(format!("{}/api/v1/stream?symbols=BTC-USD", app.http))
         .send()
         .await
-        .unwrap();
-    let mut body = response.bytes_stream();
+        .unwrap()
+}
+
+/// BTC-USD prices of the sequences in `window`, read from a subscription opened before it began.
+async fn series(subscription: reqwest::Response, window: std::ops::Range<u64>) -> BTreeMap<u64, String> {
+    let mut body = subscription.bytes_stream();
     let mut text = String::new();
     let mut seen = BTreeMap::new();
-    while seen.len() < count {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), body.next())
+    while (seen.len() as u64) < window.end - window.start {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), body.next())
             .await
-            .unwrap()
+            .expect("a price within 10 s")
             .unwrap()
             .unwrap();
         text.push_str(&String::from_utf8_lossy(&chunk));
-        for data in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
-            if let Ok(event) = serde_json::from_str::<serde_json::Value>(data) {
-                seen.insert(
-                    event["sequence"].as_u64().unwrap(),
-                    event["price"].as_str().unwrap().to_owned(),
-                );
+        // A partial last line waits for the next chunk.
+        let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        for data in text[..complete].lines().filter_map(|l| l.strip_prefix("data: ")) {
+            let event: serde_json::Value = serde_json::from_str(data).unwrap();
+            let sequence = event["sequence"].as_u64().unwrap();
+            if window.contains(&sequence) {
+                seen.insert(sequence, event["price"].as_str().unwrap().to_owned());
             }
         }
+        text.drain(..complete);
     }
     seen
 }
@@ -251,18 +256,29 @@ async fn the_same_seed_publishes_the_same_series_and_another_seed_another() {
     let a = market("1000", "seed = 7").await;
     let b = market("1000", "seed = 7").await;
     let c = market("1000", "seed = 8").await;
-    let (sa, sb, sc) = tokio::join!(series(&a, 200), series(&b, 200), series(&c, 200));
-    let common: Vec<u64> = sa.keys().filter(|k| sb.contains_key(k)).copied().collect();
-    assert!(common.len() > 100, "overlapping sequences: {}", common.len());
-    for k in &common {
-        assert_eq!(sa[k], sb[k], "sequence {k}");
+    // Each instance numbers its prices from its own start, so they are compared over one window of
+    // sequence numbers that begins after every subscription is open, however far apart they started.
+    let (sub_a, sub_b, sub_c) = (subscribe(&a).await, subscribe(&b).await, subscribe(&c).await);
+    let mut from = 0;
+    for app in [&a, &b, &c] {
+        let now = eventually(Duration::from_secs(5), "a first price", || async {
+            let (status, body) = app.get_json("/api/v1/prices/BTC-USD").await;
+            (status == 200).then_some(body)
+        })
+        .await;
+        from = from.max(now["sequence"].as_u64().unwrap());
     }
-    let overlap: Vec<u64> = sa.keys().filter(|k| sc.contains_key(k)).copied().collect();
-    let differing = overlap.iter().filter(|k| sa[k] != sc[k]).count();
-    assert!(overlap.len() > 50, "overlapping sequences: {}", overlap.len());
+    let window = from + 200..from + 400;
+    let (sa, sb, sc) = tokio::join!(
+        series(sub_a, window.clone()),
+        series(sub_b, window.clone()),
+        series(sub_c, window.clone())
+    );
+    assert_eq!(sa.len(), 200);
+    assert_eq!(sa, sb, "the same seed, the same series");
+    let differing = window.filter(|k| sa[k] != sc[k]).count();
     assert!(
-        differing * 10 >= overlap.len() * 9,
-        "another seed, another series ({differing} of {} differ)",
-        overlap.len()
+        differing >= 180,
+        "another seed, another series ({differing} of 200 differ)"
     );
 }

@@ -268,6 +268,38 @@ impl Statement {
     }
 }
 
+/// Row counts [`Statement::insert_chunked`] splits into: few distinct statement texts, so both
+/// backends reuse their prepared statements instead of parsing a new one for every batch size.
+const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
+
+impl Statement {
+    /// Multi-row inserts of `rows` in chunks of 256, 64, 16, 4 and 1 rows: any number of rows takes
+    /// at most a dozen statements beyond the full chunks, and every statement text recurs, so it is
+    /// prepared once per connection and then reused. Prefer it to [`Statement::insert_rows`] for
+    /// batches whose size varies.
+    ///
+    /// # Errors
+    /// As [`Statement::insert_rows`]; no rows make no statements.
+    pub fn insert_chunked(
+        table: &str,
+        columns: &[&str],
+        rows: Vec<Vec<Value>>,
+        suffix: &str,
+    ) -> Result<Vec<Self>, StorageError> {
+        let mut out = Vec::new();
+        let mut rows = rows.into_iter();
+        let mut left = rows.len();
+        for size in CHUNK_SIZES {
+            while left >= size {
+                let chunk: Vec<Vec<Value>> = rows.by_ref().take(size).collect();
+                out.push(Self::insert_rows(table, columns, chunk, suffix)?);
+                left -= size;
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Formats a time for SQLite: RFC 3339 UTC with nine fraction digits, so text order is time order.
 pub(super) fn sqlite_time(time: OffsetDateTime) -> String {
     let t = time.to_offset(time::UtcOffset::UTC);
@@ -396,6 +428,32 @@ text_in_sqlite_column!(OffsetDateTime, OffsetDateTime, |v| v, |t: &str| {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunked_inserts_use_a_few_recurring_sizes() {
+        let rows = |n: usize| (0..n).map(|i| vec![Value::Int(i as i64)]).collect::<Vec<_>>();
+        let sizes = |n| {
+            Statement::insert_chunked("t", &["a"], rows(n), "")
+                .unwrap()
+                .iter()
+                .map(|s| s.params().len())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(3), [1, 1, 1]);
+        assert_eq!(sizes(600), [256, 256, 64, 16, 4, 4]);
+        let all: Vec<i64> = Statement::insert_chunked("t", &["a"], rows(87), "")
+            .unwrap()
+            .iter()
+            .flat_map(|s| {
+                s.params().iter().map(|v| match v {
+                    Value::Int(i) => *i,
+                    _ => -1,
+                })
+            })
+            .collect();
+        assert_eq!(all, (0..87).collect::<Vec<i64>>(), "every row once, in order");
+    }
 
     #[test]
     fn placeholders_become_numbered_for_sqlite_outside_quotes() {

@@ -2,8 +2,14 @@
 //! many concurrent clients, and prints orders per second, trades, and the p50/p99/p99.9/max
 //! acknowledgement latency (send → answer, the answer coming only once the order is stored).
 //!
-//! Each client trades on its own funded account; prices fall at random within a few ticks of one
-//! mid price, so about half the orders cross the book and trade.
+//! Every client places orders for all the funded accounts in turn (so consecutive orders of one
+//! session seldom meet their own account's orders, which self-trade prevention would cancel); prices
+//! fall at random within a few ticks of one mid price, so about half the orders cross the book and
+//! trade.
+//!
+//! Protocols: `grpc` (one unary `PlaceOrder` at a time per client), `grpc-stream` (one `PlaceOrders`
+//! order entry session per client, up to `--window` orders unanswered), `http` (one
+//! `POST /api/v1/orders` at a time per client).
 //!
 //! ```sh
 //! # an exchange to measure (embedded storage; add DATABASE_URL=... for PostgreSQL)
@@ -100,14 +106,44 @@ impl Rng {
     }
 }
 
-/// One client's next order: side and price.
-fn order_terms(rng: &mut Rng, mid: i64) -> (&'static str, String) {
-    let r = rng.next();
-    let side = if r & 1 == 0 { "BUY" } else { "SELL" };
-    // Within ±5 ticks of 0.01 around the mid; buys lean up and sells down so about half cross.
-    let offset = ((r >> 1) % 11) as i64 - 5;
-    let ticks = mid * 100 + if side == "BUY" { offset + 2 } else { offset - 2 };
-    (side, format!("{}.{:02}", ticks / 100, ticks % 100))
+/// What one client places: whose order, which side, at which price.
+struct Flow {
+    accounts: Arc<[String]>,
+    turn: usize,
+    rng: Rng,
+    symbol: String,
+    mid: i64,
+}
+
+impl Flow {
+    fn new(client: usize, accounts: Arc<[String]>, symbol: String, mid: i64) -> Self {
+        Self {
+            turn: client % accounts.len(),
+            accounts,
+            rng: Rng(0x9e37_79b9_7f4a_7c15 ^ (client as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9)),
+            symbol,
+            mid,
+        }
+    }
+
+    /// The next order: 0.001 of the base asset, limit, good till cancelled.
+    fn next(&mut self) -> PlaceOrderRequest {
+        let r = self.rng.next();
+        let side = if r & 1 == 0 { "BUY" } else { "SELL" };
+        // Within ±5 ticks of 0.01 around the mid; buys lean up and sells down so about half cross.
+        let offset = ((r >> 1) % 11) as i64 - 5;
+        let ticks = self.mid * 100 + if side == "BUY" { offset + 2 } else { offset - 2 };
+        self.turn = (self.turn + 1) % self.accounts.len();
+        PlaceOrderRequest {
+            account_id: self.accounts[self.turn].clone(),
+            symbol: self.symbol.clone(),
+            side: side.into(),
+            r#type: "LIMIT".into(),
+            price: format!("{}.{:02}", ticks / 100, ticks % 100),
+            quantity: "0.001".into(),
+            ..Default::default()
+        }
+    }
 }
 
 enum Client {
@@ -172,24 +208,10 @@ impl Client {
     }
 
     /// Places one order; returns the number of trades it made.
-    async fn place(
-        &mut self,
-        account: &str,
-        symbol: &str,
-        side: &str,
-        price: String,
-    ) -> Result<usize, String> {
+    async fn place(&mut self, order: PlaceOrderRequest) -> Result<usize, String> {
         match self {
             Client::Grpc(c) => c
-                .place_order(PlaceOrderRequest {
-                    account_id: account.into(),
-                    symbol: symbol.into(),
-                    side: side.into(),
-                    r#type: "LIMIT".into(),
-                    price,
-                    quantity: "0.001".into(),
-                    ..Default::default()
-                })
+                .place_order(order)
                 .await
                 .map(|r| r.into_inner().trades.len())
                 .map_err(|e| e.message().to_owned()),
@@ -197,8 +219,8 @@ impl Client {
                 let response = c
                     .post(format!("{base}/api/v1/orders"))
                     .json(
-                        &json!({ "account_id": account, "symbol": symbol, "side": side, "type": "LIMIT",
-                                   "price": price, "quantity": "0.001" }),
+                        &json!({ "account_id": order.account_id, "symbol": order.symbol, "side": order.side,
+                                   "type": order.r#type, "price": order.price, "quantity": order.quantity }),
                     )
                     .send()
                     .await
@@ -216,21 +238,13 @@ impl Client {
 type Outcome = (Vec<u32>, usize, Vec<String>);
 
 /// Places orders one at a time, waiting for each answer.
-async fn one_by_one(
-    mut client: Client,
-    account: String,
-    symbol: String,
-    mid: i64,
-    total: u64,
-    next: Arc<AtomicU64>,
-    mut rng: Rng,
-) -> Outcome {
+async fn one_by_one(mut client: Client, mut flow: Flow, total: u64, next: Arc<AtomicU64>) -> Outcome {
     let mut latencies = Vec::new();
     let (mut trades, mut errors) = (0usize, Vec::new());
     while next.fetch_add(1, Ordering::Relaxed) < total {
-        let (side, price) = order_terms(&mut rng, mid);
+        let order = flow.next();
         let sent = Instant::now();
-        match client.place(&account, &symbol, side, price).await {
+        match client.place(order).await {
             Ok(n) => {
                 latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
                 trades += n;
@@ -249,13 +263,10 @@ async fn one_by_one(
 /// Places orders through one order entry session, up to `window` unanswered at a time.
 async fn session(
     mut client: ExchangeServiceClient<Channel>,
-    account: String,
-    symbol: String,
-    mid: i64,
+    mut flow: Flow,
     total: u64,
     window: usize,
     next: Arc<AtomicU64>,
-    mut rng: Rng,
 ) -> Outcome {
     use futures::StreamExt;
     let (tx, rx) = tokio::sync::mpsc::channel::<PlaceOrderRequest>(window);
@@ -269,17 +280,8 @@ async fn session(
                     break;
                 };
                 permit.forget();
-                let (side, price) = order_terms(&mut rng, mid);
+                let order = flow.next();
                 sent_at.lock().unwrap().push(Instant::now());
-                let order = PlaceOrderRequest {
-                    account_id: account.clone(),
-                    symbol: symbol.clone(),
-                    side: side.into(),
-                    r#type: "LIMIT".into(),
-                    price,
-                    quantity: "0.001".into(),
-                    ..Default::default()
-                };
                 if tx.send(order).await.is_err() {
                     break;
                 }
@@ -357,7 +359,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     // Accounts funded for every order they may place; clients share them.
-    let accounts_n = o.accounts.min(o.clients);
+    let accounts_n = o.accounts;
     let per_account = o.orders.div_ceil(accounts_n as u64);
     let mut accounts = Vec::with_capacity(accounts_n);
     for i in 0..accounts_n {
@@ -369,20 +371,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         accounts.push(account);
     }
 
+    let accounts: Arc<[String]> = accounts.into();
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let tasks: Vec<_> = (0..o.clients)
         .map(|i| {
             let next = next.clone();
-            let account = accounts[i % accounts.len()].clone();
-            let (symbol, mid, total, window) = (o.symbol.clone(), o.mid, o.orders, o.window);
-            let rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9));
+            let flow = Flow::new(i, accounts.clone(), o.symbol.clone(), o.mid);
             if o.protocol == "grpc-stream" {
                 let client = ExchangeServiceClient::new(channels[i % channels.len()].clone());
-                tokio::spawn(session(client, account, symbol, mid, total, window, next, rng))
+                tokio::spawn(session(client, flow, o.orders, o.window, next))
             } else {
-                let client = make(i);
-                tokio::spawn(one_by_one(client, account, symbol, mid, total, next, rng))
+                tokio::spawn(one_by_one(make(i), flow, o.orders, next))
             }
         })
         .collect();

@@ -8,13 +8,14 @@
 //! JSON payload.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
     clock::Clock,
     identity::Identity,
-    storage::{Migration, Statement},
+    storage::{JsonText, Migration, Statement},
 };
 
 /// Every event type, documented in one place.
@@ -76,7 +77,7 @@ const OUTBOX_COLUMNS: &[&str] = &[
 ];
 
 /// One domain event.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Event {
     /// Unique, time-ordered id.
     pub id: Uuid,
@@ -98,8 +99,8 @@ pub struct Event {
     pub causation_id: Option<Uuid>,
     /// The scenario run this happened under, if any.
     pub scenario_run_id: Option<String>,
-    /// What happened.
-    pub payload: serde_json::Value,
+    /// What happened: a JSON document, serialized once when the event is made.
+    pub payload: Box<RawValue>,
 }
 
 impl Event {
@@ -125,7 +126,7 @@ impl Event {
         Statement::insert_rows(
             "_tse_outbox",
             OUTBOX_COLUMNS,
-            events.iter().map(Event::row).collect(),
+            events.iter().cloned().map(Event::into_row).collect(),
             "",
         )
     }
@@ -135,27 +136,27 @@ impl Event {
     ///
     /// # Errors
     /// Never for well-formed events; the signature follows [`Statement::insert_chunked`].
-    pub fn insert_chunked(events: &[Event]) -> Result<Vec<Statement>, crate::storage::StorageError> {
+    pub fn insert_chunked(events: Vec<Event>) -> Result<Vec<Statement>, crate::storage::StorageError> {
         Statement::insert_chunked(
             "_tse_outbox",
             OUTBOX_COLUMNS,
-            events.iter().map(Event::row).collect(),
+            events.into_iter().map(Event::into_row).collect(),
             "",
         )
     }
 
-    fn row(&self) -> Vec<crate::storage::Value> {
+    fn into_row(self) -> Vec<crate::storage::Value> {
         vec![
             self.id.to_string().into(),
             self.sim_time.into(),
             self.wall_time.into(),
-            self.service.as_str().into(),
-            self.instance.as_str().into(),
-            self.event_type.as_str().into(),
-            self.trace_id.clone().into(),
+            self.service.into(),
+            self.instance.into(),
+            self.event_type.into(),
+            self.trace_id.into(),
             self.causation_id.map(|c| c.to_string()).into(),
-            self.scenario_run_id.clone().into(),
-            self.payload.clone().into(),
+            self.scenario_run_id.into(),
+            self.payload.into(),
         ]
     }
 
@@ -186,12 +187,12 @@ impl Events {
     }
 
     /// A new event of `event_type`, happening now.
-    pub fn event(&self, event_type: &str, payload: serde_json::Value) -> Event {
+    pub fn event(&self, event_type: &str, payload: impl Serialize) -> Event {
         self.event_at(event_type, self.clock.now(), payload)
     }
 
     /// A new event of `event_type` that happened at simulated time `sim_time`.
-    pub fn event_at(&self, event_type: &str, sim_time: OffsetDateTime, payload: serde_json::Value) -> Event {
+    pub fn event_at(&self, event_type: &str, sim_time: OffsetDateTime, payload: impl Serialize) -> Event {
         Event {
             id: Uuid::now_v7(),
             sim_time,
@@ -202,7 +203,7 @@ impl Events {
             trace_id: None,
             causation_id: None,
             scenario_run_id: None,
-            payload,
+            payload: JsonText::of(&payload).0,
         }
     }
 }

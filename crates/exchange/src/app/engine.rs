@@ -764,13 +764,13 @@ impl Engine {
                 Lifecycle::Cancelled => types::ORDER_CANCELLED,
                 Lifecycle::Amended => types::ORDER_AMENDED,
             };
-            let payload = by_id
-                .get(id)
-                .map_or(json!({ "id": id.to_string() }), |o| json!(o));
-            let mut event = self
-                .events
-                .event_at(event_type, at, payload)
-                .traced(self.trace(*id));
+            let mut event = match by_id.get(id) {
+                Some(order) => self.events.event_at(event_type, at, order),
+                None => self
+                    .events
+                    .event_at(event_type, at, json!({ "id": id.to_string() })),
+            }
+            .traced(self.trace(*id));
             if *step == Lifecycle::Rejected
                 && let Some(cause) = self.fault_causes.remove(id)
             {
@@ -786,7 +786,7 @@ impl Engine {
             };
             events.push(
                 self.events
-                    .event_at(types::TRADE_EXECUTED, at, json!(view))
+                    .event_at(types::TRADE_EXECUTED, at, view)
                     .traced(self.trace(taker)),
             );
             self.metrics.trade(&view.symbol);

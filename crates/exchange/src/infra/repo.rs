@@ -199,11 +199,11 @@ impl Merged {
         self.market.extend(commit.market);
     }
 
-    fn statements(&self) -> Result<Vec<Statement>, StorageError> {
+    /// The statements storing what the commits changed; the acks and market updates stay behind.
+    fn statements(&mut self) -> Result<Vec<Statement>, StorageError> {
         let mut out = Vec::new();
-        let accounts = self
-            .accounts
-            .iter()
+        let accounts = std::mem::take(&mut self.accounts)
+            .into_iter()
             .map(|a| {
                 let idx =
                     a.id.trim_start_matches("acct-")
@@ -212,24 +212,24 @@ impl Merged {
                         - 1;
                 vec![
                     Value::Int(idx),
-                    a.id.as_str().into(),
-                    a.entity.clone().into(),
                     parse_time(&a.created_at).into(),
+                    a.id.into(),
+                    a.entity.into(),
                 ]
             })
             .collect();
         out.extend(Statement::insert_chunked(
             "accounts",
-            &["idx", "id", "entity", "created_at"],
+            &["idx", "created_at", "id", "entity"],
             accounts,
             "",
         )?);
-        let mut orders: Vec<&OrderView> = self.orders.values().collect();
+        let mut orders: Vec<OrderView> = std::mem::take(&mut self.orders).into_values().collect();
         orders.sort_by_key(|o| o.priority);
         out.extend(Statement::insert_chunked(
             "orders",
             ORDER_COLUMNS,
-            orders.iter().map(|o| order_row(o)).collect(),
+            orders.into_iter().map(order_row).collect(),
             "ON CONFLICT (id) DO UPDATE SET price = excluded.price, quantity = excluded.quantity, \
              filled = excluded.filled, filled_notional = excluded.filled_notional, fees = excluded.fees, \
              locked = excluded.locked, status = excluded.status, reason = excluded.reason, \
@@ -242,19 +242,16 @@ impl Merged {
         out.extend(Statement::insert_chunked(
             "trades",
             TRADE_COLUMNS,
-            self.trades.iter().map(trade_row).collect(),
+            std::mem::take(&mut self.trades)
+                .into_iter()
+                .map(trade_row)
+                .collect(),
             "",
         )?);
-        let balances = self
-            .balances
-            .iter()
+        let balances = std::mem::take(&mut self.balances)
+            .into_iter()
             .map(|((account, asset), b)| {
-                vec![
-                    account.as_str().into(),
-                    asset.as_str().into(),
-                    b.available.into(),
-                    b.locked.into(),
-                ]
+                vec![account.into(), asset.into(), b.available.into(), b.locked.into()]
             })
             .collect();
         out.extend(Statement::insert_chunked(
@@ -264,10 +261,9 @@ impl Merged {
             "ON CONFLICT (account_id, asset) DO UPDATE SET available = excluded.available, \
              locked = excluded.locked",
         )?);
-        let totals = self
-            .totals
-            .iter()
-            .map(|(asset, (fees, net))| vec![asset.as_str().into(), (*fees).into(), (*net).into()])
+        let totals = std::mem::take(&mut self.totals)
+            .into_iter()
+            .map(|(asset, (fees, net))| vec![asset.into(), fees.into(), net.into()])
             .collect();
         out.extend(Statement::insert_chunked(
             "asset_totals",
@@ -275,7 +271,7 @@ impl Merged {
             totals,
             "ON CONFLICT (asset) DO UPDATE SET fees = excluded.fees, net_deposits = excluded.net_deposits",
         )?);
-        out.extend(Event::insert_chunked(&self.events)?);
+        out.extend(Event::insert_chunked(std::mem::take(&mut self.events))?);
         Ok(out)
     }
 }
@@ -289,12 +285,12 @@ fn id_value(id: &str) -> Value {
     Value::Int(id.parse::<i64>().unwrap_or_default())
 }
 
-fn order_row(o: &OrderView) -> Vec<Value> {
+fn order_row(o: OrderView) -> Vec<Value> {
     vec![
         id_value(&o.id),
-        o.client_order_id.clone().into(),
-        o.account_id.as_str().into(),
-        o.symbol.as_str().into(),
+        o.client_order_id.into(),
+        o.account_id.into(),
+        o.symbol.into(),
         o.side.into(),
         o.order_type.into(),
         o.time_in_force.into(),
@@ -307,23 +303,23 @@ fn order_row(o: &OrderView) -> Vec<Value> {
         o.fees.into(),
         o.locked.into(),
         o.status.into(),
-        o.reason.clone().into(),
+        o.reason.into(),
         Value::Int(i64::try_from(o.priority).unwrap_or(i64::MAX)),
         o.created.into(),
         o.updated.into(),
     ]
 }
 
-fn trade_row(t: &TradeView) -> Vec<Value> {
+fn trade_row(t: TradeView) -> Vec<Value> {
     vec![
         id_value(&t.id),
-        t.symbol.as_str().into(),
+        t.symbol.into(),
         t.price.into(),
         t.quantity.into(),
         id_value(&t.buy_order_id),
         id_value(&t.sell_order_id),
-        t.buyer_account_id.as_str().into(),
-        t.seller_account_id.as_str().into(),
+        t.buyer_account_id.into(),
+        t.seller_account_id.into(),
         t.taker_side.into(),
         t.buyer_fee.into(),
         t.seller_fee.into(),

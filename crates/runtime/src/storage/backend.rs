@@ -31,7 +31,7 @@ pub(super) enum Tx {
 fn pg_query(stmt: &Statement) -> Query<'static, Postgres, PgArguments> {
     let mut query = sqlx::query(AssertSqlSafe(Arc::<str>::from(stmt.sql())));
     for value in stmt.params() {
-        query = match value.clone() {
+        query = match value {
             Value::Null(kind) => match kind {
                 Kind::Int => query.bind(None::<i64>),
                 Kind::Text => query.bind(None::<String>),
@@ -41,13 +41,13 @@ fn pg_query(stmt: &Statement) -> Query<'static, Postgres, PgArguments> {
                 Kind::Time => query.bind(None::<OffsetDateTime>),
                 Kind::Bytes => query.bind(None::<Vec<u8>>),
             },
-            Value::Int(v) => query.bind(v),
-            Value::Text(v) => query.bind(v),
-            Value::Decimal(v) => query.bind(v),
-            Value::Bool(v) => query.bind(v),
-            Value::Json(v) => query.bind(Json(v)),
-            Value::Time(v) => query.bind(v),
-            Value::Bytes(v) => query.bind(v),
+            Value::Int(v) => query.bind(*v),
+            Value::Text(v) => query.bind(v.clone()),
+            Value::Decimal(v) => query.bind(*v),
+            Value::Bool(v) => query.bind(*v),
+            Value::Json(v) => query.bind(v.0.clone()),
+            Value::Time(v) => query.bind(*v),
+            Value::Bytes(v) => query.bind(v.clone()),
         };
     }
     query
@@ -57,17 +57,17 @@ fn sqlite_query(stmt: &Statement) -> Query<'static, Sqlite, SqliteArguments> {
     let sql = Dialect::Sqlite.placeholders(stmt.sql()).into_owned();
     let mut query = sqlx::query(AssertSqlSafe(sql));
     for value in stmt.params() {
-        query = match value.clone() {
+        query = match value {
             Value::Null(Kind::Int | Kind::Bool) => query.bind(None::<i64>),
             Value::Null(Kind::Bytes) => query.bind(None::<Vec<u8>>),
             Value::Null(_) => query.bind(None::<String>),
-            Value::Int(v) => query.bind(v),
-            Value::Text(v) => query.bind(v),
+            Value::Int(v) => query.bind(*v),
+            Value::Text(v) => query.bind(v.clone()),
             Value::Decimal(v) => query.bind(v.to_string()),
-            Value::Bool(v) => query.bind(v),
-            Value::Json(v) => query.bind(v.to_string()),
-            Value::Time(v) => query.bind(sqlite_time(v)),
-            Value::Bytes(v) => query.bind(v),
+            Value::Bool(v) => query.bind(*v),
+            Value::Json(v) => query.bind(v.get().to_owned()),
+            Value::Time(v) => query.bind(sqlite_time(*v)),
+            Value::Bytes(v) => query.bind(v.clone()),
         };
     }
     query

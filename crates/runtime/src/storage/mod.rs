@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 pub use migrate::{Migration, MigrationSet};
-pub use sql::{Column, Dialect, Kind, Row, Statement, Value};
+pub use sql::{Column, Dialect, JsonText, Kind, Row, Statement, Value};
 
 use self::{
     backend::{Pool, is_unavailable},

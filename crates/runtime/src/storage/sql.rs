@@ -20,6 +20,7 @@ use std::{borrow::Cow, sync::Arc};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use super::StorageError;
@@ -152,8 +153,8 @@ pub enum Value {
     Decimal(#[serde(with = "rust_decimal::serde::str")] Decimal),
     /// Boolean.
     Bool(bool),
-    /// JSON document.
-    Json(serde_json::Value),
+    /// JSON document, kept as its text: serialized once where it is made, bound as is.
+    Json(JsonText),
     /// Point in time, UTC.
     Time(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
     /// Raw bytes.
@@ -183,9 +184,60 @@ value_from! {
     String => Text, Text, |v| v;
     &str => Text, Text, str::to_owned;
     Decimal => Decimal, Decimal, |v| v;
-    serde_json::Value => Json, Json, |v| v;
+    serde_json::Value => Json, Json, |v: serde_json::Value| JsonText::of(&v);
+    Box<RawValue> => Json, Json, JsonText;
+    JsonText => Json, Json, |v| v;
     OffsetDateTime => Time, Time, |v| v;
     Vec<u8> => Bytes, Bytes, |v| v;
+}
+
+/// A JSON document kept as its text: serialized once where it is made, then bound as it is (no
+/// tree of maps and strings to build, clone and print again).
+///
+/// In a spool it is stored as a string holding the text (a raw value cannot sit inside the tagged
+/// [`Value`]); a spool written when documents were stored as such is read too.
+#[derive(Clone, Debug)]
+pub struct JsonText(pub Box<RawValue>);
+
+impl JsonText {
+    /// The text of `value` serialized as JSON; a value that cannot be (a map with non-string keys)
+    /// becomes `{"unserializable": reason}` rather than failing a write.
+    pub fn of(value: &impl Serialize) -> Self {
+        Self(serde_json::value::to_raw_value(value).unwrap_or_else(|e| {
+            serde_json::value::to_raw_value(&serde_json::json!({ "unserializable": e.to_string() }))
+                .expect("a JSON object of one string serializes")
+        }))
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.get())
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::String(text) => RawValue::from_string(text.clone())
+                .or_else(|_| serde_json::value::to_raw_value(&serde_json::Value::String(text))),
+            document => serde_json::value::to_raw_value(&document),
+        }
+        .map(Self)
+        .map_err(D::Error::custom)
+    }
 }
 
 /// One SQL statement with its parameters.
@@ -428,6 +480,26 @@ text_in_sqlite_column!(OffsetDateTime, OffsetDateTime, |v| v, |t: &str| {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_parameters_keep_their_text_through_a_spool_and_read_old_spools() {
+        let statement = Statement::new("INSERT INTO t (doc) VALUES ($1)")
+            .bind(JsonText::of(&serde_json::json!({"b": [1, "x"], "a": null})));
+        let spooled = serde_json::to_string(&statement).unwrap();
+        let back: Statement = serde_json::from_str(&spooled).unwrap();
+        assert_eq!(back, statement);
+        let Value::Json(doc) = &back.params()[0] else {
+            panic!("{back:?}")
+        };
+        assert_eq!(doc.get(), r#"{"a":null,"b":[1,"x"]}"#);
+        // A spool written when documents were stored as such.
+        let old = r#"{"sql":"INSERT INTO t (doc) VALUES ($1)","params":[{"t":"json","v":{"k":1}}]}"#;
+        let old: Statement = serde_json::from_str(old).unwrap();
+        let Value::Json(doc) = &old.params()[0] else {
+            panic!("{old:?}")
+        };
+        assert_eq!(doc.get(), r#"{"k":1}"#);
+    }
 
     #[test]
     fn chunked_inserts_use_a_few_recurring_sizes() {

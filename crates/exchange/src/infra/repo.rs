@@ -20,7 +20,7 @@ use tracing::{error, info};
 use tse_runtime::{
     events::Event,
     health::{Check, Health},
-    storage::{Migration, Statement, Storage, StorageError, Value, Written},
+    storage::{Migration, PreparedWrite, Statement, Storage, StorageError, Value, WriteBatch},
 };
 
 use crate::{
@@ -43,7 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "accounts, balances, orders and trades",
     sql: "CREATE TABLE accounts (
-            idx BIGINT PRIMARY KEY,
+            idx {key},
             id TEXT NOT NULL UNIQUE,
             entity TEXT,
             created_at {timestamp} NOT NULL);
@@ -58,7 +58,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             fees {decimal} NOT NULL,
             net_deposits {decimal} NOT NULL);
           CREATE TABLE orders (
-            id BIGINT PRIMARY KEY,
+            id {key},
             client_order_id TEXT,
             account_id TEXT NOT NULL,
             symbol TEXT NOT NULL,
@@ -81,7 +81,7 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
           CREATE INDEX orders_by_account ON orders (account_id, id);
           CREATE INDEX orders_open ON orders (priority) WHERE status IN ('NEW', 'PARTIALLY_FILLED');
           CREATE TABLE trades (
-            id BIGINT PRIMARY KEY,
+            id {key},
             symbol TEXT NOT NULL,
             price {decimal} NOT NULL,
             quantity {decimal} NOT NULL,
@@ -327,8 +327,19 @@ fn trade_row(t: TradeView) -> Vec<Value> {
     ]
 }
 
+/// A merged batch ready to store, with whom to answer once it is.
+struct Prepared {
+    write: Result<PreparedWrite, StorageError>,
+    rows: usize,
+    acks: Vec<Ack>,
+    market: Vec<MarketUpdate>,
+}
+
 /// Stores commits until the engine hangs up, merging whatever queued while the previous write ran;
 /// answers each commit's requests once it is stored, then publishes its market updates.
+///
+/// Two stages run side by side: one merges commits and turns them into statements while the other
+/// stores the batch before, so the database never waits for the next batch to be prepared.
 pub async fn write_commits(parts: WriterParts) {
     let WriterParts {
         storage,
@@ -336,46 +347,65 @@ pub async fn write_commits(parts: WriterParts) {
         market,
         health,
     } = parts;
-    while let Some(first) = commits.recv().await {
-        let mut merged = Merged::default();
-        merged.add(first);
-        while merged.rows < ROWS_PER_BATCH {
-            match commits.try_recv() {
-                Ok(more) => merged.add(more),
-                Err(_) => break,
+    // One batch prepared ahead: more would only hold memory the database cannot take yet.
+    let (prepared_tx, mut prepared) = mpsc::channel::<Prepared>(1);
+    let preparing = storage.clone();
+    let prepare = async move {
+        while let Some(first) = commits.recv().await {
+            let mut merged = Merged::default();
+            merged.add(first);
+            while merged.rows < ROWS_PER_BATCH {
+                match commits.try_recv() {
+                    Ok(more) => merged.add(more),
+                    Err(_) => break,
+                }
             }
-        }
-        let started = Instant::now();
-        let outcome = match merged.statements() {
-            Ok(statements) if statements.is_empty() => Ok(Written::Committed),
-            Ok(statements) => {
-                let mut batch = tse_runtime::storage::WriteBatch::new();
+            let write = merged.statements().map(|statements| {
+                let mut batch = WriteBatch::new();
                 for s in statements {
                     batch.push(s);
                 }
-                storage.write(batch).await
+                preparing.prepare(batch)
+            });
+            let batch = Prepared {
+                write,
+                rows: merged.rows,
+                acks: merged.acks,
+                market: merged.market,
+            };
+            if prepared_tx.send(batch).await.is_err() {
+                return;
             }
-            Err(e) => Err(e),
-        };
-        let stored = match outcome {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                error!(error = %e, rows = merged.rows, "an exchange commit could not be stored: memory is now ahead of storage");
-                health.set_check(
-                    LEDGER_CHECK,
-                    Check::down(true, format!("a commit could not be stored ({e}); restart the instance to recover the stored state")),
-                );
-                Err(e.to_string())
+        }
+    };
+    let store = async move {
+        while let Some(batch) = prepared.recv().await {
+            let started = Instant::now();
+            let outcome = match batch.write {
+                Ok(write) => storage.write_prepared(write).await,
+                Err(e) => Err(e),
+            };
+            let stored = match outcome {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    error!(error = %e, rows = batch.rows, "an exchange commit could not be stored: memory is now ahead of storage");
+                    health.set_check(
+                        LEDGER_CHECK,
+                        Check::down(true, format!("a commit could not be stored ({e}); restart the instance to recover the stored state")),
+                    );
+                    Err(e.to_string())
+                }
+            };
+            tracing::trace!(rows = batch.rows, elapsed = ?started.elapsed(), "commit stored");
+            for ack in batch.acks {
+                ack(stored.clone());
             }
-        };
-        tracing::trace!(rows = merged.rows, elapsed = ?started.elapsed(), "commit stored");
-        for ack in merged.acks {
-            ack(stored.clone());
+            if stored.is_ok() && !batch.market.is_empty() {
+                let _ = market.send(Arc::new(batch.market));
+            }
         }
-        if stored.is_ok() && !merged.market.is_empty() {
-            let _ = market.send(Arc::new(merged.market));
-        }
-    }
+    };
+    tokio::join!(prepare, store);
 }
 
 /// Loads the stored state into `venue`. Returns how many accounts and open orders were restored.

@@ -1,11 +1,9 @@
 //! The two drivers behind one face: binding [`Value`]s, running [`Statement`]s inside a transaction,
 //! reading [`Row`]s, and telling "the database is unreachable" from "the database refused this".
 
-use std::sync::Arc;
-
 use rust_decimal::Decimal;
 use sqlx::{
-    AssertSqlSafe, Postgres, Sqlite,
+    Arguments as _, AssertSqlSafe, Postgres, Sqlite,
     postgres::{PgArguments, PgPool},
     query::Query,
     sqlite::{SqliteArguments, SqlitePool},
@@ -29,7 +27,7 @@ pub(super) enum Tx {
 }
 
 fn pg_query(stmt: &Statement) -> Query<'static, Postgres, PgArguments> {
-    let mut query = sqlx::query(AssertSqlSafe(Arc::<str>::from(stmt.sql())));
+    let mut query = sqlx::query(AssertSqlSafe(stmt.text_for(Dialect::Postgres)));
     for value in stmt.params() {
         query = match value {
             Value::Null(kind) => match kind {
@@ -53,27 +51,55 @@ fn pg_query(stmt: &Statement) -> Query<'static, Postgres, PgArguments> {
     query
 }
 
-fn sqlite_query(stmt: &Statement) -> Query<'static, Sqlite, SqliteArguments> {
-    let sql = Dialect::Sqlite.placeholders(stmt.sql()).into_owned();
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for value in stmt.params() {
-        query = match value {
-            Value::Null(Kind::Int | Kind::Bool) => query.bind(None::<i64>),
-            Value::Null(Kind::Bytes) => query.bind(None::<Vec<u8>>),
-            Value::Null(_) => query.bind(None::<String>),
-            Value::Int(v) => query.bind(*v),
-            Value::Text(v) => query.bind(v.clone()),
-            Value::Decimal(v) => query.bind(v.to_string()),
-            Value::Bool(v) => query.bind(*v),
-            Value::Json(v) => query.bind(v.get().to_owned()),
-            Value::Time(v) => query.bind(sqlite_time(*v)),
-            Value::Bytes(v) => query.bind(v.clone()),
+/// The SQLite query of `stmt`, taking its values over: a write batch is bound once and then
+/// dropped, so text and JSON move into the arguments instead of being copied.
+fn sqlite_query(stmt: Statement) -> Query<'static, Sqlite, SqliteArguments> {
+    let sql = stmt.text_for(Dialect::Sqlite);
+    let params = stmt.into_params();
+    let mut args = SqliteArguments::default();
+    args.reserve(params.len(), 0);
+    for value in params {
+        // Encoding these types into SQLite arguments cannot fail.
+        let _ = match value {
+            Value::Null(Kind::Int | Kind::Bool) => args.add(None::<i64>),
+            Value::Null(Kind::Bytes) => args.add(None::<Vec<u8>>),
+            Value::Null(_) => args.add(None::<String>),
+            Value::Int(v) => args.add(v),
+            Value::Text(v) => args.add(v),
+            Value::Decimal(v) => args.add(v.to_string()),
+            Value::Bool(v) => args.add(v),
+            Value::Json(v) => args.add(String::from(Box::<str>::from(v.0))),
+            Value::Time(v) => args.add(sqlite_time(v)),
+            Value::Bytes(v) => args.add(v),
         };
     }
-    query
+    sqlx::query_with(AssertSqlSafe(sql), args)
+}
+
+/// Statements bound for SQLite ahead of their transaction (see [`super::Storage::prepare`]).
+pub(super) struct BoundSqlite(Vec<Query<'static, Sqlite, SqliteArguments>>);
+
+impl BoundSqlite {
+    pub(super) fn new(statements: Vec<Statement>) -> Self {
+        Self(statements.into_iter().map(sqlite_query).collect())
+    }
 }
 
 impl Pool {
+    /// Runs bound statements in one transaction.
+    pub(super) async fn apply_bound(&self, bound: BoundSqlite) -> Result<(), sqlx::Error> {
+        let mut tx = self.begin().await?;
+        for query in bound.0 {
+            match &mut tx {
+                Tx::Sqlite(tx) => query.execute(&mut **tx).await.map(drop)?,
+                Tx::Postgres(_) => {
+                    return Err(sqlx::Error::Protocol("SQLite statements on PostgreSQL".into()));
+                }
+            }
+        }
+        tx.commit().await
+    }
+
     pub(super) fn dialect(&self) -> Dialect {
         match self {
             Pool::Postgres(_) => Dialect::Postgres,
@@ -96,7 +122,7 @@ impl Pool {
                 .into_iter()
                 .map(|r| Row(RowInner::Postgres(r)))
                 .collect(),
-            Pool::Sqlite(pool) => sqlite_query(stmt)
+            Pool::Sqlite(pool) => sqlite_query(stmt.clone())
                 .fetch_all(pool)
                 .await?
                 .into_iter()
@@ -122,7 +148,10 @@ impl Tx {
     pub(super) async fn execute(&mut self, stmt: &Statement) -> Result<u64, sqlx::Error> {
         Ok(match self {
             Tx::Postgres(tx) => pg_query(stmt).execute(&mut **tx).await?.rows_affected(),
-            Tx::Sqlite(tx) => sqlite_query(stmt).execute(&mut **tx).await?.rows_affected(),
+            Tx::Sqlite(tx) => sqlite_query(stmt.clone())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
         })
     }
 
@@ -134,7 +163,7 @@ impl Tx {
                 .into_iter()
                 .map(|r| Row(RowInner::Postgres(r)))
                 .collect(),
-            Tx::Sqlite(tx) => sqlite_query(stmt)
+            Tx::Sqlite(tx) => sqlite_query(stmt.clone())
                 .fetch_all(&mut **tx)
                 .await?
                 .into_iter()

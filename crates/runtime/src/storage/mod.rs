@@ -110,6 +110,14 @@ pub enum Written {
     Spooled,
 }
 
+/// A write batch made ready for the database by [`Storage::prepare`].
+pub struct PreparedWrite(Prepared);
+
+enum Prepared {
+    Statements(WriteBatch),
+    Sqlite(backend::BoundSqlite),
+}
+
 /// Statements applied atomically, in order.
 #[derive(Clone, Debug, Default)]
 pub struct WriteBatch {
@@ -276,12 +284,18 @@ impl Storage {
             // A 64 MiB page cache per connection (the default is 2 MiB): indexes of busy tables
             // stay in memory instead of being read back from the OS on every batch.
             .pragma("cache_size", "-65536")
+            // A commit that leaves the write-ahead log above 8 MiB checkpoints it (which lets the
+            // log start over); `checkpoint_wal` does most of that copying beside the writes first.
+            .pragma("wal_autocheckpoint", "2048")
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A local file needs no liveness probe: it would cost a round trip per transaction.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| StorageError::Open(format!("{}: {e}", path.display())))?;
+        tokio::spawn(checkpoint_wal(pool.clone()));
         let pool = Pool::Sqlite(pool);
         migrate::migrate(&pool, "", &sets).await?;
         Ok(Self {
@@ -401,17 +415,38 @@ impl Storage {
     /// [`StorageError::Rejected`] when the database refuses a statement (nothing of the batch is
     /// applied); [`StorageError::Spool`] when the database is down and the local spool fails too.
     pub async fn write(&self, batch: impl Into<WriteBatch>) -> Result<Written, StorageError> {
+        self.write_prepared(self.prepare(batch)).await
+    }
+
+    /// Makes a batch ready for the database ahead of its turn: on SQLite its values are bound now,
+    /// so that [`Storage::write_prepared`] spends its time in the database alone and a writer can
+    /// prepare its next batch while the previous one is written. (On PostgreSQL the statements stay
+    /// as they are: the spool may need them.)
+    pub fn prepare(&self, batch: impl Into<WriteBatch>) -> PreparedWrite {
         let batch = batch.into();
-        if batch.is_empty() {
-            return Ok(Written::Committed);
-        }
-        let inner = &self.inner;
-        let mut last_seq = inner.writer.lock().await;
-        let Some(pg) = &inner.postgres else {
-            apply(&inner.pool, None, &batch.statements).await?;
-            inner.metrics.writes.with_label_values(&["committed"]).inc();
-            return Ok(Written::Committed);
+        PreparedWrite(match &self.inner.postgres {
+            None if !batch.is_empty() => Prepared::Sqlite(backend::BoundSqlite::new(batch.statements)),
+            _ => Prepared::Statements(batch),
+        })
+    }
+
+    /// Writes a prepared batch atomically, as [`Storage::write`] does.
+    ///
+    /// # Errors
+    /// As [`Storage::write`].
+    pub async fn write_prepared(&self, prepared: PreparedWrite) -> Result<Written, StorageError> {
+        let batch = match prepared.0 {
+            Prepared::Sqlite(bound) => return self.write_sqlite(bound).await,
+            Prepared::Statements(batch) if batch.is_empty() => return Ok(Written::Committed),
+            Prepared::Statements(batch) => batch,
         };
+        let inner = &self.inner;
+        let Some(pg) = &inner.postgres else {
+            return self
+                .write_sqlite(backend::BoundSqlite::new(batch.statements))
+                .await;
+        };
+        let mut last_seq = inner.writer.lock().await;
         let seq = next_seq(&mut last_seq);
         if *pg.available.borrow() && pg.spool.pending() == 0 {
             match tokio::time::timeout(WRITE_TIMEOUT, apply(&inner.pool, Some(seq), &batch.statements)).await
@@ -434,6 +469,13 @@ impl Storage {
             .spool_pending
             .set(i64::try_from(pg.spool.pending()).unwrap_or(i64::MAX));
         Ok(Written::Spooled)
+    }
+
+    async fn write_sqlite(&self, bound: backend::BoundSqlite) -> Result<Written, StorageError> {
+        let _turn = self.inner.writer.lock().await;
+        self.inner.pool.apply_bound(bound).await?;
+        self.inner.metrics.writes.with_label_values(&["committed"]).inc();
+        Ok(Written::Committed)
     }
 
     /// Runs a query and returns every row.
@@ -671,6 +713,24 @@ impl Storage {
         if let Some(pg) = &self.inner.postgres {
             pg.admin.close().await;
             pg.spool.close().await;
+        }
+    }
+}
+
+/// How often committed pages move from the SQLite write-ahead log into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Moves committed pages from the write-ahead log into the database file until the pool closes.
+/// Passive checkpoints never block writers or readers; the log is reused from its start once a
+/// checkpoint has caught up. (SQLite also checkpoints when the last connection closes.)
+async fn checkpoint_wal(pool: sqlx::SqlitePool) {
+    loop {
+        tokio::time::sleep(CHECKPOINT_INTERVAL).await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            tracing::debug!(error = %e, "WAL checkpoint skipped");
         }
     }
 }

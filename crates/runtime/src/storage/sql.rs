@@ -12,6 +12,7 @@
 //! | `{json}` | `JSONB` | `TEXT` |
 //! | `{bytes}` | `BYTEA` | `BLOB` |
 //! | `{id}` | `BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY` | `INTEGER PRIMARY KEY AUTOINCREMENT` |
+//! | `{key}` | `BIGINT PRIMARY KEY` | `INTEGER PRIMARY KEY` (the row id itself: no separate index) |
 //!
 //! Money is exact in both: [`Value::Decimal`] is bound as `NUMERIC` in PostgreSQL and as its exact
 //! text in SQLite. Compare and sum decimals in Rust, not in SQL, so both backends agree.
@@ -46,7 +47,7 @@ impl Dialect {
 
     /// Expands the type tokens of a migration for this backend.
     pub fn expand(self, ddl: &str) -> String {
-        let pairs: [(&str, &str, &str); 5] = [
+        let pairs: [(&str, &str, &str); 6] = [
             ("{decimal}", "NUMERIC", "TEXT"),
             ("{timestamp}", "TIMESTAMPTZ", "TEXT"),
             ("{json}", "JSONB", "TEXT"),
@@ -56,6 +57,7 @@ impl Dialect {
                 "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
                 "INTEGER PRIMARY KEY AUTOINCREMENT",
             ),
+            ("{key}", "BIGINT PRIMARY KEY", "INTEGER PRIMARY KEY"),
         ];
         let mut out = ddl.to_owned();
         for (token, postgres, sqlite) in pairs {
@@ -241,10 +243,20 @@ impl<'de> Deserialize<'de> for JsonText {
 }
 
 /// One SQL statement with its parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Statement {
     sql: Arc<str>,
     params: Vec<Value>,
+    /// The text with SQLite's anonymous placeholders, when it is known without rewriting `sql`
+    /// (multi-row inserts keep both texts in a cache).
+    #[serde(skip)]
+    anonymous: Option<Arc<str>>,
+}
+
+impl PartialEq for Statement {
+    fn eq(&self, other: &Self) -> bool {
+        self.sql == other.sql && self.params == other.params
+    }
 }
 
 impl Statement {
@@ -253,6 +265,7 @@ impl Statement {
         Self {
             sql: sql.into(),
             params: Vec::new(),
+            anonymous: None,
         }
     }
 
@@ -273,6 +286,23 @@ impl Statement {
         &self.params
     }
 
+    /// The text for `dialect`, rewritten (or taken from the insert cache) when it differs.
+    pub(super) fn text_for(&self, dialect: Dialect) -> Arc<str> {
+        match (dialect, &self.anonymous) {
+            (Dialect::Sqlite, Some(anonymous)) => anonymous.clone(),
+            (Dialect::Sqlite, None) => match dialect.placeholders(&self.sql) {
+                Cow::Borrowed(_) => self.sql.clone(),
+                Cow::Owned(text) => text.into(),
+            },
+            (Dialect::Postgres, _) => self.sql.clone(),
+        }
+    }
+
+    /// Takes the parameters out.
+    pub(super) fn into_params(self) -> Vec<Value> {
+        self.params
+    }
+
     /// A multi-row `INSERT INTO table (columns) VALUES (...), (...)`, one statement for many rows.
     /// `suffix` is appended (e.g. `ON CONFLICT (id) DO NOTHING`).
     ///
@@ -288,8 +318,8 @@ impl Statement {
         if rows.is_empty() {
             return Err(StorageError::Invalid(format!("insert into {table}: no rows")));
         }
-        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
         let mut params = Vec::with_capacity(rows.len() * columns.len());
+        let count = rows.len();
         for (r, row) in rows.into_iter().enumerate() {
             if row.len() != columns.len() {
                 return Err(StorageError::Invalid(format!(
@@ -298,31 +328,74 @@ impl Statement {
                     columns.len()
                 )));
             }
-            sql.push_str(if r == 0 { "(" } else { ", (" });
-            for c in 0..columns.len() {
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push('$');
-                sql.push_str(&(params.len() + c + 1).to_string());
-            }
-            sql.push(')');
             params.extend(row);
         }
-        if !suffix.is_empty() {
-            sql.push(' ');
-            sql.push_str(suffix);
-        }
+        let (sql, anonymous) = insert_texts(table, columns, count, suffix);
         Ok(Self {
-            sql: sql.into(),
+            sql,
             params,
+            anonymous: Some(anonymous),
         })
     }
 }
 
+/// Texts of multi-row inserts made so far, by shape: `$N` numbered and SQLite's anonymous `?`.
+/// Batches repeat a few shapes (see [`CHUNK_SIZES`]), so texts are built once, not per batch; the
+/// cache is emptied should unusual shapes ever fill it.
+static INSERT_TEXTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, InsertTexts>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The `$N` numbered and the anonymous `?` text of one insert shape.
+type InsertTexts = (Arc<str>, Arc<str>);
+
+/// Shapes kept in [`INSERT_TEXTS`] at most.
+const INSERT_TEXTS_MAX: usize = 512;
+
+fn insert_texts(table: &str, columns: &[&str], rows: usize, suffix: &str) -> InsertTexts {
+    let key = format!("{table}\0{}\0{rows}\0{suffix}", columns.join(","));
+    let mut cache = INSERT_TEXTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(texts) = cache.get(&key) {
+        return texts.clone();
+    }
+    let head = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    let (mut numbered, mut anonymous) = (head.clone(), head);
+    let mut n = 0;
+    for r in 0..rows {
+        let open = if r == 0 { "(" } else { ", (" };
+        numbered.push_str(open);
+        anonymous.push_str(open);
+        for c in 0..columns.len() {
+            if c > 0 {
+                numbered.push_str(", ");
+                anonymous.push_str(", ");
+            }
+            n += 1;
+            numbered.push('$');
+            numbered.push_str(&n.to_string());
+            anonymous.push('?');
+        }
+        numbered.push(')');
+        anonymous.push(')');
+    }
+    if !suffix.is_empty() {
+        for text in [&mut numbered, &mut anonymous] {
+            text.push(' ');
+            text.push_str(suffix);
+        }
+    }
+    let texts: InsertTexts = (numbered.into(), anonymous.into());
+    if cache.len() >= INSERT_TEXTS_MAX {
+        cache.clear();
+    }
+    cache.insert(key, texts.clone());
+    texts
+}
+
 /// Row counts [`Statement::insert_chunked`] splits into: few distinct statement texts, so both
 /// backends reuse their prepared statements instead of parsing a new one for every batch size.
-const CHUNK_SIZES: [usize; 5] = [256, 64, 16, 4, 1];
+const CHUNK_SIZES: [usize; 6] = [1024, 256, 64, 16, 4, 1];
 
 impl Statement {
     /// Multi-row inserts of `rows` in chunks of 256, 64, 16, 4 and 1 rows: any number of rows takes
@@ -354,17 +427,29 @@ impl Statement {
 
 /// Formats a time for SQLite: RFC 3339 UTC with nine fraction digits, so text order is time order.
 pub(super) fn sqlite_time(time: OffsetDateTime) -> String {
+    fn digits(out: &mut String, value: u32, width: u32) {
+        for p in (0..width).rev() {
+            out.push(char::from(b'0' + ((value / 10u32.pow(p)) % 10) as u8));
+        }
+    }
     let t = time.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.nanosecond()
-    )
+    // Written digit by digit rather than through `format!`: this runs for every timestamp of every
+    // stored row.
+    let mut out = String::with_capacity(30);
+    digits(&mut out, t.year().clamp(0, 9999).unsigned_abs(), 4);
+    for (separator, value, width) in [
+        ('-', u32::from(u8::from(t.month())), 2),
+        ('-', u32::from(t.day()), 2),
+        ('T', u32::from(t.hour()), 2),
+        (':', u32::from(t.minute()), 2),
+        (':', u32::from(t.second()), 2),
+        ('.', t.nanosecond(), 9),
+    ] {
+        out.push(separator);
+        digits(&mut out, value, width);
+    }
+    out.push('Z');
+    out
 }
 
 /// A row read from either backend, with typed getters by column name.

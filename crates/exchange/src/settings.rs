@@ -45,11 +45,52 @@ pub struct Settings {
     pub liquidity: Liquidity,
 }
 
+/// A decimal as TOML lets it be written: `"0.0002"`, `0.0002` or `5`.
+enum Number {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+}
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Number;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a decimal, as a number or as text like \"0.0002\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Number, E> {
+                Ok(Number::Text(v.to_owned()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Number, E> {
+                Ok(Number::Integer(v))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Number, E> {
+                Ok(Number::Float(v))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+impl Number {
+    /// The text the decimal is read from; a float prints as the shortest text that reads back as
+    /// it, which is what was written (`0.0002`, not `0.000200000000000000001`).
+    fn text(self) -> String {
+        match self {
+            Number::Text(t) => t,
+            Number::Integer(i) => i.to_string(),
+            Number::Float(f) => f.to_string(),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
-    maker_fee: Option<String>,
-    taker_fee: Option<String>,
+    maker_fee: Option<Number>,
+    taker_fee: Option<Number>,
     market_data: Option<String>,
     liquidity: Option<RawLiquidity>,
     instruments: Option<Vec<RawInstrument>>,
@@ -60,18 +101,18 @@ struct Raw {
 struct RawLiquidity {
     enabled: Option<bool>,
     levels: Option<u32>,
-    spread_bps: Option<String>,
-    step_bps: Option<String>,
-    requote_bps: Option<String>,
-    sizes: Option<BTreeMap<String, String>>,
+    spread_bps: Option<Number>,
+    step_bps: Option<Number>,
+    requote_bps: Option<Number>,
+    sizes: Option<BTreeMap<String, Number>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawInstrument {
     symbol: String,
-    tick_size: String,
-    lot_size: String,
+    tick_size: Number,
+    lot_size: Number,
 }
 
 fn decimal(name: &str, text: &str) -> Result<Decimal, String> {
@@ -79,16 +120,16 @@ fn decimal(name: &str, text: &str) -> Result<Decimal, String> {
         .map_err(|_| format!("{name}: '{text}' is not a decimal"))
 }
 
-fn rate(name: &str, text: Option<String>, default: Decimal) -> Result<Decimal, String> {
-    let rate = text.map_or(Ok(default), |t| decimal(name, &t))?;
+fn rate(name: &str, text: Option<Number>, default: Decimal) -> Result<Decimal, String> {
+    let rate = text.map_or(Ok(default), |t| decimal(name, &t.text()))?;
     if rate < Decimal::ZERO || rate >= Decimal::new(1, 1) {
         return Err(format!("{name} must be between 0 and 0.1, got {rate}"));
     }
     Ok(rate)
 }
 
-fn bps(name: &str, text: Option<String>, default: i64) -> Result<Decimal, String> {
-    let value = text.map_or(Ok(Decimal::from(default)), |t| decimal(name, &t))?;
+fn bps(name: &str, text: Option<Number>, default: i64) -> Result<Decimal, String> {
+    let value = text.map_or(Ok(Decimal::from(default)), |t| decimal(name, &t.text()))?;
     if value <= Decimal::ZERO || value > Decimal::from(10_000) {
         return Err(format!("{name} must be above 0 and at most 10000, got {value}"));
     }
@@ -132,8 +173,8 @@ impl Settings {
                 for r in list {
                     let instrument = Instrument::new(
                         &r.symbol,
-                        decimal(&format!("{} tick_size", r.symbol), &r.tick_size)?,
-                        decimal(&format!("{} lot_size", r.symbol), &r.lot_size)?,
+                        decimal(&format!("{} tick_size", r.symbol), &r.tick_size.text())?,
+                        decimal(&format!("{} lot_size", r.symbol), &r.lot_size.text())?,
                     )?;
                     if out.iter().any(|i| i.symbol == instrument.symbol) {
                         return Err(format!("instruments: {} is listed twice", instrument.symbol));
@@ -152,8 +193,8 @@ impl Settings {
             sizes: None,
         });
         let mut sizes = default_sizes();
-        for (asset, text) in raw_liquidity.sizes.unwrap_or_default() {
-            let size = decimal(&format!("liquidity sizes {asset}"), &text)?;
+        for (asset, number) in raw_liquidity.sizes.unwrap_or_default() {
+            let size = decimal(&format!("liquidity sizes {asset}"), &number.text())?;
             if size <= Decimal::ZERO {
                 return Err(format!("liquidity sizes {asset} must be positive"));
             }
@@ -219,5 +260,25 @@ mod tests {
         let custom = parse("[liquidity]\nsizes = { btc = \"2\" }\n[[instruments]]\nsymbol = \"BTC-EUR\"\ntick_size = \"0.5\"\nlot_size = \"0.001\"").unwrap();
         assert_eq!(custom.instruments[0].quote, "EUR");
         assert_eq!(custom.liquidity.size("BTC"), Decimal::TWO);
+    }
+
+    #[test]
+    fn decimals_may_be_written_as_numbers() {
+        let s = parse(
+            "maker_fee = 0.0001
+taker_fee = 0
+[liquidity]
+spread_bps = 7.5
+step_bps = 5
+sizes = { ETH = 2.25 }",
+        )
+        .unwrap();
+        assert_eq!(s.fees.maker, Decimal::new(1, 4));
+        assert_eq!(s.fees.taker, Decimal::ZERO);
+        assert_eq!(s.liquidity.spread_bps, Decimal::new(75, 1));
+        assert_eq!(s.liquidity.step_bps, Decimal::from(5));
+        assert_eq!(s.liquidity.size("ETH"), Decimal::new(225, 2));
+        let refusal = parse("maker_fee = true").unwrap_err();
+        assert!(refusal.contains("expected a decimal"), "{refusal}");
     }
 }

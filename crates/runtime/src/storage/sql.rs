@@ -393,15 +393,17 @@ fn insert_texts(table: &str, columns: &[&str], rows: usize, suffix: &str) -> Ins
     texts
 }
 
-/// Row counts [`Statement::insert_chunked`] splits into: few distinct statement texts, so both
-/// backends reuse their prepared statements instead of parsing a new one for every batch size.
-const CHUNK_SIZES: [usize; 6] = [1024, 256, 64, 16, 4, 1];
+/// Row counts [`Statement::insert_chunked`] splits into: the binary digits of the row count (below
+/// the largest), so a batch takes few statements (each a round trip to the driver), and statement
+/// texts recur, so both backends reuse their prepared statements instead of parsing new ones.
+/// 1 024 rows of 20 columns stay under both backends' parameter limits.
+const CHUNK_SIZES: [usize; 11] = [1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1];
 
 impl Statement {
-    /// Multi-row inserts of `rows` in chunks of 256, 64, 16, 4 and 1 rows: any number of rows takes
-    /// at most a dozen statements beyond the full chunks, and every statement text recurs, so it is
-    /// prepared once per connection and then reused. Prefer it to [`Statement::insert_rows`] for
-    /// batches whose size varies.
+    /// Multi-row inserts of `rows` in chunks of 1 024 rows and then the powers of two the rest is
+    /// made of: any number of rows takes at most ten statements beyond the full chunks, and every
+    /// statement text recurs, so it is prepared once per connection and then reused. Prefer it to
+    /// [`Statement::insert_rows`] for batches whose size varies.
     ///
     /// # Errors
     /// As [`Statement::insert_rows`]; no rows make no statements.
@@ -597,8 +599,9 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(sizes(0), Vec::<usize>::new());
-        assert_eq!(sizes(3), [1, 1, 1]);
-        assert_eq!(sizes(600), [256, 256, 64, 16, 4, 4]);
+        assert_eq!(sizes(3), [2, 1]);
+        assert_eq!(sizes(600), [512, 64, 16, 8]);
+        assert_eq!(sizes(2100), [1024, 1024, 32, 16, 4]);
         let all: Vec<i64> = Statement::insert_chunked("t", &["a"], rows(87), "")
             .unwrap()
             .iter()

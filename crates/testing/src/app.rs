@@ -205,10 +205,58 @@ impl TestApp {
         }
     }
 
+    /// Rows of a query on the instance's embedded database, opened read-only beside the instance.
+    pub async fn sqlite_rows(&self, sql: &str) -> Vec<sqlx::sqlite::SqliteRow> {
+        use sqlx::Connection as _;
+        let path = self.data_dir.join("tse.sqlite");
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=ro", path.display()))
+            .await
+            .expect("embedded database");
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_all(&mut conn)
+            .await
+            .expect("query")
+    }
+
+    /// Injects `fault` through the back door with the admin token `token`; expects 201 and returns
+    /// the fault.
+    pub async fn inject_fault(&self, token: &str, fault: serde_json::Value) -> serde_json::Value {
+        let (status, body) = self
+            .admin(
+                self.client
+                    .post(format!("{}/chaos/v1/faults", self.http))
+                    .json(&fault),
+                token,
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
     /// Requests shutdown and waits for the instance to stop.
     pub async fn stop(&mut self) -> Result<(), tse_runtime::host::HostError> {
         self.shutdown.cancel();
         self.instance.take().expect("running").stopped().await
+    }
+}
+
+/// Polls `probe` every 20 ms until it returns `Some`, for at most `limit`; panics naming `what` when
+/// time runs out.
+pub async fn eventually<T, F, Fut>(limit: std::time::Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 

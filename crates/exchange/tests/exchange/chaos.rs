@@ -4,24 +4,12 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 use tonic::Code;
 use tse_proto::exchange::v1::{ListSymbolsRequest, exchange_service_client::ExchangeServiceClient};
-use tse_testing::app::{TestApp, sample};
+use tse_testing::app::sample;
 
 use crate::support::{QUIET, TOKEN, account, clear, delete, exchange, fund, inject, limit, place, post};
-
-/// Rows of a query on the instance's embedded database.
-async fn sqlite_rows(app: &TestApp, sql: &str) -> Vec<sqlx::sqlite::SqliteRow> {
-    let path = app.data_dir.join("tse.sqlite");
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=ro", path.display()))
-        .await
-        .expect("embedded database");
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-        .fetch_all(&mut conn)
-        .await
-        .expect("query")
-}
 
 #[tokio::test]
 async fn downtime_answers_503_and_unavailable_until_cleared() {
@@ -96,17 +84,17 @@ async fn rejections_and_halts_make_rejected_orders_traced_to_the_fault() {
     assert_eq!(again["order"]["status"], "NEW");
 
     // In the outbox, each rejection is caused by its fault's injection.
-    let rows = sqlite_rows(
-        &app,
-        "SELECT r.causation_id AS cause, i.id AS injection, json_extract(i.payload, '$.kind') AS kind \
+    let rows = app
+        .sqlite_rows(
+            "SELECT r.causation_id AS cause, i.id AS injection, json_extract(i.payload, '$.kind') AS kind \
          FROM _tse_outbox r JOIN _tse_outbox i ON i.id = r.causation_id \
          WHERE r.event_type = 'order.rejected' ORDER BY r.seq",
-    )
-    .await;
+        )
+        .await;
     let kinds: Vec<String> = rows.iter().map(|r| r.get::<String, _>("kind")).collect();
     assert_eq!(kinds, ["reject_orders", "symbol_halt"]);
-    let placed = sqlite_rows(
-        &app,
+    let placed = app
+        .sqlite_rows(
         "SELECT COUNT(*) AS n FROM _tse_outbox WHERE event_type = 'order.placed' AND trace_id LIKE '%:order:%'",
     )
     .await;

@@ -1,6 +1,5 @@
 //! Starting exchange instances (alone, or with a market data instance to follow) and talking to them.
 
-use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -52,21 +51,7 @@ pub async fn exchange_with_market(settings: &str) -> (TestApp, TestApp) {
     (market, exchange)
 }
 
-/// Polls `probe` every 20 ms until it returns `Some`, for at most `limit`.
-pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub use tse_testing::app::eventually;
 
 async fn answer(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
@@ -182,16 +167,7 @@ pub fn d(text: &str) -> Decimal {
 
 /// Injects a fault through the back door.
 pub async fn inject(app: &TestApp, fault: Value) -> Value {
-    let (status, body) = app
-        .admin(
-            app.client
-                .post(format!("{}/chaos/v1/faults", app.http))
-                .json(&fault),
-            TOKEN,
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body
+    app.inject_fault(TOKEN, fault).await
 }
 
 /// Clears a fault.

@@ -10,16 +10,7 @@ use tse_testing::app::{TestOptions, sample, spawn_with};
 use crate::support::{TOKEN, decimal, eventually, market, price, sqlite_rows};
 
 async fn inject(app: &tse_testing::app::TestApp, fault: Value) -> Value {
-    let (status, body) = app
-        .admin(
-            app.client
-                .post(format!("{}/chaos/v1/faults", app.http))
-                .json(&fault),
-            TOKEN,
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body
+    app.inject_fault(TOKEN, fault).await
 }
 
 async fn fault(app: &tse_testing::app::TestApp, id: &str) -> Value {

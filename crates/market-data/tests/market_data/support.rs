@@ -1,9 +1,7 @@
 //! Starting market data instances and reading what they publish and store.
 
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sqlx::Connection;
 use tse_testing::app::{TestApp, TestOptions, spawn_with};
 
 pub const TOKEN: &str = "test-admin-token";
@@ -23,21 +21,7 @@ pub fn options(speed: &'static str, settings: &str) -> TestOptions {
     }
 }
 
-/// Polls `probe` every 20 ms until it returns `Some`, for at most `limit`.
-pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub use tse_testing::app::eventually;
 
 pub async fn price(app: &TestApp, symbol: &str) -> Value {
     let (status, body) = app.get_json(&format!("/api/v1/prices/{symbol}")).await;
@@ -51,12 +35,5 @@ pub fn decimal(value: &Value) -> f64 {
 
 /// Rows of a query on the instance's embedded database.
 pub async fn sqlite_rows(app: &TestApp, sql: &str) -> Vec<sqlx::sqlite::SqliteRow> {
-    let path = app.data_dir.join("tse.sqlite");
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=ro", path.display()))
-        .await
-        .expect("embedded database");
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-        .fetch_all(&mut conn)
-        .await
-        .expect("query")
+    app.sqlite_rows(sql).await
 }

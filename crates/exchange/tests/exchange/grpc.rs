@@ -25,6 +25,29 @@ fn order(account: &str, side: &str, price: &str, quantity: &str) -> PlaceOrderRe
     }
 }
 
+/// Opens an account over gRPC and deposits `funds` into it; returns its id.
+async fn funded(
+    client: &mut ExchangeServiceClient<tonic::transport::Channel>,
+    funds: &[(&str, &str)],
+) -> String {
+    let account = client
+        .create_account(CreateAccountRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    for (asset, amount) in funds {
+        client
+            .deposit(MoveFundsRequest {
+                account_id: account.id.clone(),
+                asset: (*asset).into(),
+                amount: (*amount).into(),
+            })
+            .await
+            .unwrap();
+    }
+    account.id
+}
+
 #[tokio::test]
 async fn grpc_places_fills_and_lists_like_http() {
     let app = exchange(QUIET).await;
@@ -150,37 +173,25 @@ async fn grpc_places_fills_and_lists_like_http() {
 async fn grpc_errors_carry_the_matching_codes_and_messages() {
     let app = exchange(QUIET).await;
     let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
-    let trader = client
-        .create_account(CreateAccountRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    client
-        .deposit(MoveFundsRequest {
-            account_id: trader.id.clone(),
-            asset: "USD".into(),
-            amount: "100".into(),
-        })
-        .await
-        .unwrap();
-    let mut with_id = order(&trader.id, "BUY", "10", "1");
+    let trader = funded(&mut client, &[("USD", "100")]).await;
+    let mut with_id = order(&trader, "BUY", "10", "1");
     with_id.client_order_id = "c-1".into();
     let placed = client.place_order(with_id.clone()).await.unwrap().into_inner();
     let id: u64 = placed.order.unwrap().id.parse().unwrap();
 
     let cases: Vec<(PlaceOrderRequest, Code, &str)> = vec![
         (
-            order(&trader.id, "BUY", "10", "500"),
+            order(&trader, "BUY", "10", "500"),
             Code::FailedPrecondition,
             "insufficient USD",
         ),
         (
-            order(&trader.id, "BUY", "10.001", "1"),
+            order(&trader, "BUY", "10.001", "1"),
             Code::InvalidArgument,
             "tick size",
         ),
         (
-            order(&trader.id, "BUY", "10", "0"),
+            order(&trader, "BUY", "10", "0"),
             Code::InvalidArgument,
             "positive",
         ),
@@ -193,7 +204,7 @@ async fn grpc_errors_carry_the_matching_codes_and_messages() {
         (
             PlaceOrderRequest {
                 symbol: "XRP-USD".into(),
-                ..order(&trader.id, "BUY", "10", "1")
+                ..order(&trader, "BUY", "10", "1")
             },
             Code::InvalidArgument,
             "unknown symbol",
@@ -229,7 +240,7 @@ async fn grpc_errors_carry_the_matching_codes_and_messages() {
     assert_eq!(book.code(), Code::NotFound);
     let balance = client
         .get_balances(GetBalancesRequest {
-            account_id: trader.id.clone(),
+            account_id: trader.clone(),
         })
         .await
         .unwrap()
@@ -253,32 +264,14 @@ async fn grpc_streams_trades_and_books() {
         .await
         .unwrap()
         .into_inner();
-    let trader = client
-        .create_account(CreateAccountRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    let other = client
-        .create_account(CreateAccountRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    for (account, asset, amount) in [(&trader.id, "ETH", "1"), (&other.id, "USD", "5000")] {
-        client
-            .deposit(MoveFundsRequest {
-                account_id: account.clone(),
-                asset: asset.into(),
-                amount: amount.into(),
-            })
-            .await
-            .unwrap();
-    }
+    let trader = funded(&mut client, &[("ETH", "1")]).await;
+    let other = funded(&mut client, &[("USD", "5000")]).await;
     client
-        .place_order(order(&trader.id, "SELL", "2000", "1"))
+        .place_order(order(&trader, "SELL", "2000", "1"))
         .await
         .unwrap();
     client
-        .place_order(order(&other.id, "BUY", "2000", "0.5"))
+        .place_order(order(&other, "BUY", "2000", "0.5"))
         .await
         .unwrap();
     let mut trades = 0;
@@ -308,42 +301,16 @@ async fn grpc_streams_trades_and_books() {
 async fn an_order_session_answers_every_order_in_turn_and_goes_on_after_a_bad_one() {
     let app = exchange(QUIET).await;
     let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
-    let trader = client
-        .create_account(CreateAccountRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    for (asset, amount) in [("ETH", "10"), ("USD", "20000")] {
-        client
-            .deposit(MoveFundsRequest {
-                account_id: trader.id.clone(),
-                asset: asset.into(),
-                amount: amount.into(),
-            })
-            .await
-            .unwrap();
-    }
     // 40 sells resting at 2000..2039; a price off the tick; a buy the taker cannot pay for; then
     // five buys that take the five cheapest asks.
-    let taker = client
-        .create_account(CreateAccountRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    client
-        .deposit(MoveFundsRequest {
-            account_id: taker.id.clone(),
-            asset: "USD".into(),
-            amount: "20000".into(),
-        })
-        .await
-        .unwrap();
+    let trader = funded(&mut client, &[("ETH", "10"), ("USD", "20000")]).await;
+    let taker = funded(&mut client, &[("USD", "20000")]).await;
     let mut orders: Vec<PlaceOrderRequest> = (0..40)
-        .map(|i| order(&trader.id, "SELL", &(2000 + i).to_string(), "0.1"))
+        .map(|i| order(&trader, "SELL", &(2000 + i).to_string(), "0.1"))
         .collect();
-    orders.push(order(&trader.id, "SELL", "2000.001", "0.1"));
-    orders.push(order(&taker.id, "BUY", "2000", "1000"));
-    orders.extend((0..5).map(|_| order(&taker.id, "BUY", "2039", "0.1")));
+    orders.push(order(&trader, "SELL", "2000.001", "0.1"));
+    orders.push(order(&taker, "BUY", "2000", "1000"));
+    orders.extend((0..5).map(|_| order(&taker, "BUY", "2039", "0.1")));
     let mut replies = client
         .place_orders(futures::stream::iter(orders))
         .await

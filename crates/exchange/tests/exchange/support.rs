@@ -1,6 +1,5 @@
 //! Starting exchange instances (alone, or with a market data instance to follow) and talking to them.
 
-
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tse_runtime::discovery::Registry;

@@ -1,6 +1,5 @@
 //! Starting market data instances and reading what they publish and store.
 
-
 use serde_json::Value;
 use tse_testing::app::{TestApp, TestOptions, spawn_with};
 

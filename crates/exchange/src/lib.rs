@@ -16,7 +16,8 @@
 //! - [`settings`]: `[instance.settings]` (fees, instruments, liquidity), validated before start.
 //! - [`app`]: the engine and its group commit ([`app::engine`]), the liquidity provider
 //!   ([`app::liquidity`]), the views the APIs answer with, the fault snapshot, the metrics port.
-//! - [`api`]: production API, HTTP ([`api::http`], with SSE) and gRPC ([`api::grpc`]).
+//! - [`api`]: production API, HTTP ([`api::http`], with SSE; described in [`api::openapi`]) and
+//!   gRPC ([`api::grpc`]).
 //! - [`infra`]: storage and recovery ([`infra::repo`]); the Prometheus adapter.
 //!
 //! The back door is the runtime's `/chaos/v1/faults` with the kinds of [`domain::faults`].
@@ -147,6 +148,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         let http = api::http::router(api.clone(), ctx.draining()).merge(board.router());
         Ok(ServiceParts::new()
             .with_http(http)
+            .with_openapi(api::openapi::description().merge(board.openapi()))
             .with_grpc(api::grpc::server(api, ctx.draining())))
     })
 }

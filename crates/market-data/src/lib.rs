@@ -11,7 +11,8 @@
 //!   [`domain::pricing`] (faults, rounding, crosses), [`domain::candles`], [`domain::faults`].
 //! - [`settings`]: `[instance.settings]` (seed, tick interval, symbols), validated before start.
 //! - [`app`]: the feed engine stepping on the simulated clock; the metrics port.
-//! - [`api`]: production API, HTTP ([`api::http`], with SSE) and gRPC ([`api::grpc`]).
+//! - [`api`]: production API, HTTP ([`api::http`], with SSE; described in [`api::openapi`]) and gRPC
+//!   ([`api::grpc`]).
 //! - [`infra`]: storage of ticks, candles and state; the Prometheus adapter.
 //!
 //! The back door is the runtime's `/chaos/v1/faults` with the kinds of [`domain::faults`].
@@ -85,6 +86,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         let http = api::http::router(feed.clone(), ctx.draining()).merge(board.router());
         Ok(ServiceParts::new()
             .with_http(http)
+            .with_openapi(api::openapi::description().merge(board.openapi()))
             .with_grpc(api::grpc::server(feed, ctx.draining())))
     })
 }

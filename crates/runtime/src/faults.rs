@@ -533,6 +533,11 @@ impl<K: FaultKind> FaultBoard<K> {
         }
     }
 
+    /// The OpenAPI description of [`FaultBoard::router`], with this service's fault kinds.
+    pub fn openapi(&self) -> crate::openapi::OpenApi {
+        crate::openapi::fault_endpoints(K::KINDS)
+    }
+
     /// Returns the `/chaos/v1/faults` routes, guarded by the admin token.
     pub fn router(&self) -> Router {
         let token = self.inner.admin_token.clone();

@@ -20,6 +20,7 @@
 
 pub mod grpc;
 pub mod http;
+pub mod openapi;
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 

@@ -8,7 +8,9 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tse_testing::app::sample;
 
-use crate::support::{QUIET, account, balances, d, dec, delete, exchange, fund, limit, patch, place, post};
+use crate::support::{
+    QUIET, TOKEN, account, balances, d, dec, delete, exchange, fund, limit, patch, place, post,
+};
 
 #[tokio::test]
 async fn limit_and_market_orders_fill_with_exact_fees_and_balances() {
@@ -513,5 +515,39 @@ async fn the_stream_sends_trades_and_books_as_they_happen() {
     assert_eq!(
         (status, answer["error"]["code"].as_str()),
         (400, Some("unknown_symbol"))
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_and_fault_kind() {
+    let app = exchange(QUIET).await;
+    let doc = app.assert_openapi_routed(Some(TOKEN)).await;
+    for (path, method) in [
+        ("/api/v1/accounts", "post"),
+        ("/api/v1/accounts/{id}/deposits", "post"),
+        ("/api/v1/orders", "post"),
+        ("/api/v1/orders/{id}", "delete"),
+        ("/api/v1/orderbook/{symbol}", "get"),
+        ("/chaos/v1/faults", "post"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is described"
+        );
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["FaultRequest"]["properties"]["kind"]["enum"],
+        serde_json::json!([
+            "latency",
+            "reject_orders",
+            "downtime",
+            "spread_widening",
+            "liquidity_reduction",
+            "symbol_halt"
+        ])
+    );
+    assert_eq!(
+        doc["paths"]["/api/v1/orders"]["post"]["responses"]["409"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Error"
     );
 }

@@ -282,3 +282,21 @@ async fn the_same_seed_publishes_the_same_series_and_another_seed_another() {
         "another seed, another series ({differing} of 200 differ)"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_and_fault_kind() {
+    let app = market("60", "").await;
+    let doc = app.assert_openapi_routed(Some(crate::support::TOKEN)).await;
+    for path in [
+        "/api/v1/symbols",
+        "/api/v1/prices/{symbol}",
+        "/api/v1/candles/{symbol}",
+        "/api/v1/stream",
+    ] {
+        assert!(doc["paths"][path]["get"].is_object(), "{path} is described");
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["FaultRequest"]["properties"]["kind"]["enum"],
+        serde_json::json!(["price_shock", "depeg", "stale_feed", "divergence", "outage"])
+    );
+}

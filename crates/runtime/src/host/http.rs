@@ -34,6 +34,7 @@ struct HostState {
 /// Builds the instance's router: the host's endpoints, the service's routes, fallbacks, metrics.
 pub(super) fn assemble(
     service: Router,
+    openapi: serde_json::Value,
     health: &Health,
     metrics: &InstanceMetrics,
     discovery: &Discovery,
@@ -44,7 +45,15 @@ pub(super) fn assemble(
         metrics: metrics.clone(),
         discovery: discovery.clone(),
     };
+    let openapi = std::sync::Arc::new(openapi);
     let host = Router::new()
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let openapi = openapi.clone();
+                async move { Json(openapi.as_ref().clone()) }
+            }),
+        )
         .route("/api/v1/health", get(health_handler))
         .route("/api/v1/ready", get(ready_handler))
         .route("/metrics", get(metrics_handler))

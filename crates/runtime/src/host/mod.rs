@@ -218,6 +218,7 @@ pub struct ServiceParts {
     http: axum::Router,
     grpc: tonic::service::Routes,
     grpc_services: Vec<&'static str>,
+    openapi: crate::openapi::OpenApi,
 }
 
 impl ServiceParts {
@@ -230,6 +231,13 @@ impl ServiceParts {
     #[must_use]
     pub fn with_http(mut self, router: axum::Router) -> Self {
         self.http = self.http.merge(router);
+        self
+    }
+
+    /// Adds to the OpenAPI description of the HTTP routes (`GET /api/v1/openapi.json`).
+    #[must_use]
+    pub fn with_openapi(mut self, description: crate::openapi::OpenApi) -> Self {
+        self.openapi = self.openapi.merge(description);
         self
     }
 
@@ -586,7 +594,8 @@ async fn start_in_span(
     let http_addr = listeners.http_addr();
     let grpc_addr = listeners.grpc_addr();
     let grpc = grpc::assemble(parts.grpc, &parts.grpc_services, &health, &metrics, &span);
-    let http_router = http::assemble(parts.http, &health, &metrics, &discovery, &span);
+    let openapi = parts.openapi.document(identity);
+    let http_router = http::assemble(parts.http, openapi, &health, &metrics, &discovery, &span);
 
     let grpc_server = tokio::spawn(
         grpc::serve(grpc.routes, grpc.layer, listeners.grpc, shutdown.clone()).instrument(span.clone()),

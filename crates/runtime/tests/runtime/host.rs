@@ -43,6 +43,27 @@ async fn health_reports_the_seed_fields_and_the_instance_identity() {
 }
 
 #[tokio::test]
+async fn every_instance_publishes_an_openapi_document_of_its_routes() {
+    let app = spawn_app().await;
+    let doc = app.assert_openapi_routed(None).await;
+    for path in [
+        "/api/v1/health",
+        "/api/v1/ready",
+        "/metrics",
+        "/api/v1/openapi.json",
+        "/api/v1/discovery/services",
+    ] {
+        assert!(doc["paths"][path]["get"].is_object(), "{path} is described");
+    }
+    assert!(
+        doc["info"]["title"]
+            .as_str()
+            .unwrap()
+            .contains(app.instance_name.as_str())
+    );
+}
+
+#[tokio::test]
 async fn ready_answers_200_when_running() {
     let app = spawn_app().await;
     let (status, body) = app.get_json("/api/v1/ready").await;

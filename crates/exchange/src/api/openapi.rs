@@ -1,0 +1,221 @@
+//! The OpenAPI description of the production HTTP API ([`super::http`]); the host publishes it with
+//! its own endpoints and the back door's at `GET /api/v1/openapi.json`.
+
+use serde_json::json;
+use tse_runtime::openapi::{
+    OpenApi, decimal, decimal_input, json_answer, operation, path_param, query_param, schema_ref, timestamp,
+};
+
+/// Errors every production call may meet while the exchange is down or restoring.
+const UNAVAILABLE: (u16, &str) = (
+    503,
+    "`exchange_unavailable` (the downtime fault) or `exchange_restoring` (state still loading)",
+);
+
+/// The exchange's paths and schemas.
+pub fn description() -> OpenApi {
+    let account = || path_param("id", "account id, e.g. acct-1");
+    let order = || path_param("id", "order id");
+    let page = || {
+        vec![
+            query_param("account_id", "string", "only this account's"),
+            query_param("symbol", "string", "only this symbol's"),
+            query_param("limit", "integer", "page size, 1–1000 (default 100)"),
+            query_param("cursor", "string", "`next_cursor` of the previous page"),
+        ]
+    };
+    let mut orders_page = page();
+    orders_page.insert(
+        2,
+        query_param(
+            "status",
+            "string",
+            "NEW, PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED, or open",
+        ),
+    );
+    let funds = json!({
+        "type": "object",
+        "required": ["asset", "amount"],
+        "additionalProperties": false,
+        "properties": {"asset": {"type": "string", "examples": ["USD"]}, "amount": decimal_input()},
+    });
+    let moved = json!({
+        "type": "object",
+        "properties": {"account_id": {"type": "string"}, "balance": schema_ref("Balance")},
+    });
+    OpenApi::new()
+        .paths(json!({
+            "/api/v1/accounts": {"post": operation(
+                "Opens an account", vec![],
+                Some(json!({"type": "object", "additionalProperties": false,
+                    "properties": {"entity": {"type": "string", "maxLength": 128, "description": "the trading entity it belongs to"}}})),
+                (201, json_answer("the account", schema_ref("Account"))),
+                &[(400, "invalid JSON or entity"), UNAVAILABLE],
+            )},
+            "/api/v1/accounts/{id}": {"get": operation(
+                "One account", vec![account()], None,
+                (200, json_answer("the account", schema_ref("Account"))),
+                &[(404, "`unknown_account`"), UNAVAILABLE],
+            )},
+            "/api/v1/accounts/{id}/balances": {"get": operation(
+                "An account's balances: available, locked by open orders, total", vec![account()], None,
+                (200, json_answer("balances per asset", json!({"type": "object", "properties": {
+                    "account_id": {"type": "string"},
+                    "balances": {"type": "array", "items": schema_ref("Balance")}}}))),
+                &[(404, "`unknown_account`"), UNAVAILABLE],
+            )},
+            "/api/v1/accounts/{id}/deposits": {"post": operation(
+                "Credits a simulated deposit", vec![account()], Some(funds.clone()),
+                (200, json_answer("the balance after it", moved.clone())),
+                &[(400, "missing or non-positive amount, unknown asset"), (404, "`unknown_account`"), UNAVAILABLE],
+            )},
+            "/api/v1/accounts/{id}/withdrawals": {"post": operation(
+                "Debits a withdrawal from the available balance", vec![account()], Some(funds),
+                (200, json_answer("the balance after it", moved)),
+                &[(400, "invalid amount or asset; `insufficient_balance`"), (404, "`unknown_account`"), UNAVAILABLE],
+            )},
+            "/api/v1/orders": {
+                "post": operation(
+                    "Places an order; answered once it and its trades are stored", vec![],
+                    Some(schema_ref("OrderRequest")),
+                    (201, json_answer("the order (NEW, PARTIALLY_FILLED, FILLED, or REJECTED with its reason) and its trades", schema_ref("OrderResult"))),
+                    &[
+                        (400, "missing or malformed field, unknown symbol, price off the tick, quantity off the lot or not positive, `insufficient_balance`"),
+                        (404, "`unknown_account`"),
+                        (409, "`duplicate_client_order_id`"),
+                        UNAVAILABLE,
+                    ],
+                ),
+                "get": operation(
+                    "Orders, newest first", orders_page, None,
+                    (200, json_answer("a page", json!({"type": "object", "properties": {
+                        "orders": {"type": "array", "items": schema_ref("Order")},
+                        "next_cursor": {"type": ["string", "null"]}}}))),
+                    &[(400, "bad filter, limit or cursor"), UNAVAILABLE],
+                ),
+            },
+            "/api/v1/orders/{id}": {
+                "get": operation(
+                    "One order", vec![order()], None,
+                    (200, json_answer("the order", schema_ref("Order"))),
+                    &[(400, "not an order id"), (404, "`unknown_order`"), UNAVAILABLE],
+                ),
+                "patch": operation(
+                    "Amends an order: a smaller quantity keeps its place, a new price or a larger quantity sends it to the back",
+                    vec![order()],
+                    Some(json!({"type": "object", "additionalProperties": false,
+                        "properties": {"price": decimal_input(), "quantity": decimal_input()}})),
+                    (200, json_answer("the order and any trades the new price made", schema_ref("OrderResult"))),
+                    &[(400, "neither price nor quantity, or an invalid one; `insufficient_balance`"), (404, "`unknown_order`"),
+                      (409, "`order_not_open`"), UNAVAILABLE],
+                ),
+                "delete": operation(
+                    "Cancels an order, releasing what it locked", vec![order()], None,
+                    (200, json_answer("the order, CANCELLED", schema_ref("Order"))),
+                    &[(400, "not an order id"), (404, "`unknown_order`"), (409, "`order_not_open`"), UNAVAILABLE],
+                ),
+            },
+            "/api/v1/trades": {"get": operation(
+                "Trades, newest first", page(), None,
+                (200, json_answer("a page", json!({"type": "object", "properties": {
+                    "trades": {"type": "array", "items": schema_ref("Trade")},
+                    "next_cursor": {"type": ["string", "null"]}}}))),
+                &[(400, "bad filter, limit or cursor"), UNAVAILABLE],
+            )},
+            "/api/v1/orderbook/{symbol}": {"get": operation(
+                "The book's best levels on each side",
+                vec![path_param("symbol", "e.g. BTC-USD"), query_param("depth", "integer", "levels per side, 1–1000 (default 20)")],
+                None,
+                (200, json_answer("bids and asks, best first", schema_ref("OrderBook"))),
+                &[(400, "bad depth"), (404, "`unknown_symbol`"), UNAVAILABLE],
+            )},
+            "/api/v1/symbols": {"get": operation(
+                "Listed symbols with their tick, lot and fees", vec![], None,
+                (200, json_answer("the listing", json!({"type": "object", "properties": {
+                    "symbols": {"type": "array", "items": schema_ref("Symbol")}}}))),
+                &[],
+            )},
+            "/api/v1/stream": {"get": {
+                "summary": "Server-sent events `trade` and `book` as they are stored",
+                "parameters": [query_param("symbols", "string", "comma-separated; default all")],
+                "responses": {
+                    "200": {"description": "an event stream; `data` is a Trade or an OrderBook",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                    "400": json_answer("an unknown symbol", schema_ref("Error")),
+                    "503": json_answer(UNAVAILABLE.1, schema_ref("Error")),
+                },
+            }},
+        }))
+        .schemas(json!({
+            "Account": {"type": "object", "properties": {
+                "id": {"type": "string"}, "entity": {"type": ["string", "null"]}, "created_at": timestamp()}},
+            "Balance": {"type": "object", "properties": {
+                "asset": {"type": "string"}, "available": decimal(), "locked": decimal(), "total": decimal()}},
+            "OrderRequest": {
+                "type": "object",
+                "required": ["account_id", "symbol", "side", "quantity"],
+                "additionalProperties": false,
+                "properties": {
+                    "account_id": {"type": "string"},
+                    "symbol": {"type": "string", "examples": ["BTC-USD"]},
+                    "side": {"type": "string", "description": "BUY or SELL (any case)"},
+                    "type": {"type": "string", "description": "LIMIT (default) or MARKET"},
+                    "price": decimal_input(),
+                    "quantity": decimal_input(),
+                    "time_in_force": {"type": "string", "description": "GTC (default for limits), IOC (market orders), FOK"},
+                    "client_order_id": {"type": "string", "description": "unique per account"},
+                    "post_only": {"type": "boolean"},
+                    "self_trade_prevention": {"type": "string", "description": "CANCEL_TAKER (default), CANCEL_MAKER, CANCEL_BOTH"},
+                },
+            },
+            "Order": {"type": "object", "properties": {
+                "id": {"type": "string"},
+                "client_order_id": {"type": ["string", "null"]},
+                "account_id": {"type": "string"},
+                "symbol": {"type": "string"},
+                "side": {"enum": ["BUY", "SELL"]},
+                "type": {"enum": ["LIMIT", "MARKET"]},
+                "time_in_force": {"enum": ["GTC", "IOC", "FOK"]},
+                "post_only": {"type": "boolean"},
+                "self_trade_prevention": {"enum": ["CANCEL_TAKER", "CANCEL_MAKER", "CANCEL_BOTH"]},
+                "price": {"oneOf": [decimal(), {"type": "null"}]},
+                "quantity": decimal(),
+                "filled_quantity": decimal(),
+                "average_price": {"oneOf": [decimal(), {"type": "null"}]},
+                "fees": decimal(),
+                "status": {"enum": ["NEW", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED"]},
+                "reason": {"type": ["string", "null"]},
+                "created_at": timestamp(),
+                "updated_at": timestamp(),
+            }},
+            "Trade": {"type": "object", "properties": {
+                "id": {"type": "string"},
+                "symbol": {"type": "string"},
+                "price": decimal(),
+                "quantity": decimal(),
+                "buy_order_id": {"type": "string"},
+                "sell_order_id": {"type": "string"},
+                "buyer_account_id": {"type": "string"},
+                "seller_account_id": {"type": "string"},
+                "taker_side": {"enum": ["BUY", "SELL"]},
+                "buyer_fee": decimal(),
+                "seller_fee": decimal(),
+                "executed_at": timestamp(),
+            }},
+            "OrderResult": {"type": "object", "properties": {
+                "order": schema_ref("Order"),
+                "trades": {"type": "array", "items": schema_ref("Trade")},
+            }},
+            "OrderBook": {"type": "object", "properties": {
+                "symbol": {"type": "string"},
+                "bids": {"type": "array", "items": {"type": "array", "prefixItems": [decimal(), decimal()],
+                         "description": "[price, quantity]"}},
+                "asks": {"type": "array", "items": {"type": "array", "prefixItems": [decimal(), decimal()]}},
+                "timestamp": timestamp(),
+            }},
+            "Symbol": {"type": "object", "properties": {
+                "symbol": {"type": "string"}, "base": {"type": "string"}, "quote": {"type": "string"},
+                "tick_size": decimal(), "lot_size": decimal(), "maker_fee": decimal(), "taker_fee": decimal(),
+            }},
+        }))
+}

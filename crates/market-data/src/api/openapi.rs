@@ -1,0 +1,73 @@
+//! The OpenAPI description of the production HTTP API ([`super::http`]); the host publishes it with
+//! its own endpoints and the back door's at `GET /api/v1/openapi.json`.
+
+use serde_json::json;
+use tse_runtime::openapi::{
+    OpenApi, decimal, json_answer, operation, path_param, query_param, schema_ref, timestamp,
+};
+
+/// What every production call answers during the `outage` fault.
+const OUTAGE: (u16, &str) = (503, "the feed is out (the outage fault)");
+
+/// The market data paths and schemas.
+pub fn description() -> OpenApi {
+    let symbol = || path_param("symbol", "e.g. BTC-USD (any case)");
+    OpenApi::new()
+        .paths(json!({
+            "/api/v1/symbols": {"get": operation(
+                "Published symbols with their process and tick size", vec![], None,
+                (200, json_answer("the symbols", json!({"type": "object", "properties": {
+                    "symbols": {"type": "array", "items": schema_ref("Symbol")}}}))),
+                &[OUTAGE],
+            )},
+            "/api/v1/prices": {"get": operation(
+                "The latest price of every symbol", vec![], None,
+                (200, json_answer("latest prices", json!({"type": "object", "properties": {
+                    "prices": {"type": "array", "items": schema_ref("Price")}}}))),
+                &[OUTAGE],
+            )},
+            "/api/v1/prices/{symbol}": {"get": operation(
+                "The latest price of one symbol", vec![symbol()], None,
+                (200, json_answer("the latest price", schema_ref("Price"))),
+                &[(400, "not a symbol"), (404, "`unknown_symbol`"), OUTAGE],
+            )},
+            "/api/v1/candles/{symbol}": {"get": operation(
+                "OHLC candles, newest last",
+                vec![
+                    symbol(),
+                    query_param("interval", "string", "1s, 5s, 15s, 1m (default), 5m, 15m, 1h, 4h, 1d"),
+                    query_param("limit", "integer", "1–1000 (default 100)"),
+                ],
+                None,
+                (200, json_answer("candles", json!({"type": "object", "properties": {
+                    "symbol": {"type": "string"}, "interval": {"type": "string"},
+                    "candles": {"type": "array", "items": schema_ref("Candle")}}}))),
+                &[(400, "bad interval or limit, or not a symbol"), (404, "`unknown_symbol`"), OUTAGE],
+            )},
+            "/api/v1/stream": {"get": {
+                "summary": "Server-sent events `price` for every new price of the chosen symbols",
+                "parameters": [query_param("symbols", "string", "comma-separated; default all")],
+                "responses": {
+                    "200": {"description": "an event stream; `data` is a Price",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                    "400": json_answer("an unknown symbol", schema_ref("Error")),
+                    "503": json_answer(OUTAGE.1, schema_ref("Error")),
+                },
+            }},
+        }))
+        .schemas(json!({
+            "Symbol": {"type": "object", "properties": {
+                "symbol": {"type": "string"}, "base": {"type": "string"}, "quote": {"type": "string"},
+                "process": {"enum": ["gbm", "mean_reverting", "cross"]}, "tick_size": decimal(),
+            }},
+            "Price": {"type": "object", "properties": {
+                "symbol": {"type": "string"}, "price": decimal(),
+                "sequence": {"type": "integer", "minimum": 0}, "timestamp": timestamp(),
+            }},
+            "Candle": {"type": "object", "properties": {
+                "open_time": timestamp(), "close_time": timestamp(),
+                "open": decimal(), "high": decimal(), "low": decimal(), "close": decimal(),
+                "ticks": {"type": "integer", "minimum": 0},
+            }},
+        }))
+}

@@ -1,0 +1,380 @@
+//! The OpenAPI 3.1 document every instance publishes at `GET /api/v1/openapi.json` (BRIEF §11).
+//!
+//! A document is assembled from parts: the host's own endpoints (health, readiness, metrics,
+//! discovery, this document), the `/chaos/v1/faults` back door when the service has one (with its
+//! fault kinds), and the service's production API, which the service describes with the helpers
+//! here. Services write paths and schemas as JSON values, next to the routes they describe; their
+//! tests check that every documented operation is routed.
+
+use serde_json::{Map, Value, json};
+
+use crate::identity::Identity;
+
+/// The parts of an API description a service contributes: paths and component schemas.
+#[derive(Clone, Debug, Default)]
+pub struct OpenApi {
+    paths: Map<String, Value>,
+    schemas: Map<String, Value>,
+}
+
+impl OpenApi {
+    /// An empty description.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds operations: `{"/path": {"get": operation, ...}, ...}`. Methods of a path already
+    /// described are added to it.
+    ///
+    /// # Panics
+    /// When `paths` is not a JSON object of objects: descriptions are written in code, so this is a
+    /// bug caught by the first test that starts the service.
+    #[must_use]
+    pub fn paths(mut self, paths: Value) -> Self {
+        let Value::Object(paths) = paths else {
+            panic!("OpenAPI paths must be an object");
+        };
+        for (path, operations) in paths {
+            let Value::Object(operations) = operations else {
+                panic!("OpenAPI operations of {path} must be an object");
+            };
+            let entry = self
+                .paths
+                .entry(path)
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(existing) = entry {
+                existing.extend(operations);
+            }
+        }
+        self
+    }
+
+    /// Adds component schemas: `{"Name": schema, ...}`, referred to as `#/components/schemas/Name`.
+    ///
+    /// # Panics
+    /// When `schemas` is not a JSON object (a bug in the description, as for [`OpenApi::paths`]).
+    #[must_use]
+    pub fn schemas(mut self, schemas: Value) -> Self {
+        let Value::Object(schemas) = schemas else {
+            panic!("OpenAPI schemas must be an object");
+        };
+        self.schemas.extend(schemas);
+        self
+    }
+
+    /// Adds another description's paths and schemas.
+    #[must_use]
+    pub fn merge(self, other: OpenApi) -> Self {
+        self.paths(Value::Object(other.paths))
+            .schemas(Value::Object(other.schemas))
+    }
+
+    /// The whole document of an instance: the host's endpoints, then these parts.
+    pub(crate) fn document(&self, identity: &Identity) -> Value {
+        let all = host_endpoints().merge(self.clone());
+        let mut schemas = all.schemas;
+        schemas.insert("Error".into(), error_schema());
+        let mut paths: Vec<(String, Value)> = all.paths.into_iter().collect();
+        paths.sort_by(|a, b| a.0.cmp(&b.0));
+        json!({
+            "openapi": "3.1.0",
+            "info": {
+                "title": format!("{} ({})", identity.service().name(), identity.instance()),
+                "version": env!("CARGO_PKG_VERSION"),
+                "description": "Production API of one instance of the Trading Simulation Ecosystem. \
+                    Decimal amounts and prices are strings in answers and strings or numbers in \
+                    requests; enum values are upper case in answers and any case in requests; \
+                    timestamps are RFC 3339 UTC; errors are {\"error\": {\"code\", \"message\"}}. \
+                    The /chaos/v1 back door needs the admin bearer token.",
+            },
+            "paths": Value::Object(paths.into_iter().collect()),
+            "components": {
+                "schemas": Value::Object(schemas),
+                "securitySchemes": {
+                    "admin": {"type": "http", "scheme": "bearer", "description": "TSE_ADMIN_TOKEN"},
+                },
+            },
+        })
+    }
+}
+
+/// A reference to component schema `name`.
+pub fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// A JSON answer with `description` and `schema`.
+pub fn json_answer(description: &str, schema: Value) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": schema}},
+    })
+}
+
+/// A JSON request body with `schema`.
+pub fn json_body(schema: Value) -> Value {
+    json!({ "required": true, "content": {"application/json": {"schema": schema}} })
+}
+
+/// A required path parameter.
+pub fn path_param(name: &str, description: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "description": description, "schema": {"type": "string"} })
+}
+
+/// An optional query parameter of JSON `kind` (`string`, `integer`, `boolean`).
+pub fn query_param(name: &str, kind: &str, description: &str) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "description": description, "schema": {"type": kind} })
+}
+
+/// Error answers by status code, each with the error body and a description of when it happens.
+pub fn errors(cases: &[(u16, &str)]) -> Map<String, Value> {
+    cases
+        .iter()
+        .map(|(status, when)| (status.to_string(), json_answer(when, schema_ref("Error"))))
+        .collect()
+}
+
+/// An operation: `summary`, parameters, an optional JSON request body, the success answer under
+/// `status`, and error answers.
+pub fn operation(
+    summary: &str,
+    parameters: Vec<Value>,
+    body: Option<Value>,
+    (status, answer): (u16, Value),
+    error_cases: &[(u16, &str)],
+) -> Value {
+    let mut responses = errors(error_cases);
+    responses.insert(status.to_string(), answer);
+    let mut op = json!({ "summary": summary, "responses": Value::Object(responses) });
+    if !parameters.is_empty() {
+        op["parameters"] = Value::Array(parameters);
+    }
+    if let Some(schema) = body {
+        op["requestBody"] = json_body(schema);
+    }
+    op
+}
+
+/// A decimal in answers: exact, as a string.
+pub fn decimal() -> Value {
+    json!({ "type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?$" })
+}
+
+/// A decimal in requests: a string or a number.
+pub fn decimal_input() -> Value {
+    json!({ "oneOf": [{"type": "string"}, {"type": "number"}] })
+}
+
+/// An RFC 3339 timestamp.
+pub fn timestamp() -> Value {
+    json!({ "type": "string", "format": "date-time" })
+}
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "description": "machine-readable, e.g. insufficient_balance"},
+                    "message": {"type": "string", "description": "what is wrong, for a person"},
+                },
+            },
+        },
+    })
+}
+
+/// The endpoints every instance serves.
+fn host_endpoints() -> OpenApi {
+    let object = json!({ "type": "object" });
+    OpenApi::new()
+        .paths(json!({
+            "/api/v1/health": {"get": operation(
+                "Health: status (healthy, degraded, unhealthy), identity, backends, dependency checks",
+                vec![], None, (200, json_answer("healthy or degraded", schema_ref("Health"))),
+                &[(503, "unhealthy (the body is the same health report)")],
+            )},
+            "/api/v1/ready": {"get": operation(
+                "Readiness: whether the instance can do its job now",
+                vec![], None, (200, json_answer("ready", object.clone())),
+                &[(503, "starting, draining, or a dependency is down; `reasons` says which")],
+            )},
+            "/metrics": {"get": {
+                "summary": "Prometheus metrics of this instance",
+                "responses": {"200": {
+                    "description": "Prometheus text format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }},
+            }},
+            "/api/v1/openapi.json": {"get": operation(
+                "This document", vec![], None, (200, json_answer("OpenAPI 3.1", object.clone())), &[],
+            )},
+            "/api/v1/discovery/services": {"get": operation(
+                "The instances in the discovery registry",
+                vec![
+                    query_param("service", "string", "only instances of this service kind"),
+                    query_param("healthy", "boolean", "only healthy instances"),
+                ],
+                None,
+                (200, json_answer("`{registry, count, services}`", object.clone())),
+                &[(400, "unknown service or query parameter"), (503, "the registry cannot be reached")],
+            )},
+            "/api/v1/discovery/prometheus": {"get": operation(
+                "Prometheus HTTP service discovery: a target group per live instance",
+                vec![], None,
+                (200, json_answer("target groups with labels service, instance_name, service_type, entity_type",
+                    json!({"type": "array", "items": object}))),
+                &[(503, "the registry cannot be reached")],
+            )},
+        }))
+        .schemas(json!({
+            "Health": {
+                "type": "object",
+                "required": ["status", "service", "instance", "version", "environment", "timestamp"],
+                "properties": {
+                    "status": {"enum": ["healthy", "degraded", "unhealthy"]},
+                    "service": {"type": "string"},
+                    "instance": {"type": "string"},
+                    "version": {"type": "string"},
+                    "environment": {"type": "string"},
+                    "timestamp": timestamp(),
+                    "schema": {"type": "string"},
+                    "redis_namespace": {"type": "string"},
+                    "ready": {"type": "boolean"},
+                    "checks": {"type": "object"},
+                    "backends": {"type": "object"},
+                },
+            },
+        }))
+}
+
+/// The `/chaos/v1/faults` back door of a service whose fault kinds are `kinds`.
+pub(crate) fn fault_endpoints(kinds: &[&str]) -> OpenApi {
+    let admin = json!([{ "admin": [] }]);
+    let refused: &[(u16, &str)] = &[
+        (401, "no or wrong bearer token"),
+        (403, "the instance has no admin token: its back door is closed"),
+    ];
+    let with = |extra: &[(u16, &'static str)]| -> Vec<(u16, &'static str)> {
+        refused.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    let mut inject = operation(
+        "Injects a fault; `duration` is simulated time (`500ms`, `30s`, `10m`, `36h`), omitted: until cleared",
+        vec![],
+        Some(schema_ref("FaultRequest")),
+        (201, json_answer("the fault, with its id", schema_ref("Fault"))),
+        &with(&[
+            (400, "unknown kind, or a missing or invalid param"),
+            (503, "the injection cannot be recorded"),
+        ]),
+    );
+    inject["security"] = admin.clone();
+    let mut list = operation(
+        "Active and recently ended faults",
+        vec![],
+        None,
+        (200, json_answer("`{faults: [...]}`", json!({"type": "object"}))),
+        &with(&[]),
+    );
+    list["security"] = admin.clone();
+    let mut clear_all = operation(
+        "Clears every active fault",
+        vec![],
+        None,
+        (
+            200,
+            json_answer("`{cleared: [faults]}`", json!({"type": "object"})),
+        ),
+        &with(&[(503, "the clearances cannot be recorded")]),
+    );
+    clear_all["security"] = admin.clone();
+    let id = || vec![path_param("id", "fault id")];
+    let mut get_one = operation(
+        "One fault",
+        id(),
+        None,
+        (200, json_answer("the fault", schema_ref("Fault"))),
+        &with(&[(404, "no such fault")]),
+    );
+    get_one["security"] = admin.clone();
+    let mut clear_one = operation(
+        "Clears one fault",
+        id(),
+        None,
+        (200, json_answer("the fault, cleared", schema_ref("Fault"))),
+        &with(&[
+            (404, "no active fault with that id"),
+            (503, "the clearance cannot be recorded"),
+        ]),
+    );
+    clear_one["security"] = admin;
+    OpenApi::new()
+        .paths(json!({
+            "/chaos/v1/faults": {"post": inject, "get": list, "delete": clear_all},
+            "/chaos/v1/faults/{id}": {"get": get_one, "delete": clear_one},
+        }))
+        .schemas(json!({
+            "FaultRequest": {
+                "type": "object",
+                "required": ["kind"],
+                "properties": {
+                    "kind": {"enum": kinds},
+                    "params": {"type": "object"},
+                    "duration": {"type": "string", "examples": ["30s", "10m", "36h"]},
+                },
+            },
+            "Fault": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "kind": {"enum": kinds},
+                    "params": {"type": "object"},
+                    "status": {"enum": ["active", "expired", "cleared"]},
+                },
+            },
+        }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::ServiceKind;
+
+    #[test]
+    fn the_document_holds_the_host_endpoints_the_back_door_and_the_service() {
+        let identity = Identity::new(ServiceKind::ExchangeSimulator, Some("exchange-A"), None, None).unwrap();
+        let service = OpenApi::new()
+            .paths(json!({"/api/v1/things": {"get": operation("Things", vec![], None, (200, json_answer("things", schema_ref("Thing"))), &[(400, "bad")])}}))
+            .schemas(json!({"Thing": {"type": "object"}}))
+            .merge(fault_endpoints(&["outage"]));
+        let doc = service.document(&identity);
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(doc["info"]["title"], "exchange-simulator (exchange-A)");
+        for path in [
+            "/api/v1/health",
+            "/api/v1/ready",
+            "/metrics",
+            "/api/v1/openapi.json",
+            "/api/v1/things",
+            "/chaos/v1/faults/{id}",
+        ] {
+            assert!(doc["paths"][path].is_object(), "{path} documented");
+        }
+        assert_eq!(
+            doc["paths"]["/api/v1/things"]["get"]["responses"]["400"]["content"]["application/json"]["schema"]
+                ["$ref"],
+            "#/components/schemas/Error"
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["FaultRequest"]["properties"]["kind"]["enum"],
+            json!(["outage"])
+        );
+        assert_eq!(
+            doc["paths"]["/chaos/v1/faults"]["post"]["security"],
+            json!([{"admin": []}])
+        );
+    }
+}

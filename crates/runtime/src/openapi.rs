@@ -162,7 +162,22 @@ pub fn decimal() -> Value {
 
 /// A decimal in requests: a string or a number.
 pub fn decimal_input() -> Value {
-    json!({ "oneOf": [{"type": "string"}, {"type": "number"}] })
+    json!({ "oneOf": [decimal(), {"type": "number"}] })
+}
+
+/// A query or path parameter with its own schema.
+pub fn param_with(name: &str, location: &str, description: &str, schema: Value) -> Value {
+    json!({ "name": name, "in": location, "required": location == "path", "description": description, "schema": schema })
+}
+
+/// An enumeration accepted in any case: the upper-case values and their lower-case forms.
+pub fn any_case(values: &[&str]) -> Value {
+    let all: Vec<String> = values
+        .iter()
+        .map(|v| v.to_ascii_uppercase())
+        .chain(values.iter().map(|v| v.to_ascii_lowercase()))
+        .collect();
+    json!({ "type": "string", "enum": all })
 }
 
 /// An RFC 3339 timestamp.
@@ -215,7 +230,8 @@ fn host_endpoints() -> OpenApi {
             "/api/v1/discovery/services": {"get": operation(
                 "The instances in the discovery registry",
                 vec![
-                    query_param("service", "string", "only instances of this service kind"),
+                    param_with("service", "query", "only instances of this service kind",
+                        json!({"enum": crate::identity::ServiceKind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>()})),
                     query_param("healthy", "boolean", "only healthy instances"),
                 ],
                 None,

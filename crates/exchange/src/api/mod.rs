@@ -52,6 +52,9 @@ use crate::{
 /// How often a live stream checks that the exchange is still up.
 const STREAM_CHECK: Duration = Duration::from_secs(1);
 
+/// Longest `client_order_id`: ids are kept for every order, so their size is bounded.
+const MAX_CLIENT_ORDER_ID: usize = 64;
+
 /// Page size when none is asked.
 const DEFAULT_LIMIT: u32 = 100;
 /// Largest page.
@@ -388,6 +391,18 @@ impl OrderInput {
             })
             .transpose()?
             .unwrap_or(SelfTradePrevention::CancelTaker);
+        let client_order_id = self.client_order_id.filter(|c| !c.is_empty());
+        if let Some(id) = &client_order_id {
+            let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.:/".contains(c);
+            if id.len() > MAX_CLIENT_ORDER_ID || !id.chars().all(allowed) {
+                return Err(ApiError::bad_request(
+                    "invalid_client_order_id",
+                    format!(
+                        "client_order_id must be 1 to {MAX_CLIENT_ORDER_ID} ASCII letters, digits and - _ . : /"
+                    ),
+                ));
+            }
+        }
         Ok(PlaceRequest {
             account,
             symbol,
@@ -397,7 +412,7 @@ impl OrderInput {
             quantity,
             time_in_force,
             post_only: self.post_only,
-            client_order_id: self.client_order_id.filter(|c| !c.is_empty()),
+            client_order_id,
             self_trade,
         })
     }

@@ -3,7 +3,8 @@
 
 use serde_json::json;
 use tse_runtime::openapi::{
-    OpenApi, decimal, decimal_input, json_answer, operation, path_param, query_param, schema_ref, timestamp,
+    OpenApi, any_case, decimal, decimal_input, json_answer, operation, param_with, path_param, query_param,
+    schema_ref, timestamp,
 };
 
 /// Errors every production call may meet while the exchange is down or restoring.
@@ -37,21 +38,24 @@ pub fn description() -> OpenApi {
         "type": "object",
         "required": ["asset", "amount"],
         "additionalProperties": false,
-        "properties": {"asset": {"type": "string", "examples": ["USD"]}, "amount": decimal_input()},
+        "properties": {"asset": {"type": "string", "minLength": 1, "examples": ["USD"]}, "amount": decimal_input()},
     });
     let moved = json!({
         "type": "object",
         "properties": {"account_id": {"type": "string"}, "balance": schema_ref("Balance")},
     });
+    let mut open_account = operation(
+        "Opens an account (the body is optional)",
+        vec![],
+        Some(json!({"type": "object", "additionalProperties": false,
+            "properties": {"entity": {"type": ["string", "null"], "maxLength": 128, "description": "the trading entity it belongs to"}}})),
+        (201, json_answer("the account", schema_ref("Account"))),
+        &[(400, "invalid JSON or entity"), UNAVAILABLE],
+    );
+    open_account["requestBody"]["required"] = false.into();
     OpenApi::new()
         .paths(json!({
-            "/api/v1/accounts": {"post": operation(
-                "Opens an account", vec![],
-                Some(json!({"type": "object", "additionalProperties": false,
-                    "properties": {"entity": {"type": "string", "maxLength": 128, "description": "the trading entity it belongs to"}}})),
-                (201, json_answer("the account", schema_ref("Account"))),
-                &[(400, "invalid JSON or entity"), UNAVAILABLE],
-            )},
+            "/api/v1/accounts": {"post": open_account},
             "/api/v1/accounts/{id}": {"get": operation(
                 "One account", vec![account()], None,
                 (200, json_answer("the account", schema_ref("Account"))),
@@ -103,7 +107,7 @@ pub fn description() -> OpenApi {
                 "patch": operation(
                     "Amends an order: a smaller quantity keeps its place, a new price or a larger quantity sends it to the back",
                     vec![order()],
-                    Some(json!({"type": "object", "additionalProperties": false,
+                    Some(json!({"type": "object", "additionalProperties": false, "minProperties": 1,
                         "properties": {"price": decimal_input(), "quantity": decimal_input()}})),
                     (200, json_answer("the order and any trades the new price made", schema_ref("OrderResult"))),
                     &[(400, "neither price nor quantity, or an invalid one; `insufficient_balance`"), (404, "`unknown_order`"),
@@ -124,7 +128,8 @@ pub fn description() -> OpenApi {
             )},
             "/api/v1/orderbook/{symbol}": {"get": operation(
                 "The book's best levels on each side",
-                vec![path_param("symbol", "e.g. BTC-USD"), query_param("depth", "integer", "levels per side, 1–1000 (default 20)")],
+                vec![path_param("symbol", "e.g. BTC-USD"), param_with("depth", "query", "levels per side (default 20)",
+                    json!({"type": "integer", "minimum": 1, "maximum": 1000}))],
                 None,
                 (200, json_answer("bids and asks, best first", schema_ref("OrderBook"))),
                 &[(400, "bad depth"), (404, "`unknown_symbol`"), UNAVAILABLE],
@@ -156,17 +161,20 @@ pub fn description() -> OpenApi {
                 "required": ["account_id", "symbol", "side", "quantity"],
                 "additionalProperties": false,
                 "properties": {
-                    "account_id": {"type": "string"},
-                    "symbol": {"type": "string", "examples": ["BTC-USD"]},
-                    "side": {"type": "string", "description": "BUY or SELL (any case)"},
-                    "type": {"type": "string", "description": "LIMIT (default) or MARKET"},
+                    "account_id": {"type": "string", "minLength": 1},
+                    "symbol": {"type": "string", "minLength": 1, "examples": ["BTC-USD"]},
+                    "side": any_case(&["BUY", "SELL"]),
+                    "type": any_case(&["LIMIT", "MARKET"]),
                     "price": decimal_input(),
                     "quantity": decimal_input(),
-                    "time_in_force": {"type": "string", "description": "GTC (default for limits), IOC (market orders), FOK"},
-                    "client_order_id": {"type": "string", "description": "unique per account"},
+                    "time_in_force": any_case(&["GTC", "IOC", "FOK"]),
+                    "client_order_id": {"type": "string", "pattern": "^[A-Za-z0-9._:/-]{1,64}$", "description": "unique per account"},
                     "post_only": {"type": "boolean"},
-                    "self_trade_prevention": {"type": "string", "description": "CANCEL_TAKER (default), CANCEL_MAKER, CANCEL_BOTH"},
+                    "self_trade_prevention": any_case(&["CANCEL_TAKER", "CANCEL_MAKER", "CANCEL_BOTH"]),
                 },
+                "description": "A limit needs a price, on the tick; a market order has none. The quantity is \
+                    positive and on the lot. type defaults to LIMIT when a price is given, else MARKET; \
+                    time_in_force to GTC (IOC for market orders); self_trade_prevention to CANCEL_TAKER.",
             },
             "Order": {"type": "object", "properties": {
                 "id": {"type": "string"},
@@ -208,9 +216,9 @@ pub fn description() -> OpenApi {
             }},
             "OrderBook": {"type": "object", "properties": {
                 "symbol": {"type": "string"},
-                "bids": {"type": "array", "items": {"type": "array", "prefixItems": [decimal(), decimal()],
+                "bids": {"type": "array", "items": {"type": "array", "items": decimal(), "minItems": 2, "maxItems": 2,
                          "description": "[price, quantity]"}},
-                "asks": {"type": "array", "items": {"type": "array", "prefixItems": [decimal(), decimal()]}},
+                "asks": {"type": "array", "items": {"type": "array", "items": decimal(), "minItems": 2, "maxItems": 2}},
                 "timestamp": timestamp(),
             }},
             "Symbol": {"type": "object", "properties": {

@@ -263,6 +263,18 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         ),
         (order(json!({ "quantity": -1 })), 400, "invalid_order", "positive"),
         (
+            order(json!({ "client_order_id": "x".repeat(65) })),
+            400,
+            "invalid_client_order_id",
+            "1 to 64",
+        ),
+        (
+            order(json!({ "client_order_id": "two words" })),
+            400,
+            "invalid_client_order_id",
+            "letters, digits",
+        ),
+        (
             order(json!({ "quantity": "0.000001" })),
             400,
             "invalid_order",

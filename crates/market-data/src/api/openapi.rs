@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use tse_runtime::openapi::{
-    OpenApi, decimal, json_answer, operation, path_param, query_param, schema_ref, timestamp,
+    OpenApi, decimal, json_answer, operation, param_with, path_param, query_param, schema_ref, timestamp,
 };
 
 /// What every production call answers during the `outage` fault.
@@ -35,8 +35,10 @@ pub fn description() -> OpenApi {
                 "OHLC candles, newest last",
                 vec![
                     symbol(),
-                    query_param("interval", "string", "1s, 5s, 15s, 1m (default), 5m, 15m, 1h, 4h, 1d"),
-                    query_param("limit", "integer", "1–1000 (default 100)"),
+                    param_with("interval", "query", "candle width (default 1m)",
+                        json!({"enum": ["1s", "5s", "15s", "1m", "5m", "15m", "1h", "4h", "1d"]})),
+                    param_with("limit", "query", "candles (default 100)",
+                        json!({"type": "integer", "minimum": 1, "maximum": 1000})),
                 ],
                 None,
                 (200, json_answer("candles", json!({"type": "object", "properties": {

@@ -180,6 +180,8 @@ struct Inner {
     pool: Pool,
     description: String,
     writer: tokio::sync::Mutex<i64>,
+    /// Batches committed to SQLite; the WAL checkpointer skips rounds in which none was.
+    committed: Arc<std::sync::atomic::AtomicU64>,
     metrics: StorageMetrics,
     postgres: Option<Postgres>,
 }
@@ -295,7 +297,8 @@ impl Storage {
             .connect_with(options)
             .await
             .map_err(|e| StorageError::Open(format!("{}: {e}", path.display())))?;
-        tokio::spawn(checkpoint_wal(pool.clone()));
+        let committed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        tokio::spawn(checkpoint_wal(pool.clone(), committed.clone()));
         let pool = Pool::Sqlite(pool);
         migrate::migrate(&pool, "", &sets).await?;
         Ok(Self {
@@ -303,6 +306,7 @@ impl Storage {
                 pool,
                 description: format!("sqlite {}", path.display()),
                 writer: tokio::sync::Mutex::new(0),
+                committed,
                 metrics,
                 postgres: None,
             }),
@@ -355,6 +359,7 @@ impl Storage {
                 pool: Pool::Postgres(pool),
                 description: format!("postgres {} schema {schema}", url.masked()),
                 writer: tokio::sync::Mutex::new(last_seq),
+                committed: Arc::default(),
                 metrics,
                 postgres: Some(Postgres {
                     admin,
@@ -474,6 +479,9 @@ impl Storage {
     async fn write_sqlite(&self, bound: backend::BoundSqlite) -> Result<Written, StorageError> {
         let _turn = self.inner.writer.lock().await;
         self.inner.pool.apply_bound(bound).await?;
+        self.inner
+            .committed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.metrics.writes.with_label_values(&["committed"]).inc();
         Ok(Written::Committed)
     }
@@ -723,12 +731,18 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 /// Moves committed pages from the write-ahead log into the database file until the pool closes.
 /// Passive checkpoints never block writers or readers; the log is reused from its start once a
 /// checkpoint has caught up. (SQLite also checkpoints when the last connection closes.)
-async fn checkpoint_wal(pool: sqlx::SqlitePool) {
+async fn checkpoint_wal(pool: sqlx::SqlitePool, committed: Arc<std::sync::atomic::AtomicU64>) {
+    let mut seen = 0;
     loop {
         tokio::time::sleep(CHECKPOINT_INTERVAL).await;
         if pool.is_closed() {
             return;
         }
+        let now = committed.load(std::sync::atomic::Ordering::Relaxed);
+        if now == seen {
+            continue;
+        }
+        seen = now;
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
             tracing::debug!(error = %e, "WAL checkpoint skipped");
         }

@@ -1,10 +1,13 @@
 //! The custodian simulator: custody accounts, balances, positions, deposits, withdrawals and settlement cycles (BRIEF §8).
 //!
 //! # Layout
-//! So far the service is the instance host alone: every instance of it serves health, readiness,
-//! metrics, the standard gRPC health and reflection services and `tse.runtime.v1.InstanceService`.
-//! Its domain (`domain/`, pure), use cases (`app/`), APIs (`api/`) and adapters (`infra/`) come
-//! with the issue that builds its behaviour.
+//! - [`domain`]: the pure core — accounts, balances, positions, settlement instructions on their
+//!   cycles, reconciliation — with property tests of its invariants.
+//!
+//! The service itself is still the instance host alone (health, readiness, metrics, gRPC health and
+//! reflection); its use cases (`app/`), APIs (`api/`) and adapters (`infra/`) come next.
+
+pub mod domain;
 
 use tse_runtime::{host::ServiceDef, identity::ServiceKind};
 

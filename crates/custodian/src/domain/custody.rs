@@ -1,0 +1,842 @@
+//! The custodian's books: accounts, balances per asset (available and locked), positions per symbol,
+//! and settlement instructions, changed only through the operations here.
+//!
+//! Rules the operations keep, whatever their order (see the property tests):
+//! - no balance, available or locked, is ever negative;
+//! - value enters or leaves only through deposits, withdrawals and settled instructions: for every
+//!   asset, the sum of all balances equals what came in from outside minus what went out;
+//! - a pending instruction's outgoing amounts are locked from the moment it is accepted, so it can
+//!   always settle on its due date, and an instruction the account cannot cover is refused whole;
+//! - an instruction is identified by its external id: the same id with the same content is the same
+//!   instruction (accepted once), the same id with other content is refused.
+//!
+//! Everything is deterministic: ordered maps, ids counted up, time passed in.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+
+use super::{
+    position::Position,
+    settlement::{Instruction, Kind, Settlement, Status},
+};
+
+/// A custody account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Account {
+    /// `cust-N`.
+    pub id: String,
+    /// The trading entity that owns it.
+    pub entity: Option<String>,
+    /// Opened (simulated time).
+    pub created_at: OffsetDateTime,
+}
+
+/// One account's holding of one asset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Balance {
+    /// Free to withdraw, transfer or commit.
+    pub available: Decimal,
+    /// Committed to pending settlements.
+    pub locked: Decimal,
+}
+
+impl Balance {
+    /// Available plus locked.
+    pub fn total(&self) -> Decimal {
+        self.available + self.locked
+    }
+}
+
+/// A difference between what the custodian holds and what another party reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Break {
+    /// The asset.
+    pub asset: String,
+    /// Held here (total).
+    pub held: Decimal,
+    /// Reported by the other party.
+    pub reported: Decimal,
+    /// `reported − held`.
+    pub difference: Decimal,
+}
+
+/// What an operation refused; nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CustodyError {
+    /// No such account.
+    #[error("unknown account {0}")]
+    UnknownAccount(String),
+    /// The asset is not held here.
+    #[error("unknown asset '{asset}'; this custodian holds {known}")]
+    UnknownAsset {
+        /// As given.
+        asset: String,
+        /// The assets held, comma-separated.
+        known: String,
+    },
+    /// An amount that must be positive is not.
+    #[error("{what} must be positive, got {amount}")]
+    NonPositive {
+        /// Which amount.
+        what: &'static str,
+        /// As given.
+        amount: Decimal,
+    },
+    /// The account cannot cover it.
+    #[error("insufficient {asset} in {account}: {available} available, {needed} needed")]
+    Insufficient {
+        /// The account.
+        account: String,
+        /// The asset.
+        asset: String,
+        /// Available now.
+        available: Decimal,
+        /// Needed.
+        needed: Decimal,
+    },
+    /// The external id belongs to an instruction with other content.
+    #[error("external id {external_id} already names settlement {existing} with other content")]
+    DuplicateExternalId {
+        /// The id.
+        external_id: String,
+        /// The settlement it names.
+        existing: String,
+    },
+    /// No such settlement.
+    #[error("unknown settlement {0}")]
+    UnknownSettlement(String),
+    /// The settlement is no longer pending.
+    #[error("settlement {id} is {status}, not PENDING")]
+    NotPending {
+        /// The settlement.
+        id: String,
+        /// Its status.
+        status: &'static str,
+    },
+    /// The request is malformed.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What changed since the last [`Custody::take_changes`], for storage, metrics and events.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Accounts opened.
+    pub accounts: Vec<String>,
+    /// Balances changed: (account, asset).
+    pub balances: BTreeSet<(String, String)>,
+    /// Positions changed: (account, symbol).
+    pub positions: BTreeSet<(String, String)>,
+    /// Settlements created or moved on, by id, in the order it happened.
+    pub settlements: Vec<String>,
+    /// Balance movements: (account, asset, signed amount), for the balance-change metric.
+    pub movements: Vec<(String, String, Decimal)>,
+}
+
+/// The custodian's books.
+#[derive(Clone, Debug)]
+pub struct Custody {
+    assets: BTreeSet<String>,
+    day: Duration,
+    accounts: BTreeMap<String, Account>,
+    opened: u64,
+    balances: BTreeMap<(String, String), Balance>,
+    positions: BTreeMap<(String, String), Position>,
+    settlements: BTreeMap<u64, Settlement>,
+    by_external: BTreeMap<String, u64>,
+    created: u64,
+    external: BTreeMap<String, Decimal>,
+    changes: Changes,
+}
+
+fn settlement_number(id: &str) -> Option<u64> {
+    id.strip_prefix("stl-")?.parse().ok()
+}
+
+impl Custody {
+    /// Empty books for `assets`, with settlement days of length `day`.
+    pub fn new(assets: impl IntoIterator<Item = String>, day: Duration) -> Self {
+        Self {
+            assets: assets.into_iter().map(|a| a.to_ascii_uppercase()).collect(),
+            day,
+            accounts: BTreeMap::new(),
+            opened: 0,
+            balances: BTreeMap::new(),
+            positions: BTreeMap::new(),
+            settlements: BTreeMap::new(),
+            by_external: BTreeMap::new(),
+            created: 0,
+            external: BTreeMap::new(),
+            changes: Changes::default(),
+        }
+    }
+
+    /// The assets held here.
+    pub fn assets(&self) -> impl Iterator<Item = &str> {
+        self.assets.iter().map(String::as_str)
+    }
+
+    /// Opens an account.
+    pub fn open_account(&mut self, entity: Option<String>, at: OffsetDateTime) -> Account {
+        self.opened += 1;
+        let account = Account {
+            id: format!("cust-{}", self.opened),
+            entity,
+            created_at: at,
+        };
+        self.accounts.insert(account.id.clone(), account.clone());
+        self.changes.accounts.push(account.id.clone());
+        account
+    }
+
+    /// One account.
+    ///
+    /// # Errors
+    /// [`CustodyError::UnknownAccount`].
+    pub fn account(&self, id: &str) -> Result<&Account, CustodyError> {
+        self.accounts
+            .get(id.trim())
+            .ok_or_else(|| CustodyError::UnknownAccount(id.trim().to_owned()))
+    }
+
+    /// Every account, by id.
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.accounts.values()
+    }
+
+    fn asset(&self, asset: &str) -> Result<String, CustodyError> {
+        let upper = asset.trim().to_ascii_uppercase();
+        if self.assets.contains(&upper) {
+            Ok(upper)
+        } else {
+            Err(CustodyError::UnknownAsset {
+                asset: asset.trim().to_owned(),
+                known: self.assets.iter().cloned().collect::<Vec<_>>().join(", "),
+            })
+        }
+    }
+
+    /// One balance (zero when never touched).
+    ///
+    /// # Errors
+    /// [`CustodyError`] for an unknown account or asset.
+    pub fn balance(&self, account: &str, asset: &str) -> Result<Balance, CustodyError> {
+        let account = self.account(account)?.id.clone();
+        let asset = self.asset(asset)?;
+        Ok(self.balances.get(&(account, asset)).copied().unwrap_or_default())
+    }
+
+    /// Every asset's balance of an account, in asset order.
+    ///
+    /// # Errors
+    /// [`CustodyError::UnknownAccount`].
+    pub fn balances(&self, account: &str) -> Result<Vec<(String, Balance)>, CustodyError> {
+        let account = self.account(account)?.id.clone();
+        Ok(self
+            .assets
+            .iter()
+            .map(|asset| {
+                let b = self.balances.get(&(account.clone(), asset.clone())).copied();
+                (asset.clone(), b.unwrap_or_default())
+            })
+            .collect())
+    }
+
+    /// Every position of an account, in symbol order.
+    ///
+    /// # Errors
+    /// [`CustodyError::UnknownAccount`].
+    pub fn positions(&self, account: &str) -> Result<Vec<(String, Position)>, CustodyError> {
+        let account = self.account(account)?.id.clone();
+        Ok(self
+            .positions
+            .range((account.clone(), String::new())..)
+            .take_while(|((a, _), _)| *a == account)
+            .map(|((_, symbol), p)| (symbol.clone(), *p))
+            .collect())
+    }
+
+    /// What came in from outside minus what went out, per asset.
+    pub fn external(&self, asset: &str) -> Decimal {
+        self.external.get(asset).copied().unwrap_or_default()
+    }
+
+    fn entry(&mut self, account: &str, asset: &str) -> &mut Balance {
+        self.balances
+            .entry((account.to_owned(), asset.to_owned()))
+            .or_default()
+    }
+
+    fn moved(&mut self, account: &str, asset: &str, amount: Decimal) {
+        self.changes
+            .balances
+            .insert((account.to_owned(), asset.to_owned()));
+        self.changes
+            .movements
+            .push((account.to_owned(), asset.to_owned(), amount));
+    }
+
+    fn positive(what: &'static str, amount: Decimal) -> Result<Decimal, CustodyError> {
+        if amount > Decimal::ZERO {
+            Ok(amount)
+        } else {
+            Err(CustodyError::NonPositive { what, amount })
+        }
+    }
+
+    fn available(&self, account: &str, asset: &str, needed: Decimal) -> Result<(), CustodyError> {
+        let available = self
+            .balances
+            .get(&(account.to_owned(), asset.to_owned()))
+            .map_or(Decimal::ZERO, |b| b.available);
+        if available < needed {
+            return Err(CustodyError::Insufficient {
+                account: account.to_owned(),
+                asset: asset.to_owned(),
+                available,
+                needed,
+            });
+        }
+        Ok(())
+    }
+
+    /// Credits a deposit from outside.
+    ///
+    /// # Errors
+    /// [`CustodyError`] for an unknown account or asset or a non-positive amount.
+    pub fn deposit(&mut self, account: &str, asset: &str, amount: Decimal) -> Result<Balance, CustodyError> {
+        let account = self.account(account)?.id.clone();
+        let asset = self.asset(asset)?;
+        let amount = Self::positive("amount", amount)?;
+        self.entry(&account, &asset).available += amount;
+        *self.external.entry(asset.clone()).or_default() += amount;
+        self.moved(&account, &asset, amount);
+        Ok(self.balances[&(account, asset)])
+    }
+
+    /// Pays a withdrawal out of the available balance.
+    ///
+    /// # Errors
+    /// [`CustodyError`] for an unknown account or asset, a non-positive amount, or an overdraft.
+    pub fn withdraw(&mut self, account: &str, asset: &str, amount: Decimal) -> Result<Balance, CustodyError> {
+        let account = self.account(account)?.id.clone();
+        let asset = self.asset(asset)?;
+        let amount = Self::positive("amount", amount)?;
+        self.available(&account, &asset, amount)?;
+        self.entry(&account, &asset).available -= amount;
+        *self.external.entry(asset.clone()).or_default() -= amount;
+        self.moved(&account, &asset, -amount);
+        Ok(self.balances[&(account, asset)])
+    }
+
+    /// Moves an available amount from one account to another.
+    ///
+    /// # Errors
+    /// [`CustodyError`] for unknown accounts or asset, the same account twice, a non-positive
+    /// amount, or an overdraft.
+    pub fn transfer(
+        &mut self,
+        from: &str,
+        to: &str,
+        asset: &str,
+        amount: Decimal,
+    ) -> Result<(Balance, Balance), CustodyError> {
+        let from = self.account(from)?.id.clone();
+        let to = self.account(to)?.id.clone();
+        if from == to {
+            return Err(CustodyError::Invalid(format!(
+                "a transfer needs two accounts; both are {from}"
+            )));
+        }
+        let asset = self.asset(asset)?;
+        let amount = Self::positive("amount", amount)?;
+        self.available(&from, &asset, amount)?;
+        self.entry(&from, &asset).available -= amount;
+        self.entry(&to, &asset).available += amount;
+        self.moved(&from, &asset, -amount);
+        self.moved(&to, &asset, amount);
+        Ok((self.balances[&(from, asset.clone())], self.balances[&(to, asset)]))
+    }
+
+    /// Validates an instruction and puts its names in canonical form.
+    fn normalize(&self, mut instruction: Instruction) -> Result<Instruction, CustodyError> {
+        instruction.external_id = instruction.external_id.trim().to_owned();
+        if instruction.external_id.is_empty() {
+            return Err(CustodyError::Invalid("external_id is required".into()));
+        }
+        instruction.account = self.account(&instruction.account)?.id.clone();
+        match &mut instruction.kind {
+            Kind::Trade {
+                symbol,
+                quantity,
+                price,
+                fee,
+                ..
+            } => {
+                let upper = symbol.trim().to_ascii_uppercase();
+                let Some((base, quote)) = upper.split_once('-') else {
+                    return Err(CustodyError::Invalid(format!(
+                        "symbol '{symbol}' is not BASE-QUOTE"
+                    )));
+                };
+                self.asset(base)?;
+                self.asset(quote)?;
+                if base == quote {
+                    return Err(CustodyError::Invalid(format!(
+                        "symbol '{symbol}' trades an asset against itself"
+                    )));
+                }
+                *symbol = upper;
+                Self::positive("quantity", *quantity)?;
+                Self::positive("price", *price)?;
+                if fee.is_sign_negative() {
+                    return Err(CustodyError::Invalid(format!(
+                        "fee must not be negative, got {fee}"
+                    )));
+                }
+            }
+            Kind::Net { legs } => {
+                if legs.is_empty() {
+                    return Err(CustodyError::Invalid(
+                        "a net instruction needs at least one leg".into(),
+                    ));
+                }
+                let mut seen = BTreeSet::new();
+                for (asset, amount) in legs.iter_mut() {
+                    *asset = self.asset(asset)?;
+                    if amount.is_zero() {
+                        return Err(CustodyError::Invalid(format!("the {asset} leg is zero")));
+                    }
+                    if !seen.insert(asset.clone()) {
+                        return Err(CustodyError::Invalid(format!("{asset} appears in two legs")));
+                    }
+                }
+            }
+        }
+        Ok(instruction)
+    }
+
+    /// Accepts an instruction: it becomes `PENDING`, due on its cycle, with its outgoing amounts
+    /// locked. Returns the settlement and whether it is new (`false`: the same external id and
+    /// content were accepted before, and nothing changed).
+    ///
+    /// # Errors
+    /// [`CustodyError`]: unknown account, asset or symbol; non-positive amounts; the external id
+    /// taken by other content; an outgoing amount the account cannot cover (nothing is locked).
+    pub fn submit(
+        &mut self,
+        instruction: Instruction,
+        at: OffsetDateTime,
+    ) -> Result<(Settlement, bool), CustodyError> {
+        let instruction = self.normalize(instruction)?;
+        if let Some(number) = self.by_external.get(&instruction.external_id) {
+            let existing = &self.settlements[number];
+            if existing.instruction == instruction {
+                return Ok((existing.clone(), false));
+            }
+            return Err(CustodyError::DuplicateExternalId {
+                external_id: instruction.external_id,
+                existing: existing.id.clone(),
+            });
+        }
+        let account = instruction.account.clone();
+        let outgoing: Vec<(String, Decimal)> = instruction
+            .kind
+            .legs()
+            .into_iter()
+            .filter(|(_, amount)| amount.is_sign_negative())
+            .map(|(asset, amount)| (asset, -amount))
+            .collect();
+        for (asset, amount) in &outgoing {
+            self.available(&account, asset, *amount)?;
+        }
+        for (asset, amount) in &outgoing {
+            let balance = self.entry(&account, asset);
+            balance.available -= *amount;
+            balance.locked += *amount;
+            self.changes.balances.insert((account.clone(), asset.clone()));
+        }
+        self.created += 1;
+        let settlement = Settlement {
+            id: format!("stl-{}", self.created),
+            due_at: instruction.cycle.due(at, self.day),
+            instruction,
+            status: Status::Pending,
+            reason: None,
+            created_at: at,
+            finished_at: None,
+        };
+        self.by_external
+            .insert(settlement.instruction.external_id.clone(), self.created);
+        self.settlements.insert(self.created, settlement.clone());
+        self.changes.settlements.push(settlement.id.clone());
+        Ok((settlement, true))
+    }
+
+    /// One settlement.
+    ///
+    /// # Errors
+    /// [`CustodyError::UnknownSettlement`].
+    pub fn settlement(&self, id: &str) -> Result<&Settlement, CustodyError> {
+        settlement_number(id.trim())
+            .and_then(|n| self.settlements.get(&n))
+            .ok_or_else(|| CustodyError::UnknownSettlement(id.trim().to_owned()))
+    }
+
+    /// Settlements, oldest first, optionally of one account and one status.
+    pub fn settlements(
+        &self,
+        account: Option<&str>,
+        status: Option<Status>,
+    ) -> impl Iterator<Item = &Settlement> {
+        self.settlements.values().filter(move |s| {
+            account.is_none_or(|a| s.instruction.account == a) && status.is_none_or(|st| s.status == st)
+        })
+    }
+
+    fn pending_number(&self, id: &str) -> Result<u64, CustodyError> {
+        let settlement = self.settlement(id)?;
+        if settlement.status != Status::Pending {
+            return Err(CustodyError::NotPending {
+                id: settlement.id.clone(),
+                status: settlement.status.as_str(),
+            });
+        }
+        settlement_number(&settlement.id).ok_or_else(|| CustodyError::UnknownSettlement(id.to_owned()))
+    }
+
+    /// Releases what a pending settlement locked and ends it with `status`.
+    fn end_unsettled(
+        &mut self,
+        number: u64,
+        status: Status,
+        reason: String,
+        at: OffsetDateTime,
+    ) -> Settlement {
+        let settlement = self.settlements[&number].clone();
+        let account = settlement.instruction.account.clone();
+        for (asset, amount) in settlement.instruction.kind.legs() {
+            if amount.is_sign_negative() {
+                let balance = self.entry(&account, &asset);
+                balance.locked += amount;
+                balance.available -= amount;
+                self.changes.balances.insert((account.clone(), asset));
+            }
+        }
+        let s = self.settlements.get_mut(&number).expect("a known settlement");
+        s.status = status;
+        s.reason = Some(reason);
+        s.finished_at = Some(at);
+        self.changes.settlements.push(s.id.clone());
+        s.clone()
+    }
+
+    /// Withdraws a pending settlement: nothing moves, its locks are released.
+    ///
+    /// # Errors
+    /// [`CustodyError`]: unknown, or no longer pending.
+    pub fn cancel(&mut self, id: &str, reason: &str, at: OffsetDateTime) -> Result<Settlement, CustodyError> {
+        let number = self.pending_number(id)?;
+        Ok(self.end_unsettled(number, Status::Cancelled, reason.to_owned(), at))
+    }
+
+    /// Fails a pending settlement (refused by the counterparty, a fault): nothing moves, its locks are
+    /// released.
+    ///
+    /// # Errors
+    /// [`CustodyError`]: unknown, or no longer pending.
+    pub fn fail(&mut self, id: &str, reason: &str, at: OffsetDateTime) -> Result<Settlement, CustodyError> {
+        let number = self.pending_number(id)?;
+        Ok(self.end_unsettled(number, Status::Failed, reason.to_owned(), at))
+    }
+
+    /// Settles a pending settlement now: locked outgoing amounts leave, incoming amounts arrive, a
+    /// trade moves the account's position.
+    ///
+    /// # Errors
+    /// [`CustodyError`]: unknown, or no longer pending.
+    pub fn complete(&mut self, id: &str, at: OffsetDateTime) -> Result<Settlement, CustodyError> {
+        let number = self.pending_number(id)?;
+        let settlement = self.settlements[&number].clone();
+        let account = settlement.instruction.account.clone();
+        for (asset, amount) in settlement.instruction.kind.legs() {
+            let balance = self.entry(&account, &asset);
+            if amount.is_sign_negative() {
+                balance.locked += amount;
+            } else {
+                balance.available += amount;
+            }
+            *self.external.entry(asset.clone()).or_default() += amount;
+            self.moved(&account, &asset, amount);
+        }
+        if let Kind::Trade {
+            symbol,
+            side,
+            quantity,
+            price,
+            ..
+        } = &settlement.instruction.kind
+        {
+            self.positions
+                .entry((account.clone(), symbol.clone()))
+                .or_default()
+                .apply(*side, *quantity, *price);
+            self.changes.positions.insert((account, symbol.clone()));
+        }
+        let s = self.settlements.get_mut(&number).expect("a known settlement");
+        s.status = Status::Completed;
+        s.finished_at = Some(at);
+        self.changes.settlements.push(s.id.clone());
+        Ok(s.clone())
+    }
+
+    /// Pending settlements due at `now` (or before), in due order.
+    pub fn due(&self, now: OffsetDateTime) -> Vec<String> {
+        let mut due: Vec<&Settlement> = self
+            .settlements
+            .values()
+            .filter(|s| s.status == Status::Pending && s.due_at <= now)
+            .collect();
+        due.sort_by_key(|s| (s.due_at, settlement_number(&s.id)));
+        due.into_iter().map(|s| s.id.clone()).collect()
+    }
+
+    /// Settles everything due at `now`; returns what settled.
+    pub fn settle_due(&mut self, now: OffsetDateTime) -> Vec<Settlement> {
+        self.due(now)
+            .iter()
+            .filter_map(|id| self.complete(id, now).ok())
+            .collect()
+    }
+
+    /// Compares what an account holds with what another party reports for it: one break per asset
+    /// whose totals differ (an asset missing from the report counts as reported zero).
+    ///
+    /// # Errors
+    /// [`CustodyError`]: unknown account or asset in the report.
+    pub fn reconcile(
+        &self,
+        account: &str,
+        reported: &[(String, Decimal)],
+    ) -> Result<Vec<Break>, CustodyError> {
+        let mut report: BTreeMap<String, Decimal> = BTreeMap::new();
+        for (asset, amount) in reported {
+            *report.entry(self.asset(asset)?).or_default() += *amount;
+        }
+        Ok(self
+            .balances(account)?
+            .into_iter()
+            .filter_map(|(asset, balance)| {
+                let reported = report.get(&asset).copied().unwrap_or_default();
+                let held = balance.total();
+                (held != reported).then(|| Break {
+                    difference: reported - held,
+                    asset,
+                    held,
+                    reported,
+                })
+            })
+            .collect())
+    }
+
+    /// Takes what changed since the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{position::Side, settlement::Cycle};
+
+    fn d(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    fn t(seconds: i64) -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH + Duration::seconds(seconds)
+    }
+
+    fn custody() -> Custody {
+        Custody::new(["BTC", "USD", "ETH"].map(String::from), Duration::days(1))
+    }
+
+    fn buy(account: &str, external_id: &str, cycle: Cycle) -> Instruction {
+        Instruction {
+            external_id: external_id.into(),
+            account: account.into(),
+            kind: Kind::Trade {
+                symbol: "btc-usd".into(),
+                side: Side::Buy,
+                quantity: d("0.5"),
+                price: d("100000"),
+                fee: d("25"),
+            },
+            cycle,
+        }
+    }
+
+    #[test]
+    fn deposits_withdrawals_and_transfers_move_available_funds_only_when_covered() {
+        let mut c = custody();
+        let a = c.open_account(Some("trading-system-LH".into()), t(0)).id;
+        let b = c.open_account(None, t(0)).id;
+        assert_eq!(c.deposit(&a, "usd", d("100")).unwrap().available, d("100"));
+        assert!(matches!(
+            c.withdraw(&a, "USD", d("100.01")),
+            Err(CustodyError::Insufficient { .. })
+        ));
+        assert!(matches!(
+            c.deposit(&a, "USD", d("-1")),
+            Err(CustodyError::NonPositive { .. })
+        ));
+        assert!(matches!(
+            c.deposit(&a, "DOGE", d("1")),
+            Err(CustodyError::UnknownAsset { .. })
+        ));
+        assert!(matches!(
+            c.deposit("cust-9", "USD", d("1")),
+            Err(CustodyError::UnknownAccount(_))
+        ));
+        assert!(matches!(
+            c.transfer(&a, &a, "USD", d("1")),
+            Err(CustodyError::Invalid(_))
+        ));
+        let (from, to) = c.transfer(&a, &b, "USD", d("40")).unwrap();
+        assert_eq!((from.available, to.available), (d("60"), d("40")));
+        c.withdraw(&b, "USD", d("40")).unwrap();
+        assert_eq!(c.external("USD"), d("60"));
+        let changes = c.take_changes();
+        assert_eq!(changes.accounts, [a.clone(), b.clone()]);
+        assert_eq!(changes.movements.len(), 4);
+    }
+
+    #[test]
+    fn a_trade_settles_on_its_cycle_moving_funds_and_the_position() {
+        let mut c = custody();
+        let a = c.open_account(None, t(0)).id;
+        c.deposit(&a, "USD", d("60000")).unwrap();
+        let (s, new) = c.submit(buy(&a, "okx-1", Cycle::T2), t(10)).unwrap();
+        assert!(new);
+        assert_eq!(
+            (s.id.as_str(), s.status, s.due_at),
+            ("stl-1", Status::Pending, t(10) + Duration::days(2))
+        );
+        let usd = c.balance(&a, "USD").unwrap();
+        assert_eq!((usd.available, usd.locked), (d("9975"), d("50025")));
+        assert!(
+            c.settle_due(t(10) + Duration::days(1)).is_empty(),
+            "not due on T+1"
+        );
+        let settled = c.settle_due(t(10) + Duration::days(2));
+        assert_eq!(settled.len(), 1);
+        assert_eq!(settled[0].status, Status::Completed);
+        let usd = c.balance(&a, "USD").unwrap();
+        assert_eq!((usd.available, usd.locked), (d("9975"), d("0")));
+        assert_eq!(c.balance(&a, "BTC").unwrap().available, d("0.5"));
+        let positions = c.positions(&a).unwrap();
+        assert_eq!(positions[0].0, "BTC-USD");
+        assert_eq!(
+            (positions[0].1.quantity, positions[0].1.average_cost),
+            (d("0.5"), d("100000"))
+        );
+        assert_eq!(c.external("BTC"), d("0.5"));
+        assert_eq!(c.external("USD"), d("9975"));
+    }
+
+    #[test]
+    fn instructions_are_idempotent_by_external_id_and_refused_whole_when_not_covered() {
+        let mut c = custody();
+        let a = c.open_account(None, t(0)).id;
+        assert!(matches!(
+            c.submit(buy(&a, "x-1", Cycle::T0), t(1)),
+            Err(CustodyError::Insufficient { .. })
+        ));
+        assert_eq!(
+            c.balance(&a, "USD").unwrap(),
+            Balance::default(),
+            "nothing locked"
+        );
+        c.deposit(&a, "USD", d("100000")).unwrap();
+        let (first, _) = c.submit(buy(&a, "x-1", Cycle::T0), t(1)).unwrap();
+        let (again, new) = c.submit(buy(&a, "x-1", Cycle::T0), t(2)).unwrap();
+        assert_eq!((again.id, new), (first.id.clone(), false));
+        assert_eq!(c.balance(&a, "USD").unwrap().locked, d("50025"), "locked once");
+        let other = Instruction {
+            cycle: Cycle::T1,
+            ..buy(&a, "x-1", Cycle::T0)
+        };
+        assert!(matches!(
+            c.submit(other, t(3)),
+            Err(CustodyError::DuplicateExternalId { .. })
+        ));
+    }
+
+    #[test]
+    fn cancelled_and_failed_settlements_release_their_locks() {
+        let mut c = custody();
+        let a = c.open_account(None, t(0)).id;
+        c.deposit(&a, "USD", d("200000")).unwrap();
+        let (one, _) = c.submit(buy(&a, "1", Cycle::T1), t(0)).unwrap();
+        let (two, _) = c.submit(buy(&a, "2", Cycle::T1), t(0)).unwrap();
+        c.cancel(&one.id, "client request", t(5)).unwrap();
+        let failed = c.fail(&two.id, "counterparty refused", t(6)).unwrap();
+        assert_eq!(
+            (failed.status, failed.reason.as_deref()),
+            (Status::Failed, Some("counterparty refused"))
+        );
+        assert_eq!(
+            c.balance(&a, "USD").unwrap(),
+            Balance {
+                available: d("200000"),
+                locked: d("0")
+            }
+        );
+        assert!(matches!(
+            c.cancel(&one.id, "again", t(7)),
+            Err(CustodyError::NotPending { .. })
+        ));
+        assert!(c.settle_due(t(0) + Duration::days(3)).is_empty());
+    }
+
+    #[test]
+    fn net_instructions_move_several_assets_and_reconciliation_finds_breaks() {
+        let mut c = custody();
+        let a = c.open_account(None, t(0)).id;
+        c.deposit(&a, "ETH", d("10")).unwrap();
+        let net = Instruction {
+            external_id: "okx:2026-12-01".into(),
+            account: a.clone(),
+            kind: Kind::Net {
+                legs: vec![("eth".into(), d("-4")), ("USD".into(), d("12000"))],
+            },
+            cycle: Cycle::T0,
+        };
+        c.submit(net, t(0)).unwrap();
+        c.settle_due(t(0));
+        let breaks = c
+            .reconcile(&a, &[("ETH".into(), d("6")), ("USD".into(), d("11000"))])
+            .unwrap();
+        assert_eq!(breaks.len(), 1);
+        assert_eq!(
+            (breaks[0].asset.as_str(), breaks[0].held, breaks[0].difference),
+            ("USD", d("12000"), d("-1000"))
+        );
+        let bad = |legs: Vec<(String, Decimal)>| Instruction {
+            external_id: "bad".into(),
+            account: a.clone(),
+            kind: Kind::Net { legs },
+            cycle: Cycle::T0,
+        };
+        assert!(c.submit(bad(vec![]), t(1)).is_err());
+        assert!(c.submit(bad(vec![("ETH".into(), d("0"))]), t(1)).is_err());
+        assert!(
+            c.submit(bad(vec![("ETH".into(), d("1")), ("eth".into(), d("1"))]), t(1))
+                .is_err()
+        );
+    }
+}

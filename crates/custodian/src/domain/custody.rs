@@ -34,21 +34,7 @@ pub struct Account {
     pub created_at: OffsetDateTime,
 }
 
-/// One account's holding of one asset.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Balance {
-    /// Free to withdraw, transfer or commit.
-    pub available: Decimal,
-    /// Committed to pending settlements.
-    pub locked: Decimal,
-}
-
-impl Balance {
-    /// Available plus locked.
-    pub fn total(&self) -> Decimal {
-        self.available + self.locked
-    }
-}
+pub use tse_runtime::money::Balance;
 
 /// A difference between what the custodian holds and what another party reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

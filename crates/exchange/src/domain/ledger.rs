@@ -4,28 +4,13 @@
 //! deposits minus withdrawals.
 
 use rust_decimal::Decimal;
-use serde::Serialize;
 
 /// Index of an account in the ledger.
 pub type AccountIdx = u32;
 /// Index of an asset in the ledger.
 pub type AssetIdx = u16;
 
-/// One account's holding of one asset.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Balance {
-    /// Free to use.
-    pub available: Decimal,
-    /// Held for open orders.
-    pub locked: Decimal,
-}
-
-impl Balance {
-    /// Returns available plus locked.
-    pub fn total(&self) -> Decimal {
-        self.available + self.locked
-    }
-}
+pub use tse_runtime::money::Balance;
 
 /// A movement the ledger refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

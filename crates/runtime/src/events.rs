@@ -118,19 +118,6 @@ impl Event {
         self
     }
 
-    /// Returns one statement storing many events in the outbox.
-    ///
-    /// # Errors
-    /// [`crate::storage::StorageError::Invalid`] when `events` is empty.
-    pub fn insert_many(events: &[Event]) -> Result<Statement, crate::storage::StorageError> {
-        Statement::insert_rows(
-            "_tse_outbox",
-            OUTBOX_COLUMNS,
-            events.iter().cloned().map(Event::into_row).collect(),
-            "",
-        )
-    }
-
     /// Returns the statements storing many events in the outbox, in the recurring chunk sizes of
     /// [`Statement::insert_chunked`].
     ///
@@ -164,7 +151,8 @@ impl Event {
     /// the change it describes.
     pub fn statement(&self) -> Statement {
         // One event always makes a valid insert: the row has exactly the listed columns.
-        Self::insert_many(std::slice::from_ref(self)).expect("one event makes a valid insert")
+        Statement::insert_rows("_tse_outbox", OUTBOX_COLUMNS, vec![self.clone().into_row()], "")
+            .expect("one event makes a valid insert")
     }
 }
 

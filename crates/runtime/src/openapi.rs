@@ -155,6 +155,25 @@ pub fn operation(
     op
 }
 
+/// A server-sent event stream of the chosen symbols (`?symbols=A,B`, default all): `summary`, what
+/// each event's `data` is, and the error answers (an unknown symbol is always one of them).
+pub fn symbol_stream(summary: &str, data: &str, error_cases: &[(u16, &str)]) -> Value {
+    let mut responses = errors(&[(400, "an unknown symbol")]);
+    responses.extend(errors(error_cases));
+    responses.insert(
+        "200".into(),
+        json!({
+            "description": format!("an event stream; `data` is {data}"),
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }),
+    );
+    json!({
+        "summary": summary,
+        "parameters": [query_param("symbols", "string", "comma-separated; default all")],
+        "responses": Value::Object(responses),
+    })
+}
+
 /// A decimal in answers: exact, as a string.
 pub fn decimal() -> Value {
     json!({ "type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?$" })

@@ -4,7 +4,7 @@
 use serde_json::json;
 use tse_runtime::openapi::{
     OpenApi, any_case, decimal, decimal_input, json_answer, operation, param_with, path_param, query_param,
-    schema_ref, timestamp,
+    schema_ref, symbol_stream, timestamp,
 };
 
 /// Errors every production call may meet while the exchange is down or restoring.
@@ -140,16 +140,9 @@ pub fn description() -> OpenApi {
                     "symbols": {"type": "array", "items": schema_ref("Symbol")}}}))),
                 &[],
             )},
-            "/api/v1/stream": {"get": {
-                "summary": "Server-sent events `trade` and `book` as they are stored",
-                "parameters": [query_param("symbols", "string", "comma-separated; default all")],
-                "responses": {
-                    "200": {"description": "an event stream; `data` is a Trade or an OrderBook",
-                            "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                    "400": json_answer("an unknown symbol", schema_ref("Error")),
-                    "503": json_answer(UNAVAILABLE.1, schema_ref("Error")),
-                },
-            }},
+            "/api/v1/stream": {"get": symbol_stream(
+                "Server-sent events `trade` and `book` as they are stored", "a Trade or an OrderBook", &[UNAVAILABLE],
+            )},
         }))
         .schemas(json!({
             "Account": {"type": "object", "properties": {

@@ -360,13 +360,9 @@ pub async fn write_commits(parts: WriterParts) {
                     Err(_) => break,
                 }
             }
-            let write = merged.statements().map(|statements| {
-                let mut batch = WriteBatch::new();
-                for s in statements {
-                    batch.push(s);
-                }
-                preparing.prepare(batch)
-            });
+            let write = merged
+                .statements()
+                .map(|statements| preparing.prepare(WriteBatch::from(statements)));
             let batch = Prepared {
                 write,
                 rows: merged.rows,

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use tse_runtime::openapi::{
-    OpenApi, decimal, json_answer, operation, param_with, path_param, query_param, schema_ref, timestamp,
+    OpenApi, decimal, json_answer, operation, param_with, path_param, schema_ref, symbol_stream, timestamp,
 };
 
 /// What every production call answers during the `outage` fault.
@@ -46,16 +46,9 @@ pub fn description() -> OpenApi {
                     "candles": {"type": "array", "items": schema_ref("Candle")}}}))),
                 &[(400, "bad interval or limit, or not a symbol"), (404, "`unknown_symbol`"), OUTAGE],
             )},
-            "/api/v1/stream": {"get": {
-                "summary": "Server-sent events `price` for every new price of the chosen symbols",
-                "parameters": [query_param("symbols", "string", "comma-separated; default all")],
-                "responses": {
-                    "200": {"description": "an event stream; `data` is a Price",
-                            "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                    "400": json_answer("an unknown symbol", schema_ref("Error")),
-                    "503": json_answer(OUTAGE.1, schema_ref("Error")),
-                },
-            }},
+            "/api/v1/stream": {"get": symbol_stream(
+                "Server-sent events `price` for every new price of the chosen symbols", "a Price", &[OUTAGE],
+            )},
         }))
         .schemas(json!({
             "Symbol": {"type": "object", "properties": {

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tracing::{error, warn};
 use tse_runtime::{
     events::Event,
-    storage::{Migration, Statement, Storage, StorageError, Value, WriteBatch},
+    storage::{JsonText, Migration, Statement, Storage, StorageError, Value, WriteBatch},
 };
 
 use crate::{
@@ -47,8 +47,6 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             updated_at {timestamp} NOT NULL);",
 }];
 
-/// Rows per multi-row insert: well under both backends' parameter limits.
-const ROWS_PER_INSERT: usize = 1_000;
 /// Rows merged into one transaction at most: big enough to amortise a commit, small enough that
 /// other writers of the instance (the fault board) never wait long behind it.
 const ROWS_PER_BATCH: usize = 20_000;
@@ -92,64 +90,59 @@ fn batch(rounds: Vec<Persist>) -> Result<WriteBatch, StorageError> {
         }
         snapshot = Some(round.snapshot);
     }
-    for chunk in ticks.chunks(ROWS_PER_INSERT) {
-        let rows = chunk
-            .iter()
-            .map(|t| {
-                vec![
-                    t.symbol.as_str().into(),
-                    Value::Int(i64::try_from(t.sequence).unwrap_or(i64::MAX)),
-                    t.timestamp.into(),
-                    t.price.into(),
-                ]
-            })
-            .collect();
-        batch.push(Statement::insert_rows(
+    let ticks = ticks
+        .into_iter()
+        .map(|t| {
+            vec![
+                t.symbol.as_str().into(),
+                Value::Int(i64::try_from(t.sequence).unwrap_or(i64::MAX)),
+                t.timestamp.into(),
+                t.price.into(),
+            ]
+        })
+        .collect();
+    batch.extend(Statement::insert_chunked(
+        "ticks",
+        &["symbol", "sequence", "sim_time", "price"],
+        ticks,
+        "",
+    )?);
+    let candles = candles
+        .into_iter()
+        .map(|((symbol, interval, _), c)| {
+            vec![
+                symbol.as_str().into(),
+                interval.as_str().into(),
+                c.open_time.into(),
+                c.open.into(),
+                c.high.into(),
+                c.low.into(),
+                c.close.into(),
+                Value::Int(i64::try_from(c.ticks).unwrap_or(i64::MAX)),
+            ]
+        })
+        .collect();
+    batch.extend(Statement::insert_chunked(
+        "candles",
+        &[
+            "symbol",
+            "candle_interval",
+            "open_time",
+            "open",
+            "high",
+            "low",
+            "close",
             "ticks",
-            &["symbol", "sequence", "sim_time", "price"],
-            rows,
-            "",
-        )?);
-    }
-    let candles: Vec<_> = candles.into_iter().collect();
-    for chunk in candles.chunks(ROWS_PER_INSERT) {
-        let rows = chunk
-            .iter()
-            .map(|((symbol, interval, _), c)| {
-                vec![
-                    symbol.as_str().into(),
-                    interval.as_str().into(),
-                    c.open_time.into(),
-                    c.open.into(),
-                    c.high.into(),
-                    c.low.into(),
-                    c.close.into(),
-                    Value::Int(i64::try_from(c.ticks).unwrap_or(i64::MAX)),
-                ]
-            })
-            .collect();
-        batch.push(Statement::insert_rows(
-            "candles",
-            &[
-                "symbol",
-                "candle_interval",
-                "open_time",
-                "open",
-                "high",
-                "low",
-                "close",
-                "ticks",
-            ],
-            rows,
-            "ON CONFLICT (symbol, candle_interval, open_time) DO UPDATE SET high = excluded.high, \
-             low = excluded.low, close = excluded.close, ticks = excluded.ticks",
-        )?);
-    }
-    for chunk in events.chunks(ROWS_PER_INSERT / 2) {
-        batch.push(Event::insert_many(chunk)?);
-    }
+        ],
+        candles,
+        "ON CONFLICT (symbol, candle_interval, open_time) DO UPDATE SET high = excluded.high, \
+         low = excluded.low, close = excluded.close, ticks = excluded.ticks",
+    )?);
+    batch.extend(Event::insert_chunked(events)?);
     if let Some(snapshot) = snapshot {
-        let json = serde_json::to_value(&snapshot).map_err(|e| StorageError::Invalid(e.to_string()))?;
+        let json = JsonText(
+            serde_json::value::to_raw_value(&snapshot).map_err(|e| StorageError::Invalid(e.to_string()))?,
+        );
         batch.push(
             Statement::new(
                 "INSERT INTO feed_state (id, snapshot, updated_at) VALUES (1, $1, $2) \

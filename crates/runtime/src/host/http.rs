@@ -45,13 +45,14 @@ pub(super) fn assemble(
         metrics: metrics.clone(),
         discovery: discovery.clone(),
     };
-    let openapi = std::sync::Arc::new(openapi);
+    // The document never changes while the instance runs: rendered once, served as bytes.
+    let openapi = axum::body::Bytes::from(openapi.to_string());
     let host = Router::new()
         .route(
             "/api/v1/openapi.json",
             get(move || {
                 let openapi = openapi.clone();
-                async move { Json(openapi.as_ref().clone()) }
+                async move { ([(header::CONTENT_TYPE, "application/json")], openapi) }
             }),
         )
         .route("/api/v1/health", get(health_handler))

@@ -153,6 +153,18 @@ impl WriteBatch {
     }
 }
 
+impl From<Vec<Statement>> for WriteBatch {
+    fn from(statements: Vec<Statement>) -> Self {
+        Self { statements }
+    }
+}
+
+impl Extend<Statement> for WriteBatch {
+    fn extend<I: IntoIterator<Item = Statement>>(&mut self, statements: I) {
+        self.statements.extend(statements);
+    }
+}
+
 impl From<Statement> for WriteBatch {
     fn from(statement: Statement) -> Self {
         Self {

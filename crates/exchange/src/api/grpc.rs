@@ -11,11 +11,11 @@ use tse_proto::exchange::v1::{
     self as pb,
     exchange_service_server::{ExchangeService, ExchangeServiceServer},
 };
-use tse_runtime::api::ApiError;
+use tse_runtime::api::{ApiError, non_empty};
 
 use super::{
-    Api, Batch, ListQuery, OrderInput, decimal, depth, engine_error, market_for, optional_decimal,
-    stream_symbols,
+    AccountQuery, Api, Batch, ListQuery, OrderInput, decimal, depth, engine_error, market_for,
+    optional_decimal, stream_symbols,
 };
 use crate::{
     app::{
@@ -42,10 +42,6 @@ fn text(d: Decimal) -> String {
 
 fn optional_text(d: Option<Decimal>) -> String {
     d.map(text).unwrap_or_default()
-}
-
-fn non_empty(s: String) -> Option<String> {
-    (!s.trim().is_empty()).then_some(s)
 }
 
 fn account(a: AccountView) -> pb::Account {
@@ -192,6 +188,26 @@ impl ExchangeService for Service {
             .await
             .map_err(|e| engine_error(e, "invalid_account"))?;
         Ok(Response::new(account(a)))
+    }
+
+    async fn list_accounts(
+        &self,
+        request: Request<pb::ListAccountsRequest>,
+    ) -> Result<Response<pb::ListAccountsResponse>, Status> {
+        self.api.enter(Operation::Query).await?;
+        let r = request.into_inner();
+        let (accounts, next) = self
+            .api
+            .accounts(AccountQuery {
+                entity: non_empty(r.entity),
+                limit: (r.limit != 0).then_some(r.limit),
+                cursor: non_empty(r.cursor),
+            })
+            .await?;
+        Ok(Response::new(pb::ListAccountsResponse {
+            accounts: accounts.into_iter().map(account).collect(),
+            next_cursor: next.unwrap_or_default(),
+        }))
     }
 
     async fn deposit(&self, request: Request<pb::MoveFundsRequest>) -> Result<Response<pb::Balance>, Status> {
@@ -343,6 +359,7 @@ impl ExchangeService for Service {
                 status: non_empty(r.status),
                 limit: (r.limit != 0).then_some(r.limit),
                 cursor: non_empty(r.cursor),
+                ..ListQuery::default()
             })
             .await?;
         Ok(Response::new(pb::ListOrdersResponse {
@@ -361,10 +378,12 @@ impl ExchangeService for Service {
             .api
             .trades(ListQuery {
                 account_id: non_empty(r.account_id),
+                entity: non_empty(r.entity),
                 symbol: non_empty(r.symbol),
                 status: None,
                 limit: (r.limit != 0).then_some(r.limit),
                 cursor: non_empty(r.cursor),
+                after: non_empty(r.after),
             })
             .await?;
         Ok(Response::new(pb::ListTradesResponse {

@@ -3,6 +3,7 @@
 //! | route | does |
 //! |---|---|
 //! | `POST /api/v1/accounts` `{entity?}` | opens an account (201) |
+//! | `GET /api/v1/accounts?entity&limit&cursor` | accounts in id order: `{accounts, next_cursor}` |
 //! | `GET /api/v1/accounts/{id}` | the account |
 //! | `GET /api/v1/accounts/{id}/balances` | available, locked and total per asset |
 //! | `POST /api/v1/accounts/{id}/deposits` `{asset, amount}` | simulated deposit; answers the balance |
@@ -12,7 +13,8 @@
 //! | `PATCH /api/v1/orders/{id}` `{price?, quantity?}` | amends: `{order, trades}` |
 //! | `DELETE /api/v1/orders/{id}` | cancels: the order |
 //! | `GET /api/v1/orders?account_id&symbol&status&limit&cursor` | orders, newest first: `{orders, next_cursor}` |
-//! | `GET /api/v1/trades?account_id&symbol&limit&cursor` | trades, newest first: `{trades, next_cursor}` |
+//! | `GET /api/v1/trades?account_id&entity&symbol&limit&cursor` | trades, newest first: `{trades, next_cursor}` |
+//! | `GET /api/v1/trades?...&after=ID&limit` | trades after trade `ID`, oldest first: `{trades, next_cursor: null}` |
 //! | `GET /api/v1/orderbook/{symbol}?depth=N` | the book's best `N` levels a side (default 20) |
 //! | `GET /api/v1/symbols` | listed instruments with tick, lot and fees |
 //! | `GET /api/v1/stream?symbols=BTC-USD,ETH-USD` | server-sent events `trade` and `book` as they happen |
@@ -32,16 +34,18 @@ use axum::{
     routing::{get, post},
 };
 use futures::{Stream, StreamExt, stream};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
-use tse_runtime::api::{ApiError, Query};
+use tse_runtime::api::{ApiError, Query, decimal_text, optional_json_body};
 
-use super::{Api, ListQuery, OrderInput, decimal, depth, engine_error, optional_decimal, order_id};
+use super::{
+    AccountQuery, Api, ListQuery, OrderInput, decimal, depth, engine_error, optional_decimal, order_id,
+};
 use crate::{
     app::{
         engine::MarketUpdate,
-        views::{BalanceView, OrderView, TradeView},
+        views::{AccountView, BalanceView, OrderView, TradeView},
     },
     domain::faults::Operation,
 };
@@ -55,7 +59,7 @@ struct Http {
 /// The production HTTP routes; `draining` ends live streams when the instance stops.
 pub fn router(api: Api, draining: CancellationToken) -> Router {
     Router::new()
-        .route("/api/v1/accounts", post(create_account))
+        .route("/api/v1/accounts", post(create_account).get(list_accounts))
         .route("/api/v1/accounts/{id}", get(account))
         .route("/api/v1/accounts/{id}/balances", get(balances))
         .route("/api/v1/accounts/{id}/deposits", post(deposit))
@@ -77,28 +81,6 @@ async fn downtime_guard(State(api): State<Api>, request: Request, next: Next) ->
     }
 }
 
-/// Reads a JSON body; an empty body is the default value.
-fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
-}
-
-/// A decimal field given as a string or a number.
-fn decimal_text(field: &str, value: Option<Value>) -> Result<Option<String>, ApiError> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(ApiError::bad_request(
-            format!("invalid_{field}"),
-            format!("{field} must be a decimal string or number, got {other}"),
-        )),
-    }
-}
-
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewAccount {
@@ -106,7 +88,7 @@ struct NewAccount {
 }
 
 async fn create_account(State(http): State<Http>, bytes: Bytes) -> Result<impl IntoResponse, ApiError> {
-    let NewAccount { entity } = body(&bytes)?;
+    let NewAccount { entity } = optional_json_body(&bytes)?;
     let entity = entity.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
     if let Some(e) = &entity
         && e.len() > 128
@@ -134,6 +116,24 @@ async fn account(State(http): State<Http>, Path(id): Path<String>) -> Result<imp
         .await
         .map_err(|e| engine_error(e, "invalid_account"))?;
     Ok(Json(account))
+}
+
+#[derive(Serialize)]
+struct AccountPage {
+    accounts: Vec<AccountView>,
+    next_cursor: Option<String>,
+}
+
+async fn list_accounts(
+    State(http): State<Http>,
+    Query(query): Query<AccountQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    http.api.enter(Operation::Query).await?;
+    let (accounts, next_cursor) = http.api.accounts(query).await?;
+    Ok(Json(AccountPage {
+        accounts,
+        next_cursor,
+    }))
 }
 
 #[derive(Serialize)]
@@ -171,7 +171,7 @@ struct Funds {
 }
 
 async fn move_funds(http: &Http, id: String, bytes: &Bytes, withdraw: bool) -> Result<Response, ApiError> {
-    let Funds { asset, amount } = body(bytes)?;
+    let Funds { asset, amount } = optional_json_body(bytes)?;
     if asset.trim().is_empty() {
         return Err(ApiError::bad_request("missing_asset", "asset is required"));
     }
@@ -228,7 +228,7 @@ struct PlaceBody {
 }
 
 async fn place(State(http): State<Http>, bytes: Bytes) -> Result<impl IntoResponse, ApiError> {
-    let b: PlaceBody = body(&bytes)?;
+    let b: PlaceBody = optional_json_body(&bytes)?;
     let request = OrderInput {
         account_id: b.account_id,
         symbol: b.symbol,
@@ -271,7 +271,7 @@ async fn amend(
     bytes: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = order_id(&id)?;
-    let AmendBody { price, quantity } = body(&bytes)?;
+    let AmendBody { price, quantity } = optional_json_body(&bytes)?;
     let price = optional_decimal("price", decimal_text("price", price)?.as_deref())?;
     let quantity = optional_decimal("quantity", decimal_text("quantity", quantity)?.as_deref())?;
     if price.is_none() && quantity.is_none() {

@@ -39,7 +39,7 @@ use crate::{
     app::{
         engine::{EngineError, EngineHandle, MarketUpdate},
         faults::FaultState,
-        views::{OrderView, TradeView},
+        views::{AccountView, OrderView, TradeView},
     },
     domain::{
         faults::Operation,
@@ -134,6 +134,14 @@ impl Api {
                 )
             })?],
         };
+        for (given, name) in [(&query.entity, "entity"), (&query.after, "after")] {
+            if present(given.as_ref()).is_some() {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    format!("orders have no {name} filter"),
+                ));
+            }
+        }
         let filter = OrderFilter {
             account_id: self.known_account(query.account_id).await?,
             symbol: self.listed_symbol(query.symbol)?,
@@ -148,7 +156,8 @@ impl Api {
         Ok((orders, next))
     }
 
-    /// A page of trades, newest first, and the cursor of the next page.
+    /// A page of trades and the cursor of the next page: newest first from `cursor`, or oldest
+    /// first after the trade `after` (no cursor then: the caller goes on after the last id it got).
     pub(crate) async fn trades(
         &self,
         query: ListQuery,
@@ -159,17 +168,53 @@ impl Api {
                 "trades have no status filter",
             ));
         }
+        let before = cursor(query.cursor.as_deref())?;
+        let after = trade_after(query.after.as_deref())?;
+        if before.is_some() && after.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "give cursor (newest first) or after (oldest first), not both",
+            ));
+        }
         let filter = TradeFilter {
             account_id: self.known_account(query.account_id).await?,
+            entity: present(query.entity.as_ref()).map(str::to_owned),
             symbol: self.listed_symbol(query.symbol)?,
-            before: cursor(query.cursor.as_deref())?,
+            before,
+            after,
             limit: limit(query.limit)?,
         };
         let trades = repo::list_trades(&self.storage, &filter)
             .await
             .map_err(storage_error)?;
-        let next = next_cursor(&trades, filter.limit, |t| &t.id);
+        let next = match filter.after {
+            Some(_) => None,
+            None => next_cursor(&trades, filter.limit, |t| &t.id),
+        };
         Ok((trades, next))
+    }
+
+    /// A page of accounts in id order, only those of the entity when one is given, and the cursor
+    /// of the next page. Accounts live in the engine, so this reads no storage.
+    pub(crate) async fn accounts(
+        &self,
+        query: AccountQuery,
+    ) -> Result<(Vec<AccountView>, Option<String>), ApiError> {
+        let limit = limit(query.limit)?;
+        // The cursor is the last account id of a page (`acct-N`): the next page starts at index N.
+        let from = account_cursor(query.cursor.as_deref())?.unwrap_or(0);
+        let entity = present(query.entity.as_ref()).map(str::to_owned);
+        let accounts = self
+            .engine
+            .accounts(
+                entity,
+                usize::try_from(from).unwrap_or(usize::MAX),
+                limit as usize,
+            )
+            .await
+            .map_err(|e| engine_error(e, "invalid_query"))?;
+        let next = next_cursor(&accounts, limit, |a| &a.id);
+        Ok((accounts, next))
     }
 
     async fn known_account(&self, account: Option<String>) -> Result<Option<String>, ApiError> {
@@ -226,10 +271,26 @@ impl Api {
 pub struct ListQuery {
     /// Owner (orders) or either side (trades).
     pub account_id: Option<String>,
+    /// Either side's account belongs to this entity (trades only).
+    pub entity: Option<String>,
     /// Symbol.
     pub symbol: Option<String>,
     /// `OPEN` or a status (orders only).
     pub status: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    pub limit: Option<u32>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// A trade id: only later trades, oldest first (trades only; not with `cursor`).
+    pub after: Option<String>,
+}
+
+/// The filters of an account listing, as given.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountQuery {
+    /// Only the accounts of this trading entity.
+    pub entity: Option<String>,
     /// Page size, 1 to 1000 (default 100).
     pub limit: Option<u32>,
     /// From a previous page's `next_cursor`.
@@ -253,6 +314,31 @@ fn cursor(cursor: Option<&str>) -> Result<Option<u64>, ApiError> {
         Some(c) => c.parse().map(Some).map_err(|_| {
             ApiError::bad_request("invalid_cursor", format!("cursor '{c}' is not one this API gave"))
         }),
+    }
+}
+
+/// Parses `after`, a trade id.
+fn trade_after(after: Option<&str>) -> Result<Option<u64>, ApiError> {
+    match after.map(str::trim).filter(|a| !a.is_empty()) {
+        None => Ok(None),
+        Some(a) => a
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request("invalid_after", format!("after '{a}' is not a trade id"))),
+    }
+}
+
+/// Parses an account listing's cursor, the last account id of the page before (`acct-N`): N.
+fn account_cursor(cursor: Option<&str>) -> Result<Option<u64>, ApiError> {
+    match cursor.map(str::trim).filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => c
+            .strip_prefix("acct-")
+            .and_then(|n| n.parse().ok())
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_request("invalid_cursor", format!("cursor '{c}' is not one this API gave"))
+            }),
     }
 }
 
@@ -648,6 +734,14 @@ mod tests {
         assert_eq!(e.grpc_code(), tonic::Code::AlreadyExists);
         assert_eq!(limit(Some(0)).unwrap_err().code(), "invalid_limit");
         assert_eq!(cursor(Some("x")).unwrap_err().code(), "invalid_cursor");
+        assert_eq!(account_cursor(Some("acct-7")).unwrap(), Some(7));
+        assert_eq!(account_cursor(Some("7")).unwrap_err().code(), "invalid_cursor");
+        assert_eq!(trade_after(Some(" 12 ")).unwrap(), Some(12));
+        let e = trade_after(Some("-1")).unwrap_err();
+        assert_eq!(
+            (e.code(), e.message()),
+            ("invalid_after", "after '-1' is not a trade id")
+        );
         assert_eq!(depth(Some(5000)).unwrap_err().code(), "invalid_depth");
     }
 }

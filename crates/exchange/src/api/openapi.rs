@@ -34,6 +34,26 @@ pub fn description() -> OpenApi {
             "NEW, PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED, or open",
         ),
     );
+    let mut trades_page = page();
+    trades_page.insert(
+        1,
+        query_param(
+            "entity",
+            "string",
+            "only trades where the buyer's or the seller's account belongs to this entity (none for an unknown one)",
+        ),
+    );
+    trades_page.push(query_param(
+        "after",
+        "string",
+        "a trade id: only later trades, oldest first, at most `limit`, `next_cursor` null \
+         (go on with `after` = the last id returned; 0 starts at the first trade); not with `cursor`",
+    ));
+    let accounts_page = vec![
+        query_param("entity", "string", "only this trading entity's accounts"),
+        query_param("limit", "integer", "page size, 1–1000 (default 100)"),
+        query_param("cursor", "string", "`next_cursor` of the previous page"),
+    ];
     let funds = json!({
         "type": "object",
         "required": ["asset", "amount"],
@@ -55,7 +75,16 @@ pub fn description() -> OpenApi {
     open_account["requestBody"]["required"] = false.into();
     OpenApi::new()
         .paths(json!({
-            "/api/v1/accounts": {"post": open_account},
+            "/api/v1/accounts": {
+                "post": open_account,
+                "get": operation(
+                    "Accounts in id order (acct-1, acct-2, ...)", accounts_page, None,
+                    (200, json_answer("a page", json!({"type": "object", "properties": {
+                        "accounts": {"type": "array", "items": schema_ref("Account")},
+                        "next_cursor": {"type": ["string", "null"]}}}))),
+                    &[(400, "bad limit or cursor"), UNAVAILABLE],
+                ),
+            },
             "/api/v1/accounts/{id}": {"get": operation(
                 "One account", vec![account()], None,
                 (200, json_answer("the account", schema_ref("Account"))),
@@ -120,11 +149,11 @@ pub fn description() -> OpenApi {
                 ),
             },
             "/api/v1/trades": {"get": operation(
-                "Trades, newest first", page(), None,
+                "Trades, newest first; oldest first with `after`", trades_page, None,
                 (200, json_answer("a page", json!({"type": "object", "properties": {
                     "trades": {"type": "array", "items": schema_ref("Trade")},
                     "next_cursor": {"type": ["string", "null"]}}}))),
-                &[(400, "bad filter, limit or cursor"), UNAVAILABLE],
+                &[(400, "bad filter, limit, cursor or `after`; `after` with `cursor`"), (404, "`unknown_account`"), UNAVAILABLE],
             )},
             "/api/v1/orderbook/{symbol}": {"get": operation(
                 "The book's best levels on each side",

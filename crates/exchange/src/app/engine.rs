@@ -128,6 +128,12 @@ enum Request {
         account: String,
         reply: Reply<AccountView>,
     },
+    Accounts {
+        entity: Option<String>,
+        from: usize,
+        limit: usize,
+        reply: Reply<Vec<AccountView>>,
+    },
     Order {
         id: u64,
         reply: Reply<Option<OrderView>>,
@@ -311,6 +317,26 @@ impl EngineHandle {
     /// [`EngineError`], [`VenueError::UnknownAccount`] for an unknown id.
     pub async fn account(&self, account: String) -> Result<AccountView, EngineError> {
         self.call(|reply| Request::Account { account, reply }).await
+    }
+
+    /// Returns up to `limit` accounts in id order, from the `from`-th opened (0 is `acct-1`), only
+    /// those of `entity` when it is given.
+    ///
+    /// # Errors
+    /// [`EngineError`].
+    pub async fn accounts(
+        &self,
+        entity: Option<String>,
+        from: usize,
+        limit: usize,
+    ) -> Result<Vec<AccountView>, EngineError> {
+        self.call(|reply| Request::Accounts {
+            entity,
+            from,
+            limit,
+            reply,
+        })
+        .await
     }
 
     /// Returns an order held in memory (open or recently finished).
@@ -602,6 +628,22 @@ impl Engine {
                     .map(|a| AccountView::of(&self.venue, a))
                     .map_err(EngineError::from);
                 acks.push(deferred(reply, answer));
+            }
+            Request::Accounts {
+                entity,
+                from,
+                limit,
+                reply,
+            } => {
+                let venue = &self.venue;
+                let count = u32::try_from(venue.account_count()).unwrap_or(u32::MAX);
+                let from = u32::try_from(from).unwrap_or(u32::MAX);
+                let page = (from..count)
+                    .filter(|i| entity.is_none() || venue.account_at(*i).entity == entity)
+                    .take(limit)
+                    .map(|i| AccountView::of(venue, i))
+                    .collect();
+                acks.push(deferred(reply, Ok(page)));
             }
             Request::Order { id, reply } => {
                 let answer = self.venue.order(id).map(|o| OrderView::of(&self.venue, o));

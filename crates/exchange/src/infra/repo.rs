@@ -636,10 +636,14 @@ pub struct OrderFilter {
 pub struct TradeFilter {
     /// Either side's account.
     pub account_id: Option<String>,
+    /// Either side's account belongs to this entity.
+    pub entity: Option<String>,
     /// Symbol.
     pub symbol: Option<String>,
-    /// Only trades with a smaller id (the cursor).
+    /// Only trades with a smaller id (the cursor), newest first.
     pub before: Option<u64>,
+    /// Only trades with a greater id, oldest first.
+    pub after: Option<u64>,
     /// Page size.
     pub limit: u32,
 }
@@ -739,7 +743,7 @@ pub async fn get_order(
         .transpose()
 }
 
-/// Lists stored trades, newest first.
+/// Lists stored trades: newest first, or oldest first with [`TradeFilter::after`].
 ///
 /// # Errors
 /// [`StorageError`].
@@ -751,15 +755,29 @@ pub async fn list_trades(storage: &Storage, filter: &TradeFilter) -> Result<Vec<
             account.as_str().into(),
         );
     }
+    if let Some(entity) = &filter.entity {
+        f.push(
+            "(buyer_account_id IN (SELECT id FROM accounts WHERE entity = ?) \
+             OR seller_account_id IN (SELECT id FROM accounts WHERE entity = ?))",
+            entity.as_str().into(),
+        );
+    }
     if let Some(symbol) = &filter.symbol {
         f.push("symbol = ?", symbol.as_str().into());
     }
     if let Some(before) = filter.before {
         f.push("id < ?", Value::Int(i64::try_from(before).unwrap_or(i64::MAX)));
     }
+    if let Some(after) = filter.after {
+        f.push("id > ?", Value::Int(i64::try_from(after).unwrap_or(i64::MAX)));
+    }
     let statement = f.statement(
         &format!("SELECT {} FROM trades", TRADE_COLUMNS.join(", ")),
-        "id DESC",
+        if filter.after.is_some() {
+            "id ASC"
+        } else {
+            "id DESC"
+        },
         filter.limit,
     );
     storage.query(statement).await?.iter().map(trade_view).collect()

@@ -563,3 +563,190 @@ async fn the_openapi_document_describes_every_route_and_fault_kind() {
         "#/components/schemas/Error"
     );
 }
+
+/// Opens an account of `entity`; returns its id.
+async fn account_of(app: &tse_testing::app::TestApp, entity: &str) -> String {
+    let (status, body) = post(app, "/api/v1/accounts", json!({ "entity": entity })).await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+fn ids<'a>(page: &'a Value, items: &str) -> Vec<&'a str> {
+    page[items]
+        .as_array()
+        .unwrap_or_else(|| panic!("{items} in {page}"))
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn accounts_list_in_id_order_by_entity_and_page_with_a_cursor() {
+    let app = exchange(QUIET).await;
+    let mut lh = Vec::new();
+    let mut all = Vec::new();
+    // Eleven accounts, so that acct-10 and acct-11 must come after acct-9 (by number, not by text).
+    for i in 0..11 {
+        let entity = if i % 3 == 0 { "trading-system-LH" } else { "others" };
+        let id = account_of(&app, entity).await;
+        if i % 3 == 0 {
+            lh.push(id.clone());
+        }
+        all.push(id);
+    }
+    let (status, page) = app.get_json("/api/v1/accounts").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(ids(&page, "accounts"), all);
+    assert_eq!(page["next_cursor"], Value::Null);
+    assert_eq!(page["accounts"][0]["entity"], "trading-system-LH");
+    assert!(page["accounts"][0]["created_at"].is_string(), "{page}");
+
+    let (status, first) = app
+        .get_json("/api/v1/accounts?entity=trading-system-LH&limit=3")
+        .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(ids(&first, "accounts"), lh[..3]);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    assert_eq!(cursor, lh[2]);
+    let (_, second) = app
+        .get_json(&format!(
+            "/api/v1/accounts?entity=trading-system-LH&limit=3&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(ids(&second, "accounts"), lh[3..]);
+    assert_eq!(second["next_cursor"], Value::Null);
+    let (_, one) = app
+        .get_json(&format!("/api/v1/accounts?limit=1&cursor={}", all[9]))
+        .await;
+    assert_eq!(ids(&one, "accounts"), [all[10].as_str()]);
+    assert_eq!(one["next_cursor"], all[10].as_str(), "a full page has a cursor");
+    let (_, end) = app
+        .get_json(&format!("/api/v1/accounts?cursor={}", all[10]))
+        .await;
+    assert_eq!(
+        (ids(&end, "accounts").len(), &end["next_cursor"]),
+        (0, &Value::Null)
+    );
+    let (status, none) = app.get_json("/api/v1/accounts?entity=nobody").await;
+    assert_eq!(status, 200);
+    assert_eq!(none, json!({ "accounts": [], "next_cursor": null }));
+
+    for (path, code, needle) in [
+        ("/api/v1/accounts?limit=0", "invalid_limit", "between 1 and 1000"),
+        ("/api/v1/accounts?limit=1001", "invalid_limit", "got 1001"),
+        ("/api/v1/accounts?cursor=x", "invalid_cursor", "'x'"),
+        ("/api/v1/accounts?cursor=3", "invalid_cursor", "'3'"),
+        ("/api/v1/accounts?owner=me", "invalid_query", "owner"),
+    ] {
+        let (status, answer) = app.get_json(path).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{path} → {answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{path} → {message}");
+    }
+}
+
+#[tokio::test]
+async fn trades_filter_by_entity_and_page_oldest_first_after_an_id() {
+    let app = exchange(QUIET).await;
+    let (lh1, lh2) = (
+        account_of(&app, "trading-system-LH").await,
+        account_of(&app, "trading-system-LH").await,
+    );
+    let (other, maker) = (account_of(&app, "others").await, account_of(&app, "mm").await);
+    for buyer in [&lh1, &lh2, &other] {
+        fund(&app, buyer, "USD", "100000").await;
+    }
+    fund(&app, &maker, "ETH", "10").await;
+    fund(&app, &maker, "BTC", "1").await;
+    place(&app, limit(&maker, "ETH-USD", "SELL", "2000", "5")).await;
+    let trade = async |body: Value| {
+        let placed = place(&app, body).await;
+        placed["trades"][0]["id"].as_str().unwrap().to_owned()
+    };
+    // Trades t[0..7]: LH takes part in 0, 2, 4, 5 (both sides LH) and 6 (BTC); 1 and 3 are not its.
+    let t = vec![
+        trade(limit(&lh1, "ETH-USD", "BUY", "2000", "0.1")).await,
+        trade(limit(&other, "ETH-USD", "BUY", "2000", "0.1")).await,
+        trade(limit(&lh2, "ETH-USD", "BUY", "2000", "0.1")).await,
+        trade(limit(&other, "ETH-USD", "BUY", "2000", "0.1")).await,
+        trade(limit(&lh1, "ETH-USD", "BUY", "2000", "0.1")).await,
+        {
+            place(&app, limit(&lh1, "ETH-USD", "BUY", "1990", "0.1")).await;
+            trade(limit(&lh2, "ETH-USD", "SELL", "1990", "0.1")).await
+        },
+        {
+            place(&app, limit(&maker, "BTC-USD", "SELL", "50000", "0.1")).await;
+            trade(limit(&lh1, "BTC-USD", "BUY", "50000", "0.1")).await
+        },
+    ];
+    let lh_trades = [&t[0], &t[2], &t[4], &t[5], &t[6]];
+    let trades = async |query: &str| {
+        let (status, page) = app.get_json(&format!("/api/v1/trades?{query}")).await;
+        assert_eq!(status, 200, "{query} → {page}");
+        page
+    };
+
+    let newest = trades("entity=trading-system-LH").await;
+    let mut expected: Vec<&str> = lh_trades.iter().rev().map(|s| s.as_str()).collect();
+    assert_eq!(ids(&newest, "trades"), expected, "newest first, each trade once");
+    expected.reverse();
+    let (mut after, mut seen) = ("0".to_owned(), Vec::new());
+    loop {
+        let page = trades(&format!("entity=trading-system-LH&after={after}&limit=2")).await;
+        assert_eq!(page["next_cursor"], Value::Null, "no cursor with after");
+        let got: Vec<String> = ids(&page, "trades").into_iter().map(str::to_owned).collect();
+        let Some(last) = got.last() else { break };
+        after = last.clone();
+        seen.extend(got);
+    }
+    assert_eq!(seen, expected, "oldest first, page by page");
+    let page = trades(&format!("entity=trading-system-LH&after={}", t[2])).await;
+    assert_eq!(ids(&page, "trades"), [&t[4], &t[5], &t[6]]);
+    let everything = trades("after=0&limit=1000").await;
+    assert_eq!(ids(&everything, "trades"), t, "without an entity, every trade");
+
+    let eth = trades("entity=trading-system-LH&symbol=eth-usd&after=0").await;
+    assert_eq!(ids(&eth, "trades"), [&t[0], &t[2], &t[4], &t[5]]);
+    let lh2_only = trades(&format!("entity=trading-system-LH&account_id={lh2}")).await;
+    assert_eq!(ids(&lh2_only, "trades"), [&t[5], &t[2]]);
+    let mm_paged = trades("entity=mm&limit=3").await;
+    assert_eq!(ids(&mm_paged, "trades"), [&t[6], &t[4], &t[3]]);
+    assert_eq!(
+        mm_paged["next_cursor"],
+        t[3].as_str(),
+        "the usual cursor without after"
+    );
+    let unknown = trades("entity=nobody").await;
+    assert_eq!(unknown, json!({ "trades": [], "next_cursor": null }));
+    let past_the_end = trades(&format!("after={}", t[6])).await;
+    assert_eq!(past_the_end, json!({ "trades": [], "next_cursor": null }));
+
+    for (path, code, needle) in [
+        (
+            "/api/v1/trades?after=abc",
+            "invalid_after",
+            "after 'abc' is not a trade id",
+        ),
+        ("/api/v1/trades?after=-1", "invalid_after", "'-1'"),
+        ("/api/v1/trades?after=1&cursor=5", "invalid_query", "not both"),
+        (
+            "/api/v1/orders?entity=trading-system-LH",
+            "invalid_query",
+            "entity",
+        ),
+        ("/api/v1/orders?after=1", "invalid_query", "after"),
+    ] {
+        let (status, answer) = app.get_json(path).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{path} → {answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{path} → {message}");
+    }
+}

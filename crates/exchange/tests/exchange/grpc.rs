@@ -5,8 +5,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use tonic::Code;
 use tse_proto::exchange::v1::{
-    AmendOrderRequest, CreateAccountRequest, GetBalancesRequest, GetOrderBookRequest, ListOrdersRequest,
-    ListSymbolsRequest, ListTradesRequest, MoveFundsRequest, OrderRef, PlaceOrderRequest,
+    AmendOrderRequest, CreateAccountRequest, GetBalancesRequest, GetOrderBookRequest, ListAccountsRequest,
+    ListOrdersRequest, ListSymbolsRequest, ListTradesRequest, MoveFundsRequest, OrderRef, PlaceOrderRequest,
     StreamMarketRequest, exchange_service_client::ExchangeServiceClient, market_event::Event,
     place_order_reply::Outcome,
 };
@@ -369,4 +369,154 @@ async fn an_order_session_answers_every_order_in_turn_and_goes_on_after_a_bad_on
         .unwrap()
         .into_inner();
     assert_eq!((book.asks[0].price.as_str(), book.bids.len()), ("2005", 0));
+}
+
+#[tokio::test]
+async fn grpc_lists_an_entitys_accounts_and_its_trades_after_an_id() {
+    let app = exchange(QUIET).await;
+    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let mut open = async |entity: &str| {
+        client
+            .create_account(CreateAccountRequest {
+                entity: entity.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .id
+    };
+    let (lh1, maker, lh2) = (
+        open("trading-system-LH").await,
+        open("mm").await,
+        open("trading-system-LH").await,
+    );
+    let mut pages = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = client
+            .list_accounts(ListAccountsRequest {
+                entity: "trading-system-LH".into(),
+                limit: 1,
+                cursor: cursor.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        pages.push(page.accounts.iter().map(|a| a.id.clone()).collect::<Vec<_>>());
+        if page.next_cursor.is_empty() {
+            break;
+        }
+        cursor = page.next_cursor;
+    }
+    assert_eq!(pages, [vec![lh1.clone()], vec![lh2.clone()], vec![]]);
+    let all = client
+        .list_accounts(ListAccountsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        all.accounts.iter().map(|a| a.entity.as_str()).collect::<Vec<_>>(),
+        ["trading-system-LH", "mm", "trading-system-LH"]
+    );
+    assert_eq!(all.next_cursor, "");
+
+    for (account, asset, amount) in [(&maker, "ETH", "1"), (&lh1, "USD", "1000"), (&lh2, "USD", "1000")] {
+        client
+            .deposit(MoveFundsRequest {
+                account_id: account.clone(),
+                asset: asset.into(),
+                amount: amount.into(),
+            })
+            .await
+            .unwrap();
+    }
+    client
+        .place_order(order(&maker, "SELL", "2000", "1"))
+        .await
+        .unwrap();
+    let mut trades = Vec::new();
+    for buyer in [&lh1, &lh2, &lh1] {
+        let placed = client
+            .place_order(order(buyer, "BUY", "2000", "0.1"))
+            .await
+            .unwrap()
+            .into_inner();
+        trades.push(placed.trades[0].id.clone());
+    }
+    let after = |after: &str| ListTradesRequest {
+        entity: "trading-system-LH".into(),
+        after: after.into(),
+        limit: 2,
+        ..Default::default()
+    };
+    let first = client.list_trades(after("0")).await.unwrap().into_inner();
+    let ids = |r: &tse_proto::exchange::v1::ListTradesResponse| {
+        r.trades.iter().map(|t| t.id.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        (ids(&first), first.next_cursor.as_str()),
+        (trades[..2].to_vec(), "")
+    );
+    let rest = client.list_trades(after(&trades[1])).await.unwrap().into_inner();
+    assert_eq!(ids(&rest), trades[2..]);
+    let newest = client
+        .list_trades(ListTradesRequest {
+            entity: "trading-system-LH".into(),
+            account_id: lh2.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ids(&newest), [trades[1].clone()]);
+    let nobody = client
+        .list_trades(ListTradesRequest {
+            entity: "nobody".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(nobody.trades.is_empty());
+
+    let refused = [
+        (
+            client.list_trades(after("x")).await.unwrap_err(),
+            "after 'x' is not a trade id",
+        ),
+        (
+            client
+                .list_trades(ListTradesRequest {
+                    cursor: trades[2].clone(),
+                    ..after("1")
+                })
+                .await
+                .unwrap_err(),
+            "not both",
+        ),
+        (
+            client
+                .list_accounts(ListAccountsRequest {
+                    cursor: "nope".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap_err(),
+            "cursor 'nope' is not one this API gave",
+        ),
+        (
+            client
+                .list_accounts(ListAccountsRequest {
+                    limit: 5000,
+                    ..Default::default()
+                })
+                .await
+                .unwrap_err(),
+            "limit must be between 1 and 1000",
+        ),
+    ];
+    for (status, needle) in refused {
+        assert_eq!(status.code(), Code::InvalidArgument, "{}", status.message());
+        assert!(status.message().contains(needle), "{}", status.message());
+    }
 }

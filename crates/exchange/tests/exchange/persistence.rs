@@ -204,6 +204,19 @@ async fn on_postgres_the_state_lives_in_the_instance_schema_and_survives_a_resta
 
     let second = spawn_with(tse_exchange::service(), options).await;
     assert_eq!(snapshot(&second, &accounts).await, before);
+    // The restored accounts list by entity, and trades by their accounts' entity, on PostgreSQL too.
+    let (_, listed) = second.get_json("/api/v1/accounts?entity=tests").await;
+    let listed: Vec<&str> = listed["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, accounts);
+    let (_, ours) = second.get_json("/api/v1/trades?entity=tests&after=0").await;
+    assert_eq!(ours["trades"].as_array().unwrap().len(), 1, "{ours}");
+    let (_, none) = second.get_json("/api/v1/trades?entity=nobody&after=0").await;
+    assert_eq!(none["trades"], json!([]));
     check_continuity(&second, &accounts, &queued, last_order(&before)).await;
 }
 

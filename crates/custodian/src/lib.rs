@@ -1,17 +1,131 @@
-//! The custodian simulator: custody accounts, balances, positions, deposits, withdrawals and settlement cycles (BRIEF §8).
+//! The custodian simulator: custody accounts, balances, positions, deposits, withdrawals, transfers,
+//! settlement instructions on T+0/T+1/T+2 cycles of the simulated clock, settlement of the
+//! exchanges' P&L of its client entities, and reconciliation (BRIEF §8).
+//!
+//! One task owns the books and runs every request in order; each batch of changes is stored with
+//! its outbox events before anyone is answered, and settlements complete on their due time in
+//! simulated time. Metrics go through a port ([`domain::metrics::MetricsPort`]) implemented by a
+//! Prometheus adapter, with the second seed's names and labels.
 //!
 //! # Layout
-//! - [`domain`]: the pure core — accounts, balances, positions, settlement instructions on their
-//!   cycles, reconciliation — with property tests of its invariants.
+//! - [`domain`]: the pure core — [`domain::custody`] (the books and their invariants),
+//!   [`domain::settlement`], [`domain::position`], [`domain::faults`] (the back door's kinds),
+//!   [`domain::metrics`] (the metrics port) — with property tests.
+//! - [`settings`]: `[instance.settings]` (assets, settlement day, client entities).
+//! - [`app`]: the use cases ([`app::books`]), the single writer ([`app::service`]), the exchange
+//!   P&L collector ([`app::pnl`]), the views.
+//! - [`api`]: production API, HTTP ([`api::http`], described in [`api::openapi`]) and gRPC
+//!   ([`api::grpc`]).
+//! - [`infra`]: storage and recovery ([`infra::repo`]); the Prometheus adapter ([`infra::metrics`]).
 //!
-//! The service itself is still the instance host alone (health, readiness, metrics, gRPC health and
-//! reflection); its use cases (`app/`), APIs (`api/`) and adapters (`infra/`) come next.
+//! The back door is the runtime's `/chaos/v1/faults` with the kinds of [`domain::faults`].
 
+pub mod api;
+pub mod app;
 pub mod domain;
+pub mod infra;
+pub mod settings;
 
-use tse_runtime::{host::ServiceDef, identity::ServiceKind};
+use std::sync::Arc;
+
+use tse_runtime::{
+    config::instance_seed,
+    faults::FaultBoard,
+    health::Check,
+    host::{BuildFuture, ServiceContext, ServiceDef, ServiceParts},
+    identity::ServiceKind,
+};
+
+use crate::{
+    api::Api,
+    app::{
+        books::Books,
+        pnl::{self, PnlParts},
+        service::{self, BOOKS_CHECK, Restore},
+    },
+    domain::faults::CustodianFault,
+    infra::{metrics::PrometheusMetrics, repo},
+    settings::Settings,
+};
 
 /// Returns the definition the instance host runs.
 pub fn service() -> ServiceDef {
-    ServiceDef::host_only(ServiceKind::CustodianSimulator)
+    ServiceDef {
+        kind: ServiceKind::CustodianSimulator,
+        migrations: repo::MIGRATIONS,
+        check: |settings| Settings::parse(settings).map(drop),
+        build,
+    }
+}
+
+fn build(ctx: ServiceContext) -> BuildFuture {
+    Box::pin(async move {
+        let settings = Settings::parse(&ctx.config().settings)?;
+        let board = FaultBoard::<CustodianFault>::open(&ctx, "custodian_faults_active", ()).await?;
+        let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics())?);
+        let storage = ctx.storage().clone();
+        let health = ctx.health().clone();
+        let day =
+            time::Duration::try_from(settings.settlement_day).map_err(|e| format!("settlement_day: {e}"))?;
+        let instance = ctx.identity().instance().to_string();
+        let seed = instance_seed(None, ctx.config().common.seed, &instance);
+        let restore: Restore = {
+            let (storage, health, events, assets) = (
+                storage.clone(),
+                health.clone(),
+                ctx.events().clone(),
+                settings.assets.clone(),
+            );
+            let load = async move |storage: tse_runtime::storage::Storage| {
+                let custody = repo::load(&storage, &assets, day)
+                    .await
+                    .map_err(|e| format!("cannot restore the stored books: {e}"))?;
+                Ok(Books::new(custody, events, instance, seed))
+            };
+            if storage.is_available() {
+                // The usual case: the books are read before the instance serves anything.
+                let books = load(storage).await?;
+                Box::pin(async move { Ok(books) })
+            } else {
+                health.set_check(
+                    BOOKS_CHECK,
+                    Check::down(true, "waiting for the database to restore the books"),
+                );
+                Box::pin(async move {
+                    storage.available().await;
+                    load(storage).await
+                })
+            }
+        };
+        let (task, handle) = service::start(
+            service::ServiceParts {
+                storage,
+                clock: ctx.clock(),
+                board: board.clone(),
+                metrics,
+                health: health.clone(),
+            },
+            restore,
+        );
+        ctx.spawn(task);
+        ctx.spawn(pnl::run(PnlParts {
+            custodian: handle.clone(),
+            clients: settings.clients,
+            registry: ctx.discovery().registry().clone(),
+            environment: ctx.config().common.environment.clone(),
+            clock: ctx.clock(),
+            board: board.clone(),
+            health,
+            stop: ctx.stopping(),
+        }));
+        let api = Api {
+            custodian: handle,
+            board: board.clone(),
+        };
+        let http = api::http::router(api.clone()).merge(board.router());
+        Ok(ServiceParts::new()
+            .with_http(http)
+            .with_grpc(api::grpc::server(api))
+            .with_openapi(api::openapi::description().merge(board.openapi())))
+    })
 }

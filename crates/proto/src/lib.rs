@@ -6,6 +6,7 @@
 //! - [`runtime::v1`]: what every instance serves, whatever its service ([`runtime::v1::instance_service_server`]).
 //! - [`marketdata::v1`]: the market data simulator's production API.
 //! - [`exchange::v1`]: the exchange simulator's production API.
+//! - [`custodian::v1`]: the custodian simulator's production API.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC server reflection and for the host's
 //!   list of known methods (metrics labels stay bounded).
 
@@ -33,6 +34,15 @@ pub mod exchange {
     #[allow(missing_docs, unreachable_pub, clippy::all)]
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/tse.exchange.v1.rs"));
+    }
+}
+
+/// The custodian simulator's production API.
+pub mod custodian {
+    /// Version 1 of `tse.custodian`.
+    #[allow(missing_docs, unreachable_pub, clippy::all)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/tse.custodian.v1.rs"));
     }
 }
 

@@ -152,6 +152,42 @@ where
     }
 }
 
+/// Reads an optional JSON body: an empty (or blank) body is the default value, anything else must
+/// be JSON of `T` (`400 invalid_json` naming the problem).
+///
+/// # Errors
+/// `invalid_json`.
+pub fn optional_json_body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
+}
+
+/// A decimal field of a JSON request, given as a string or a number (BRIEF §11), as its text;
+/// absent or null is `None`.
+///
+/// # Errors
+/// `invalid_{field}` for any other JSON value.
+pub fn decimal_text(field: &str, value: Option<serde_json::Value>) -> Result<Option<String>, ApiError> {
+    use serde_json::Value;
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(ApiError::bad_request(
+            format!("invalid_{field}"),
+            format!("{field} must be a decimal string or number, got {other}"),
+        )),
+    }
+}
+
+/// A gRPC string field as an option: proto3 has no absent strings, so blank means not given.
+pub fn non_empty(s: String) -> Option<String> {
+    (!s.trim().is_empty()).then_some(s)
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: Detail<'a>,

@@ -42,6 +42,33 @@ pub mod types {
     /// Two orders traded. Payload: the trade (both orders and accounts, price, quantity, fees).
     /// Trace: the incoming order's.
     pub const TRADE_EXECUTED: &str = "trade.executed";
+    /// A custodian opened an account. Payload: the account.
+    pub const CUSTODY_ACCOUNT_OPENED: &str = "custody.account_opened";
+    /// Money came into custody from outside. Payload: account, asset, amount, the balance after.
+    pub const CUSTODY_DEPOSIT: &str = "custody.deposit";
+    /// Money left custody. Payload: account, asset, amount, the balance after.
+    pub const CUSTODY_WITHDRAWAL: &str = "custody.withdrawal";
+    /// Money moved between two custody accounts. Payload: from, to, asset, amount.
+    pub const CUSTODY_TRANSFER: &str = "custody.transfer";
+    /// A transfer or withdrawal was refused by a `reject_transfers` fault. Payload: the request and
+    /// the reason. Caused by the fault's injection.
+    pub const CUSTODY_TRANSFER_REJECTED: &str = "custody.transfer_rejected";
+    /// A custodian accepted a settlement instruction (`PENDING`). Payload: the settlement. Trace:
+    /// `{instance}:settlement:{id}`, kept by every later settlement event.
+    pub const SETTLEMENT_CREATED: &str = "settlement.created";
+    /// A settlement moved only part of its legs (a `partial_settlement` fault); it stays pending.
+    /// Payload: the settlement. Caused by the fault's injection.
+    pub const SETTLEMENT_PARTIAL: &str = "settlement.partially_settled";
+    /// A due settlement is held by a `settlement_delay` fault. Payload: the settlement and until
+    /// when. Caused by the fault's injection.
+    pub const SETTLEMENT_DELAYED: &str = "settlement.delayed";
+    /// A settlement settled. Payload: the settlement.
+    pub const SETTLEMENT_COMPLETED: &str = "settlement.completed";
+    /// A settlement failed (the account could not cover an exchange's P&L, or it was failed).
+    /// Payload: the settlement with its reason.
+    pub const SETTLEMENT_FAILED: &str = "settlement.failed";
+    /// A pending settlement was cancelled. Payload: the settlement.
+    pub const SETTLEMENT_CANCELLED: &str = "settlement.cancelled";
 }
 
 /// The outbox table, created by the runtime's migrations in every instance's schema.

@@ -114,12 +114,31 @@ pub struct Changes {
     pub accounts: Vec<String>,
     /// Balances changed: (account, asset).
     pub balances: BTreeSet<(String, String)>,
-    /// Positions changed: (account, symbol).
-    pub positions: BTreeSet<(String, String)>,
-    /// Settlements created or moved on, by id, in the order it happened.
-    pub settlements: Vec<String>,
+    /// Positions moved by settled trades: (account, symbol), once per move.
+    pub positions: Vec<(String, String)>,
+    /// Settlements as they were each time one was created or moved on, in the order it happened.
+    pub settlements: Vec<Settlement>,
     /// Balance movements: (account, asset, signed amount), for the balance-change metric.
     pub movements: Vec<(String, String, Decimal)>,
+    /// Exchange P&L cursors moved: (exchange, entity).
+    pub cursors: BTreeSet<(String, String)>,
+}
+
+/// Everything the books hold, as stored: what [`Custody::restore`] rebuilds them from.
+#[derive(Clone, Debug, Default)]
+pub struct Stored {
+    /// Accounts.
+    pub accounts: Vec<Account>,
+    /// Balances: (account, asset, balance).
+    pub balances: Vec<(String, String, Balance)>,
+    /// Positions: (account, symbol, position).
+    pub positions: Vec<(String, String, Position)>,
+    /// Settlements, any order.
+    pub settlements: Vec<Settlement>,
+    /// What came in from outside minus what went out, per asset.
+    pub external: Vec<(String, Decimal)>,
+    /// Exchange P&L cursors: (exchange, entity, last trade id settled).
+    pub cursors: Vec<(String, String, u64)>,
 }
 
 /// The custodian's books.
@@ -134,7 +153,10 @@ pub struct Custody {
     settlements: BTreeMap<u64, Settlement>,
     by_external: BTreeMap<String, u64>,
     created: u64,
+    /// Pending settlements by (due, number): the next due is the first.
+    pending: BTreeSet<(OffsetDateTime, u64)>,
     external: BTreeMap<String, Decimal>,
+    cursors: BTreeMap<(String, String), u64>,
     changes: Changes,
 }
 
@@ -155,9 +177,96 @@ impl Custody {
             settlements: BTreeMap::new(),
             by_external: BTreeMap::new(),
             created: 0,
+            pending: BTreeSet::new(),
             external: BTreeMap::new(),
+            cursors: BTreeMap::new(),
             changes: Changes::default(),
         }
+    }
+
+    /// Rebuilds the books from what was stored (see [`Stored`]); ids go on counting after the
+    /// highest stored.
+    ///
+    /// # Errors
+    /// [`CustodyError::Invalid`] when a stored id is not one these books make.
+    pub fn restore(
+        assets: impl IntoIterator<Item = String>,
+        day: Duration,
+        stored: Stored,
+    ) -> Result<Self, CustodyError> {
+        let mut c = Self::new(assets, day);
+        for account in stored.accounts {
+            let n: u64 = account
+                .id
+                .strip_prefix("cust-")
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| CustodyError::Invalid(format!("stored account id {}", account.id)))?;
+            c.opened = c.opened.max(n);
+            c.accounts.insert(account.id.clone(), account);
+        }
+        for (account, asset, balance) in stored.balances {
+            c.assets.insert(asset.clone());
+            c.balances.insert((account, asset), balance);
+        }
+        for (account, symbol, position) in stored.positions {
+            c.positions.insert((account, symbol), position);
+        }
+        for settlement in stored.settlements {
+            let n = settlement_number(&settlement.id)
+                .ok_or_else(|| CustodyError::Invalid(format!("stored settlement id {}", settlement.id)))?;
+            c.created = c.created.max(n);
+            if settlement.status == Status::Pending {
+                c.pending.insert((settlement.due_at, n));
+            }
+            c.by_external
+                .insert(settlement.instruction.external_id.clone(), n);
+            c.settlements.insert(n, settlement);
+        }
+        c.external = stored.external.into_iter().collect();
+        c.cursors = stored
+            .cursors
+            .into_iter()
+            .map(|(exchange, entity, last)| ((exchange, entity), last))
+            .collect();
+        Ok(c)
+    }
+
+    /// The settlement day's length.
+    pub fn day(&self) -> Duration {
+        self.day
+    }
+
+    /// The last exchange trade id settled for `entity` at `exchange` (0: none yet).
+    pub fn cursor(&self, exchange: &str, entity: &str) -> u64 {
+        self.cursors
+            .get(&(exchange.to_owned(), entity.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every exchange P&L cursor: ((exchange, entity), last trade id).
+    pub fn cursors(&self) -> impl Iterator<Item = (&(String, String), &u64)> {
+        self.cursors.iter()
+    }
+
+    /// Records that `entity`'s trades at `exchange` up to `last` are settled (never moves back).
+    pub fn advance_cursor(&mut self, exchange: &str, entity: &str, last: u64) {
+        let key = (exchange.to_owned(), entity.to_owned());
+        let cursor = self.cursors.entry(key.clone()).or_default();
+        if last > *cursor {
+            *cursor = last;
+            self.changes.cursors.insert(key);
+        }
+    }
+
+    /// How many settlements are pending.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// When the next pending settlement falls due.
+    pub fn next_due(&self) -> Option<OffsetDateTime> {
+        self.pending.first().map(|(at, _)| *at)
     }
 
     /// The assets held here.
@@ -354,6 +463,19 @@ impl Custody {
             return Err(CustodyError::Invalid("external_id is required".into()));
         }
         instruction.account = self.account(&instruction.account)?.id.clone();
+        if let Kind::ExchangePnl {
+            exchange,
+            entity,
+            first_trade_id,
+            last_trade_id,
+            ..
+        } = &instruction.kind
+            && (exchange.trim().is_empty() || entity.trim().is_empty() || first_trade_id > last_trade_id)
+        {
+            return Err(CustodyError::Invalid(
+                "an exchange P&L instruction needs an exchange, an entity and a trade range".into(),
+            ));
+        }
         match &mut instruction.kind {
             Kind::Trade {
                 symbol,
@@ -384,7 +506,7 @@ impl Custody {
                     )));
                 }
             }
-            Kind::Net { legs } => {
+            Kind::Net { legs } | Kind::ExchangePnl { legs, .. } => {
                 if legs.is_empty() {
                     return Err(CustodyError::Invalid(
                         "a net instruction needs at least one leg".into(),
@@ -417,6 +539,29 @@ impl Custody {
         instruction: Instruction,
         at: OffsetDateTime,
     ) -> Result<(Settlement, bool), CustodyError> {
+        self.accept(instruction, at, false)
+    }
+
+    /// As [`Custody::submit`], except that an instruction the account cannot cover is kept as a
+    /// `FAILED` settlement saying what was missing, instead of refused: for instructions that
+    /// describe something that already happened elsewhere (an exchange's P&L), which must not be lost.
+    ///
+    /// # Errors
+    /// As [`Custody::submit`], except [`CustodyError::Insufficient`].
+    pub fn submit_or_fail(
+        &mut self,
+        instruction: Instruction,
+        at: OffsetDateTime,
+    ) -> Result<(Settlement, bool), CustodyError> {
+        self.accept(instruction, at, true)
+    }
+
+    fn accept(
+        &mut self,
+        instruction: Instruction,
+        at: OffsetDateTime,
+        keep_failure: bool,
+    ) -> Result<(Settlement, bool), CustodyError> {
         let instruction = self.normalize(instruction)?;
         if let Some(number) = self.by_external.get(&instruction.external_id) {
             let existing = &self.settlements[number];
@@ -436,8 +581,29 @@ impl Custody {
             .filter(|(_, amount)| amount.is_sign_negative())
             .map(|(asset, amount)| (asset, -amount))
             .collect();
-        for (asset, amount) in &outgoing {
-            self.available(&account, asset, *amount)?;
+        let cover = outgoing
+            .iter()
+            .try_for_each(|(asset, amount)| self.available(&account, asset, *amount));
+        if let Err(missing) = cover {
+            if !keep_failure {
+                return Err(missing);
+            }
+            self.created += 1;
+            let settlement = Settlement {
+                id: format!("stl-{}", self.created),
+                due_at: instruction.cycle.due(at, self.day),
+                instruction,
+                status: Status::Failed,
+                reason: Some(missing.to_string()),
+                created_at: at,
+                finished_at: Some(at),
+                settled: Vec::new(),
+            };
+            self.by_external
+                .insert(settlement.instruction.external_id.clone(), self.created);
+            self.settlements.insert(self.created, settlement.clone());
+            self.changes.settlements.push(settlement.clone());
+            return Ok((settlement, true));
         }
         for (asset, amount) in &outgoing {
             let balance = self.entry(&account, asset);
@@ -454,11 +620,13 @@ impl Custody {
             reason: None,
             created_at: at,
             finished_at: None,
+            settled: Vec::new(),
         };
         self.by_external
             .insert(settlement.instruction.external_id.clone(), self.created);
+        self.pending.insert((settlement.due_at, self.created));
         self.settlements.insert(self.created, settlement.clone());
-        self.changes.settlements.push(settlement.id.clone());
+        self.changes.settlements.push(settlement.clone());
         Ok((settlement, true))
     }
 
@@ -483,6 +651,14 @@ impl Custody {
         })
     }
 
+    /// Settlements, newest first, numbered below `before` when given.
+    pub fn settlements_newest_first(&self, before: Option<u64>) -> impl Iterator<Item = &Settlement> {
+        self.settlements
+            .range(..before.unwrap_or(u64::MAX))
+            .rev()
+            .map(|(_, s)| s)
+    }
+
     fn pending_number(&self, id: &str) -> Result<u64, CustodyError> {
         let settlement = self.settlement(id)?;
         if settlement.status != Status::Pending {
@@ -504,7 +680,7 @@ impl Custody {
     ) -> Settlement {
         let settlement = self.settlements[&number].clone();
         let account = settlement.instruction.account.clone();
-        for (asset, amount) in settlement.instruction.kind.legs() {
+        for (asset, amount) in settlement.remaining() {
             if amount.is_sign_negative() {
                 let balance = self.entry(&account, &asset);
                 balance.locked += amount;
@@ -512,11 +688,12 @@ impl Custody {
                 self.changes.balances.insert((account.clone(), asset));
             }
         }
+        self.pending.remove(&(settlement.due_at, number));
         let s = self.settlements.get_mut(&number).expect("a known settlement");
         s.status = status;
         s.reason = Some(reason);
         s.finished_at = Some(at);
-        self.changes.settlements.push(s.id.clone());
+        self.changes.settlements.push(s.clone());
         s.clone()
     }
 
@@ -546,48 +723,112 @@ impl Custody {
     /// [`CustodyError`]: unknown, or no longer pending.
     pub fn complete(&mut self, id: &str, at: OffsetDateTime) -> Result<Settlement, CustodyError> {
         let number = self.pending_number(id)?;
-        let settlement = self.settlements[&number].clone();
-        let account = settlement.instruction.account.clone();
-        for (asset, amount) in settlement.instruction.kind.legs() {
-            let balance = self.entry(&account, &asset);
-            if amount.is_sign_negative() {
-                balance.locked += amount;
-            } else {
-                balance.available += amount;
-            }
-            *self.external.entry(asset.clone()).or_default() += amount;
-            self.moved(&account, &asset, amount);
-        }
-        if let Kind::Trade {
-            symbol,
-            side,
-            quantity,
-            price,
-            ..
-        } = &settlement.instruction.kind
-        {
-            self.positions
-                .entry((account.clone(), symbol.clone()))
-                .or_default()
-                .apply(*side, *quantity, *price);
-            self.changes.positions.insert((account, symbol.clone()));
-        }
+        let remaining = self.settlements[&number].remaining();
+        self.move_legs(number, &remaining);
         let s = self.settlements.get_mut(&number).expect("a known settlement");
         s.status = Status::Completed;
         s.finished_at = Some(at);
-        self.changes.settlements.push(s.id.clone());
+        s.settled = s.instruction.kind.legs();
+        let due = s.due_at;
+        self.changes.settlements.push(s.clone());
+        let done = s.clone();
+        self.pending.remove(&(due, number));
+        Ok(done)
+    }
+
+    /// Settles part of a pending settlement now: `fraction` (in (0, 1)) of what each leg still has
+    /// to move, rounded toward zero to 8 decimals; it stays `PENDING` with the rest, which settles
+    /// on a later pass. A trade moves the position by the part of its quantity settled.
+    ///
+    /// # Errors
+    /// [`CustodyError`]: unknown, no longer pending, or a fraction outside (0, 1).
+    pub fn settle_part(
+        &mut self,
+        id: &str,
+        fraction: Decimal,
+        _at: OffsetDateTime,
+    ) -> Result<Settlement, CustodyError> {
+        if fraction <= Decimal::ZERO || fraction >= Decimal::ONE {
+            return Err(CustodyError::Invalid(format!(
+                "a partial settlement moves a fraction in (0, 1), got {fraction}"
+            )));
+        }
+        let number = self.pending_number(id)?;
+        let part: Vec<(String, Decimal)> = self.settlements[&number]
+            .remaining()
+            .into_iter()
+            .map(|(asset, amount)| {
+                let moved =
+                    (amount * fraction).round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero);
+                (asset, moved)
+            })
+            .collect();
+        self.move_legs(number, &part);
+        let s = self.settlements.get_mut(&number).expect("a known settlement");
+        let legs = s.instruction.kind.legs();
+        s.settled = legs
+            .iter()
+            .map(|(asset, _)| {
+                let before = s
+                    .settled
+                    .iter()
+                    .find(|(a, _)| a == asset)
+                    .map_or(Decimal::ZERO, |(_, d)| *d);
+                let now = part
+                    .iter()
+                    .find(|(a, _)| a == asset)
+                    .map_or(Decimal::ZERO, |(_, d)| *d);
+                (asset.clone(), before + now)
+            })
+            .collect();
+        self.changes.settlements.push(s.clone());
         Ok(s.clone())
+    }
+
+    /// Moves `part` of settlement `number`'s legs: outgoing amounts leave the locked balance,
+    /// incoming arrive as available; a trade's position follows its base leg.
+    fn move_legs(&mut self, number: u64, part: &[(String, Decimal)]) {
+        let settlement = &self.settlements[&number];
+        let account = settlement.instruction.account.clone();
+        let trade = match &settlement.instruction.kind {
+            Kind::Trade {
+                symbol, side, price, ..
+            } => Some((symbol.clone(), *side, *price)),
+            _ => None,
+        };
+        for (asset, amount) in part {
+            if amount.is_zero() {
+                continue;
+            }
+            let balance = self.entry(&account, asset);
+            if amount.is_sign_negative() {
+                balance.locked += *amount;
+            } else {
+                balance.available += *amount;
+            }
+            *self.external.entry(asset.clone()).or_default() += *amount;
+            self.moved(&account, asset, *amount);
+        }
+        if let Some((symbol, side, price)) = trade {
+            // The base leg comes first.
+            let quantity = part.first().map_or(Decimal::ZERO, |(_, q)| q.abs());
+            if !quantity.is_zero() {
+                self.positions
+                    .entry((account.clone(), symbol.clone()))
+                    .or_default()
+                    .apply(side, quantity, price);
+                self.changes.positions.push((account, symbol));
+            }
+        }
     }
 
     /// Pending settlements due at `now` (or before), in due order.
     pub fn due(&self, now: OffsetDateTime) -> Vec<String> {
-        let mut due: Vec<&Settlement> = self
-            .settlements
-            .values()
-            .filter(|s| s.status == Status::Pending && s.due_at <= now)
-            .collect();
-        due.sort_by_key(|s| (s.due_at, settlement_number(&s.id)));
-        due.into_iter().map(|s| s.id.clone()).collect()
+        self.pending
+            .iter()
+            .take_while(|(due, _)| *due <= now)
+            .map(|(_, n)| self.settlements[n].id.clone())
+            .collect()
     }
 
     /// Settles everything due at `now`; returns what settled.

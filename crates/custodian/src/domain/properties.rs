@@ -58,6 +58,16 @@ enum Op {
     Fail {
         pick: usize,
     },
+    Partial {
+        pick: usize,
+        percent: i64,
+    },
+    Pnl {
+        account: usize,
+        btc: i64,
+        usd: i64,
+        external: u8,
+    },
     Advance {
         hours: i64,
     },
@@ -116,6 +126,15 @@ fn op() -> impl Strategy<Value = Op> {
         ),
         any::<usize>().prop_map(|pick| Op::Cancel { pick }),
         any::<usize>().prop_map(|pick| Op::Fail { pick }),
+        (any::<usize>(), 1i64..100).prop_map(|(pick, percent)| Op::Partial { pick, percent }),
+        (0..ACCOUNTS, -500i64..500, -5_000i64..5_000, 0u8..20).prop_map(|(account, btc, usd, external)| {
+            Op::Pnl {
+                account,
+                btc,
+                usd,
+                external,
+            }
+        }),
         (1i64..60).prop_map(|hours| Op::Advance { hours }),
     ]
 }
@@ -154,7 +173,7 @@ fn check(c: &Custody, accounts: &[String]) {
     }
     let mut committed: BTreeMap<(String, String), Decimal> = BTreeMap::new();
     for s in c.settlements(None, Some(Status::Pending)) {
-        for (asset, amount) in s.instruction.kind.legs() {
+        for (asset, amount) in s.remaining() {
             if amount.is_sign_negative() {
                 *committed
                     .entry((s.instruction.account.clone(), asset))
@@ -200,6 +219,27 @@ proptest! {
                     kind: Kind::Net { legs: vec![("BTC".into(), cents(btc)), ("USD".into(), cents(usd))] },
                     cycle: cycles[cycle],
                 }, now).map_or(true, |(_, new)| !new),
+                Op::Pnl { account, btc, usd, external } => c.submit_or_fail(Instruction {
+                    external_id: format!("p-{external}"),
+                    account: accounts[account].clone(),
+                    kind: Kind::ExchangePnl {
+                        exchange: "exchange-X".into(),
+                        entity: "e".into(),
+                        first_trade_id: 1,
+                        last_trade_id: 2,
+                        trades: 2,
+                        legs: vec![("BTC".into(), cents(btc)), ("USD".into(), cents(usd))],
+                    },
+                    cycle: Cycle::T0,
+                }, now).map_or(true, |(s, new)| !new || s.status == Status::Failed),
+                Op::Partial { pick, percent } => {
+                    let pending: Vec<String> = c.settlements(None, Some(Status::Pending)).map(|s| s.id.clone()).collect();
+                    if pending.is_empty() {
+                        true
+                    } else {
+                        c.settle_part(&pending[pick % pending.len()], Decimal::new(percent, 2), now).is_err()
+                    }
+                }
                 Op::Cancel { pick } | Op::Fail { pick } => {
                     let pending: Vec<String> = c.settlements(None, Some(Status::Pending)).map(|s| s.id.clone()).collect();
                     if pending.is_empty() {

@@ -2,13 +2,13 @@
 //! (`PENDING → COMPLETED | FAILED | CANCELLED`).
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use super::position::Side;
 
 /// When an instruction settles, counted in settlement days of the simulated clock after it is made.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Cycle {
     /// The same day: at the next settlement pass.
     #[serde(rename = "T+0")]
@@ -94,7 +94,7 @@ impl Status {
 }
 
 /// What an instruction settles.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Kind {
     /// A trade delivered against payment: the base asset one way, the quote asset (and fee) the
@@ -117,15 +117,39 @@ pub enum Kind {
         /// Signed amount per asset.
         legs: Vec<(String, Decimal)>,
     },
+    /// A trading entity's net change at an exchange over a run of its trades there (exchange
+    /// P&L): the trades are named, so one fill can be followed to the settlement that carried it.
+    ExchangePnl {
+        /// The exchange instance (`exchange-OKX`).
+        exchange: String,
+        /// The trading entity (`trading-system-LH`).
+        entity: String,
+        /// The first trade id it covers.
+        first_trade_id: u64,
+        /// The last trade id it covers.
+        last_trade_id: u64,
+        /// How many of the entity's trades it covers.
+        trades: u64,
+        /// Signed amount per asset: positive comes in, negative goes out.
+        legs: Vec<(String, Decimal)>,
+    },
 }
 
 impl Kind {
-    /// The metrics' `type` label: `trade` or `net`.
+    /// The metrics' `type` label: `trade`, `net` or `exchange_pnl`.
     pub const fn label(&self) -> &'static str {
         match self {
             Kind::Trade { .. } => "trade",
             Kind::Net { .. } => "net",
+            Kind::ExchangePnl { .. } => "exchange_pnl",
         }
+    }
+
+    /// Parses a `type` label (`trade`, `net`, `exchange_pnl`, any case).
+    pub fn parse_label(text: &str) -> Option<&'static str> {
+        ["trade", "net", "exchange_pnl"]
+            .into_iter()
+            .find(|l| l.eq_ignore_ascii_case(text.trim()))
     }
 
     /// Signed amount per asset the instruction moves for its account, in a stable order.
@@ -145,13 +169,13 @@ impl Kind {
                     Side::Sell => vec![(base.to_owned(), -*quantity), (quote.to_owned(), value - fee)],
                 }
             }
-            Kind::Net { legs } => legs.clone(),
+            Kind::Net { legs } | Kind::ExchangePnl { legs, .. } => legs.clone(),
         }
     }
 }
 
 /// A request to settle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instruction {
     /// The submitter's id; the same id with the same content is the same instruction.
     pub external_id: String,
@@ -180,6 +204,28 @@ pub struct Settlement {
     pub due_at: OffsetDateTime,
     /// Completed, failed or cancelled (simulated time).
     pub finished_at: Option<OffsetDateTime>,
+    /// What has moved so far, per leg in the order of [`Kind::legs`] (empty: nothing yet). Only a
+    /// partial settlement leaves a pending instruction with something moved.
+    pub settled: Vec<(String, Decimal)>,
+}
+
+impl Settlement {
+    /// What is still to move, per leg (all of it before anything settled).
+    pub fn remaining(&self) -> Vec<(String, Decimal)> {
+        self.instruction
+            .kind
+            .legs()
+            .into_iter()
+            .map(|(asset, amount)| {
+                let done = self
+                    .settled
+                    .iter()
+                    .find(|(a, _)| *a == asset)
+                    .map_or(Decimal::ZERO, |(_, d)| *d);
+                (asset, amount - done)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -94,6 +94,11 @@ pub struct InstanceSpec {
 }
 
 impl InstanceSpec {
+    fn with_settings(mut self, toml_text: &str) -> Self {
+        self.settings = toml_text.parse().expect("the built-in settings are valid TOML");
+        self
+    }
+
     fn named(service: ServiceKind, name: Option<&str>) -> Self {
         Self {
             service: service.name().to_owned(),
@@ -107,6 +112,18 @@ impl InstanceSpec {
     }
 }
 
+/// The default custodian's settings: `trading-system-LH` trades on both default exchanges and its
+/// P&L settles at `custodian-Komainu` (BRIEF §8), funded to cover it.
+const DEFAULT_CUSTODIAN_SETTINGS: &str = r#"
+settlement_day = "24h"
+[[clients]]
+entity = "trading-system-LH"
+exchanges = ["exchange-OKX", "exchange-Binance"]
+cycle = "T+0"
+every = "1m"
+funding = { USD = "10000000", USDT = "10000000", BTC = "100", ETH = "1000" }
+"#;
+
 impl Topology {
     /// The default ecosystem of BRIEF §2, in the order whose index sets each instance's ports.
     pub fn default_ecosystem() -> Self {
@@ -118,7 +135,8 @@ impl Topology {
                 InstanceSpec::named(TestCoordinator, None),
                 InstanceSpec::named(ExchangeSimulator, Some("exchange-OKX")),
                 InstanceSpec::named(ExchangeSimulator, Some("exchange-Binance")),
-                InstanceSpec::named(CustodianSimulator, Some("custodian-Komainu")),
+                InstanceSpec::named(CustodianSimulator, Some("custodian-Komainu"))
+                    .with_settings(DEFAULT_CUSTODIAN_SETTINGS),
                 InstanceSpec::named(MarketDataSimulator, Some("market-data-Coinmetrics")),
                 InstanceSpec::named(TradingSystemEngine, Some("trading-system-LH")),
                 InstanceSpec::named(RiskMonitor, Some("risk-monitor-LH")),

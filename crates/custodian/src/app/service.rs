@@ -1,0 +1,232 @@
+//! The custodian's single writer. One task owns the [`Books`]; every request runs in arrival order,
+//! and whatever queued together is stored as one transaction (books, then outbox events) before any
+//! of it is answered — reads too, so nobody sees state a crash could still undo. Between requests
+//! the task runs settlement passes on the simulated clock: it sleeps until the next settlement falls
+//! due, settles it, stores, and only then counts it in the metrics.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use futures::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{error, info};
+use tse_runtime::{
+    clock::Clock,
+    faults::{Fault, FaultBoard},
+    health::{Check, Health},
+    storage::{Storage, WriteBatch},
+};
+
+use super::{
+    books::{Books, CustodianError},
+    views::step,
+};
+use crate::{
+    domain::{custody::Changes, faults::CustodianFault, metrics::MetricsPort, settlement::Status},
+    infra::repo,
+};
+
+/// The health check that turns down while the books are not (or no longer) those in storage.
+pub const BOOKS_CHECK: &str = "books";
+/// Requests run before their changes are stored, at most.
+const REQUESTS_PER_COMMIT: usize = 1_024;
+/// Requests waiting for the writer, at most (callers then wait to enqueue).
+const QUEUE: usize = 4_096;
+/// How often the pass looks again while a fault holds a due settlement, or at the latest.
+const FAULT_POLL: Duration = Duration::from_millis(200);
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+type Ack = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&mut Books, &Context) -> Ack + Send>;
+
+/// What a request sees besides the books.
+pub struct Context {
+    /// Simulated now.
+    pub now: time::OffsetDateTime,
+    /// Faults in force.
+    pub faults: Vec<Fault<CustodianFault>>,
+}
+
+/// The service's handle; cheap to clone.
+#[derive(Clone)]
+pub struct CustodianHandle {
+    jobs: mpsc::Sender<Job>,
+    ready: Arc<AtomicBool>,
+}
+
+impl CustodianHandle {
+    /// Returns whether the books are restored and requests are served.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Runs `f` on the books in turn and answers once its changes are stored.
+    ///
+    /// # Errors
+    /// What `f` returns; [`CustodianError::Storage`] when the change could not be stored;
+    /// [`CustodianError::Stopped`].
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Books, &Context) -> Result<T, CustodianError> + Send + 'static,
+    ) -> Result<T, CustodianError> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |books, ctx| {
+            let outcome = f(books, ctx);
+            Box::new(move |stored: Result<(), String>| {
+                let _ = tx.send(match stored {
+                    Ok(()) => outcome,
+                    Err(e) => Err(CustodianError::Storage(e)),
+                });
+            })
+        });
+        self.jobs.send(job).await.map_err(|_| CustodianError::Stopped)?;
+        rx.await.map_err(|_| CustodianError::Stopped)?
+    }
+}
+
+/// Restores the books (waiting for the database when it is away).
+pub type Restore = BoxFuture<'static, Result<Books, String>>;
+
+/// What the service needs.
+pub struct ServiceParts {
+    /// Where changes go.
+    pub storage: Storage,
+    /// The simulated clock.
+    pub clock: Clock,
+    /// The back door's faults.
+    pub board: FaultBoard<CustodianFault>,
+    /// Business metrics.
+    pub metrics: Arc<dyn MetricsPort>,
+    /// Where a refused commit is reported.
+    pub health: Health,
+}
+
+/// Starts the service: returns its task and its handle. The task serves once `restore` gives it
+/// the books, and ends once every handle is gone.
+pub fn start(parts: ServiceParts, restore: Restore) -> (BoxFuture<'static, ()>, CustodianHandle) {
+    let (jobs, queue) = mpsc::channel(QUEUE);
+    let ready = Arc::new(AtomicBool::new(false));
+    let handle = CustodianHandle {
+        jobs,
+        ready: ready.clone(),
+    };
+    let task = Box::pin(async move {
+        let books = match restore.await {
+            Ok(books) => books,
+            Err(reason) => {
+                error!(reason, "the custodian cannot restore its books");
+                parts.health.set_check(BOOKS_CHECK, Check::down(true, reason));
+                return;
+            }
+        };
+        parts.health.set_check(BOOKS_CHECK, Check::up(true));
+        parts.metrics.set_pending(books.custody().pending_count());
+        ready.store(true, Ordering::Release);
+        info!(
+            accounts = books.custody().accounts().count(),
+            pending = books.custody().pending_count(),
+            "custodian books ready"
+        );
+        run(parts, books, queue).await;
+    });
+    (task, handle)
+}
+
+async fn run(parts: ServiceParts, mut books: Books, mut queue: mpsc::Receiver<Job>) {
+    let mut held = false;
+    loop {
+        let wait = if held {
+            FAULT_POLL
+        } else {
+            books
+                .custody()
+                .next_due()
+                .map_or(IDLE_POLL, |due| parts.clock.wall_until(due).min(IDLE_POLL))
+        };
+        let mut jobs = Vec::new();
+        tokio::select! {
+            job = queue.recv() => match job {
+                Some(job) => jobs.push(job),
+                None => break,
+            },
+            () = tokio::time::sleep(wait) => {}
+        }
+        while jobs.len() < REQUESTS_PER_COMMIT {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let ctx = Context {
+            now: parts.clock.now(),
+            faults: parts.board.active(),
+        };
+        let acks: Vec<Ack> = jobs.into_iter().map(|job| job(&mut books, &ctx)).collect();
+        let now = parts.clock.now();
+        held = books.pass(now, &ctx.faults);
+        commit(&parts, &mut books, acks).await;
+    }
+    // Whatever the last requests changed is stored by the last commit of the loop.
+}
+
+async fn commit(parts: &ServiceParts, books: &mut Books, acks: Vec<Ack>) {
+    let (changes, events) = books.take();
+    let stored = if changes == Changes::default() && events.is_empty() {
+        Ok(())
+    } else {
+        let statements = repo::statements(books.custody(), &changes).and_then(|mut statements| {
+            statements.extend(tse_runtime::events::Event::insert_chunked(events)?);
+            Ok(statements)
+        });
+        let outcome = match statements {
+            Ok(statements) => parts.storage.write(WriteBatch::from(statements)).await.map(drop),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => {
+                record(parts.metrics.as_ref(), books, &changes);
+                Ok(())
+            }
+            Err(e) => {
+                error!(error = %e, "a custodian commit could not be stored: memory is now ahead of storage");
+                parts.health.set_check(
+                    BOOKS_CHECK,
+                    Check::down(
+                        true,
+                        format!("a commit could not be stored ({e}); restart the instance to recover the stored books"),
+                    ),
+                );
+                Err(e.to_string())
+            }
+        }
+    };
+    for ack in acks {
+        ack(stored.clone());
+    }
+}
+
+/// Counts what a stored batch did.
+fn record(metrics: &dyn MetricsPort, books: &Books, changes: &Changes) {
+    for s in &changes.settlements {
+        let kind = s.instruction.kind.label();
+        metrics.record_settlement(step(s), kind);
+        if s.status == Status::Completed
+            && let Some(done) = s.finished_at
+        {
+            let seconds = (done - s.created_at).as_seconds_f64();
+            metrics.record_settlement_duration(kind, seconds);
+        }
+    }
+    for (account, asset, amount) in &changes.movements {
+        metrics.record_balance_change(account, asset, *amount);
+    }
+    for (account, symbol) in &changes.positions {
+        metrics.record_position_change(account, symbol);
+    }
+    metrics.set_pending(books.custody().pending_count());
+}

@@ -1,0 +1,33 @@
+//! The port through which the custodian reports its business metrics (the second seed's clean
+//! architecture): the domain and use cases call it, an adapter (`infra::metrics`, Prometheus) or a
+//! test double implements it.
+
+use rust_decimal::Decimal;
+
+/// Business metrics of a custodian.
+pub trait MetricsPort: Send + Sync {
+    /// A settled trade moved a position (`custodian_positions_total{account,symbol}`).
+    fn record_position_change(&self, account: &str, symbol: &str);
+    /// A settlement was accepted (`pending`) or ended (`completed`, `failed`, `cancelled`)
+    /// (`custodian_settlements_total{status,type}`); `status` is lower case, `kind` a
+    /// settlement type (`trade`, `net`, `exchange_pnl`).
+    fn record_settlement(&self, status: &str, kind: &str);
+    /// A balance changed by `amount` (`custodian_balance_changes_total{account,currency}`).
+    fn record_balance_change(&self, account: &str, currency: &str, amount: Decimal);
+    /// A settlement completed `seconds` of simulated time after it was accepted
+    /// (`custodian_settlement_duration_seconds{type}`).
+    fn record_settlement_duration(&self, kind: &str, seconds: f64);
+    /// Settlements pending now (`custodian_settlements_pending`).
+    fn set_pending(&self, pending: usize);
+}
+
+/// Metrics that go nowhere (tests of the use cases).
+pub struct NoMetrics;
+
+impl MetricsPort for NoMetrics {
+    fn record_position_change(&self, _: &str, _: &str) {}
+    fn record_settlement(&self, _: &str, _: &str) {}
+    fn record_balance_change(&self, _: &str, _: &str, _: Decimal) {}
+    fn record_settlement_duration(&self, _: &str, _: f64) {}
+    fn set_pending(&self, _: usize) {}
+}

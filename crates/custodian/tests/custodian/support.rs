@@ -1,0 +1,156 @@
+//! Starting custodian instances and talking to them.
+
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use tse_testing::app::{TestApp, TestOptions, spawn_with, unique_instance};
+
+pub use tse_testing::app::{eventually, sample};
+
+pub const TOKEN: &str = "test-admin-token";
+
+/// Settlement days of one simulated hour on a clock 3600 times real time: T+1 is a wall second.
+pub const FAST: &str = "settlement_day = \"1h\"";
+pub const FAST_CLOCK: &str = "3600";
+
+pub fn options(settings: &str) -> TestOptions {
+    TestOptions {
+        admin_token: Some(TOKEN),
+        settings: Some(settings.parse().expect("settings TOML")),
+        instance: Some(unique_instance("custodian")),
+        clock_speed: Some(FAST_CLOCK),
+        ..Default::default()
+    }
+}
+
+/// A custodian with `settings` on the fast clock, its back door open to [`TOKEN`].
+pub async fn custodian(settings: &str) -> TestApp {
+    spawn_with(tse_custodian::service(), options(settings)).await
+}
+
+async fn answer(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+pub async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    answer(
+        app.client
+            .post(format!("{}{path}", app.http))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// Opens an account; returns its id.
+pub async fn account(app: &TestApp) -> String {
+    let (status, body) = post(app, "/api/v1/accounts", json!({ "entity": "tests" })).await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// Deposits `amount` of `asset`.
+pub async fn fund(app: &TestApp, account: &str, asset: &str, amount: &str) {
+    let (status, body) = post(
+        app,
+        &format!("/api/v1/accounts/{account}/deposits"),
+        json!({ "asset": asset, "amount": amount }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// A TRADE instruction body.
+pub fn trade(
+    external_id: &str,
+    account: &str,
+    side: &str,
+    quantity: &str,
+    price: &str,
+    cycle: &str,
+) -> Value {
+    json!({
+        "external_id": external_id,
+        "account_id": account,
+        "type": "TRADE",
+        "symbol": "BTC-USD",
+        "side": side,
+        "quantity": quantity,
+        "price": price,
+        "fee": "1",
+        "cycle": cycle,
+    })
+}
+
+/// Submits an instruction; asserts it was accepted as new and returns the settlement.
+pub async fn submit(app: &TestApp, instruction: Value) -> Value {
+    let (status, body) = post(app, "/api/v1/settlements", instruction).await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+/// Balances of an account by asset: (available, locked).
+pub async fn balances(
+    app: &TestApp,
+    account: &str,
+) -> std::collections::BTreeMap<String, (Decimal, Decimal)> {
+    let (status, body) = app
+        .get_json(&format!("/api/v1/accounts/{account}/balances"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["asset"].as_str().unwrap().to_owned(),
+                (dec(&b["available"]), dec(&b["locked"])),
+            )
+        })
+        .collect()
+}
+
+/// Waits until settlement `id` has `status`; returns it.
+pub async fn settled(app: &TestApp, id: &str, status: &str) -> Value {
+    eventually(
+        std::time::Duration::from_secs(20),
+        &format!("{id} {status}"),
+        || async {
+            let (_, s) = app.get_json(&format!("/api/v1/settlements/{id}")).await;
+            (s["status"] == status).then_some(s)
+        },
+    )
+    .await
+}
+
+/// A decimal sent as a JSON string.
+pub fn dec(value: &Value) -> Decimal {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("a decimal string, got {value}"))
+        .parse()
+        .expect("decimal")
+}
+
+pub fn d(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
+
+/// Injects a fault through the back door.
+pub async fn inject(app: &TestApp, fault: Value) -> Value {
+    app.inject_fault(TOKEN, fault).await
+}
+
+/// Clears a fault.
+pub async fn clear(app: &TestApp, id: &str) {
+    let (status, body) = app
+        .admin(
+            app.client.delete(format!("{}/chaos/v1/faults/{id}", app.http)),
+            TOKEN,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -48,6 +48,9 @@ pub struct Client {
     pub funding: Vec<(String, Decimal)>,
 }
 
+/// The longest settlement day.
+const MAX_DAY: Duration = Duration::from_secs(365 * 86_400);
+
 /// The assets held when settings name none.
 pub const DEFAULT_ASSETS: [&str; 4] = ["BTC", "ETH", "USDT", "USD"];
 
@@ -129,8 +132,8 @@ impl Settings {
             None => Duration::from_secs(24 * 3600),
             Some(text) => parse_duration(&text).map_err(|e| format!("settlement_day: {e}"))?,
         };
-        if settlement_day < Duration::from_secs(1) {
-            return Err("settlement_day: must be at least 1s".into());
+        if settlement_day < Duration::from_secs(1) || settlement_day > MAX_DAY {
+            return Err("settlement_day: must be between 1s and 365d".into());
         }
         let mut clients: Vec<Client> = Vec::new();
         for (i, c) in raw.clients.unwrap_or_default().into_iter().enumerate() {

@@ -11,6 +11,7 @@
 //! | `unknown_account`, `unknown_settlement` | 404 | `NOT_FOUND` | no such id |
 //! | `duplicate_external_id` | 409 | `ALREADY_EXISTS` | the external id names an instruction with other content |
 //! | `settlement_not_pending` | 409 | `FAILED_PRECONDITION` | the settlement already completed, failed or was cancelled |
+//! | `settlement_not_cancellable` | 409 | `FAILED_PRECONDITION` | a cancel of a partially settled or an exchange P&L settlement |
 //! | `transfer_rejected` | 422 | `ABORTED` | a `reject_transfers` fault refused it |
 //! | `custodian_unavailable` | 503 | `UNAVAILABLE` | the `offline` fault is active, or the instance is stopping |
 //! | `custodian_restoring` | 503 | `UNAVAILABLE` | the books are still being read from storage |
@@ -29,7 +30,7 @@ use tse_runtime::{api::ApiError, faults::FaultBoard};
 
 use crate::{
     app::{
-        books::{CustodianError, SettlementFilter},
+        books::{CustodianError, PNL_PREFIX, SettlementFilter},
         service::CustodianHandle,
         views::{AccountView, BalanceView, BreakView, PositionView, SettlementView},
     },
@@ -141,6 +142,12 @@ fn bounded(field: &str, text: &str) -> Result<(), ApiError> {
             format!("{field} must have at most {MAX_TEXT} characters"),
         ));
     }
+    if text.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!("{field} must not contain control characters"),
+        ));
+    }
     Ok(())
 }
 
@@ -162,6 +169,10 @@ pub fn error(e: CustodianError) -> ApiError {
                 CustodyError::UnknownSettlement(_) => ApiError::not_found("unknown_settlement", message),
                 CustodyError::NotPending { .. } => ApiError::conflict("settlement_not_pending", message)
                     .with_grpc_code(Code::FailedPrecondition),
+                CustodyError::NotCancellable { .. } => {
+                    ApiError::conflict("settlement_not_cancellable", message)
+                        .with_grpc_code(Code::FailedPrecondition)
+                }
                 CustodyError::Invalid(_) => ApiError::bad_request("invalid_request", message),
             }
         }
@@ -185,7 +196,8 @@ impl Api {
         if !self.custodian.is_ready() {
             return Err(ApiError::unavailable(
                 "custodian_restoring",
-                "the custodian is restoring its books from storage; try again shortly",
+                "the custodian's books are not ready (being restored from storage, or withheld after an \
+                 error until a restart: see /api/v1/health)",
             ));
         }
         if self
@@ -345,6 +357,12 @@ impl Api {
     /// `invalid_*` naming the field.
     pub fn instruction(input: InstructionInput) -> Result<Instruction, ApiError> {
         bounded("external_id", &input.external_id)?;
+        if input.external_id.trim().starts_with(PNL_PREFIX) {
+            return Err(ApiError::bad_request(
+                "invalid_request",
+                format!("external ids starting with '{PNL_PREFIX}' are the custodian's own (exchange P&L)"),
+            ));
+        }
         let kind_name = input.kind.trim().to_ascii_uppercase();
         let default_cycle = if kind_name == "TRADE" {
             Cycle::T2

@@ -37,6 +37,9 @@ pub enum CustodianError {
     Stopped,
 }
 
+/// The prefix of the external ids of exchange P&L instructions, which the API refuses from users.
+pub const PNL_PREFIX: &str = "pnl:";
+
 /// Settlement filters of a listing.
 #[derive(Clone, Debug, Default)]
 pub struct SettlementFilter {
@@ -140,12 +143,16 @@ impl Books {
         funding: &[(String, Decimal)],
         at: OffsetDateTime,
     ) -> Result<String, CustodianError> {
-        if let Some(a) = self
+        // The entity's first account (by number: cust-2 before cust-10).
+        if let Some(id) = self
             .custody
             .accounts()
-            .find(|a| a.entity.as_deref() == Some(entity))
+            .filter(|a| a.entity.as_deref() == Some(entity))
+            .filter_map(|a| Some((a.id.strip_prefix("cust-")?.parse::<u64>().ok()?, a.id.clone())))
+            .min()
+            .map(|(_, id)| id)
         {
-            return Ok(a.id.clone());
+            return Ok(id);
         }
         let account = self.open_account(Some(entity.to_owned()), at);
         for (asset, amount) in funding {
@@ -203,6 +210,28 @@ impl Books {
         Ok(())
     }
 
+    /// What the books would refuse of a payment of `amount` out of `account`'s available `asset`.
+    fn precheck(&self, account: &str, asset: &str, amount: Decimal) -> Result<(), CustodianError> {
+        let balance = self.custody.balance(account, asset)?;
+        if amount <= Decimal::ZERO {
+            return Err(CustodyError::NonPositive {
+                what: "amount",
+                amount,
+            }
+            .into());
+        }
+        if balance.available < amount {
+            return Err(CustodyError::Insufficient {
+                account: account.trim().to_owned(),
+                asset: asset.trim().to_ascii_uppercase(),
+                available: balance.available,
+                needed: amount,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     /// Pays a withdrawal.
     ///
     /// # Errors
@@ -216,7 +245,7 @@ impl Books {
         at: OffsetDateTime,
     ) -> Result<BalanceView, CustodianError> {
         // Validate first: a request the books would refuse anyway is not a fault's effect.
-        self.custody.balance(account, asset)?;
+        self.precheck(account, asset, amount)?;
         let request = json!({"withdrawal": {"account_id": account, "asset": asset, "amount": amount}});
         self.screen(faults, request, at)?;
         let balance = self.custody.withdraw(account, asset, amount)?;
@@ -243,8 +272,14 @@ impl Books {
         faults: &[Fault<CustodianFault>],
         at: OffsetDateTime,
     ) -> Result<(BalanceView, BalanceView), CustodianError> {
-        self.custody.balance(from, asset)?;
-        self.custody.account(to)?;
+        self.precheck(from, asset, amount)?;
+        if self.custody.account(to)?.id == self.custody.account(from)?.id {
+            return Err(CustodyError::Invalid(format!(
+                "a transfer needs two accounts; both are {}",
+                from.trim()
+            ))
+            .into());
+        }
         let request = json!({"transfer": {"from_account_id": from, "to_account_id": to, "asset": asset, "amount": amount}});
         self.screen(faults, request, at)?;
         let (a, b) = self.custody.transfer(from, to, asset, amount)?;
@@ -283,8 +318,8 @@ impl Books {
         Ok(SettlementView::from(&self.custody.cancel(id, reason, at)?))
     }
 
-    /// Turns a collected exchange P&L batch into an instruction (kept as `FAILED` when the account
-    /// cannot cover it) and moves the entity's cursor past it, in one step.
+    /// Turns a collected exchange P&L batch into an instruction (accepted whole; paid when due) and
+    /// moves the entity's cursor past it, in one step.
     ///
     /// # Errors
     /// [`CustodianError::Custody`] when the batch names an asset not held here (nothing changes).
@@ -304,7 +339,7 @@ impl Books {
         } else {
             let instruction = Instruction {
                 external_id: format!(
-                    "{}:{}:{}-{}",
+                    "{PNL_PREFIX}{}:{}:{}-{}",
                     batch.exchange, batch.entity, batch.first_trade_id, batch.last_trade_id
                 ),
                 account: account.to_owned(),
@@ -318,9 +353,7 @@ impl Books {
                 },
                 cycle: batch.cycle,
             };
-            Some(SettlementView::from(
-                &self.custody.submit_or_fail(instruction, at)?.0,
-            ))
+            Some(SettlementView::from(&self.custody.submit(instruction, at)?.0))
         };
         self.custody
             .advance_cursor(&batch.exchange, &batch.entity, batch.last_trade_id);
@@ -344,8 +377,9 @@ impl Books {
                 _ => None,
             });
             if let Some((fault, delay)) = delay {
-                let until = due_at + delay;
-                if now < until {
+                let until = due_at.checked_add(delay.try_into().unwrap_or(time::Duration::MAX));
+                if until.is_none_or(|until| now < until) {
+                    let until = until.map_or_else(|| "never".to_owned(), rfc3339);
                     held = true;
                     if self.delayed.insert(id.clone()) {
                         let view = SettlementView::from(s);
@@ -354,7 +388,7 @@ impl Books {
                             .event_at(
                                 types::SETTLEMENT_DELAYED,
                                 now,
-                                json!({"settlement": view, "until": rfc3339(until), "fault_id": fault.id}),
+                                json!({"settlement": view, "until": until, "fault_id": fault.id}),
                             )
                             .caused_by(fault.injection_event)
                             .traced(self.trace(&id));
@@ -391,17 +425,18 @@ impl Books {
         format!("{}:settlement:{settlement}", self.instance)
     }
 
-    /// Takes what changed since the last call, with the events that describe it.
-    pub fn take(&mut self) -> (Changes, Vec<Event>) {
+    /// Takes what changed since the last call, with the events that describe it; `now` dates the
+    /// steps that have no time of their own (a partial settlement).
+    pub fn take(&mut self, now: OffsetDateTime) -> (Changes, Vec<Event>) {
         let changes = self.custody.take_changes();
         let mut events = std::mem::take(&mut self.outbox);
         for s in &changes.settlements {
-            events.push(self.settlement_event(s));
+            events.push(self.settlement_event(s, now));
         }
         (changes, events)
     }
 
-    fn settlement_event(&mut self, s: &Settlement) -> Event {
+    fn settlement_event(&mut self, s: &Settlement, now: OffsetDateTime) -> Event {
         let event_type = match step(s) {
             "pending" => types::SETTLEMENT_CREATED,
             "partial" => types::SETTLEMENT_PARTIAL,
@@ -409,7 +444,10 @@ impl Books {
             "failed" => types::SETTLEMENT_FAILED,
             _ => types::SETTLEMENT_CANCELLED,
         };
-        let at = s.finished_at.unwrap_or(s.created_at);
+        let at = match event_type {
+            types::SETTLEMENT_PARTIAL => now,
+            _ => s.finished_at.unwrap_or(s.created_at),
+        };
         let mut event = self
             .events
             .event_at(event_type, at, SettlementView::from(s))

@@ -4,7 +4,10 @@
 //! settled, nets them per asset (base and quote legs, fees paid), and hands the batch to the books
 //! as one `EXCHANGE_PNL` instruction on the client's cycle. The instruction and the moved cursor
 //! are stored together, so a restart neither loses nor repeats a trade; the external id
-//! (`{exchange}:{entity}:{first}-{last}`) names the trades it covers.
+//! (`pnl:{exchange}:{entity}:{first}-{last}`, a prefix the API refuses from users) names the trades it
+//! covers. Such an instruction is accepted whole (the trades happened) and locks nothing; its
+//! outgoing amounts are looked for when it falls due, after the entity's earlier P&L has settled, and
+//! it fails with the reason if the account cannot pay them. It cannot be cancelled.
 //!
 //! Its state shows as the instance's `exchange_pnl` check: down (the instance degraded, never
 //! failed) while an exchange cannot be reached; the trades wait there and are collected later.

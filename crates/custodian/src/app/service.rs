@@ -132,14 +132,18 @@ pub fn start(parts: ServiceParts, restore: Restore) -> (BoxFuture<'static, ()>, 
             pending = books.custody().pending_count(),
             "custodian books ready"
         );
-        run(parts, books, queue).await;
+        run(parts, books, queue, ready).await;
     });
     (task, handle)
 }
 
-async fn run(parts: ServiceParts, mut books: Books, mut queue: mpsc::Receiver<Job>) {
+async fn run(parts: ServiceParts, mut books: Books, mut queue: mpsc::Receiver<Job>, ready: Arc<AtomicBool>) {
     let mut held = false;
     loop {
+        if !ready.load(Ordering::Acquire) {
+            // The books are no longer what storage holds: answer nothing more from them.
+            break;
+        }
         let wait = if held {
             FAULT_POLL
         } else {
@@ -166,16 +170,58 @@ async fn run(parts: ServiceParts, mut books: Books, mut queue: mpsc::Receiver<Jo
             now: parts.clock.now(),
             faults: parts.board.active(),
         };
-        let acks: Vec<Ack> = jobs.into_iter().map(|job| job(&mut books, &ctx)).collect();
-        let now = parts.clock.now();
-        held = books.pass(now, &ctx.faults);
-        commit(&parts, &mut books, acks).await;
+        // An operation that panics (a bug: input is validated) leaves the books in doubt; what it
+        // changed is not stored, the instance reports it and stops serving.
+        let mut broken = false;
+        let mut acks: Vec<Ack> = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut books, &ctx))) {
+                Ok(ack) => acks.push(ack),
+                Err(_) => broken = true,
+            }
+        }
+        if !broken {
+            let now = parts.clock.now();
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| books.pass(now, &ctx.faults))) {
+                Ok(h) => held = h,
+                Err(_) => broken = true,
+            }
+        }
+        if broken {
+            stop_serving(&parts, &ready, "an operation on the books failed unexpectedly");
+            for ack in acks {
+                ack(Err(
+                    "the custodian stopped after an internal error; see its health".into(),
+                ));
+            }
+            break;
+        }
+        if !commit(&parts, &mut books, acks).await {
+            stop_serving(&parts, &ready, "a commit could not be stored");
+        }
     }
     // Whatever the last requests changed is stored by the last commit of the loop.
 }
 
-async fn commit(parts: &ServiceParts, books: &mut Books, acks: Vec<Ack>) {
-    let (changes, events) = books.take();
+/// Turns the instance unready for good: memory may differ from storage.
+fn stop_serving(parts: &ServiceParts, ready: &AtomicBool, what: &str) {
+    error!(
+        what,
+        "the custodian stops serving its books; restart the instance to recover the stored books"
+    );
+    ready.store(false, Ordering::Release);
+    parts.health.set_check(
+        BOOKS_CHECK,
+        Check::down(
+            true,
+            format!("{what}; restart the instance to recover the stored books"),
+        ),
+    );
+}
+
+/// Stores what the batch changed and answers it; `false` when it could not be stored.
+async fn commit(parts: &ServiceParts, books: &mut Books, acks: Vec<Ack>) -> bool {
+    let (changes, events) = books.take(parts.clock.now());
     let stored = if changes == Changes::default() && events.is_empty() {
         Ok(())
     } else {
@@ -194,20 +240,15 @@ async fn commit(parts: &ServiceParts, books: &mut Books, acks: Vec<Ack>) {
             }
             Err(e) => {
                 error!(error = %e, "a custodian commit could not be stored: memory is now ahead of storage");
-                parts.health.set_check(
-                    BOOKS_CHECK,
-                    Check::down(
-                        true,
-                        format!("a commit could not be stored ({e}); restart the instance to recover the stored books"),
-                    ),
-                );
                 Err(e.to_string())
             }
         }
     };
+    let ok = stored.is_ok();
     for ack in acks {
         ack(stored.clone());
     }
+    ok
 }
 
 /// Counts what a stored batch did.

@@ -102,6 +102,14 @@ pub enum CustodyError {
         /// Its status.
         status: &'static str,
     },
+    /// The settlement cannot be cancelled.
+    #[error("settlement {id} cannot be cancelled: {why}")]
+    NotCancellable {
+        /// The settlement.
+        id: String,
+        /// Why not.
+        why: &'static str,
+    },
     /// The request is malformed.
     #[error("{0}")]
     Invalid(String),
@@ -158,6 +166,15 @@ pub struct Custody {
     external: BTreeMap<String, Decimal>,
     cursors: BTreeMap<(String, String), u64>,
     changes: Changes,
+}
+
+/// The largest amount one operation may move (10^20): with balances built from such amounts no
+/// sum or product of exact decimals can overflow.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(1_661_992_960, 1_808_227_885, 5, false, 0);
+
+/// Whether an instruction locks its outgoing amounts when accepted (all but exchange P&L).
+fn locks(kind: &Kind) -> bool {
+    !matches!(kind, Kind::ExchangePnl { .. })
 }
 
 fn settlement_number(id: &str) -> Option<u64> {
@@ -375,11 +392,21 @@ impl Custody {
     }
 
     fn positive(what: &'static str, amount: Decimal) -> Result<Decimal, CustodyError> {
-        if amount > Decimal::ZERO {
-            Ok(amount)
-        } else {
-            Err(CustodyError::NonPositive { what, amount })
+        if amount <= Decimal::ZERO {
+            return Err(CustodyError::NonPositive { what, amount });
         }
+        Self::bounded(what, amount)
+    }
+
+    /// Refuses amounts beyond [`MAX_AMOUNT`]: balances and settlement values stay far from the
+    /// limits of exact decimal arithmetic, so no sum or product of them can overflow.
+    fn bounded(what: &'static str, amount: Decimal) -> Result<Decimal, CustodyError> {
+        if amount.abs() > MAX_AMOUNT {
+            return Err(CustodyError::Invalid(format!(
+                "{what} {amount} is beyond the largest amount handled ({MAX_AMOUNT})"
+            )));
+        }
+        Ok(amount)
     }
 
     fn available(&self, account: &str, asset: &str, needed: Decimal) -> Result<(), CustodyError> {
@@ -505,6 +532,11 @@ impl Custody {
                         "fee must not be negative, got {fee}"
                     )));
                 }
+                let value = quantity
+                    .checked_mul(*price)
+                    .and_then(|v| v.checked_add(*fee))
+                    .unwrap_or(Decimal::MAX);
+                Self::bounded("quantity × price + fee", value)?;
             }
             Kind::Net { legs } | Kind::ExchangePnl { legs, .. } => {
                 if legs.is_empty() {
@@ -518,6 +550,7 @@ impl Custody {
                     if amount.is_zero() {
                         return Err(CustodyError::Invalid(format!("the {asset} leg is zero")));
                     }
+                    Self::bounded("a leg", *amount)?;
                     if !seen.insert(asset.clone()) {
                         return Err(CustodyError::Invalid(format!("{asset} appears in two legs")));
                     }
@@ -539,28 +572,13 @@ impl Custody {
         instruction: Instruction,
         at: OffsetDateTime,
     ) -> Result<(Settlement, bool), CustodyError> {
-        self.accept(instruction, at, false)
-    }
-
-    /// As [`Custody::submit`], except that an instruction the account cannot cover is kept as a
-    /// `FAILED` settlement saying what was missing, instead of refused: for instructions that
-    /// describe something that already happened elsewhere (an exchange's P&L), which must not be lost.
-    ///
-    /// # Errors
-    /// As [`Custody::submit`], except [`CustodyError::Insufficient`].
-    pub fn submit_or_fail(
-        &mut self,
-        instruction: Instruction,
-        at: OffsetDateTime,
-    ) -> Result<(Settlement, bool), CustodyError> {
-        self.accept(instruction, at, true)
+        self.accept(instruction, at)
     }
 
     fn accept(
         &mut self,
         instruction: Instruction,
         at: OffsetDateTime,
-        keep_failure: bool,
     ) -> Result<(Settlement, bool), CustodyError> {
         let instruction = self.normalize(instruction)?;
         if let Some(number) = self.by_external.get(&instruction.external_id) {
@@ -574,36 +592,21 @@ impl Custody {
             });
         }
         let account = instruction.account.clone();
-        let outgoing: Vec<(String, Decimal)> = instruction
-            .kind
-            .legs()
-            .into_iter()
-            .filter(|(_, amount)| amount.is_sign_negative())
-            .map(|(asset, amount)| (asset, -amount))
-            .collect();
-        let cover = outgoing
-            .iter()
-            .try_for_each(|(asset, amount)| self.available(&account, asset, *amount));
-        if let Err(missing) = cover {
-            if !keep_failure {
-                return Err(missing);
-            }
-            self.created += 1;
-            let settlement = Settlement {
-                id: format!("stl-{}", self.created),
-                due_at: instruction.cycle.due(at, self.day),
-                instruction,
-                status: Status::Failed,
-                reason: Some(missing.to_string()),
-                created_at: at,
-                finished_at: Some(at),
-                settled: Vec::new(),
-            };
-            self.by_external
-                .insert(settlement.instruction.external_id.clone(), self.created);
-            self.settlements.insert(self.created, settlement.clone());
-            self.changes.settlements.push(settlement.clone());
-            return Ok((settlement, true));
+        // An exchange's P&L describes what already happened: it is always accepted, and its cover
+        // is looked for when it falls due (after the earlier P&L of the same entity has settled).
+        let outgoing: Vec<(String, Decimal)> = if locks(&instruction.kind) {
+            instruction
+                .kind
+                .legs()
+                .into_iter()
+                .filter(|(_, amount)| amount.is_sign_negative())
+                .map(|(asset, amount)| (asset, -amount))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (asset, amount) in &outgoing {
+            self.available(&account, asset, *amount)?;
         }
         for (asset, amount) in &outgoing {
             let balance = self.entry(&account, asset);
@@ -680,8 +683,9 @@ impl Custody {
     ) -> Settlement {
         let settlement = self.settlements[&number].clone();
         let account = settlement.instruction.account.clone();
+        let locked = locks(&settlement.instruction.kind);
         for (asset, amount) in settlement.remaining() {
-            if amount.is_sign_negative() {
+            if locked && amount.is_sign_negative() {
                 let balance = self.entry(&account, &asset);
                 balance.locked += amount;
                 balance.available -= amount;
@@ -703,6 +707,19 @@ impl Custody {
     /// [`CustodyError`]: unknown, or no longer pending.
     pub fn cancel(&mut self, id: &str, reason: &str, at: OffsetDateTime) -> Result<Settlement, CustodyError> {
         let number = self.pending_number(id)?;
+        let s = &self.settlements[&number];
+        if !s.settled.is_empty() {
+            return Err(CustodyError::NotCancellable {
+                id: s.id.clone(),
+                why: "it is partially settled",
+            });
+        }
+        if !locks(&s.instruction.kind) {
+            return Err(CustodyError::NotCancellable {
+                id: s.id.clone(),
+                why: "it settles an exchange's P&L, trades that already happened",
+            });
+        }
         Ok(self.end_unsettled(number, Status::Cancelled, reason.to_owned(), at))
     }
 
@@ -724,6 +741,9 @@ impl Custody {
     pub fn complete(&mut self, id: &str, at: OffsetDateTime) -> Result<Settlement, CustodyError> {
         let number = self.pending_number(id)?;
         let remaining = self.settlements[&number].remaining();
+        if let Err(missing) = self.cover(number, &remaining) {
+            return Ok(self.end_unsettled(number, Status::Failed, missing.to_string(), at));
+        }
         self.move_legs(number, &remaining);
         let s = self.settlements.get_mut(&number).expect("a known settlement");
         s.status = Status::Completed;
@@ -763,6 +783,7 @@ impl Custody {
                 (asset, moved)
             })
             .collect();
+        self.cover(number, &part)?;
         self.move_legs(number, &part);
         let s = self.settlements.get_mut(&number).expect("a known settlement");
         let legs = s.instruction.kind.legs();
@@ -785,11 +806,25 @@ impl Custody {
         Ok(s.clone())
     }
 
+    /// Whether the account can pay the outgoing amounts of `part` of an instruction that did not
+    /// lock them (exchange P&L); those that locked always can.
+    fn cover(&self, number: u64, part: &[(String, Decimal)]) -> Result<(), CustodyError> {
+        let settlement = &self.settlements[&number];
+        if locks(&settlement.instruction.kind) {
+            return Ok(());
+        }
+        let account = &settlement.instruction.account;
+        part.iter()
+            .filter(|(_, amount)| amount.is_sign_negative())
+            .try_for_each(|(asset, amount)| self.available(account, asset, -*amount))
+    }
+
     /// Moves `part` of settlement `number`'s legs: outgoing amounts leave the locked balance,
     /// incoming arrive as available; a trade's position follows its base leg.
     fn move_legs(&mut self, number: u64, part: &[(String, Decimal)]) {
         let settlement = &self.settlements[&number];
         let account = settlement.instruction.account.clone();
+        let locked = locks(&settlement.instruction.kind);
         let trade = match &settlement.instruction.kind {
             Kind::Trade {
                 symbol, side, price, ..
@@ -801,7 +836,7 @@ impl Custody {
                 continue;
             }
             let balance = self.entry(&account, asset);
-            if amount.is_sign_negative() {
+            if amount.is_sign_negative() && locked {
                 balance.locked += *amount;
             } else {
                 balance.available += *amount;
@@ -851,7 +886,12 @@ impl Custody {
     ) -> Result<Vec<Break>, CustodyError> {
         let mut report: BTreeMap<String, Decimal> = BTreeMap::new();
         for (asset, amount) in reported {
-            *report.entry(self.asset(asset)?).or_default() += *amount;
+            Self::bounded("a reported amount", *amount)?;
+            let entry = report.entry(self.asset(asset)?).or_default();
+            *entry = entry
+                .checked_add(*amount)
+                .ok_or_else(|| CustodyError::Invalid("reported amounts too large".into()))?;
+            Self::bounded("a reported total", *entry)?;
         }
         Ok(self
             .balances(account)?
@@ -886,6 +926,97 @@ mod tests {
 
     fn t(seconds: i64) -> OffsetDateTime {
         OffsetDateTime::UNIX_EPOCH + Duration::seconds(seconds)
+    }
+
+    fn pnl(account: &str, first: u64, btc: &str, usd: &str, cycle: Cycle) -> Instruction {
+        Instruction {
+            external_id: format!("pnl:x:e:{first}"),
+            account: account.into(),
+            kind: Kind::ExchangePnl {
+                exchange: "exchange-X".into(),
+                entity: "e".into(),
+                first_trade_id: first,
+                last_trade_id: first,
+                trades: 1,
+                legs: vec![("BTC".into(), d(btc)), ("USD".into(), d(usd))],
+            },
+            cycle,
+        }
+    }
+
+    #[test]
+    fn exchange_pnl_is_accepted_whole_and_covered_when_due() {
+        let mut c = custody();
+        let a = c.open_account(None, t(0)).id;
+        c.deposit(&a, "USD", d("100")).unwrap();
+        // Buy 1 BTC for 100 on T+1, sell it for 110 on T+1: the sale needs the BTC of the buy,
+        // which arrives first, as it falls due first.
+        let (buy, _) = c.submit(pnl(&a, 1, "1", "-100", Cycle::T1), t(0)).unwrap();
+        let (sell, _) = c.submit(pnl(&a, 2, "-1", "110", Cycle::T1), t(10)).unwrap();
+        assert_eq!(c.balance(&a, "USD").unwrap().locked, d("0"), "nothing locked");
+        assert!(
+            c.cancel(&buy.id, "no", t(20))
+                .unwrap_err()
+                .to_string()
+                .contains("exchange's P&L")
+        );
+        c.settle_due(t(86_400 + 10));
+        assert_eq!(c.settlement(&buy.id).unwrap().status, Status::Completed);
+        assert_eq!(c.settlement(&sell.id).unwrap().status, Status::Completed);
+        assert_eq!(c.balance(&a, "USD").unwrap().available, d("110"));
+        assert_eq!(c.balance(&a, "BTC").unwrap().total(), d("0"));
+        // A P&L the account cannot pay when due fails, saying why; nothing moves.
+        let (short, _) = c
+            .submit(pnl(&a, 3, "1", "-500", Cycle::T0), t(86_400 * 2))
+            .unwrap();
+        c.settle_due(t(86_400 * 2));
+        let failed = c.settlement(&short.id).unwrap();
+        assert_eq!(failed.status, Status::Failed);
+        assert!(
+            failed.reason.as_deref().unwrap().contains("insufficient USD"),
+            "{failed:?}"
+        );
+        assert_eq!(c.balance(&a, "USD").unwrap().available, d("110"));
+    }
+
+    #[test]
+    fn a_partially_settled_instruction_cannot_be_cancelled() {
+        let mut c = custody();
+        let a = c.open_account(None, t(0)).id;
+        c.deposit(&a, "USD", d("100000")).unwrap();
+        let (s, _) = c.submit(buy(&a, "t", Cycle::T0), t(0)).unwrap();
+        c.settle_part(&s.id, d("0.5"), t(0)).unwrap();
+        assert!(
+            c.cancel(&s.id, "no", t(1))
+                .unwrap_err()
+                .to_string()
+                .contains("partially settled")
+        );
+        c.complete(&s.id, t(2)).unwrap();
+        assert_eq!(c.balance(&a, "USD").unwrap().locked, d("0"));
+    }
+
+    #[test]
+    fn amounts_beyond_the_limit_are_refused_not_overflowed() {
+        assert_eq!(MAX_AMOUNT, d("100000000000000000000"));
+        let mut c = custody();
+        let a = c.open_account(None, t(0)).id;
+        assert!(c.deposit(&a, "USD", d("79228162514264337593543950335")).is_err());
+        c.deposit(&a, "USD", d("1000")).unwrap();
+        let huge = Instruction {
+            external_id: "x".into(),
+            account: a.clone(),
+            kind: Kind::Trade {
+                symbol: "BTC-USD".into(),
+                side: Side::Sell,
+                quantity: d("10000000000000000000"),
+                price: d("10000000000000000000"),
+                fee: d("0"),
+            },
+            cycle: Cycle::T0,
+        };
+        let refused = c.submit(huge, t(0)).unwrap_err().to_string();
+        assert!(refused.contains("beyond the largest amount"), "{refused}");
     }
 
     fn custody() -> Custody {

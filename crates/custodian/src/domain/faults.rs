@@ -123,8 +123,8 @@ impl FaultKind for CustodianFault {
             "settlement_delay" => {
                 let p: DelayParams = params(kind, raw)?;
                 let delay = parse_duration(&p.delay).map_err(|e| format!("settlement_delay: delay: {e}"))?;
-                if delay.is_zero() {
-                    return Err("settlement_delay: delay must be positive".into());
+                if delay.is_zero() || delay > Duration::from_secs(3_650 * 86_400) {
+                    return Err("settlement_delay: delay must be positive and at most 3650d".into());
                 }
                 Ok(CustodianFault::SettlementDelay {
                     delay,

@@ -173,6 +173,9 @@ fn check(c: &Custody, accounts: &[String]) {
     }
     let mut committed: BTreeMap<(String, String), Decimal> = BTreeMap::new();
     for s in c.settlements(None, Some(Status::Pending)) {
+        if matches!(s.instruction.kind, Kind::ExchangePnl { .. }) {
+            continue; // accepted without locking: cover is looked for when due
+        }
         for (asset, amount) in s.remaining() {
             if amount.is_sign_negative() {
                 *committed
@@ -219,7 +222,7 @@ proptest! {
                     kind: Kind::Net { legs: vec![("BTC".into(), cents(btc)), ("USD".into(), cents(usd))] },
                     cycle: cycles[cycle],
                 }, now).map_or(true, |(_, new)| !new),
-                Op::Pnl { account, btc, usd, external } => c.submit_or_fail(Instruction {
+                Op::Pnl { account, btc, usd, external } => c.submit(Instruction {
                     external_id: format!("p-{external}"),
                     account: accounts[account].clone(),
                     kind: Kind::ExchangePnl {
@@ -231,7 +234,7 @@ proptest! {
                         legs: vec![("BTC".into(), cents(btc)), ("USD".into(), cents(usd))],
                     },
                     cycle: Cycle::T0,
-                }, now).map_or(true, |(s, new)| !new || s.status == Status::Failed),
+                }, now).map_or(true, |(_, new)| !new),
                 Op::Partial { pick, percent } => {
                     let pending: Vec<String> = c.settlements(None, Some(Status::Pending)).map(|s| s.id.clone()).collect();
                     if pending.is_empty() {

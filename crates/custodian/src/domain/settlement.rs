@@ -52,7 +52,9 @@ impl Cycle {
 
     /// When an instruction made at `at` is due, with settlement days of length `day`.
     pub fn due(self, at: OffsetDateTime, day: Duration) -> OffsetDateTime {
-        at + day * i32::try_from(self.days()).unwrap_or(i32::MAX)
+        day.checked_mul(i32::try_from(self.days()).unwrap_or(i32::MAX))
+            .and_then(|wait| at.checked_add(wait))
+            .unwrap_or(at)
     }
 }
 

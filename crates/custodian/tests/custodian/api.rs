@@ -115,6 +115,27 @@ async fn refusals_are_clear_and_change_nothing() {
             "invalid_side",
             "BUY or SELL",
         ),
+        (
+            "/api/v1/settlements".to_owned(),
+            json!({"external_id": "pnl:exchange-OKX:e:1-2", "account_id": a, "type": "NET", "legs": [{"asset": "USD", "amount": 1}]}),
+            400,
+            "invalid_request",
+            "the custodian's own",
+        ),
+        (
+            "/api/v1/accounts".to_owned(),
+            json!({"entity": "a\u{0}b"}),
+            400,
+            "invalid_request",
+            "control characters",
+        ),
+        (
+            format!("/api/v1/accounts/{a}/reconciliation"),
+            json!({"balances": {"BTC": "-79228162514264337593543950335"}}),
+            400,
+            "invalid_request",
+            "beyond the largest amount",
+        ),
     ];
     for (path, body, status, code, message) in cases {
         let (got, answer) = post(&app, &path, body.clone()).await;

@@ -79,6 +79,17 @@ async fn rejected_transfers_are_refused_and_recorded_with_their_cause() {
     // A request the books refuse anyway is not the fault's effect.
     let (status, body) = post(
         &app,
+        "/api/v1/transfers",
+        json!({"from_account_id": a, "to_account_id": b, "asset": "USD", "amount": 5000}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("insufficient_balance")),
+        "{body}"
+    );
+    let (status, body) = post(
+        &app,
         &format!("/api/v1/accounts/{b}/withdrawals"),
         json!({"asset": "DOGE", "amount": 10}),
     )

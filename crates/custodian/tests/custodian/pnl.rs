@@ -88,7 +88,10 @@ async fn an_exchange_fill_settles_at_the_custodian_on_its_cycle() {
     assert_eq!(s["cycle"], "T+1");
     assert_eq!(s["entity"], ENTITY);
     assert_eq!(s["trade_count"], 1);
-    assert_eq!(s["external_id"], format!("{name}:{ENTITY}:{trade_id}-{trade_id}"));
+    assert_eq!(
+        s["external_id"],
+        format!("pnl:{name}:{ENTITY}:{trade_id}-{trade_id}")
+    );
     let account = s["account_id"].as_str().unwrap().to_owned();
     let id = s["id"].as_str().unwrap().to_owned();
     let done = settled(&custodian, &id, "COMPLETED").await;

@@ -17,7 +17,7 @@ use super::views::{AccountView, BalanceView, BreakView, PositionView, Settlement
 use crate::domain::{
     custody::{Changes, Custody, CustodyError},
     faults::CustodianFault,
-    settlement::{Cycle, Instruction, Kind, Settlement, Status},
+    settlement::{Cycle, Fill, Instruction, Kind, Settlement, Status},
 };
 
 /// Why an operation failed.
@@ -74,6 +74,8 @@ pub struct PnlBatch {
     pub trades: u64,
     /// Net amount per asset (zero amounts are dropped).
     pub legs: BTreeMap<String, Decimal>,
+    /// The trades per symbol and side.
+    pub fills: Vec<Fill>,
     /// The cycle to settle on.
     pub cycle: Cycle,
 }
@@ -350,6 +352,7 @@ impl Books {
                     last_trade_id: batch.last_trade_id,
                     trades: batch.trades,
                     legs,
+                    fills: batch.fills,
                 },
                 cycle: batch.cycle,
             };

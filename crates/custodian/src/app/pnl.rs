@@ -36,7 +36,10 @@ use super::{
     books::{CustodianError, PnlBatch},
     service::CustodianHandle,
 };
-use crate::{domain::faults::CustodianFault, settings::Client};
+use crate::{
+    domain::{faults::CustodianFault, position::Side, settlement::Fill},
+    settings::Client,
+};
 
 /// The name of the collector's health check.
 pub const CHECK: &str = "exchange_pnl";
@@ -309,6 +312,8 @@ pub fn net(
     cycle: crate::domain::settlement::Cycle,
 ) -> Result<PnlBatch, String> {
     let mut legs: BTreeMap<String, Decimal> = BTreeMap::new();
+    // (symbol, buy?) → (quantity, notional)
+    let mut fills: BTreeMap<(String, bool), (Decimal, Decimal)> = BTreeMap::new();
     let (mut first, mut last, mut count) = (u64::MAX, 0, 0);
     for t in trades {
         let id: u64 =
@@ -321,13 +326,20 @@ pub fn net(
         let quantity = decimal(exchange, "quantity", &t.quantity)?;
         let value = quantity * decimal(exchange, "price", &t.price)?;
         let mut counted = false;
+        let mut fill = |buy: bool| {
+            let f = fills.entry((t.symbol.clone(), buy)).or_default();
+            f.0 += quantity;
+            f.1 += value;
+        };
         if ours.contains(&t.buyer_account_id) {
+            fill(true);
             *legs.entry(base.to_owned()).or_default() += quantity;
             *legs.entry(quote.to_owned()).or_default() -=
                 value + decimal(exchange, "buyer_fee", &t.buyer_fee)?;
             counted = true;
         }
         if ours.contains(&t.seller_account_id) {
+            fill(false);
             *legs.entry(base.to_owned()).or_default() -= quantity;
             *legs.entry(quote.to_owned()).or_default() +=
                 value - decimal(exchange, "seller_fee", &t.seller_fee)?;
@@ -346,6 +358,16 @@ pub fn net(
         last_trade_id: last,
         trades: count,
         legs,
+        fills: fills
+            .into_iter()
+            .filter(|(_, (quantity, _))| !quantity.is_zero())
+            .map(|((symbol, buy), (quantity, notional))| Fill {
+                symbol,
+                side: if buy { Side::Buy } else { Side::Sell },
+                price: (notional / quantity).round_dp(12).normalize(),
+                quantity,
+            })
+            .collect(),
         cycle,
     })
 }
@@ -385,5 +407,19 @@ mod tests {
         // BTC: +0.5 −0.2 (+1 −1); USD: −(50+1) +(22−2) −(100+1) +(100−2).
         assert_eq!(batch.legs["BTC"], "0.3".parse().unwrap());
         assert_eq!(batch.legs["USD"], "-34".parse().unwrap());
+        // Buys 0.5 @ 100 and 1 @ 100: 1.5 @ 100; sells 0.2 @ 110 and 1 @ 100: 1.2 @ 101.67.
+        assert_eq!(batch.fills.len(), 2);
+        assert_eq!(
+            (batch.fills[0].side, batch.fills[0].quantity),
+            (Side::Sell, "1.2".parse().unwrap())
+        );
+        assert_eq!(
+            batch.fills[0].price,
+            "101.666666666667".parse::<Decimal>().unwrap()
+        );
+        assert_eq!(
+            (batch.fills[1].side, batch.fills[1].quantity, batch.fills[1].price),
+            (Side::Buy, "1.5".parse().unwrap(), "100".parse().unwrap())
+        );
     }
 }

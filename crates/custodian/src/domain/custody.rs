@@ -745,6 +745,17 @@ impl Custody {
             return Ok(self.end_unsettled(number, Status::Failed, missing.to_string(), at));
         }
         self.move_legs(number, &remaining);
+        // An exchange's P&L moves the positions of the trades it carries once it completes.
+        if let Kind::ExchangePnl { fills, .. } = &self.settlements[&number].instruction.kind {
+            let account = self.settlements[&number].instruction.account.clone();
+            for fill in fills.clone() {
+                self.positions
+                    .entry((account.clone(), fill.symbol.clone()))
+                    .or_default()
+                    .apply(fill.side, fill.quantity, fill.price);
+                self.changes.positions.push((account.clone(), fill.symbol));
+            }
+        }
         let s = self.settlements.get_mut(&number).expect("a known settlement");
         s.status = Status::Completed;
         s.finished_at = Some(at);
@@ -939,6 +950,7 @@ mod tests {
                 last_trade_id: first,
                 trades: 1,
                 legs: vec![("BTC".into(), d(btc)), ("USD".into(), d(usd))],
+                fills: Vec::new(),
             },
             cycle,
         }

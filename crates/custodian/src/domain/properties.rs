@@ -232,6 +232,7 @@ proptest! {
                         last_trade_id: 2,
                         trades: 2,
                         legs: vec![("BTC".into(), cents(btc)), ("USD".into(), cents(usd))],
+                        fills: Vec::new(),
                     },
                     cycle: Cycle::T0,
                 }, now).map_or(true, |(_, new)| !new),

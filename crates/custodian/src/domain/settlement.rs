@@ -134,7 +134,24 @@ pub enum Kind {
         trades: u64,
         /// Signed amount per asset: positive comes in, negative goes out.
         legs: Vec<(String, Decimal)>,
+        /// The trades per symbol and side (quantity, average price): the positions they move once
+        /// the instruction completes.
+        #[serde(default)]
+        fills: Vec<Fill>,
     },
+}
+
+/// Trades of one symbol and side, summed: what they do to a position.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fill {
+    /// Symbol, `BASE-QUOTE`.
+    pub symbol: String,
+    /// The account's side.
+    pub side: Side,
+    /// Base quantity.
+    pub quantity: Decimal,
+    /// Average price.
+    pub price: Decimal,
 }
 
 impl Kind {

@@ -369,6 +369,12 @@ mod tests {
                     ("BTC".into(), "0.3".parse().unwrap()),
                     ("USD".into(), "-29104.5".parse().unwrap()),
                 ],
+                fills: vec![crate::domain::settlement::Fill {
+                    symbol: "BTC-USD".into(),
+                    side: Side::Buy,
+                    quantity: "0.3".parse().unwrap(),
+                    price: "97000".parse().unwrap(),
+                }],
             },
         ];
         for kind in kinds {

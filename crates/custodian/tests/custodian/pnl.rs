@@ -120,6 +120,12 @@ async fn an_exchange_fill_settles_at_the_custodian_on_its_cycle() {
             .unwrap()
     };
     assert_eq!(total("BTC"), d("0.3"));
+    let (_, positions) = custodian
+        .get_json(&format!("/api/v1/accounts/{account}/positions"))
+        .await;
+    assert_eq!(positions["positions"][0]["symbol"], "BTC-USD", "{positions}");
+    assert_eq!(dec(&positions["positions"][0]["quantity"]), d("0.3"));
+    assert_eq!(dec(&positions["positions"][0]["average_cost"]), d("100000"));
     assert_eq!(total("USD"), d("1000000") - d("30000") - fee);
 
     // A second fill settles alone: the cursor moved past the first.

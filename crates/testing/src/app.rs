@@ -233,6 +233,17 @@ impl TestApp {
         body
     }
 
+    /// Clears fault `id` through the back door with the admin token `token`; expects 200.
+    pub async fn clear_fault(&self, token: &str, id: &str) {
+        let (status, body) = self
+            .admin(
+                self.client.delete(format!("{}/chaos/v1/faults/{id}", self.http)),
+                token,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     /// Fetches the instance's OpenAPI document and checks that every operation it describes is
     /// routed: a request with placeholder path parameters (and, for back doors, `token`) gets an
     /// answer of the route itself, never the unknown-route 404 or a 405. Returns the document.
@@ -296,6 +307,20 @@ where
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+/// A decimal the API sent as a JSON string (BRIEF §11); panics on anything else.
+pub fn dec(value: &serde_json::Value) -> rust_decimal::Decimal {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("a decimal string, got {value}"))
+        .parse()
+        .expect("decimal")
+}
+
+/// A decimal from its text; panics when it is not one.
+pub fn d(text: &str) -> rust_decimal::Decimal {
+    text.parse().expect("decimal")
 }
 
 /// Returns the value of the sample of `name` whose labels include all of `labels`.

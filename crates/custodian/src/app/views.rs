@@ -3,7 +3,6 @@
 
 use rust_decimal::Decimal;
 use serde::Serialize;
-use time::OffsetDateTime;
 
 use crate::domain::{
     custody::{Account, Balance, Break},
@@ -11,11 +10,7 @@ use crate::domain::{
     settlement::{Kind, Settlement, Status},
 };
 
-/// RFC 3339 text of a time.
-pub fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+pub use tse_runtime::health::rfc3339;
 
 /// A custody account.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -126,18 +126,7 @@ pub async fn settled(app: &TestApp, id: &str, status: &str) -> Value {
     .await
 }
 
-/// A decimal sent as a JSON string.
-pub fn dec(value: &Value) -> Decimal {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("a decimal string, got {value}"))
-        .parse()
-        .expect("decimal")
-}
-
-pub fn d(text: &str) -> Decimal {
-    text.parse().unwrap()
-}
+pub use tse_testing::app::{d, dec};
 
 /// Injects a fault through the back door.
 pub async fn inject(app: &TestApp, fault: Value) -> Value {
@@ -146,11 +135,5 @@ pub async fn inject(app: &TestApp, fault: Value) -> Value {
 
 /// Clears a fault.
 pub async fn clear(app: &TestApp, id: &str) {
-    let (status, body) = app
-        .admin(
-            app.client.delete(format!("{}/chaos/v1/faults/{id}", app.http)),
-            TOKEN,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    app.clear_fault(TOKEN, id).await;
 }

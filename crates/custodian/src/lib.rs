@@ -80,12 +80,20 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                 let custody = repo::load(&storage, &assets, day)
                     .await
                     .map_err(|e| format!("cannot restore the stored books: {e}"))?;
+                let problems = custody.audit();
+                if !problems.is_empty() {
+                    return Err(format!(
+                        "the stored books do not add up, so they are not served: {}",
+                        problems.join("; ")
+                    ));
+                }
                 Ok(Books::new(custody, events, instance, seed))
             };
             if storage.is_available() {
-                // The usual case: the books are read before the instance serves anything.
-                let books = load(storage).await?;
-                Box::pin(async move { Ok(books) })
+                // The usual case: the books are read before the instance serves anything (books
+                // that cannot be read or do not add up are reported, and not served).
+                let books = load(storage).await;
+                Box::pin(async move { books })
             } else {
                 health.set_check(
                     BOOKS_CHECK,

@@ -145,7 +145,11 @@ async fn run(parts: ServiceParts, mut books: Books, mut queue: mpsc::Receiver<Jo
             break;
         }
         let wait = if held {
-            FAULT_POLL
+            // Look again soon for what a fault holds, but settle what falls due meanwhile on time.
+            books
+                .custody()
+                .next_due_after(parts.clock.now())
+                .map_or(FAULT_POLL, |due| parts.clock.wall_until(due).min(FAULT_POLL))
         } else {
             books
                 .custody()

@@ -286,6 +286,15 @@ impl Custody {
         self.pending.first().map(|(at, _)| *at)
     }
 
+    /// When the first pending settlement due strictly after `at` falls due (those due by `at` may be
+    /// held by a fault).
+    pub fn next_due_after(&self, at: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.pending
+            .range((at + Duration::nanoseconds(1), 0)..)
+            .next()
+            .map(|(due, _)| *due)
+    }
+
     /// The assets held here.
     pub fn assets(&self) -> impl Iterator<Item = &str> {
         self.assets.iter().map(String::as_str)
@@ -918,6 +927,58 @@ impl Custody {
                 })
             })
             .collect())
+    }
+
+    /// Checks the rules the operations keep (module doc) on the books as they are: no negative
+    /// balance, every asset's balances adding up to what came in minus what went out, every lock
+    /// belonging to a pending settlement. Returns what is broken (nothing, unless storage was
+    /// changed behind the custodian's back).
+    pub fn audit(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut totals: BTreeMap<&str, Decimal> = BTreeMap::new();
+        for ((account, asset), b) in &self.balances {
+            if b.available.is_sign_negative() || b.locked.is_sign_negative() {
+                problems.push(format!("{account} holds a negative {asset} balance"));
+            }
+            *totals.entry(asset).or_default() += b.total();
+        }
+        let assets: BTreeSet<&str> = totals
+            .keys()
+            .copied()
+            .chain(self.external.keys().map(String::as_str))
+            .collect();
+        for asset in assets {
+            let held = totals.get(asset).copied().unwrap_or_default();
+            let external = self.external(asset);
+            if held != external {
+                problems.push(format!(
+                    "{asset}: balances total {held}, deposits less withdrawals {external}"
+                ));
+            }
+        }
+        let mut committed: BTreeMap<(&str, String), Decimal> = BTreeMap::new();
+        for s in self.settlements.values() {
+            if s.status == Status::Pending && locks(&s.instruction.kind) {
+                for (asset, amount) in s.remaining() {
+                    if amount.is_sign_negative() {
+                        *committed.entry((&s.instruction.account, asset)).or_default() -= amount;
+                    }
+                }
+            }
+        }
+        for ((account, asset), b) in &self.balances {
+            let expected = committed
+                .get(&(account.as_str(), asset.clone()))
+                .copied()
+                .unwrap_or_default();
+            if b.locked != expected {
+                problems.push(format!(
+                    "{account} has {} {asset} locked, pending settlements account for {expected}",
+                    b.locked
+                ));
+            }
+        }
+        problems
     }
 
     /// Takes what changed since the last call.

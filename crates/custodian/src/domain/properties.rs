@@ -185,6 +185,7 @@ fn check(c: &Custody, accounts: &[String]) {
         }
     }
     assert_eq!(locked, committed, "every lock belongs to a pending settlement");
+    assert_eq!(c.audit(), Vec::<String>::new(), "the books' own audit agrees");
 }
 
 proptest! {

@@ -80,6 +80,50 @@ async fn on_sqlite_the_books_survive_a_restart() {
 }
 
 #[tokio::test]
+async fn books_changed_behind_the_custodians_back_are_reported_not_served() {
+    let opts = options(FAST);
+    let mut first = spawn_with(tse_custodian::service(), opts.clone()).await;
+    let a = account(&first).await;
+    fund(&first, &a, "USD", "100").await;
+    first.stop().await.unwrap();
+    {
+        use sqlx::Connection;
+        let path = first.data_dir.join("tse.sqlite");
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE balances SET available = '1000000' WHERE asset = 'USD'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let second = spawn_with(
+        tse_custodian::service(),
+        TestOptions {
+            data_dir: Some(first.data_dir.clone()),
+            ..opts
+        },
+    )
+    .await;
+    let health = second
+        .wait_health(Duration::from_secs(10), |h| {
+            h["checks"]["books"]["status"] == "down"
+        })
+        .await;
+    let reason = health["checks"]["books"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("USD: balances total 1000000, deposits less withdrawals 100"),
+        "{health}"
+    );
+    let (status, body) = second.get_json(&format!("/api/v1/accounts/{a}/balances")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("custodian_restoring")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn two_named_instances_on_postgres_and_redis_keep_separate_books() {
     let test = "two_named_instances_on_postgres_and_redis_keep_separate_books";
     let (Some(db), Some(redis)) = (database_url(test), redis_url(test)) else {

@@ -1,14 +1,48 @@
-//! The audit correlator: ingests every event of the ecosystem, correlates injected cause, effect and alert, and serves timelines and the topology (BRIEF §8).
+//! The audit correlator: the simulation's memory. Every instance ships its domain events (orders,
+//! trades, settlements, fault injections and their effects) from its outbox; the correlator stores
+//! each exactly once and serves them by service, instance, type, trace, cause, scenario run and time,
+//! with causal chains (injection → effect) and timelines (BRIEF §8).
 //!
 //! # Layout
-//! So far the service is the instance host alone: every instance of it serves health, readiness,
-//! metrics, the standard gRPC health and reflection services and `tse.runtime.v1.InstanceService`.
-//! Its domain (`domain/`, pure), use cases (`app/`), APIs (`api/`) and adapters (`infra/`) come
-//! with the issue that builds its behaviour.
+//! - [`infra`]: the audit store ([`infra::repo`]: schema, idempotent ingestion, queries) and the
+//!   metrics ([`infra::metrics`]).
+//! - [`api`]: the HTTP API ([`api::http`], described in [`api::openapi`]).
 
-use tse_runtime::{host::ServiceDef, identity::ServiceKind};
+pub mod api;
+pub mod infra;
+
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use tse_runtime::{
+    host::{BuildFuture, ServiceContext, ServiceDef, ServiceParts, no_settings},
+    identity::ServiceKind,
+};
+
+use crate::{
+    api::Api,
+    infra::{metrics::Metrics, repo},
+};
 
 /// Returns the definition the instance host runs.
 pub fn service() -> ServiceDef {
-    ServiceDef::host_only(ServiceKind::AuditCorrelator)
+    ServiceDef {
+        kind: ServiceKind::AuditCorrelator,
+        migrations: repo::MIGRATIONS,
+        check: no_settings,
+        build,
+    }
+}
+
+fn build(ctx: ServiceContext) -> BuildFuture {
+    Box::pin(async move {
+        let api = Api {
+            storage: ctx.storage().clone(),
+            metrics: Arc::new(Metrics::register(ctx.metrics())?),
+            ingesting: Arc::new(Mutex::new(())),
+        };
+        Ok(ServiceParts::new()
+            .with_http(api::http::router(api))
+            .with_openapi(api::openapi::description()))
+    })
 }

@@ -159,6 +159,24 @@ impl Event {
         )
     }
 
+    /// Returns the statements storing many events in `table`, a table with the outbox's columns
+    /// (the audit correlator's store), `suffix` appended (e.g. `ON CONFLICT (id) DO NOTHING`).
+    ///
+    /// # Errors
+    /// As [`Statement::insert_chunked`].
+    pub fn insert_chunked_into(
+        table: &str,
+        events: Vec<Event>,
+        suffix: &str,
+    ) -> Result<Vec<Statement>, crate::storage::StorageError> {
+        Statement::insert_chunked(
+            table,
+            OUTBOX_COLUMNS,
+            events.into_iter().map(Event::into_row).collect(),
+            suffix,
+        )
+    }
+
     fn into_row(self) -> Vec<crate::storage::Value> {
         vec![
             self.id.to_string().into(),

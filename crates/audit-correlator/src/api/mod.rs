@@ -1,0 +1,245 @@
+//! The audit API over HTTP JSON ([`http`], described in [`openapi`]): ingestion of event batches
+//! (idempotent by event id) and queries — by service, instance, type, trace, cause, scenario run and
+//! simulated-time range; one event's causal chain; timelines; counts.
+//!
+//! | error code | HTTP | when |
+//! |---|---|---|
+//! | `invalid_json`, `invalid_batch` | 400 | a body that is not `{"events": [...]}` of events, or more than 5,000 of them |
+//! | `invalid_query`, `invalid_limit`, `invalid_cursor`, `invalid_time`, `invalid_id` | 400 | a malformed query |
+//! | `unknown_event` | 404 | no event with that id is stored |
+//! | `storage_unavailable` | 503 | the database is away |
+
+pub mod http;
+pub mod openapi;
+
+use std::sync::Arc;
+
+use serde_json::{Value as Json, json};
+use time::OffsetDateTime;
+use tokio::sync::Mutex;
+use tse_runtime::{
+    api::ApiError,
+    events::Event,
+    storage::{Storage, StorageError},
+};
+
+use crate::infra::{
+    metrics::Metrics,
+    repo::{self, EventFilter, Ingested},
+};
+
+/// Most events one ingestion takes.
+pub const MAX_BATCH: usize = 5_000;
+/// Page size when none is asked.
+pub const DEFAULT_LIMIT: usize = 100;
+/// Largest page.
+pub const MAX_LIMIT: usize = 1_000;
+/// How far a chain is followed, each way.
+const MAX_DEPTH: usize = 32;
+/// Most effects one chain shows.
+const MAX_EFFECTS: usize = 1_000;
+
+/// What the API works with.
+#[derive(Clone)]
+pub struct Api {
+    /// The audit store.
+    pub storage: Storage,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// One ingestion at a time, so duplicate counts are exact.
+    pub ingesting: Arc<Mutex<()>>,
+}
+
+fn storage_error(e: StorageError) -> ApiError {
+    match e {
+        StorageError::Unavailable(reason) => ApiError::unavailable(
+            "storage_unavailable",
+            format!("the audit store is unavailable: {reason}"),
+        ),
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+/// Reads a page size.
+///
+/// # Errors
+/// `invalid_limit`.
+pub fn limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be between 1 and {MAX_LIMIT}, got {n}"),
+        )),
+    }
+}
+
+/// Reads an RFC 3339 time.
+///
+/// # Errors
+/// `invalid_time` naming the field.
+pub fn time(field: &str, text: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_time",
+                    format!("{field} must be an RFC 3339 time like 2026-12-01T10:00:00Z, got '{t}'"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// Reads an event id (a UUID).
+///
+/// # Errors
+/// `invalid_id`.
+pub fn event_id(text: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(text.trim())
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::bad_request("invalid_id", format!("'{text}' is not an event id (a UUID)")))
+}
+
+impl Api {
+    /// Stores a batch; answers how many were new.
+    ///
+    /// # Errors
+    /// `invalid_batch`, `storage_unavailable`.
+    pub async fn ingest(&self, events: Vec<Event>) -> Result<Ingested, ApiError> {
+        if events.len() > MAX_BATCH {
+            return Err(ApiError::bad_request(
+                "invalid_batch",
+                format!("a batch holds at most {MAX_BATCH} events, got {}", events.len()),
+            ));
+        }
+        let _turn = self.ingesting.lock().await;
+        let (ingested, stored) = repo::ingest(&self.storage, events).await.map_err(storage_error)?;
+        let now = OffsetDateTime::now_utc();
+        for e in &stored {
+            self.metrics
+                .ingested
+                .with_label_values(&[e.service.as_str(), e.event_type.as_str()])
+                .inc();
+            self.metrics
+                .lag
+                .observe((now - e.wall_time).as_seconds_f64().max(0.0));
+        }
+        self.metrics
+            .duplicates
+            .inc_by(u64::try_from(ingested.duplicates).unwrap_or(u64::MAX));
+        Ok(ingested)
+    }
+
+    /// A page of events in storage order, and the next page's cursor.
+    ///
+    /// # Errors
+    /// `storage_unavailable`.
+    pub async fn events(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<(Vec<Json>, Option<String>), ApiError> {
+        let events = repo::events(&self.storage, filter, limit)
+            .await
+            .map_err(storage_error)?;
+        let next = (events.len() == limit)
+            .then(|| {
+                events
+                    .last()
+                    .and_then(|e| e["seq"].as_i64())
+                    .map(|s| s.to_string())
+            })
+            .flatten();
+        Ok((events, next))
+    }
+
+    /// Events in simulated-time order.
+    ///
+    /// # Errors
+    /// `storage_unavailable`.
+    pub async fn timeline(&self, filter: &EventFilter, limit: usize) -> Result<Vec<Json>, ApiError> {
+        repo::timeline(&self.storage, filter, limit)
+            .await
+            .map_err(storage_error)
+    }
+
+    /// One event.
+    ///
+    /// # Errors
+    /// `invalid_id`, `unknown_event`, `storage_unavailable`.
+    pub async fn event(&self, id: &str) -> Result<Json, ApiError> {
+        let id = event_id(id)?;
+        repo::event(&self.storage, &id)
+            .await
+            .map_err(storage_error)?
+            .ok_or_else(|| ApiError::not_found("unknown_event", format!("no event {id} is stored")))
+    }
+
+    /// An event with its causes (the chain of `causation_id`s up to the first, outermost first) and
+    /// its effects (every event caused by it, directly or not, with its depth).
+    ///
+    /// # Errors
+    /// As [`Api::event`].
+    pub async fn chain(&self, id: &str) -> Result<Json, ApiError> {
+        let event = self.event(id).await?;
+        let mut causes = Vec::new();
+        let mut missing = None;
+        let mut cause = event["causation_id"].as_str().map(str::to_owned);
+        while let Some(c) = cause.take() {
+            if causes.len() >= MAX_DEPTH {
+                break;
+            }
+            match repo::event(&self.storage, &c).await.map_err(storage_error)? {
+                Some(e) => {
+                    cause = e["causation_id"].as_str().map(str::to_owned);
+                    causes.push(e);
+                }
+                None => missing = Some(c),
+            }
+        }
+        causes.reverse();
+        let mut effects = Vec::new();
+        let mut frontier = vec![event["id"].as_str().unwrap_or_default().to_owned()];
+        for depth in 1..=MAX_DEPTH {
+            let mut next = Vec::new();
+            for id in frontier {
+                let filter = EventFilter {
+                    causation_id: Some(id),
+                    ..EventFilter::default()
+                };
+                let found = repo::timeline(&self.storage, &filter, MAX_EFFECTS)
+                    .await
+                    .map_err(storage_error)?;
+                for mut e in found {
+                    if effects.len() >= MAX_EFFECTS {
+                        break;
+                    }
+                    next.push(e["id"].as_str().unwrap_or_default().to_owned());
+                    e["depth"] = json!(depth);
+                    effects.push(e);
+                }
+            }
+            if next.is_empty() || effects.len() >= MAX_EFFECTS {
+                break;
+            }
+            frontier = next;
+        }
+        Ok(json!({
+            "event": event,
+            "causes": causes,
+            "missing_cause": missing,
+            "effects": effects,
+        }))
+    }
+
+    /// Counts per type and instance.
+    ///
+    /// # Errors
+    /// `storage_unavailable`.
+    pub async fn counts(&self) -> Result<Vec<Json>, ApiError> {
+        repo::counts(&self.storage).await.map_err(storage_error)
+    }
+}

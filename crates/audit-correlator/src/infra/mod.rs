@@ -1,0 +1,4 @@
+//! Adapters: the audit store ([`repo`]) and the Prometheus metrics ([`metrics`]).
+
+pub mod metrics;
+pub mod repo;

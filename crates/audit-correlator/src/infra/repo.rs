@@ -1,0 +1,243 @@
+//! The audit store: every event of the ecosystem once, in the instance's own schema, with the
+//! outbox's columns; ingestion is idempotent by event id.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value as Json, json};
+use time::OffsetDateTime;
+use tse_runtime::{
+    events::Event,
+    health::rfc3339,
+    storage::{Migration, Row, Statement, Storage, StorageError, Value, WriteBatch},
+};
+
+/// The audit schema.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "audit events",
+    sql: "CREATE TABLE audit_events (
+            seq {id},
+            id TEXT NOT NULL UNIQUE,
+            sim_time {timestamp} NOT NULL,
+            wall_time {timestamp} NOT NULL,
+            service TEXT NOT NULL,
+            instance TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            trace_id TEXT,
+            causation_id TEXT,
+            scenario_run_id TEXT,
+            payload {json} NOT NULL);
+          CREATE INDEX audit_events_by_instance ON audit_events (instance, seq);
+          CREATE INDEX audit_events_by_type ON audit_events (event_type, seq);
+          CREATE INDEX audit_events_by_trace ON audit_events (trace_id);
+          CREATE INDEX audit_events_by_cause ON audit_events (causation_id);
+          CREATE INDEX audit_events_by_run ON audit_events (scenario_run_id);
+          CREATE INDEX audit_events_by_time ON audit_events (sim_time, seq);",
+}];
+
+const COLUMNS: &str = "seq, id, sim_time, wall_time, service, instance, event_type, trace_id, causation_id, \
+                       scenario_run_id, payload";
+
+/// What an ingestion did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Ingested {
+    /// Events stored now.
+    pub accepted: usize,
+    /// Events already stored (or repeated in the batch), dropped.
+    pub duplicates: usize,
+}
+
+/// Stores the events not stored yet. Callers serialise ingestions (one at a time) so the
+/// duplicate count is exact; the insert ignores a stored id anyway.
+///
+/// # Errors
+/// [`StorageError`].
+pub async fn ingest(storage: &Storage, events: Vec<Event>) -> Result<(Ingested, Vec<Event>), StorageError> {
+    let mut seen = BTreeSet::new();
+    let mut fresh: Vec<Event> = Vec::with_capacity(events.len());
+    let total = events.len();
+    for e in events {
+        if seen.insert(e.id) {
+            fresh.push(e);
+        }
+    }
+    let mut stored: BTreeSet<String> = BTreeSet::new();
+    for chunk in fresh.chunks(500) {
+        let marks = (1..=chunk.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let statement = chunk.iter().fold(
+            Statement::new(format!("SELECT id FROM audit_events WHERE id IN ({marks})")),
+            |s, e| s.bind(e.id.to_string()),
+        );
+        for row in storage.query(statement).await? {
+            stored.insert(row.get::<String>("id")?);
+        }
+    }
+    fresh.retain(|e| !stored.contains(&e.id.to_string()));
+    let accepted = fresh.len();
+    if !fresh.is_empty() {
+        let statements =
+            Event::insert_chunked_into("audit_events", fresh.clone(), "ON CONFLICT (id) DO NOTHING")?;
+        storage.write(WriteBatch::from(statements)).await?;
+    }
+    Ok((
+        Ingested {
+            accepted,
+            duplicates: total - accepted,
+        },
+        fresh,
+    ))
+}
+
+/// One stored event as the API shows it.
+fn event_json(row: &Row) -> Result<Json, StorageError> {
+    let seq: i64 = row.get("seq")?;
+    Ok(json!({
+        "seq": seq,
+        "id": row.get::<String>("id")?,
+        "sim_time": rfc3339(row.get::<OffsetDateTime>("sim_time")?),
+        "wall_time": rfc3339(row.get::<OffsetDateTime>("wall_time")?),
+        "service": row.get::<String>("service")?,
+        "instance": row.get::<String>("instance")?,
+        "event_type": row.get::<String>("event_type")?,
+        "trace_id": row.get::<Option<String>>("trace_id")?,
+        "causation_id": row.get::<Option<String>>("causation_id")?,
+        "scenario_run_id": row.get::<Option<String>>("scenario_run_id")?,
+        "payload": row.get::<Json>("payload")?,
+    }))
+}
+
+/// Filters of an event query.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    /// `SERVICE_NAME`.
+    pub service: Option<String>,
+    /// Instance name.
+    pub instance: Option<String>,
+    /// Event type.
+    pub event_type: Option<String>,
+    /// Trace id.
+    pub trace_id: Option<String>,
+    /// Scenario run id.
+    pub scenario_run_id: Option<String>,
+    /// Caused by this event id.
+    pub causation_id: Option<String>,
+    /// Simulated time from (inclusive).
+    pub from: Option<OffsetDateTime>,
+    /// Simulated time to (exclusive).
+    pub to: Option<OffsetDateTime>,
+    /// Stored after this sequence number (the cursor).
+    pub after: Option<i64>,
+}
+
+impl EventFilter {
+    fn statement(&self, order: &str, limit: usize) -> Statement {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut params: Vec<Value> = Vec::new();
+        let mut push = |column: &str, op: &str, value: Value| {
+            params.push(value);
+            conditions.push(format!("{column} {op} ${}", params.len()));
+        };
+        let text = |v: &Option<String>| v.as_deref().map(|s| Value::Text(s.to_owned()));
+        for (column, value) in [
+            ("service", text(&self.service)),
+            ("instance", text(&self.instance)),
+            ("event_type", text(&self.event_type)),
+            ("trace_id", text(&self.trace_id)),
+            ("scenario_run_id", text(&self.scenario_run_id)),
+            ("causation_id", text(&self.causation_id)),
+        ] {
+            if let Some(v) = value {
+                push(column, "=", v);
+            }
+        }
+        if let Some(from) = self.from {
+            push("sim_time", ">=", Value::Time(from));
+        }
+        if let Some(to) = self.to {
+            push("sim_time", "<", Value::Time(to));
+        }
+        if let Some(after) = self.after {
+            push("seq", ">", Value::Int(after));
+        }
+        let mut sql = format!("SELECT {COLUMNS} FROM audit_events");
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        sql.push_str(&format!(" ORDER BY {order} LIMIT {limit}"));
+        params.into_iter().fold(Statement::new(sql), Statement::bind)
+    }
+}
+
+/// Events matching `filter`, in storage order (`seq`), at most `limit`.
+///
+/// # Errors
+/// [`StorageError`].
+pub async fn events(
+    storage: &Storage,
+    filter: &EventFilter,
+    limit: usize,
+) -> Result<Vec<Json>, StorageError> {
+    storage
+        .query(filter.statement("seq", limit))
+        .await?
+        .iter()
+        .map(event_json)
+        .collect()
+}
+
+/// Events matching `filter` in simulated-time order, at most `limit`.
+///
+/// # Errors
+/// [`StorageError`].
+pub async fn timeline(
+    storage: &Storage,
+    filter: &EventFilter,
+    limit: usize,
+) -> Result<Vec<Json>, StorageError> {
+    storage
+        .query(filter.statement("sim_time, seq", limit))
+        .await?
+        .iter()
+        .map(event_json)
+        .collect()
+}
+
+/// One event by id.
+///
+/// # Errors
+/// [`StorageError`].
+pub async fn event(storage: &Storage, id: &str) -> Result<Option<Json>, StorageError> {
+    storage
+        .query_one(Statement::new(format!("SELECT {COLUMNS} FROM audit_events WHERE id = $1")).bind(id))
+        .await?
+        .as_ref()
+        .map(event_json)
+        .transpose()
+}
+
+/// Counts per event type and instance.
+///
+/// # Errors
+/// [`StorageError`].
+pub async fn counts(storage: &Storage) -> Result<Vec<Json>, StorageError> {
+    storage
+        .query(Statement::new(
+            "SELECT event_type, service, instance, COUNT(*) AS n FROM audit_events \
+             GROUP BY event_type, service, instance ORDER BY event_type, instance",
+        ))
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(json!({
+                "event_type": r.get::<String>("event_type")?,
+                "service": r.get::<String>("service")?,
+                "instance": r.get::<String>("instance")?,
+                "count": r.get::<i64>("n")?,
+            }))
+        })
+        .collect()
+}

@@ -16,6 +16,7 @@
 //! - [`discovery`]: registration, heartbeat, lookups; embedded or Redis registry; the shared clock spec.
 //! - [`clock`]: the ecosystem's simulated clock.
 //! - [`events`]: domain events written to each instance's outbox for the audit correlator.
+//! - [`shipper`]: delivers each instance's outbox to the audit correlator found through discovery.
 //! - [`faults`]: the `/chaos/v1/faults` back door, generic over each service's fault kinds.
 //! - [`health`]: lifecycle phase and dependency checks; the single source of health, readiness and the
 //!   gRPC health service.
@@ -40,5 +41,6 @@ pub mod identity;
 pub mod metrics;
 pub mod money;
 pub mod openapi;
+pub mod shipper;
 pub mod storage;
 pub mod telemetry;

@@ -30,6 +30,7 @@ use crate::{
     health::{Check, Dependency, Health, Phase},
     identity::{Identity, ServiceKind},
     metrics::InstanceMetrics,
+    shipper::{Shipper, ShipperMetrics},
     storage::{Migration, MigrationSet, Storage, StorageError},
     telemetry::instance_span,
 };
@@ -477,6 +478,11 @@ async fn start_in_span(
         instance: instance.clone(),
         source,
     })?;
+    let shipper_metrics =
+        ShipperMetrics::register(metrics.registry()).map_err(|source| HostError::Metrics {
+            instance: instance.clone(),
+            source,
+        })?;
     let health = Health::new(identity.clone(), VERSION, config.common.environment.clone());
     let dependency = |name: &'static str| Dependency::new(name, health.clone(), metrics.dependency_up(name));
 
@@ -544,6 +550,17 @@ async fn start_in_span(
             .clone()
             .supervise(interval, host_stop.clone())
             .instrument(span.clone()),
+    );
+    // The outbox ships until the very end: the service's tasks may still write events on stop.
+    host_tasks.spawn(
+        Shipper::new(
+            storage.clone(),
+            discovery.registry().clone(),
+            &config.common.environment,
+            shipper_metrics,
+        )
+        .run(host_stop.clone())
+        .instrument(span.clone()),
     );
     // The heartbeat has a token of its own: it must stop before deregistering, or a last beat could
     // register the instance again.

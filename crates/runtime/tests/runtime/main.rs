@@ -7,4 +7,5 @@ mod degradation;
 mod discovery;
 mod host;
 mod probe;
+mod shipper;
 mod storage;

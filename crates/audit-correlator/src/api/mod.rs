@@ -38,6 +38,10 @@ pub const MAX_LIMIT: usize = 1_000;
 const MAX_DEPTH: usize = 32;
 /// Most effects one chain shows.
 const MAX_EFFECTS: usize = 1_000;
+/// Steps from one event to related ones (order → trade → settlement → its other steps).
+const RELATED_STEPS: usize = 4;
+/// Most related events one chain shows.
+const MAX_RELATED: usize = 200;
 
 /// What the API works with.
 #[derive(Clone)]
@@ -227,12 +231,54 @@ impl Api {
             }
             frontier = next;
         }
+        let related = self.related(&event).await?;
         Ok(json!({
             "event": event,
             "causes": causes,
             "missing_cause": missing,
             "effects": effects,
+            "related": related,
         }))
+    }
+
+    /// Events about the same things as `event`, across instances (its order's other events, the
+    /// trades of that order, the settlement that carried a trade, ...), followed a few steps, in
+    /// simulated-time order, each with the link that found it.
+    async fn related(&self, event: &Json) -> Result<Vec<Json>, ApiError> {
+        let start = event["id"].as_str().unwrap_or_default().to_owned();
+        let mut seen: std::collections::BTreeSet<String> = [start.clone()].into();
+        let mut frontier = vec![start];
+        let mut found: Vec<Json> = Vec::new();
+        for _ in 0..RELATED_STEPS {
+            let mut next = Vec::new();
+            for id in frontier {
+                for link in repo::links_of(&self.storage, &id).await.map_err(storage_error)? {
+                    for other in repo::linked(&self.storage, &link, MAX_RELATED)
+                        .await
+                        .map_err(storage_error)?
+                    {
+                        if found.len() >= MAX_RELATED || !seen.insert(other.clone()) {
+                            continue;
+                        }
+                        if let Some(mut e) =
+                            repo::event(&self.storage, &other).await.map_err(storage_error)?
+                        {
+                            e["via"] = json!(format!("{} {} {}", link.kind, link.scope, link.low));
+                            found.push(e);
+                            next.push(other);
+                        }
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        found.sort_by(|a, b| {
+            (a["sim_time"].as_str(), a["seq"].as_i64()).cmp(&(b["sim_time"].as_str(), b["seq"].as_i64()))
+        });
+        Ok(found)
     }
 
     /// Counts per type and instance.

@@ -12,10 +12,11 @@ use tse_runtime::{
 };
 
 /// The audit schema.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "audit events",
-    sql: "CREATE TABLE audit_events (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "audit events",
+        sql: "CREATE TABLE audit_events (
             seq {id},
             id TEXT NOT NULL UNIQUE,
             sim_time {timestamp} NOT NULL,
@@ -33,7 +34,84 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
           CREATE INDEX audit_events_by_cause ON audit_events (causation_id);
           CREATE INDEX audit_events_by_run ON audit_events (scenario_run_id);
           CREATE INDEX audit_events_by_time ON audit_events (sim_time, seq);",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "correlation links",
+        sql: "CREATE TABLE audit_links (
+            event_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            low BIGINT NOT NULL,
+            high BIGINT NOT NULL);
+          CREATE INDEX audit_links_by_key ON audit_links (kind, scope, low);
+          CREATE INDEX audit_links_by_event ON audit_links (event_id);",
+    },
+];
+
+/// What an event is about, for correlating events of different instances: `kind` things numbered
+/// `low..=high` in `scope` (an instance). An order event is about its order; a trade about itself and
+/// its two orders; an exchange P&L settlement about the exchange's trades it carries.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Link {
+    /// `order`, `trade` or `settlement`.
+    pub kind: &'static str,
+    /// The instance numbering them.
+    pub scope: String,
+    /// First number.
+    pub low: i64,
+    /// Last number.
+    pub high: i64,
+}
+
+fn number(value: &Json) -> Option<i64> {
+    let text = value.as_str()?;
+    text.rsplit('-').next()?.parse().ok()
+}
+
+/// The links of an event, read from its type and payload.
+pub fn links(e: &Event) -> Vec<Link> {
+    let Ok(payload) = serde_json::from_str::<Json>(e.payload.get()) else {
+        return Vec::new();
+    };
+    let one = |kind: &'static str, scope: &str, value: &Json| {
+        number(value).map(|n| Link {
+            kind,
+            scope: scope.to_owned(),
+            low: n,
+            high: n,
+        })
+    };
+    let mut out = Vec::new();
+    let t = e.event_type.as_str();
+    if t.starts_with("order.") {
+        out.extend(one("order", &e.instance, &payload["id"]));
+    } else if t == "trade.executed" {
+        out.extend(one("trade", &e.instance, &payload["id"]));
+        out.extend(one("order", &e.instance, &payload["buy_order_id"]));
+        out.extend(one("order", &e.instance, &payload["sell_order_id"]));
+    } else if t.starts_with("settlement.") {
+        let settlement = if payload["settlement"].is_object() {
+            &payload["settlement"]
+        } else {
+            &payload
+        };
+        out.extend(one("settlement", &e.instance, &settlement["id"]));
+        if let (Some(exchange), Some(first), Some(last)) = (
+            settlement["exchange"].as_str(),
+            number(&settlement["first_trade_id"]),
+            number(&settlement["last_trade_id"]),
+        ) {
+            out.push(Link {
+                kind: "trade",
+                scope: exchange.to_owned(),
+                low: first,
+                high: last,
+            });
+        }
+    }
+    out
+}
 
 const COLUMNS: &str = "seq, id, sim_time, wall_time, service, instance, event_type, trace_id, causation_id, \
                        scenario_run_id, payload";
@@ -78,8 +156,29 @@ pub async fn ingest(storage: &Storage, events: Vec<Event>) -> Result<(Ingested, 
     fresh.retain(|e| !stored.contains(&e.id.to_string()));
     let accepted = fresh.len();
     if !fresh.is_empty() {
-        let statements =
+        let link_rows: Vec<Vec<Value>> = fresh
+            .iter()
+            .flat_map(|e| {
+                let id = e.id.to_string();
+                links(e).into_iter().map(move |l| {
+                    vec![
+                        Value::Text(id.clone()),
+                        l.kind.into(),
+                        l.scope.into(),
+                        Value::Int(l.low),
+                        Value::Int(l.high),
+                    ]
+                })
+            })
+            .collect();
+        let mut statements =
             Event::insert_chunked_into("audit_events", fresh.clone(), "ON CONFLICT (id) DO NOTHING")?;
+        statements.extend(Statement::insert_chunked(
+            "audit_links",
+            &["event_id", "kind", "scope", "low", "high"],
+            link_rows,
+            "",
+        )?);
         storage.write(WriteBatch::from(statements)).await?;
     }
     Ok((
@@ -217,6 +316,55 @@ pub async fn event(storage: &Storage, id: &str) -> Result<Option<Json>, StorageE
         .as_ref()
         .map(event_json)
         .transpose()
+}
+
+/// The stored links of an event.
+///
+/// # Errors
+/// [`StorageError`].
+pub async fn links_of(storage: &Storage, event_id: &str) -> Result<Vec<Link>, StorageError> {
+    storage
+        .query(
+            Statement::new("SELECT kind, scope, low, high FROM audit_links WHERE event_id = $1")
+                .bind(event_id),
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let kind: String = r.get("kind")?;
+            Ok(Link {
+                kind: match kind.as_str() {
+                    "order" => "order",
+                    "trade" => "trade",
+                    _ => "settlement",
+                },
+                scope: r.get("scope")?,
+                low: r.get("low")?,
+                high: r.get("high")?,
+            })
+        })
+        .collect()
+}
+
+/// Ids of the events with a link overlapping `link`, at most `limit`.
+///
+/// # Errors
+/// [`StorageError`].
+pub async fn linked(storage: &Storage, link: &Link, limit: usize) -> Result<Vec<String>, StorageError> {
+    storage
+        .query(
+            Statement::new(format!(
+                "SELECT DISTINCT event_id FROM audit_links                  WHERE kind = $1 AND scope = $2 AND low <= $3 AND high >= $4 LIMIT {limit}"
+            ))
+            .bind(link.kind)
+            .bind(link.scope.as_str())
+            .bind(Value::Int(link.high))
+            .bind(Value::Int(link.low)),
+        )
+        .await?
+        .iter()
+        .map(|r| r.get::<String>("event_id"))
+        .collect()
 }
 
 /// Counts per event type and instance.

@@ -1,6 +1,8 @@
 //! Black-box tests of the audit correlator: ingestion (idempotent by event id) and queries over
-//! HTTP, on SQLite and on the real PostgreSQL.
+//! HTTP, on SQLite and on the real PostgreSQL; the whole pipeline from an exchange fill and a fault
+//! injection, shipped by the instances, to the correlated story.
 
 #![allow(unreachable_pub)]
 
 mod ingest;
+mod pipeline;

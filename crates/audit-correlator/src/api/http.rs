@@ -23,7 +23,7 @@ use tse_runtime::{
     events::Event,
 };
 
-use super::{Api, limit, time};
+use super::{Api, EventQuery, filter};
 use crate::infra::repo::EventFilter;
 
 /// The audit routes.
@@ -53,50 +53,6 @@ async fn ingest(State(api): State<Api>, bytes: Bytes) -> Result<Json<Value>, Api
     })?;
     let ingested = api.ingest(batch.events).await?;
     Ok(Json(json!(ingested)))
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EventQuery {
-    service: Option<String>,
-    instance: Option<String>,
-    #[serde(rename = "type")]
-    event_type: Option<String>,
-    trace_id: Option<String>,
-    scenario_run_id: Option<String>,
-    caused_by: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
-
-fn filter(q: EventQuery) -> Result<(EventFilter, usize), ApiError> {
-    let given = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let after = given(q.cursor)
-        .map(|c| {
-            c.parse::<i64>().map_err(|_| {
-                ApiError::bad_request("invalid_cursor", format!("cursor '{c}' is not one this API gave"))
-            })
-        })
-        .transpose()?;
-    let filter = EventFilter {
-        service: given(q.service),
-        instance: given(q.instance),
-        event_type: given(q.event_type),
-        trace_id: given(q.trace_id),
-        scenario_run_id: given(q.scenario_run_id),
-        causation_id: given(q.caused_by).map(|c| super::event_id(&c)).transpose()?,
-        from: time("from", q.from.as_deref())?,
-        to: time("to", q.to.as_deref())?,
-        after,
-    };
-    if let (Some(from), Some(to)) = (filter.from, filter.to)
-        && to <= from
-    {
-        return Err(ApiError::bad_request("invalid_time", "to must be after from"));
-    }
-    Ok((filter, limit(q.limit)?))
 }
 
 async fn list(State(api): State<Api>, Query(q): Query<EventQuery>) -> Result<Json<Value>, ApiError> {

@@ -14,6 +14,7 @@ pub mod openapi;
 
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
@@ -288,4 +289,63 @@ impl Api {
     pub async fn counts(&self) -> Result<Vec<Json>, ApiError> {
         repo::counts(&self.storage).await.map_err(storage_error)
     }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+/// An event query as text, as both API faces receive it.
+pub struct EventQuery {
+    /// See the route table.
+    pub service: Option<String>,
+    /// See the route table.
+    pub instance: Option<String>,
+    #[serde(rename = "type")]
+    /// See the route table.
+    pub event_type: Option<String>,
+    /// See the route table.
+    pub trace_id: Option<String>,
+    /// See the route table.
+    pub scenario_run_id: Option<String>,
+    /// See the route table.
+    pub caused_by: Option<String>,
+    /// See the route table.
+    pub from: Option<String>,
+    /// See the route table.
+    pub to: Option<String>,
+    /// See the route table.
+    pub limit: Option<usize>,
+    /// See the route table.
+    pub cursor: Option<String>,
+}
+
+/// Reads a query into a filter and a page size.
+///
+/// # Errors
+/// `invalid_*` naming what is malformed.
+pub fn filter(q: EventQuery) -> Result<(EventFilter, usize), ApiError> {
+    let given = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let after = given(q.cursor)
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| {
+                ApiError::bad_request("invalid_cursor", format!("cursor '{c}' is not one this API gave"))
+            })
+        })
+        .transpose()?;
+    let filter = EventFilter {
+        service: given(q.service),
+        instance: given(q.instance),
+        event_type: given(q.event_type),
+        trace_id: given(q.trace_id),
+        scenario_run_id: given(q.scenario_run_id),
+        causation_id: given(q.caused_by).map(|c| event_id(&c)).transpose()?,
+        from: time("from", q.from.as_deref())?,
+        to: time("to", q.to.as_deref())?,
+        after,
+    };
+    if let (Some(from), Some(to)) = (filter.from, filter.to)
+        && to <= from
+    {
+        return Err(ApiError::bad_request("invalid_time", "to must be after from"));
+    }
+    Ok((filter, limit(q.limit)?))
 }

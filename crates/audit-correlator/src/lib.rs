@@ -40,6 +40,8 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             storage: ctx.storage().clone(),
             metrics: Arc::new(Metrics::register(ctx.metrics())?),
             ingesting: Arc::new(Mutex::new(())),
+            registry: ctx.discovery().registry().clone(),
+            environment: ctx.config().common.environment.clone(),
         };
         Ok(ServiceParts::new()
             .with_http(api::http::router(api))

@@ -9,6 +9,7 @@
 //! | `GET /api/v1/audit/events/trace/{trace_id}` | a trace's events in simulated-time order |
 //! | `GET /api/v1/audit/timeline?from&to&scenario_run_id&instance&type&limit` | events in simulated-time order |
 //! | `GET /api/v1/audit/counts` | events per type and instance |
+//! | `GET /api/v1/topology` | live instances (discovery) and instances seen in events as nodes; observed interactions as edges |
 
 use axum::{
     Json, Router,
@@ -35,6 +36,7 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/audit/events/{id}/chain", get(chain))
         .route("/api/v1/audit/timeline", get(timeline))
         .route("/api/v1/audit/counts", get(counts))
+        .route("/api/v1/topology", get(topology))
         .with_state(api)
 }
 
@@ -88,6 +90,10 @@ async fn event(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<Va
 
 async fn chain(State(api): State<Api>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     Ok(Json(api.chain(&id).await?))
+}
+
+async fn topology(State(api): State<Api>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(api.topology().await?))
 }
 
 async fn counts(State(api): State<Api>) -> Result<Json<Value>, ApiError> {

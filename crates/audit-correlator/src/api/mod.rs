@@ -53,6 +53,10 @@ pub struct Api {
     pub metrics: Arc<Metrics>,
     /// One ingestion at a time, so duplicate counts are exact.
     pub ingesting: Arc<Mutex<()>>,
+    /// Where the live instances are found (the topology's nodes).
+    pub registry: tse_runtime::discovery::Registry,
+    /// The environment whose instances are shown.
+    pub environment: String,
 }
 
 fn storage_error(e: StorageError) -> ApiError {
@@ -280,6 +284,48 @@ impl Api {
             (a["sim_time"].as_str(), a["seq"].as_i64()).cmp(&(b["sim_time"].as_str(), b["seq"].as_i64()))
         });
         Ok(found)
+    }
+
+    /// The ecosystem as observed: nodes are the live instances of the environment (from discovery,
+    /// with their health) and the instances seen in events; edges are interactions observed in
+    /// events — an instance's events about things of another (a custodian's settlements of an
+    /// exchange's trades, ...) — with counts and the last time seen.
+    ///
+    /// # Errors
+    /// `storage_unavailable`; discovery being away only empties the live part.
+    pub async fn topology(&self) -> Result<Json, ApiError> {
+        let mut nodes: std::collections::BTreeMap<String, Json> = std::collections::BTreeMap::new();
+        let discovery = match self.registry.list().await {
+            Ok(all) => {
+                for r in all.into_iter().filter(|r| r.environment == self.environment) {
+                    nodes.insert(
+                        r.instance.clone(),
+                        json!({
+                            "instance": r.instance, "service": r.service, "entity_type": r.entity_type,
+                            "live": true, "status": r.status, "ready": r.ready,
+                            "http": r.http_url(), "grpc": r.grpc_addr(),
+                        }),
+                    );
+                }
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        };
+        for c in repo::counts(&self.storage).await.map_err(storage_error)? {
+            let instance = c["instance"].as_str().unwrap_or_default().to_owned();
+            let node = nodes.entry(instance.clone()).or_insert_with(
+                || json!({"instance": instance, "service": c["service"], "live": false, "events": 0}),
+            );
+            let before = node["events"].as_i64().unwrap_or(0);
+            node["events"] = json!(before + c["count"].as_i64().unwrap_or(0));
+        }
+        let edges = repo::edges(&self.storage).await.map_err(storage_error)?;
+        Ok(json!({
+            "environment": self.environment,
+            "nodes": nodes.into_values().collect::<Vec<_>>(),
+            "edges": edges,
+            "discovery_error": discovery,
+        }))
     }
 
     /// Counts per type and instance.

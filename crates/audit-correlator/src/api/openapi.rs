@@ -75,6 +75,20 @@ pub fn description() -> OpenApi {
                 "Events in simulated-time order", filters(), None,
                 (200, events("the timeline")), &[(400, "a malformed filter"), UNAVAILABLE],
             )},
+            "/api/v1/topology": {"get": operation(
+                "The ecosystem as observed: live instances and instances seen in events; interactions seen in events",
+                vec![], None,
+                (200, json_answer("the topology", json!({"type": "object", "properties": {
+                    "environment": {"type": "string"},
+                    "nodes": {"type": "array", "items": {"type": "object", "properties": {
+                        "instance": {"type": "string"}, "service": {"type": "string"}, "live": {"type": "boolean"},
+                        "status": {"type": "string"}, "ready": {"type": "boolean"}, "events": {"type": "integer"}}}},
+                    "edges": {"type": "array", "items": {"type": "object", "properties": {
+                        "from": {"type": "string"}, "to": {"type": "string"}, "kind": {"type": "string"},
+                        "relation": {"type": "string"}, "count": {"type": "integer"}, "last_seen": timestamp()}}},
+                    "discovery_error": {"type": ["string", "null"]}}}))),
+                &[UNAVAILABLE],
+            )},
             "/api/v1/audit/counts": {"get": operation(
                 "Stored events per type and instance", vec![], None,
                 (200, json_answer("the counts", json!({"type": "object", "properties": {"counts": {"type": "array",

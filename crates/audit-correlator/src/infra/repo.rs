@@ -367,6 +367,37 @@ pub async fn linked(storage: &Storage, link: &Link, limit: usize) -> Result<Vec<
         .collect()
 }
 
+/// Interactions observed in events: an instance's events about another instance's things, per
+/// (from, to, kind), with how many and when last (simulated time).
+///
+/// # Errors
+/// [`StorageError`].
+pub async fn edges(storage: &Storage) -> Result<Vec<Json>, StorageError> {
+    storage
+        .query(Statement::new(
+            "SELECT e.instance AS source, l.scope AS target, l.kind AS kind, COUNT(*) AS n,              MAX(e.sim_time) AS last_seen FROM audit_links l JOIN audit_events e ON e.id = l.event_id              WHERE l.scope <> e.instance GROUP BY e.instance, l.scope, l.kind ORDER BY source, target, kind",
+        ))
+        .await?
+        .iter()
+        .map(|r| {
+            let kind: String = r.get("kind")?;
+            let relation = match kind.as_str() {
+                "trade" => "settles trades of",
+                "order" => "handles orders of",
+                _ => "refers to",
+            };
+            Ok(json!({
+                "from": r.get::<String>("source")?,
+                "to": r.get::<String>("target")?,
+                "kind": kind,
+                "relation": relation,
+                "count": r.get::<i64>("n")?,
+                "last_seen": rfc3339(r.get::<OffsetDateTime>("last_seen")?),
+            }))
+        })
+        .collect()
+}
+
 /// Counts per event type and instance.
 ///
 /// # Errors

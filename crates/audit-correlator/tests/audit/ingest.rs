@@ -39,7 +39,7 @@ fn story() -> Vec<Event> {
     let settled = komainu
         .event(
             "settlement.completed",
-            json!({"id": "stl-1", "first_trade_id": "1"}),
+            json!({"id": "stl-1", "type": "EXCHANGE_PNL", "exchange": "exchange-OKX", "first_trade_id": "1", "last_trade_id": "1"}),
         )
         .caused_by(trade.id)
         .traced("custodian-Komainu:settlement:stl-1");
@@ -140,6 +140,31 @@ async fn ingest_and_query(app: &TestApp) {
     let (_, one) = app.get_json(&format!("/api/v1/audit/events/{}", ids[1])).await;
     assert_eq!(one["payload"]["reason"], "trading is halted on BTC-USD");
     assert_eq!(one["causation_id"], ids[0].as_str());
+
+    // The settlement is about the exchange's trade: an edge, and the trade finds it.
+    let (_, topology) = app.get_json("/api/v1/topology").await;
+    assert_eq!(
+        topology["edges"],
+        json!([{"from": "custodian-Komainu", "to": "exchange-OKX", "kind": "trade", "relation": "settles trades of",
+                "count": 1, "last_seen": topology["edges"][0]["last_seen"]}]),
+        "{topology}"
+    );
+    assert_eq!(
+        topology["nodes"].as_array().unwrap().len(),
+        3,
+        "the correlator (live) and two seen in events: {topology}"
+    );
+    let (_, trade_chain) = app
+        .get_json(&format!("/api/v1/audit/events/{}/chain", ids[3]))
+        .await;
+    assert!(
+        trade_chain["related"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event_type"] == "settlement.completed"),
+        "{trade_chain}"
+    );
 
     let metrics = app.metrics().await;
     assert_eq!(

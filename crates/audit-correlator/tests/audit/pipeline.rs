@@ -168,6 +168,25 @@ async fn an_order_is_followed_to_its_settlement_and_a_fault_to_its_effects() {
         "trading is halted on BTC-USD"
     );
 
+    // The topology: the three live instances, and the custodian settling the exchange's trades.
+    let topology = audit(&correlator, "/api/v1/topology").await;
+    let live: Vec<&str> = topology["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["live"] == true)
+        .map(|n| n["instance"].as_str().unwrap())
+        .collect();
+    assert_eq!(live.len(), 3, "{topology}");
+    let edge = topology["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["to"] == exchange_name.as_str() && e["kind"] == "trade")
+        .unwrap_or_else(|| panic!("a settlement edge in {topology}"));
+    assert_eq!(edge["from"], custodian.instance_name.as_str());
+    assert_eq!(edge["relation"], "settles trades of");
+
     // Each instance's outbox drained; each event stored once.
     for app in [&exchange, &custodian] {
         let metrics = eventually(Duration::from_secs(10), "an empty outbox", || async {

@@ -44,7 +44,8 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             environment: ctx.config().common.environment.clone(),
         };
         Ok(ServiceParts::new()
-            .with_http(api::http::router(api))
+            .with_http(api::http::router(api.clone()))
+            .with_grpc(api::grpc::server(api))
             .with_openapi(api::openapi::description()))
     })
 }

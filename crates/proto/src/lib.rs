@@ -7,6 +7,7 @@
 //! - [`marketdata::v1`]: the market data simulator's production API.
 //! - [`exchange::v1`]: the exchange simulator's production API.
 //! - [`custodian::v1`]: the custodian simulator's production API.
+//! - [`audit::v1`]: the audit correlator's API (ingestion and queries of every instance's events).
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC server reflection and for the host's
 //!   list of known methods (metrics labels stay bounded).
 
@@ -43,6 +44,15 @@ pub mod custodian {
     #[allow(missing_docs, unreachable_pub, clippy::all)]
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/tse.custodian.v1.rs"));
+    }
+}
+
+/// The audit correlator's API.
+pub mod audit {
+    /// Version 1 of `tse.audit`.
+    #[allow(missing_docs, unreachable_pub, clippy::all)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/tse.audit.v1.rs"));
     }
 }
 

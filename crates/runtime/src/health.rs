@@ -330,6 +330,13 @@ pub fn rfc3339(time: OffsetDateTime) -> String {
         .unwrap_or_else(|_| time.unix_timestamp().to_string())
 }
 
+/// Formats a time as RFC 3339 UTC with all its digits (`2026-11-22T10:00:00.123456789Z`): for
+/// records whose order within a second matters (settlements, audit events).
+pub fn rfc3339_exact(time: OffsetDateTime) -> String {
+    time.format(&Rfc3339)
+        .unwrap_or_else(|_| time.unix_timestamp().to_string())
+}
+
 /// The body of `GET /api/v1/health`.
 #[derive(Clone, Debug, Serialize)]
 pub struct HealthReport {

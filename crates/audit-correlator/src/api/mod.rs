@@ -9,6 +9,7 @@
 //! | `unknown_event` | 404 | no event with that id is stored |
 //! | `storage_unavailable` | 503 | the database is away |
 
+pub mod grpc;
 pub mod http;
 pub mod openapi;
 
@@ -280,9 +281,13 @@ impl Api {
             }
             frontier = next;
         }
-        found.sort_by(|a, b| {
-            (a["sim_time"].as_str(), a["seq"].as_i64()).cmp(&(b["sim_time"].as_str(), b["seq"].as_i64()))
-        });
+        let at = |e: &Json| {
+            let time = e["sim_time"]
+                .as_str()
+                .and_then(|t| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok());
+            (time, e["seq"].as_i64())
+        };
+        found.sort_by_key(at);
         Ok(found)
     }
 

@@ -7,7 +7,7 @@ use serde_json::{Value as Json, json};
 use time::OffsetDateTime;
 use tse_runtime::{
     events::Event,
-    health::rfc3339,
+    health::rfc3339_exact as rfc3339,
     storage::{Migration, Row, Statement, Storage, StorageError, Value, WriteBatch},
 };
 

@@ -4,5 +4,6 @@
 
 #![allow(unreachable_pub)]
 
+mod grpc;
 mod ingest;
 mod pipeline;

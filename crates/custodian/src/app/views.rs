@@ -10,7 +10,7 @@ use crate::domain::{
     settlement::{Kind, Settlement, Status},
 };
 
-pub use tse_runtime::health::rfc3339;
+pub use tse_runtime::health::rfc3339_exact as rfc3339;
 
 /// A custody account.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -139,6 +139,8 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             faults: faults.clone(),
             health,
             stop: ctx.stopping(),
+            events: ctx.events().clone(),
+            storage: storage.clone(),
         }));
         let api = Api {
             engine: handle,

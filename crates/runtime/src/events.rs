@@ -42,6 +42,9 @@ pub mod types {
     /// Two orders traded. Payload: the trade (both orders and accounts, price, quantity, fees).
     /// Trace: the incoming order's.
     pub const TRADE_EXECUTED: &str = "trade.executed";
+    /// An exchange's liquidity provider started following a market data instance's prices (at start
+    /// and after each reconnection). Payload: `market_data` (the instance), `symbols`.
+    pub const LIQUIDITY_FOLLOWING: &str = "liquidity.following";
     /// A custodian opened an account. Payload: the account.
     pub const CUSTODY_ACCOUNT_OPENED: &str = "custody.account_opened";
     /// Money came into custody from outside. Payload: account, asset, amount, the balance after.

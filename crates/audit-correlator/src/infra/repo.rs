@@ -54,7 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
 /// its two orders; an exchange P&L settlement about the exchange's trades it carries.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Link {
-    /// `order`, `trade` or `settlement`.
+    /// `order`, `trade`, `settlement` or `prices` (an exchange following a market data instance).
     pub kind: &'static str,
     /// The instance numbering them.
     pub scope: String,
@@ -90,6 +90,15 @@ pub fn links(e: &Event) -> Vec<Link> {
         out.extend(one("trade", &e.instance, &payload["id"]));
         out.extend(one("order", &e.instance, &payload["buy_order_id"]));
         out.extend(one("order", &e.instance, &payload["sell_order_id"]));
+    } else if t == "liquidity.following"
+        && let Some(market_data) = payload["market_data"].as_str()
+    {
+        out.push(Link {
+            kind: "prices",
+            scope: market_data.to_owned(),
+            low: 0,
+            high: 0,
+        });
     } else if t.starts_with("settlement.") {
         let settlement = if payload["settlement"].is_object() {
             &payload["settlement"]
@@ -336,6 +345,7 @@ pub async fn links_of(storage: &Storage, event_id: &str) -> Result<Vec<Link>, St
                 kind: match kind.as_str() {
                     "order" => "order",
                     "trade" => "trade",
+                    "prices" => "prices",
                     _ => "settlement",
                 },
                 scope: r.get("scope")?,
@@ -384,6 +394,7 @@ pub async fn edges(storage: &Storage) -> Result<Vec<Json>, StorageError> {
             let relation = match kind.as_str() {
                 "trade" => "settles trades of",
                 "order" => "handles orders of",
+                "prices" => "prices from",
                 _ => "refers to",
             };
             Ok(json!({

@@ -407,3 +407,40 @@ async fn nothing_is_lost_while_the_audit_database_is_cut() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(stored().await, Some((placed, placed / 2.0)), "exactly once");
 }
+
+/// An exchange's liquidity provider following a market data instance shows as an edge.
+#[tokio::test]
+async fn the_topology_shows_which_exchange_prices_from_which_market_data() {
+    let registry = Registry::embedded();
+    let shared = |instance: String, settings: &str| TestOptions {
+        registry: Some(registry.clone()),
+        instance: Some(instance),
+        clock_speed: Some("60"),
+        settings: Some(settings.parse().unwrap()),
+        ..Default::default()
+    };
+    let correlator = spawn_with(
+        tse_audit_correlator::service(),
+        shared(unique_instance("audit"), ""),
+    )
+    .await;
+    let market = unique_instance("market-data");
+    let _md = spawn_with(
+        tse_market_data::service(),
+        shared(market.clone(), "tick_interval = \"1s\""),
+    )
+    .await;
+    let exchange = spawn_with(tse_exchange::service(), shared(unique_instance("exchange"), "")).await;
+    let edge = eventually(Duration::from_secs(20), "the prices edge", || async {
+        let topology = audit(&correlator, "/api/v1/topology").await;
+        topology["edges"]
+            .as_array()?
+            .iter()
+            .find(|e| e["kind"] == "prices")
+            .cloned()
+    })
+    .await;
+    assert_eq!(edge["from"], exchange.instance_name.as_str());
+    assert_eq!(edge["to"], market.as_str());
+    assert_eq!(edge["relation"], "prices from");
+}

@@ -56,6 +56,10 @@ pub struct LiquidityParts {
     pub health: Health,
     /// Ends it.
     pub stop: CancellationToken,
+    /// Where it records whom it follows (`liquidity.following`, for the audit topology).
+    pub events: tse_runtime::events::Events,
+    /// The instance's storage (the event goes to its outbox).
+    pub storage: tse_runtime::storage::Storage,
 }
 
 /// What was last quoted on one symbol.
@@ -195,6 +199,18 @@ impl Provider {
             }
         }
         info!(market_data = %source.instance, symbols = symbols.len(), "liquidity provider following reference prices");
+        let following = self.parts.events.event(
+            tse_runtime::events::types::LIQUIDITY_FOLLOWING,
+            serde_json::json!({"market_data": source.instance, "symbols": symbols}),
+        );
+        if let Err(e) = self
+            .parts
+            .storage
+            .write(tse_runtime::storage::WriteBatch::new().with(following.statement()))
+            .await
+        {
+            warn!(error = %e, "liquidity provider: the liquidity.following event could not be stored");
+        }
         self.parts.health.set_check(CHECK, Check::up(false));
         self.connected = true;
         self.requote(&self.parts.faults.now()).await;

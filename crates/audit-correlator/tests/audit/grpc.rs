@@ -8,11 +8,9 @@ use tse_proto::audit::v1::{
     AuditEvent, CountsRequest, GetChainRequest, GetEventRequest, GetTraceRequest, IngestRequest,
     ListEventsRequest, TimelineRequest, audit_service_client::AuditServiceClient,
 };
-use tse_runtime::{
-    clock::Clock,
-    events::{Event, Events},
-    identity::{Identity, ServiceKind},
-};
+use tse_runtime::{events::Event, identity::ServiceKind};
+
+use crate::support::{factory, story};
 use tse_testing::app::{TestApp, TestOptions, spawn_with};
 
 type Client = AuditServiceClient<Channel>;
@@ -21,41 +19,6 @@ async fn correlator() -> (TestApp, Client) {
     let app = spawn_with(tse_audit_correlator::service(), TestOptions::default()).await;
     let client = AuditServiceClient::new(app.grpc_channel().await);
     (app, client)
-}
-
-fn factory(service: ServiceKind, instance: &str) -> Events {
-    let identity = Identity::new(service, Some(instance), None, None).unwrap();
-    Events::new(&identity, Clock::new(1.0))
-}
-
-/// A fault injected on an exchange and an order it rejected; another order, its trade, and the
-/// settlement of that trade at a custodian.
-fn story() -> Vec<Event> {
-    let okx = factory(ServiceKind::ExchangeSimulator, "exchange-OKX");
-    let komainu = factory(ServiceKind::CustodianSimulator, "custodian-Komainu");
-    let injected = okx.event("fault.injected", json!({"kind": "symbol_halt"}));
-    let rejected = okx
-        .event(
-            "order.rejected",
-            json!({"id": "1", "reason": "trading is halted on BTC-USD"}),
-        )
-        .caused_by(injected.id)
-        .traced("exchange-OKX:order:1");
-    let placed = okx
-        .event("order.placed", json!({"id": "2"}))
-        .traced("exchange-OKX:order:2");
-    let trade = okx
-        .event("trade.executed", json!({"id": "1", "buy_order_id": "2"}))
-        .caused_by(placed.id)
-        .traced("exchange-OKX:order:2");
-    let settled = komainu
-        .event(
-            "settlement.completed",
-            json!({"id": "stl-1", "first_trade_id": "1"}),
-        )
-        .caused_by(trade.id)
-        .traced("custodian-Komainu:settlement:stl-1");
-    vec![injected, rejected, placed, trade, settled]
 }
 
 /// An event as the shipper would send it over gRPC.

@@ -7,3 +7,4 @@
 mod grpc;
 mod ingest;
 mod pipeline;
+mod support;

@@ -205,19 +205,9 @@ async fn an_order_is_followed_to_its_settlement_and_a_fault_to_its_effects() {
     assert_eq!(trades, Some(1.0));
 }
 
-/// The correlator away (stopped, then back on its data) while an exchange trades: afterwards every
-/// order and trade the exchange stored is in the audit store exactly once.
-#[tokio::test]
-async fn nothing_is_lost_while_the_correlator_is_away() {
-    let registry = Registry::embedded();
-    let name = unique_instance("audit");
-    let correlator_options = TestOptions {
-        registry: Some(registry.clone()),
-        instance: Some(name),
-        ..Default::default()
-    };
-    let mut correlator = spawn_with(tse_audit_correlator::service(), correlator_options.clone()).await;
-    let exchange = spawn_with(
+/// An exchange without its liquidity provider (only the tests' orders trade), on `registry`.
+async fn quiet_exchange(registry: &Registry) -> TestApp {
+    spawn_with(
         tse_exchange::service(),
         TestOptions {
             registry: Some(registry.clone()),
@@ -226,47 +216,90 @@ async fn nothing_is_lost_while_the_correlator_is_away() {
             ..Default::default()
         },
     )
-    .await;
-    let a = post(&exchange, "/api/v1/accounts", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let b = post(&exchange, "/api/v1/accounts", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    post(
-        &exchange,
-        &format!("/api/v1/accounts/{a}/deposits"),
-        json!({"asset": "BTC", "amount": "100"}),
-    )
-    .await;
-    post(
-        &exchange,
-        &format!("/api/v1/accounts/{b}/deposits"),
-        json!({"asset": "USD", "amount": "10000000"}),
-    )
-    .await;
-    let trade_round = |n: usize| {
-        let exchange = &exchange;
-        let (a, b) = (a.clone(), b.clone());
-        async move {
-            for i in 0..n {
-                let price = format!("{}", 50_000 + i);
-                for (account, side) in [(&a, "SELL"), (&b, "BUY")] {
-                    post(
-                        exchange,
-                        "/api/v1/orders",
-                        json!({"account_id": account, "symbol": "BTC-USD", "side": side, "type": "LIMIT", "price": price, "quantity": "0.01"}),
-                    )
-                    .await;
-                }
-            }
+    .await
+}
+
+/// A seller with BTC and a buyer with USD.
+async fn funded_pair(exchange: &TestApp) -> (String, String) {
+    let mut ids = Vec::new();
+    for (asset, amount) in [("BTC", "100"), ("USD", "10000000")] {
+        let id = post(exchange, "/api/v1/accounts", json!({})).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        post(
+            exchange,
+            &format!("/api/v1/accounts/{id}/deposits"),
+            json!({"asset": asset, "amount": amount}),
+        )
+        .await;
+        ids.push(id);
+    }
+    (ids[0].clone(), ids[1].clone())
+}
+
+/// `n` crossing pairs of orders (2n orders, n trades).
+async fn cross(exchange: &TestApp, (seller, buyer): &(String, String), n: usize) {
+    for i in 0..n {
+        let price = format!("{}", 50_000 + i);
+        for (account, side) in [(seller, "SELL"), (buyer, "BUY")] {
+            post(
+                exchange,
+                "/api/v1/orders",
+                json!({"account_id": account, "symbol": "BTC-USD", "side": side, "type": "LIMIT",
+                       "price": price, "quantity": "0.01"}),
+            )
+            .await;
         }
+    }
+}
+
+/// (orders placed, trades) in the audit store, or `None` while it does not answer.
+async fn stored(correlator: &TestApp) -> Option<(f64, f64)> {
+    let (status, counts) = correlator.get_json("/api/v1/audit/counts").await;
+    if status != 200 {
+        return None;
+    }
+    let count = |t: &str| {
+        counts["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["event_type"] == t)
+            .map(|c| c["count"].as_f64().unwrap())
+            .sum::<f64>()
     };
-    trade_round(20).await;
+    Some((count("order.placed"), count("trade.executed")))
+}
+
+/// Waits until the store holds exactly `expected` (orders, trades), and still does a moment later.
+async fn exactly(correlator: &TestApp, expected: (f64, f64)) {
+    eventually(
+        Duration::from_secs(40),
+        "every order and trade in the audit store",
+        || async { (stored(correlator).await == Some(expected)).then_some(()) },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(stored(correlator).await, Some(expected), "exactly once");
+}
+
+/// The correlator away (stopped, then back on its data) while an exchange trades: afterwards every
+/// order and trade the exchange stored is in the audit store exactly once.
+#[tokio::test]
+async fn nothing_is_lost_while_the_correlator_is_away() {
+    let registry = Registry::embedded();
+    let correlator_options = TestOptions {
+        registry: Some(registry.clone()),
+        instance: Some(unique_instance("audit")),
+        ..Default::default()
+    };
+    let mut correlator = spawn_with(tse_audit_correlator::service(), correlator_options.clone()).await;
+    let exchange = quiet_exchange(&registry).await;
+    let pair = funded_pair(&exchange).await;
+    cross(&exchange, &pair, 20).await;
     correlator.stop().await.unwrap();
-    trade_round(30).await;
+    cross(&exchange, &pair, 30).await;
     let pending = sample(&exchange.metrics().await, "audit_outbox_pending", &[]).unwrap_or(0.0);
     assert!(pending > 0.0, "events wait while the correlator is away");
     let correlator = spawn_with(
@@ -277,30 +310,8 @@ async fn nothing_is_lost_while_the_correlator_is_away() {
         },
     )
     .await;
-    trade_round(10).await;
-    let (orders, trades) = (120.0, 60.0);
-    let stored = || async {
-        let counts = audit(&correlator, "/api/v1/audit/counts").await;
-        let count = |t: &str| {
-            counts["counts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|c| c["event_type"] == t)
-                .map(|c| c["count"].as_f64().unwrap())
-                .sum::<f64>()
-        };
-        (count("order.placed"), count("trade.executed"))
-    };
-    eventually(
-        Duration::from_secs(30),
-        "every order and trade in the audit store",
-        || async { (stored().await == (orders, trades)).then_some(()) },
-    )
-    .await;
-    // Exactly once: nothing more arrives, and the exchange holds as many trades.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(stored().await, (orders, trades));
+    cross(&exchange, &pair, 10).await;
+    exactly(&correlator, (120.0, 60.0)).await;
     let (_, listed) = exchange.get_json("/api/v1/trades?limit=1000").await;
     assert_eq!(listed["trades"].as_array().unwrap().len(), 60);
 }
@@ -331,81 +342,14 @@ async fn nothing_is_lost_while_the_audit_database_is_cut() {
     )
     .await;
     let _guard = PgGuard::new(&url, &correlator.schema());
-    let exchange = spawn_with(
-        tse_exchange::service(),
-        TestOptions {
-            registry: Some(registry.clone()),
-            instance: Some(unique_instance("exchange")),
-            settings: Some("[liquidity]\nenabled = false".parse().unwrap()),
-            ..Default::default()
-        },
-    )
-    .await;
-    let a = post(&exchange, "/api/v1/accounts", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let b = post(&exchange, "/api/v1/accounts", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    post(
-        &exchange,
-        &format!("/api/v1/accounts/{a}/deposits"),
-        json!({"asset": "BTC", "amount": "100"}),
-    )
-    .await;
-    post(
-        &exchange,
-        &format!("/api/v1/accounts/{b}/deposits"),
-        json!({"asset": "USD", "amount": "10000000"}),
-    )
-    .await;
-    let mut placed = 0.0;
-    for round in 0..3 {
-        if round == 1 {
-            proxy.cut();
-        }
-        if round == 2 {
-            proxy.restore();
-        }
-        for i in 0..20 {
-            let price = format!("{}", 50_000 + i);
-            for (account, side) in [(&a, "SELL"), (&b, "BUY")] {
-                post(
-                    &exchange,
-                    "/api/v1/orders",
-                    json!({"account_id": account, "symbol": "BTC-USD", "side": side, "type": "LIMIT", "price": price, "quantity": "0.01"}),
-                )
-                .await;
-                placed += 1.0;
-            }
-        }
-    }
-    let stored = || async {
-        let (status, counts) = correlator.get_json("/api/v1/audit/counts").await;
-        if status != 200 {
-            return None;
-        }
-        let count = |t: &str| {
-            counts["counts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|c| c["event_type"] == t)
-                .map(|c| c["count"].as_f64().unwrap())
-                .sum::<f64>()
-        };
-        Some((count("order.placed"), count("trade.executed")))
-    };
-    eventually(
-        Duration::from_secs(40),
-        "every order and trade in the audit store",
-        || async { (stored().await == Some((placed, placed / 2.0))).then_some(()) },
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(stored().await, Some((placed, placed / 2.0)), "exactly once");
+    let exchange = quiet_exchange(&registry).await;
+    let pair = funded_pair(&exchange).await;
+    cross(&exchange, &pair, 20).await;
+    proxy.cut();
+    cross(&exchange, &pair, 20).await;
+    proxy.restore();
+    cross(&exchange, &pair, 20).await;
+    exactly(&correlator, (120.0, 60.0)).await;
 }
 
 /// An exchange's liquidity provider following a market data instance shows as an edge.

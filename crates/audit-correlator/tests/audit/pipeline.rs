@@ -284,17 +284,23 @@ async fn exactly(correlator: &TestApp, expected: (f64, f64)) {
     assert_eq!(stored(correlator).await, Some(expected), "exactly once");
 }
 
-/// The correlator away (stopped, then back on its data) while an exchange trades: afterwards every
-/// order and trade the exchange stored is in the audit store exactly once.
+/// The correlator away (stopped, then back on its data — PostgreSQL when the tests have it) while an
+/// exchange trades: afterwards every order and trade the exchange stored is in the audit store
+/// exactly once.
 #[tokio::test]
 async fn nothing_is_lost_while_the_correlator_is_away() {
+    // On the real PostgreSQL when the tests have one (the no-loss test), else on SQLite.
+    let url =
+        tse_testing::servers::database_url("nothing_is_lost_while_the_correlator_is_away (PostgreSQL part)");
     let registry = Registry::embedded();
     let correlator_options = TestOptions {
         registry: Some(registry.clone()),
         instance: Some(unique_instance("audit")),
+        database_url: url.clone(),
         ..Default::default()
     };
     let mut correlator = spawn_with(tse_audit_correlator::service(), correlator_options.clone()).await;
+    let _guard = url.map(|url| tse_testing::servers::PgGuard::new(&url, &correlator.schema()));
     let exchange = quiet_exchange(&registry).await;
     let pair = funded_pair(&exchange).await;
     cross(&exchange, &pair, 20).await;

@@ -109,7 +109,13 @@ pub struct Shipper {
     client: reqwest::Client,
     /// The correlator the last batch went to; looked up again after a failure.
     target: Option<Registration>,
+    /// When the outbox was last counted: while a backlog drains it is counted at most every
+    /// [`COUNT_EVERY`] (a count reads the whole backlog), when it is caught up after every round.
+    counted: Option<std::time::Instant>,
 }
+
+/// How often a draining backlog is counted into `audit_outbox_pending`.
+const COUNT_EVERY: Duration = Duration::from_millis(500);
 
 impl Shipper {
     /// Creates the shipper of the instance whose outbox is in `storage`, finding the correlator of
@@ -129,6 +135,7 @@ impl Shipper {
             metrics,
             client,
             target: None,
+            counted: None,
         }
     }
 
@@ -227,7 +234,15 @@ impl Shipper {
         self.metrics.shipped.inc_by(events.len() as u64);
         self.target = Some(target);
         self.storage.write(delete(&seqs)).await?;
-        self.update_pending().await;
+        let backlog = events.len() == BATCH;
+        if backlog {
+            // Between counts, what was just shipped is taken off (never below zero).
+            let left = self.metrics.pending.get() - events.len() as i64;
+            self.metrics.pending.set(left.max(0));
+        }
+        if !backlog || self.counted.is_none_or(|at| at.elapsed() >= COUNT_EVERY) {
+            self.update_pending().await;
+        }
         Ok(Round::Shipped(events.len()))
     }
 
@@ -243,11 +258,12 @@ impl Shipper {
     }
 
     /// Counts the outbox into `audit_outbox_pending`; keeps the last count while it cannot be read.
-    async fn update_pending(&self) {
+    async fn update_pending(&mut self) {
         if let Ok(Some(row)) = self.storage.query_one(Statement::new(COUNT)).await
             && let Ok(n) = row.get::<i64>("n")
         {
             self.metrics.pending.set(n);
+            self.counted = Some(std::time::Instant::now());
         }
     }
 }

@@ -175,12 +175,7 @@ impl ExchangeService for Service {
         request: Request<pb::CreateAccountRequest>,
     ) -> Result<Response<pb::Account>, Status> {
         self.api.available()?;
-        let entity = non_empty(request.into_inner().entity).map(|e| e.trim().to_owned());
-        if entity.as_ref().is_some_and(|e| e.len() > 128) {
-            return Err(
-                ApiError::bad_request("invalid_entity", "entity must have at most 128 characters").into(),
-            );
-        }
+        let entity = super::entity(non_empty(request.into_inner().entity))?;
         let a = self
             .api
             .engine

@@ -89,15 +89,7 @@ struct NewAccount {
 
 async fn create_account(State(http): State<Http>, bytes: Bytes) -> Result<impl IntoResponse, ApiError> {
     let NewAccount { entity } = optional_json_body(&bytes)?;
-    let entity = entity.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
-    if let Some(e) = &entity
-        && e.len() > 128
-    {
-        return Err(ApiError::bad_request(
-            "invalid_entity",
-            "entity must have at most 128 characters",
-        ));
-    }
+    let entity = super::entity(entity)?;
     let account = http
         .api
         .engine

@@ -297,6 +297,31 @@ pub struct AccountQuery {
     pub cursor: Option<String>,
 }
 
+/// Reads an account's trading entity: trimmed, blank is none, at most 128 characters, no control
+/// characters (PostgreSQL refuses NUL in text, and an entity is stored with every commit of its
+/// account).
+///
+/// # Errors
+/// `invalid_entity`.
+pub(crate) fn entity(entity: Option<String>) -> Result<Option<String>, ApiError> {
+    let entity = entity.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
+    if let Some(e) = &entity {
+        if e.len() > 128 {
+            return Err(ApiError::bad_request(
+                "invalid_entity",
+                "entity must have at most 128 characters",
+            ));
+        }
+        if e.chars().any(char::is_control) {
+            return Err(ApiError::bad_request(
+                "invalid_entity",
+                "entity must not contain control characters",
+            ));
+        }
+    }
+    Ok(entity)
+}
+
 fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
@@ -734,6 +759,18 @@ mod tests {
         assert_eq!(e.grpc_code(), tonic::Code::AlreadyExists);
         assert_eq!(limit(Some(0)).unwrap_err().code(), "invalid_limit");
         assert_eq!(cursor(Some("x")).unwrap_err().code(), "invalid_cursor");
+        assert_eq!(entity(Some("  LH ".into())).unwrap(), Some("LH".into()));
+        assert_eq!(entity(Some(" ".into())).unwrap(), None);
+        assert!(
+            entity(Some("a\u{0}b".into()))
+                .unwrap_err()
+                .message()
+                .contains("control characters")
+        );
+        assert_eq!(
+            entity(Some("x".repeat(129))).unwrap_err().code(),
+            "invalid_entity"
+        );
         assert_eq!(account_cursor(Some("acct-7")).unwrap(), Some(7));
         assert_eq!(account_cursor(Some("7")).unwrap_err().code(), "invalid_cursor");
         assert_eq!(trade_after(Some(" 12 ")).unwrap(), Some(12));

@@ -45,6 +45,7 @@ Environment variables (flags win over them; an empty variable counts as unset):
   TSE_ADMIN_TOKEN         bearer token opening the chaos and audit back doors
   TSE_CLOCK_SPEED         simulated seconds per wall second (default 1); a clock already published
                           in the registry by another process wins
+  TSE_TOPOLOGY            topology file whose [[instance]] of this name gives its settings
   TSE_SEED                seed of every random process (default 1)";
 
 const UP_ENV: &str = "\
@@ -207,6 +208,10 @@ struct ServeArgs {
     /// This instance's log directory [env: LOG_DIR]
     #[arg(long, value_name = "DIR")]
     log_dir: Option<PathBuf>,
+    /// Topology file: the `[instance.settings]` of the `[[instance]]` with this instance's name are
+    /// this instance's (what a container of a generated deployment runs) [env: TSE_TOPOLOGY]
+    #[arg(long, value_name = "FILE", env = "TSE_TOPOLOGY", hide_env = true)]
+    topology: Option<PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -339,7 +344,10 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         log_dir: args.log_dir,
         common: args.common.overrides(),
     };
-    let config = InstanceConfig::load(&overrides, &ProcessEnv).map_err(input)?;
+    let mut config = InstanceConfig::load(&overrides, &ProcessEnv).map_err(input)?;
+    if let Some(path) = args.topology.filter(|p| !p.as_os_str().is_empty()) {
+        config.settings = topology_settings(&path, &config)?;
+    }
     let _telemetry = telemetry::init(
         &config.common.log_level,
         &[LogTarget {
@@ -357,6 +365,32 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .map_err(runtime)?;
     tokio::spawn(cancel_on_signal(shutdown));
     instance.stopped().await.map_err(runtime)
+}
+
+/// The settings of `config`'s instance in the topology at `path`, validated by its service.
+fn topology_settings(path: &std::path::Path, config: &InstanceConfig) -> Result<toml::Table, Failure> {
+    let topology = Topology::read(path).map_err(input)?;
+    let (service, instance) = (
+        config.identity.service().name(),
+        config.identity.instance().as_str(),
+    );
+    let spec = topology
+        .instances
+        .iter()
+        .find(|i| i.service == service && i.name.as_deref().unwrap_or(&i.service) == instance)
+        .ok_or_else(|| {
+            input(format!(
+                "topology {}: no [[instance]] named {instance} of service {service}",
+                path.display()
+            ))
+        })?;
+    (catalog::service(config.identity.service()).check)(&spec.settings).map_err(|e| {
+        input(format!(
+            "topology {}: instance {instance}: settings: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(spec.settings.clone())
 }
 
 async fn up(args: UpArgs) -> Result<(), Failure> {

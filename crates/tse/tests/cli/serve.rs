@@ -142,3 +142,68 @@ fn a_port_in_use_exits_1_naming_it() {
         "{stderr}"
     );
 }
+
+/// A container of a generated deployment runs `tse serve --topology FILE`: the instance takes the
+/// settings of its `[[instance]]`; a topology without it, or with bad settings, is refused (exit 2).
+#[tokio::test]
+async fn serve_takes_its_settings_from_a_topology_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let topology = dir.path().join("ecosystem.toml");
+    std::fs::write(
+        &topology,
+        "[[instance]]\nservice = \"exchange-simulator\"\nname = \"exchange-T\"\n\
+         [instance.settings]\nmaker_fee = \"0.001\"\n[instance.settings.liquidity]\nenabled = false\n\
+         [[instance]]\nservice = \"exchange-simulator\"\nname = \"exchange-Bad\"\n\
+         [instance.settings]\nmaker_fee = \"lots\"\n",
+    )
+    .unwrap();
+    let path = topology.to_str().unwrap();
+    let (code, _, stderr) = run(
+        dir.path(),
+        &[
+            "serve",
+            "exchange-simulator",
+            "--instance",
+            "exchange-Nope",
+            "--topology",
+            path,
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no [[instance]] named exchange-Nope"), "{stderr}");
+    let (code, _, stderr) = run(
+        dir.path(),
+        &[
+            "serve",
+            "exchange-simulator",
+            "--instance",
+            "exchange-Bad",
+            "--topology",
+            path,
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("instance exchange-Bad: settings: maker_fee"),
+        "{stderr}"
+    );
+
+    let mut cmd = command(dir.path());
+    cmd.args(["serve", "exchange-simulator", "--instance", "exchange-T"])
+        .env("TSE_TOPOLOGY", path)
+        .env("HTTP_PORT", "0")
+        .env("GRPC_PORT", "0")
+        .env("BIND_ADDRESS", "127.0.0.1");
+    let mut tse = Tse::spawn(cmd);
+    let http = addr_in(&tse.wait_for(Duration::from_secs(20), |l| l.contains("HTTP server listening")));
+    tse.wait_for(Duration::from_secs(10), |l| l.contains("instance ready"));
+    let symbols: serde_json::Value = reqwest::get(format!("http://{http}/api/v1/symbols"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(symbols["symbols"][0]["maker_fee"], "0.001", "{symbols}");
+    tse.signal("TERM");
+    assert_eq!(tse.wait_exit(Duration::from_secs(15)).code(), Some(0));
+}

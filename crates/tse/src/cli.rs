@@ -110,6 +110,31 @@ enum Command {
     /// List the instances the discovery registry holds, with each one's health.
     #[command(after_help = STATUS_HELP)]
     Status(StatusArgs),
+    /// Generate a deployment of an ecosystem from its topology.
+    #[command(subcommand)]
+    Deploy(DeployCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DeployCommand {
+    /// A Docker Compose project: one container per instance (named after it, its own data and log
+    /// volumes, its settings from the topology), PostgreSQL, Redis, Prometheus and Grafana; ports
+    /// published on 127.0.0.1 only. Then: `docker build -t tse:latest .` in the repository and
+    /// `docker compose up -d` in DIR.
+    Compose(ComposeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ComposeArgs {
+    /// Topology file; default: the default ecosystem
+    #[arg(long, value_name = "FILE")]
+    topology: Option<PathBuf>,
+    /// Directory to write the project to (created)
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Image the containers run
+    #[arg(long, value_name = "IMAGE", default_value = crate::deploy::DEFAULT_IMAGE)]
+    image: String,
 }
 
 /// Settings shared by `up` and `serve`.
@@ -269,6 +294,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => block_on(serve(args)),
         Command::Up(args) => block_on(up(args)),
         Command::Status(args) => block_on(crate::status::run(args.url, args.json)),
+        Command::Deploy(DeployCommand::Compose(args)) => deploy_compose(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -365,6 +391,26 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .map_err(runtime)?;
     tokio::spawn(cancel_on_signal(shutdown));
     instance.stopped().await.map_err(runtime)
+}
+
+fn deploy_compose(args: &ComposeArgs) -> Result<(), Failure> {
+    let (topology, source) = match &args.topology {
+        Some(path) => (Topology::read(path).map_err(input)?, path.clone()),
+        None => (
+            Topology::default_ecosystem(),
+            PathBuf::from("(default ecosystem)"),
+        ),
+    };
+    let instances = crate::deploy::compose_project(&topology, &source, &args.out, &args.image)?;
+    println!(
+        "wrote a Compose project of {} instances to {}: `docker build -t {} .` in the repository, then \
+         `docker compose up -d` there (secrets in {}/.env)",
+        instances.len(),
+        args.out.display(),
+        args.image,
+        args.out.display()
+    );
+    Ok(())
 }
 
 /// The settings of `config`'s instance in the topology at `path`, validated by its service.
@@ -501,6 +547,17 @@ fn ensure_admin_token(config: &mut EcosystemConfig) -> Result<Option<PathBuf>, S
         instance.common.admin_token = Some(token.clone());
     }
     Ok(Some(path))
+}
+
+/// Writes a file only its owner can read (secrets).
+///
+/// # Errors
+/// The I/O error.
+pub(crate) fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    write_private(path, text)
 }
 
 #[cfg(unix)]

@@ -5,6 +5,7 @@
 //!   what a container runs.
 //! - `tse names SERVICE [INSTANCE]`: the identity an instance would have.
 //! - `tse status`: the registry's instances and their health.
+//! - `tse deploy compose`: a Docker Compose project generated from a topology.
 //!
 //! Exit codes: 0 success, 2 invalid input (flags, environment, topology, names) with a one-line reason
 //! on stderr, 1 a runtime failure (a port in use, a service that cannot start).
@@ -14,9 +15,11 @@
 //! - [`catalog`]: which crate implements which service kind.
 //! - [`ecosystem`]: many instances in one process, started and stopped together.
 //! - [`status`]: `tse status`.
+//! - [`deploy`]: generated deployments (Compose, Prometheus, Grafana provisioning).
 
 pub mod catalog;
 pub mod cli;
+pub mod deploy;
 pub mod ecosystem;
 pub mod status;
 mod table;

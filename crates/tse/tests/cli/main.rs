@@ -2,6 +2,7 @@
 
 #![allow(unreachable_pub)]
 
+mod deploy;
 mod exchange;
 mod names;
 mod process;

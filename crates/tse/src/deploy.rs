@@ -1,0 +1,408 @@
+//! `tse deploy compose`: a Docker Compose project generated from a topology (BRIEF §10) — one
+//! container per instance, named after it, running `tse serve` with its identity, its settings (the
+//! topology file, mounted) and its own `./data/{instance}` and `./logs/{instance}`; PostgreSQL and
+//! Redis with health checks the instances wait for; Prometheus scraping every instance with its
+//! labels; Grafana with the Prometheus data source. Published ports listen on loopback only.
+//!
+//! Files written to the output directory: `compose.yaml`, `topology.toml` (a copy of the input),
+//! `.env` (generated secrets; kept when it exists, so regenerating never changes a password),
+//! `prometheus/prometheus.yml`, `grafana/provisioning/datasources/prometheus.yaml`.
+
+use std::{fmt::Write as _, path::Path};
+
+use serde_json::{Map, Value, json};
+use tse_runtime::config::{
+    InstanceConfig,
+    topology::{EcosystemConfig, Topology, UpOverrides},
+};
+
+use crate::cli::{Failure, input, runtime};
+
+/// The image the containers run (built from the repository's `Dockerfile`).
+pub const DEFAULT_IMAGE: &str = "tse:latest";
+
+/// A Compose service name for an instance: lower case (Compose wants it), the instance name otherwise.
+pub fn service_key(instance: &str) -> String {
+    instance.to_ascii_lowercase()
+}
+
+fn instance_service(i: &InstanceConfig, image: &str, environment: &str) -> Value {
+    let name = i.identity.instance().as_str();
+    let key = service_key(name);
+    let mut env = Map::new();
+    for (k, v) in [
+        ("SERVICE_NAME", i.identity.service().name().to_owned()),
+        ("SERVICE_INSTANCE_NAME", name.to_owned()),
+        ("SCHEMA_NAME", i.identity.schema().to_string()),
+        ("REDIS_NAMESPACE", i.identity.redis_namespace().to_string()),
+        ("ENVIRONMENT", environment.to_owned()),
+        ("BIND_ADDRESS", "0.0.0.0".to_owned()),
+        ("ADVERTISE_HOST", key.clone()),
+        ("HTTP_PORT", "8080".to_owned()),
+        ("GRPC_PORT", "50051".to_owned()),
+        ("DATA_DIR", "/app/data".to_owned()),
+        ("LOG_DIR", "/app/logs".to_owned()),
+        ("LOG_LEVEL", i.common.log_level.clone()),
+        (
+            "HEALTH_CHECK_INTERVAL",
+            format!("{}s", i.common.health_check_interval.as_secs().max(1)),
+        ),
+        ("TSE_CLOCK_SPEED", i.common.clock_speed.to_string()),
+        ("TSE_TOPOLOGY", "/app/topology.toml".to_owned()),
+        (
+            "DATABASE_URL",
+            "postgres://postgres:${POSTGRES_PASSWORD}@postgres:5432/tse".to_owned(),
+        ),
+        ("REDIS_URL", "redis://redis:6379".to_owned()),
+        ("TSE_ADMIN_TOKEN", "${TSE_ADMIN_TOKEN}".to_owned()),
+    ] {
+        env.insert(k.to_owned(), Value::String(v));
+    }
+    let mut service = json!({
+        "image": image,
+        "container_name": name,
+        "command": ["serve", i.identity.service().name(), "--instance", name],
+        "environment": env,
+        "volumes": [
+            format!("./data/{name}:/app/data"),
+            format!("./logs/{name}:/app/logs"),
+            "./topology.toml:/app/topology.toml:ro",
+        ],
+        "depends_on": {
+            "postgres": {"condition": "service_healthy"},
+            "redis": {"condition": "service_healthy"},
+        },
+        "restart": "unless-stopped",
+    });
+    let mut ports = Vec::new();
+    if i.http_port != 0 {
+        ports.push(Value::String(format!("127.0.0.1:{}:8080", i.http_port)));
+    }
+    if i.grpc_port != 0 {
+        ports.push(Value::String(format!("127.0.0.1:{}:50051", i.grpc_port)));
+    }
+    if !ports.is_empty() {
+        service["ports"] = Value::Array(ports);
+    }
+    service
+}
+
+/// The Compose project of an ecosystem, as a document.
+pub fn compose(ecosystem: &EcosystemConfig, image: &str) -> Value {
+    let environment = ecosystem
+        .instances
+        .first()
+        .map_or_else(|| "development".to_owned(), |i| i.common.environment.clone());
+    let mut services = Map::new();
+    services.insert(
+        "postgres".into(),
+        json!({
+            "image": "postgres:17",
+            "environment": {"POSTGRES_PASSWORD": "${POSTGRES_PASSWORD}", "POSTGRES_DB": "tse"},
+            "volumes": ["pgdata:/var/lib/postgresql/data"],
+            "healthcheck": {"test": ["CMD-SHELL", "pg_isready -U postgres -d tse"], "interval": "5s", "timeout": "3s", "retries": 20},
+            "restart": "unless-stopped",
+        }),
+    );
+    services.insert(
+        "redis".into(),
+        json!({
+            "image": "redis:7",
+            "command": ["redis-server", "--save", "", "--appendonly", "no"],
+            "healthcheck": {"test": ["CMD", "redis-cli", "ping"], "interval": "5s", "timeout": "3s", "retries": 20},
+            "restart": "unless-stopped",
+        }),
+    );
+    for i in &ecosystem.instances {
+        services.insert(
+            service_key(i.identity.instance().as_str()),
+            instance_service(i, image, &environment),
+        );
+    }
+    let instances: Vec<String> = ecosystem
+        .instances
+        .iter()
+        .map(|i| service_key(i.identity.instance().as_str()))
+        .collect();
+    services.insert(
+        "prometheus".into(),
+        json!({
+            "image": "prom/prometheus:latest",
+            "volumes": ["./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"],
+            "ports": ["127.0.0.1:9090:9090"],
+            "depends_on": instances,
+            "restart": "unless-stopped",
+        }),
+    );
+    services.insert(
+        "grafana".into(),
+        json!({
+            "image": "grafana/grafana:latest",
+            "environment": {"GF_SECURITY_ADMIN_PASSWORD": "${GRAFANA_ADMIN_PASSWORD}"},
+            "volumes": ["./grafana/provisioning:/etc/grafana/provisioning:ro"],
+            "ports": ["127.0.0.1:3000:3000"],
+            "depends_on": ["prometheus"],
+            "restart": "unless-stopped",
+        }),
+    );
+    json!({
+        "name": "tse",
+        "services": services,
+        "volumes": {"pgdata": {}},
+    })
+}
+
+/// Prometheus scraping every instance of the ecosystem with its labels.
+pub fn prometheus(ecosystem: &EcosystemConfig) -> Value {
+    let targets: Vec<Value> = ecosystem
+        .instances
+        .iter()
+        .map(|i| {
+            json!({
+                "targets": [format!("{}:8080", service_key(i.identity.instance().as_str()))],
+                "labels": {
+                    "service": i.identity.service().name(),
+                    "instance_name": i.identity.instance().as_str(),
+                    "service_type": i.identity.service_type().to_string(),
+                    "entity_type": i.identity.entity_type(),
+                },
+            })
+        })
+        .collect();
+    json!({
+        "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+        "scrape_configs": [{"job_name": "tse", "metrics_path": "/metrics", "static_configs": targets}],
+    })
+}
+
+/// Grafana's Prometheus data source.
+pub fn grafana_datasource() -> Value {
+    json!({
+        "apiVersion": 1,
+        "datasources": [{"name": "Prometheus", "uid": "prometheus", "type": "prometheus", "access": "proxy",
+                         "url": "http://prometheus:9090", "isDefault": true}],
+    })
+}
+
+/// Writes `value` as YAML (block style; every string double-quoted, which YAML reads as JSON does).
+pub fn yaml(value: &Value) -> String {
+    let mut out = String::new();
+    write_yaml(&mut out, value, 0);
+    out
+}
+
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        Value::Array(a) if a.is_empty() => "[]".into(),
+        Value::Object(o) if o.is_empty() => "{}".into(),
+        other => other.to_string(),
+    }
+}
+
+/// A key as YAML reads it: plain when it is a simple name that YAML cannot take for anything else,
+/// quoted otherwise.
+fn key(k: &str) -> String {
+    let plain = k
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !matches!(
+            k.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
+        );
+    if plain {
+        k.to_owned()
+    } else {
+        serde_json::to_string(k).unwrap_or_default()
+    }
+}
+
+fn is_block(value: &Value) -> bool {
+    matches!(value, Value::Array(a) if !a.is_empty()) || matches!(value, Value::Object(o) if !o.is_empty())
+}
+
+fn write_yaml(out: &mut String, value: &Value, indent: usize) {
+    let pad = " ".repeat(indent);
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                let key = key(k);
+                if is_block(v) {
+                    let _ = writeln!(out, "{pad}{key}:");
+                    write_yaml(out, v, indent + 2);
+                } else {
+                    let _ = writeln!(out, "{pad}{key}: {}", scalar(v));
+                }
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for item in items {
+                if is_block(item) {
+                    let _ = writeln!(out, "{pad}-");
+                    write_yaml(out, item, indent + 2);
+                } else {
+                    let _ = writeln!(out, "{pad}- {}", scalar(item));
+                }
+            }
+        }
+        other => {
+            let _ = writeln!(out, "{pad}{}", scalar(other));
+        }
+    }
+}
+
+fn secret() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+fn write(path: &Path, text: &str) -> Result<(), Failure> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| runtime(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    std::fs::write(path, text).map_err(|e| runtime(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Generates the Compose project of `topology` (read from `source`) into `out`.
+///
+/// # Errors
+/// [`Failure`]: an invalid topology (exit 2), a file that cannot be written (exit 1).
+pub(crate) fn compose_project(
+    topology: &Topology,
+    source: &Path,
+    out: &Path,
+    image: &str,
+) -> Result<Vec<String>, Failure> {
+    let no_env: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
+    let ecosystem =
+        EcosystemConfig::load(topology, source, &UpOverrides::default(), &no_env).map_err(input)?;
+    for i in &ecosystem.instances {
+        (crate::catalog::service(i.identity.service()).check)(&i.settings).map_err(|e| {
+            input(format!(
+                "topology {}: instance {}: settings: {e}",
+                source.display(),
+                i.identity.instance()
+            ))
+        })?;
+    }
+    let header = "# Generated by `tse deploy compose` from the topology; regenerate rather than edit.\n";
+    write(
+        &out.join("compose.yaml"),
+        &format!("{header}{}", yaml(&compose(&ecosystem, image))),
+    )?;
+    let topology_text = if source.is_file() {
+        std::fs::read_to_string(source)
+            .map_err(|e| runtime(format!("cannot read {}: {e}", source.display())))?
+    } else {
+        // The default ecosystem, written out (a test keeps the two equal).
+        include_str!("../../../examples/ecosystem.toml").to_owned()
+    };
+    write(&out.join("topology.toml"), &topology_text)?;
+    write(
+        &out.join("prometheus/prometheus.yml"),
+        &format!("{header}{}", yaml(&prometheus(&ecosystem))),
+    )?;
+    write(
+        &out.join("grafana/provisioning/datasources/prometheus.yaml"),
+        &format!("{header}{}", yaml(&grafana_datasource())),
+    )?;
+    let env_path = out.join(".env");
+    if !env_path.exists() {
+        crate::cli::write_private_file(
+            &env_path,
+            &format!(
+                "# Secrets of this deployment (generated once; keep this file private).\n\
+                 POSTGRES_PASSWORD={}\nTSE_ADMIN_TOKEN={}\nGRAFANA_ADMIN_PASSWORD={}\nTSE_IMAGE={image}\n",
+                secret(),
+                secret(),
+                secret()
+            ),
+        )
+        .map_err(|e| runtime(format!("cannot write {}: {e}", env_path.display())))?;
+    }
+    Ok(ecosystem
+        .instances
+        .iter()
+        .map(|i| i.identity.instance().to_string())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ecosystem() -> EcosystemConfig {
+        let no_env: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
+        EcosystemConfig::load(
+            &Topology::default_ecosystem(),
+            Path::new("(default)"),
+            &UpOverrides::default(),
+            &no_env,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn every_instance_is_a_named_container_with_its_own_volumes_and_loopback_ports() {
+        let doc = compose(&ecosystem(), DEFAULT_IMAGE);
+        let services = doc["services"].as_object().unwrap();
+        assert_eq!(
+            services.len(),
+            8 + 4,
+            "8 instances, PostgreSQL, Redis, Prometheus, Grafana"
+        );
+        let okx = &services["exchange-okx"];
+        assert_eq!(okx["container_name"], "exchange-OKX");
+        assert_eq!(
+            okx["command"],
+            json!(["serve", "exchange-simulator", "--instance", "exchange-OKX"])
+        );
+        assert_eq!(okx["environment"]["SERVICE_INSTANCE_NAME"], "exchange-OKX");
+        assert_eq!(okx["environment"]["SCHEMA_NAME"], "exchange_okx");
+        assert_eq!(okx["environment"]["REDIS_NAMESPACE"], "exchange:OKX");
+        assert_eq!(okx["volumes"][0], "./data/exchange-OKX:/app/data");
+        assert_eq!(okx["volumes"][1], "./logs/exchange-OKX:/app/logs");
+        assert_eq!(
+            okx["ports"],
+            json!(["127.0.0.1:8082:8080", "127.0.0.1:50053:50051"])
+        );
+        assert_eq!(okx["depends_on"]["postgres"]["condition"], "service_healthy");
+        for (name, service) in services {
+            for port in service["ports"].as_array().into_iter().flatten() {
+                assert!(
+                    port.as_str().unwrap().starts_with("127.0.0.1:"),
+                    "{name} publishes {port}"
+                );
+            }
+        }
+        assert!(services["postgres"]["healthcheck"].is_object());
+        assert!(services["redis"]["healthcheck"].is_object());
+    }
+
+    #[test]
+    fn prometheus_scrapes_every_instance_with_its_labels() {
+        let doc = prometheus(&ecosystem());
+        let targets = doc["scrape_configs"][0]["static_configs"].as_array().unwrap();
+        assert_eq!(targets.len(), 8);
+        let custodian = targets
+            .iter()
+            .find(|t| t["labels"]["instance_name"] == "custodian-Komainu")
+            .unwrap();
+        assert_eq!(custodian["targets"], json!(["custodian-komainu:8080"]));
+        assert_eq!(custodian["labels"]["service"], "custodian-simulator");
+        assert_eq!(custodian["labels"]["service_type"], "multi-instance");
+        assert_eq!(custodian["labels"]["entity_type"], "custodian");
+    }
+
+    #[test]
+    fn yaml_keys_are_plain_when_safe_and_strings_always_quoted() {
+        let text = yaml(&json!({"services": {"a": {"ports": ["127.0.0.1:1:2"], "on": true, "x y": {}}}}));
+        assert_eq!(
+            text,
+            "services:\n  a:\n    \"on\": true\n    ports:\n      - \"127.0.0.1:1:2\"\n    \"x y\": {}\n"
+        );
+    }
+}

@@ -128,7 +128,10 @@ pub fn compose(ecosystem: &EcosystemConfig, image: &str) -> Value {
         "prometheus".into(),
         json!({
             "image": "prom/prometheus:latest",
-            "volumes": ["./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"],
+            "volumes": [
+                "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro",
+                "./prometheus/rules.yml:/etc/prometheus/rules.yml:ro",
+            ],
             "ports": ["127.0.0.1:9090:9090"],
             "depends_on": instances,
             "restart": "unless-stopped",
@@ -152,7 +155,54 @@ pub fn compose(ecosystem: &EcosystemConfig, image: &str) -> Value {
     })
 }
 
-/// Prometheus scraping every instance of the ecosystem with its labels.
+/// Recording and alert rules over the instances' metrics (`prometheus/rules.yml`): instance down,
+/// HTTP error rate and latency, stale market data, settlement backlog.
+pub fn rules() -> Value {
+    json!({
+        "groups": [
+            {
+                "name": "tse-recording",
+                "rules": [
+                    {"record": "tse:http_requests:rate1m",
+                     "expr": "sum by (service, instance_name) (rate(http_requests_total[1m]))"},
+                    {"record": "tse:http_errors:ratio1m",
+                     "expr": "sum by (service, instance_name) (rate(http_requests_total{status_code=~\"5..\"}[1m])) / clamp_min(sum by (service, instance_name) (rate(http_requests_total[1m])), 1e-9)"},
+                    {"record": "tse:http_latency_p99:1m",
+                     "expr": "histogram_quantile(0.99, sum by (service, instance_name, le) (rate(http_request_duration_seconds_bucket[1m])))"},
+                    {"record": "tse:market_data_ticks:rate1m",
+                     "expr": "sum by (instance_name) (rate(market_data_ticks_total[1m]))"},
+                ],
+            },
+            {
+                "name": "tse-alerts",
+                "rules": [
+                    {"alert": "TseInstanceDown", "expr": "up{job=\"tse\"} == 0", "for": "1m",
+                     "labels": {"severity": "critical"},
+                     "annotations": {"summary": "{{ $labels.instance_name }} is down"}},
+                    {"alert": "TseDependencyDown", "expr": "tse_dependency_up == 0", "for": "1m",
+                     "labels": {"severity": "warning"},
+                     "annotations": {"summary": "{{ $labels.instance_name }}: {{ $labels.dependency }} is unreachable"}},
+                    {"alert": "TseHighErrorRate", "expr": "tse:http_errors:ratio1m > 0.05", "for": "5m",
+                     "labels": {"severity": "warning"},
+                     "annotations": {"summary": "{{ $labels.instance_name }} answers more than 5% of requests with 5xx"}},
+                    {"alert": "TseHighLatency", "expr": "tse:http_latency_p99:1m > 1", "for": "5m",
+                     "labels": {"severity": "warning"},
+                     "annotations": {"summary": "{{ $labels.instance_name }}: p99 HTTP latency above 1 s"}},
+                    {"alert": "TseStaleMarketData", "expr": "tse:market_data_ticks:rate1m == 0", "for": "2m",
+                     "labels": {"severity": "critical"},
+                     "annotations": {"summary": "{{ $labels.instance_name }} publishes no ticks"}},
+                    {"alert": "TseSettlementBacklog", "expr": "custodian_settlements_pending > 1000", "for": "10m",
+                     "labels": {"severity": "warning"},
+                     "annotations": {"summary": "{{ $labels.instance_name }} has {{ $value }} settlements pending"}},
+                ],
+            },
+        ],
+    })
+}
+
+/// Prometheus scraping every instance of the ecosystem with its labels: discovered through the
+/// registry's HTTP service discovery (any instance serves it), with the topology's instances as a
+/// static fallback (identical targets are scraped once).
 pub fn prometheus(ecosystem: &EcosystemConfig) -> Value {
     let targets: Vec<Value> = ecosystem
         .instances
@@ -169,9 +219,17 @@ pub fn prometheus(ecosystem: &EcosystemConfig) -> Value {
             })
         })
         .collect();
+    let mut job = json!({"job_name": "tse", "metrics_path": "/metrics", "static_configs": targets});
+    if let Some(first) = ecosystem.instances.first() {
+        job["http_sd_configs"] = json!([{
+            "url": format!("http://{}:8080/api/v1/discovery/prometheus", service_key(first.identity.instance().as_str())),
+            "refresh_interval": "15s",
+        }]);
+    }
     json!({
         "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
-        "scrape_configs": [{"job_name": "tse", "metrics_path": "/metrics", "static_configs": targets}],
+        "rule_files": ["rules.yml"],
+        "scrape_configs": [job],
     })
 }
 
@@ -304,6 +362,10 @@ pub(crate) fn compose_project(
     write(
         &out.join("prometheus/prometheus.yml"),
         &format!("{header}{}", yaml(&prometheus(&ecosystem))),
+    )?;
+    write(
+        &out.join("prometheus/rules.yml"),
+        &format!("{header}{}", yaml(&rules())),
     )?;
     write(
         &out.join("grafana/provisioning/datasources/prometheus.yaml"),

@@ -6,5 +6,6 @@ mod deploy;
 mod exchange;
 mod names;
 mod process;
+mod prometheus;
 mod serve;
 mod up;

@@ -1,0 +1,246 @@
+//! Proof against the real thing: `tse up`, then a real Prometheus (Debian's `prometheus` package,
+//! which `.ci/run` installs) with the generated rules and the registry's HTTP service discovery;
+//! every instance must become an `up` target with its labels, every generated rule must be accepted
+//! and evaluate, `promtool` must accept the generated configuration, rules and every `/metrics`.
+//! Skipped, saying so, on a machine without `prometheus` and `promtool`.
+
+use std::{process::Stdio, time::Duration};
+
+use serde_json::Value;
+
+use crate::process::{Tse, command, run};
+
+fn have(tool: &str) -> bool {
+    std::process::Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn promtool(args: &[&str], stdin: Option<&[u8]>) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Every `expr` of a rules document.
+fn expressions(rules: &Value) -> Vec<String> {
+    rules["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap().iter())
+        .map(|r| r["expr"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Percent-encodes a query parameter.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheus() {
+    if !have("prometheus") || !have("promtool") {
+        eprintln!("skipped: no prometheus/promtool on this machine (`apt-get install prometheus`)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = dir.path().join("deploy");
+    let (code, _, stderr) = run(
+        dir.path(),
+        &["deploy", "compose", "--out", deploy.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (ok, out) = promtool(
+        &[
+            "check",
+            "config",
+            deploy.join("prometheus/prometheus.yml").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(ok, "promtool check config: {out}");
+    let rules_path = deploy.join("prometheus/rules.yml");
+    let (ok, out) = promtool(&["check", "rules", rules_path.to_str().unwrap()], None);
+    assert!(ok, "promtool check rules: {out}");
+
+    let mut cmd = command(dir.path());
+    cmd.args(["up", "--http-port-base", "0", "--grpc-port-base", "0"]);
+    let mut tse = Tse::spawn(cmd);
+    tse.wait_for(Duration::from_secs(30), |l| l.starts_with("INSTANCE"));
+    let urls: Vec<String> = (0..8)
+        .map(|_| {
+            tse.wait_for(Duration::from_secs(5), |_| true)
+                .split_whitespace()
+                .nth(2)
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    tse.wait_for(Duration::from_secs(10), |l| l.starts_with("tse:"));
+
+    // Every instance's exposition passes promtool's parser and lint.
+    let client = reqwest::Client::new();
+    let mut largest = (0, String::new());
+    for url in &urls {
+        let text = client
+            .get(format!("{url}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.len() > largest.0 {
+            largest = (text.len(), url.clone());
+        }
+        let (ok, out) = promtool(&["check", "metrics"], Some(text.as_bytes()));
+        assert!(ok, "promtool check metrics on {url}: {out}");
+    }
+
+    // A real Prometheus: the generated rules, targets from the registry's HTTP service discovery.
+    let port = free_port();
+    let config = dir.path().join("prometheus.yml");
+    let sd = format!("{}/api/v1/discovery/prometheus", urls[0]);
+    std::fs::write(
+        &config,
+        format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [\"{}\"]\n\
+             scrape_configs:\n  - job_name: tse\n    http_sd_configs: [{{url: \"{sd}\", refresh_interval: 1s}}]\n",
+            rules_path.display()
+        ),
+    )
+    .unwrap();
+    let mut prometheus = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("tsdb").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let api = format!("http://127.0.0.1:{port}/api/v1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let targets = loop {
+        let answer = client.get(format!("{api}/targets")).send().await;
+        if let Ok(answer) = answer
+            && let Ok(body) = answer.json::<Value>().await
+        {
+            let active = body["data"]["activeTargets"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if active.len() == 8 && active.iter().all(|t| t["health"] == "up") {
+                break active;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "targets never all up");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    for t in &targets {
+        let labels = &t["labels"];
+        for label in ["service", "instance_name", "service_type", "entity_type"] {
+            assert!(labels[label].is_string(), "{label} on {t}");
+        }
+    }
+    let slowest = targets
+        .iter()
+        .map(|t| {
+            (
+                t["lastScrapeDuration"].as_f64().unwrap_or(0.0),
+                t["labels"]["instance_name"].clone(),
+            )
+        })
+        .fold((0.0, Value::Null), |a, b| if b.0 > a.0 { b } else { a });
+    eprintln!(
+        "largest /metrics: {} bytes at {}; slowest scrape {:.4} s ({})",
+        largest.0, largest.1, slowest.0, slowest.1
+    );
+
+    // Every rule's expression evaluates; Prometheus loaded every rule without error.
+    // The document the rules file was written from.
+    let exprs = expressions(&tse::deploy::rules());
+    for expr in &exprs {
+        let answer: Value = client
+            .get(format!("{api}/query?query={}", encode(expr)))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["status"], "success", "{expr}: {answer}");
+    }
+    let loaded: Value = client
+        .get(format!("{api}/rules"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let groups = loaded["data"]["groups"].as_array().unwrap();
+    let count: usize = groups.iter().map(|g| g["rules"].as_array().unwrap().len()).sum();
+    assert_eq!(count, exprs.len(), "{loaded}");
+    for g in groups {
+        for r in g["rules"].as_array().unwrap() {
+            assert_ne!(r["health"], "err", "{r}");
+        }
+    }
+    // Up is data for every instance.
+    let up: Value = client
+        .get(format!("{api}/query?query={}", encode("up{job=\"tse\"}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(up["data"]["result"].as_array().unwrap().len(), 8, "{up}");
+    eprintln!("evaluated {} rule expressions against Prometheus", exprs.len());
+
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    tse.signal("TERM");
+    let _ = tse.wait_exit(Duration::from_secs(20));
+}

@@ -166,7 +166,7 @@ pub fn rules() -> Value {
                     {"record": "tse:http_requests:rate1m",
                      "expr": "sum by (service, instance_name) (rate(http_requests_total[1m]))"},
                     {"record": "tse:http_errors:ratio1m",
-                     "expr": "sum by (service, instance_name) (rate(http_requests_total{status_code=~\"5..\"}[1m])) / clamp_min(sum by (service, instance_name) (rate(http_requests_total[1m])), 1e-9)"},
+                     "expr": "(sum by (service, instance_name) (rate(http_requests_total{status_code=~\"5..\"}[1m])) or sum by (service, instance_name) (rate(http_requests_total[1m])) * 0) / clamp_min(sum by (service, instance_name) (rate(http_requests_total[1m])), 1e-9)"},
                     {"record": "tse:http_latency_p99:1m",
                      "expr": "histogram_quantile(0.99, sum by (service, instance_name, le) (rate(http_request_duration_seconds_bucket[1m])))"},
                     {"record": "tse:market_data_ticks:rate1m",
@@ -231,6 +231,193 @@ pub fn prometheus(ecosystem: &EcosystemConfig) -> Value {
         "rule_files": ["rules.yml"],
         "scrape_configs": [job],
     })
+}
+
+/// One time-series panel of `exprs` (legend from the instance and the other labels).
+fn panel(id: usize, title: &str, unit: &str, exprs: &[&str]) -> Value {
+    let targets: Vec<Value> = exprs
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            json!({"refId": char::from(b'A' + u8::try_from(i).unwrap_or(0)).to_string(), "expr": e,
+                   "datasource": {"type": "prometheus", "uid": "prometheus"}})
+        })
+        .collect();
+    json!({
+        "id": id, "type": "timeseries", "title": title,
+        "datasource": {"type": "prometheus", "uid": "prometheus"},
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "gridPos": {"h": 8, "w": 12, "x": (id % 2) * 12, "y": (id / 2) * 8},
+        "targets": targets,
+    })
+}
+
+fn dashboard(uid: &str, title: &str, panels: Vec<Value>) -> Value {
+    let variable = |name: &str, query: &str| {
+        json!({"name": name, "type": "query", "datasource": {"type": "prometheus", "uid": "prometheus"},
+               "query": {"query": query, "refId": name}, "definition": query,
+               "includeAll": true, "multi": true, "allValue": ".*", "refresh": 2,
+               "current": {"text": "All", "value": "$__all"}})
+    };
+    json!({
+        "uid": uid, "title": title, "tags": ["tse"], "schemaVersion": 39, "version": 1,
+        "time": {"from": "now-30m", "to": "now"}, "refresh": "10s",
+        "templating": {"list": [
+            variable("entity_type", "label_values(up{job=\"tse\"}, entity_type)"),
+            variable("instance", "label_values(up{job=\"tse\", entity_type=~\"$entity_type\"}, instance_name)"),
+        ]},
+        "panels": panels,
+    })
+}
+
+/// The generated Grafana dashboards (the first seed's two views): *Infrastructure* (every instance:
+/// up, requests, errors, latency, CPU, memory, restarts, dependencies) and *Simulation entities*
+/// (exchanges, custodians, market data, the audit pipeline). Every panel's expressions are
+/// evaluated against a real Prometheus by the tests.
+pub fn dashboards() -> Vec<Value> {
+    let sel = "instance_name=~\"$instance\"";
+    let infra: Vec<(&str, &str, Vec<String>)> = vec![
+        ("Up", "none", vec![format!("up{{job=\"tse\", {sel}}}")]),
+        (
+            "HTTP requests/s",
+            "reqps",
+            vec![format!(
+                "sum by (instance_name) (rate(http_requests_total{{{sel}}}[1m]))"
+            )],
+        ),
+        (
+            "HTTP 5xx ratio",
+            "percentunit",
+            vec![format!("tse:http_errors:ratio1m{{{sel}}}")],
+        ),
+        (
+            "HTTP latency p50 / p99",
+            "s",
+            vec![
+                format!(
+                    "histogram_quantile(0.5, sum by (instance_name, le) (rate(http_request_duration_seconds_bucket{{{sel}}}[1m])))"
+                ),
+                format!(
+                    "histogram_quantile(0.99, sum by (instance_name, le) (rate(http_request_duration_seconds_bucket{{{sel}}}[1m])))"
+                ),
+            ],
+        ),
+        (
+            "CPU (cores)",
+            "none",
+            vec![format!("rate(process_cpu_seconds_total{{{sel}}}[1m])")],
+        ),
+        (
+            "Memory (resident)",
+            "bytes",
+            vec![format!("process_resident_memory_bytes{{{sel}}}")],
+        ),
+        (
+            "Restarts (1h)",
+            "none",
+            vec![format!("changes(process_start_time_seconds{{{sel}}}[1h])")],
+        ),
+        (
+            "Dependencies up",
+            "none",
+            vec![format!("tse_dependency_up{{{sel}}}")],
+        ),
+    ];
+    let entities: Vec<(&str, &str, Vec<String>)> = vec![
+        (
+            "Exchange orders/s by status",
+            "ops",
+            vec![format!(
+                "sum by (instance_name, status) (rate(exchange_orders_total{{{sel}}}[1m]))"
+            )],
+        ),
+        (
+            "Exchange trades/s",
+            "ops",
+            vec![format!(
+                "sum by (instance_name, symbol) (rate(exchange_trades_total{{{sel}}}[1m]))"
+            )],
+        ),
+        (
+            "Exchange book depth",
+            "none",
+            vec![format!(
+                "sum by (instance_name, symbol, side) (exchange_book_depth{{{sel}}})"
+            )],
+        ),
+        (
+            "Exchange order latency p99",
+            "s",
+            vec![format!(
+                "histogram_quantile(0.99, sum by (instance_name, le) (rate(exchange_order_latency_seconds_bucket{{{sel}}}[5m])))"
+            )],
+        ),
+        (
+            "Custodian settlements by status and type",
+            "ops",
+            vec![format!(
+                "sum by (instance_name, status, type) (rate(custodian_settlements_total{{{sel}}}[5m]))"
+            )],
+        ),
+        (
+            "Custodian settlements pending",
+            "none",
+            vec![format!("custodian_settlements_pending{{{sel}}}")],
+        ),
+        (
+            "Custodian balance changes/s",
+            "ops",
+            vec![format!(
+                "sum by (instance_name, currency) (rate(custodian_balance_changes_total{{{sel}}}[5m]))"
+            )],
+        ),
+        (
+            "Market data prices",
+            "none",
+            vec![format!("market_data_price{{{sel}}}")],
+        ),
+        (
+            "Market data ticks/s",
+            "ops",
+            vec![format!(
+                "sum by (instance_name) (rate(market_data_ticks_total{{{sel}}}[1m]))"
+            )],
+        ),
+        (
+            "Faults active",
+            "none",
+            vec![
+                format!("exchange_faults_active{{{sel}}}"),
+                format!("market_data_faults_active{{{sel}}}"),
+                format!("custodian_faults_active{{{sel}}}"),
+            ],
+        ),
+        (
+            "Audit events ingested/s",
+            "ops",
+            vec![format!(
+                "sum by (service, type) (rate(audit_events_ingested_total{{{sel}}}[1m]))"
+            )],
+        ),
+        (
+            "Audit outbox pending",
+            "none",
+            vec![format!("audit_outbox_pending{{{sel}}}")],
+        ),
+    ];
+    let build = |list: Vec<(&str, &str, Vec<String>)>| -> Vec<Value> {
+        list.into_iter()
+            .enumerate()
+            .map(|(i, (title, unit, exprs))| {
+                let refs: Vec<&str> = exprs.iter().map(String::as_str).collect();
+                panel(i, title, unit, &refs)
+            })
+            .collect()
+    };
+    vec![
+        dashboard("tse-infrastructure", "tse — Infrastructure", build(infra)),
+        dashboard("tse-entities", "tse — Simulation entities", build(entities)),
+    ]
 }
 
 /// Grafana's Prometheus data source.
@@ -371,6 +558,23 @@ pub(crate) fn compose_project(
         &out.join("grafana/provisioning/datasources/prometheus.yaml"),
         &format!("{header}{}", yaml(&grafana_datasource())),
     )?;
+    write(
+        &out.join("grafana/provisioning/dashboards/tse.yaml"),
+        &format!(
+            "{header}{}",
+            yaml(
+                &json!({"apiVersion": 1, "providers": [{"name": "tse", "folder": "tse", "type": "file",
+                "options": {"path": "/etc/grafana/provisioning/dashboards/json"}}]})
+            )
+        ),
+    )?;
+    for d in dashboards() {
+        let uid = d["uid"].as_str().unwrap_or("tse").to_owned();
+        write(
+            &out.join(format!("grafana/provisioning/dashboards/json/{uid}.json")),
+            &serde_json::to_string_pretty(&d).map_err(runtime)?,
+        )?;
+    }
     let env_path = out.join(".env");
     if !env_path.exists() {
         crate::cli::write_private_file(

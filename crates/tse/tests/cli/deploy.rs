@@ -38,6 +38,10 @@ fn compose_project_from_the_default_ecosystem() {
         ".env",
         "prometheus/prometheus.yml",
         "grafana/provisioning/datasources/prometheus.yaml",
+        "grafana/provisioning/dashboards/tse.yaml",
+        "grafana/provisioning/dashboards/json/tse-infrastructure.json",
+        "grafana/provisioning/dashboards/json/tse-entities.json",
+        "prometheus/rules.yml",
     ] {
         assert!(out.join(file).is_file(), "{file} written");
     }
@@ -79,6 +83,12 @@ fn compose_project_from_the_default_ecosystem() {
         }
         None => eprintln!("skipped reading the YAML back: no python3 with PyYAML here"),
     }
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("grafana/provisioning/dashboards/json/tse-entities.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(dashboard["templating"]["list"][1]["name"], "instance");
+    assert!(dashboard["panels"].as_array().unwrap().len() >= 10);
     // The containers take their settings from the mounted topology.
     let topology = std::fs::read_to_string(out.join("topology.toml")).unwrap();
     assert!(topology.contains("trading-system-LH"));

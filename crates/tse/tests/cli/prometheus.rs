@@ -102,7 +102,16 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
     assert!(ok, "promtool check rules: {out}");
 
     let mut cmd = command(dir.path());
-    cmd.args(["up", "--http-port-base", "0", "--grpc-port-base", "0"]);
+    // A minute of simulated time a second: the custodian's P&L settlement point comes quickly.
+    cmd.args([
+        "up",
+        "--http-port-base",
+        "0",
+        "--grpc-port-base",
+        "0",
+        "--clock-speed",
+        "60",
+    ]);
     let mut tse = Tse::spawn(cmd);
     tse.wait_for(Duration::from_secs(30), |l| l.starts_with("INSTANCE"));
     let urls: Vec<String> = (0..8)
@@ -183,19 +192,104 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
             assert!(labels[label].is_string(), "{label} on {t}");
         }
     }
-    let slowest = targets
+    let scrape = |t: &Value| t["lastScrapeDuration"].as_f64().unwrap_or(0.0);
+    let of_largest = targets
         .iter()
-        .map(|t| {
-            (
-                t["lastScrapeDuration"].as_f64().unwrap_or(0.0),
-                t["labels"]["instance_name"].clone(),
-            )
-        })
-        .fold((0.0, Value::Null), |a, b| if b.0 > a.0 { b } else { a });
+        .find(|t| t["scrapeUrl"].as_str().is_some_and(|u| u.starts_with(&largest.1)))
+        .unwrap_or_else(|| panic!("the target of {}", largest.1));
+    let slowest = targets.iter().map(scrape).fold(0.0, f64::max);
     eprintln!(
-        "largest /metrics: {} bytes at {}; slowest scrape {:.4} s ({})",
-        largest.0, largest.1, slowest.0, slowest.1
+        "largest /metrics: {} bytes ({}), scraped in {:.4} s; slowest scrape of all {:.4} s",
+        largest.0,
+        of_largest["labels"]["instance_name"],
+        scrape(of_largest),
+        slowest
     );
+
+    // Some trading, so the entity panels have something to show: trading-system-LH buys on
+    // exchange-OKX; the custodian settles it.
+    let okx = &urls[2];
+    let account: Value = client
+        .post(format!("{okx}/api/v1/accounts"))
+        .json(&serde_json::json!({"entity": "trading-system-LH"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = account["id"].as_str().unwrap();
+    client
+        .post(format!("{okx}/api/v1/accounts/{id}/deposits"))
+        .json(&serde_json::json!({"asset": "USD", "amount": "1000000"}))
+        .send()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let order: Value = client
+            .post(format!("{okx}/api/v1/orders"))
+            .json(&serde_json::json!({"account_id": id, "symbol": "BTC-USD", "side": "BUY", "type": "MARKET", "quantity": "0.1"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if order["trades"].as_array().is_some_and(|t| !t.is_empty()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no liquidity to trade against: {order}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // Every dashboard panel's expressions evaluate and show data (variables at "All").
+    let query = |expr: String| {
+        let client = client.clone();
+        let api = api.clone();
+        async move {
+            let answer: Value = client
+                .get(format!("{api}/query?query={}", encode(&expr)))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer
+        }
+    };
+    let mut panels = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for dashboard in tse::deploy::dashboards() {
+        for panel in dashboard["panels"].as_array().unwrap() {
+            panels += 1;
+            for target in panel["targets"].as_array().unwrap() {
+                let expr = target["expr"]
+                    .as_str()
+                    .unwrap()
+                    .replace("$instance", ".*")
+                    .replace("$entity_type", ".*");
+                loop {
+                    let answer = query(expr.clone()).await;
+                    assert_eq!(answer["status"], "success", "{expr}: {answer}");
+                    if answer["data"]["result"].as_array().is_some_and(|r| !r.is_empty()) {
+                        break;
+                    }
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "panel '{}' shows no data: {expr}",
+                        panel["title"]
+                    );
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+    eprintln!("evaluated {panels} dashboard panels against Prometheus, each with data");
 
     // Every rule's expression evaluates; Prometheus loaded every rule without error.
     // The document the rules file was written from.

@@ -54,6 +54,11 @@ fn expressions(rules: &Value) -> Vec<String> {
         .collect()
 }
 
+/// GETs `url` and reads its JSON answer.
+async fn get_json(client: &reqwest::Client, url: String) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// Percent-encodes a query parameter.
 fn encode(text: &str) -> String {
     text.bytes()
@@ -251,14 +256,7 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
         let client = client.clone();
         let api = api.clone();
         async move {
-            let answer: Value = client
-                .get(format!("{api}/query?query={}", encode(&expr)))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let answer: Value = get_json(&client, format!("{api}/query?query={}", encode(&expr))).await;
             answer
         }
     };
@@ -295,24 +293,10 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
     // The document the rules file was written from.
     let exprs = expressions(&tse::deploy::rules());
     for expr in &exprs {
-        let answer: Value = client
-            .get(format!("{api}/query?query={}", encode(expr)))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer: Value = get_json(&client, format!("{api}/query?query={}", encode(expr))).await;
         assert_eq!(answer["status"], "success", "{expr}: {answer}");
     }
-    let loaded: Value = client
-        .get(format!("{api}/rules"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let loaded: Value = get_json(&client, format!("{api}/rules")).await;
     let groups = loaded["data"]["groups"].as_array().unwrap();
     let count: usize = groups.iter().map(|g| g["rules"].as_array().unwrap().len()).sum();
     assert_eq!(count, exprs.len(), "{loaded}");
@@ -322,14 +306,11 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
         }
     }
     // Up is data for every instance.
-    let up: Value = client
-        .get(format!("{api}/query?query={}", encode("up{job=\"tse\"}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let up: Value = get_json(
+        &client,
+        format!("{api}/query?query={}", encode("up{job=\"tse\"}")),
+    )
+    .await;
     assert_eq!(up["data"]["result"].as_array().unwrap().len(), 8, "{up}");
     eprintln!("evaluated {} rule expressions against Prometheus", exprs.len());
 

@@ -122,6 +122,10 @@ enum DeployCommand {
     /// published on 127.0.0.1 only. Then: `docker build -t tse:latest .` in the repository and
     /// `docker compose up -d` in DIR.
     Compose(ComposeArgs),
+    /// Kubernetes manifests (`DIR/tse.yaml`): namespace `tse`, a Secret and the topology ConfigMap,
+    /// PostgreSQL and Redis, one StatefulSet (own data and log volumes, readiness and liveness
+    /// probes) and one Service per instance. Then: `kubectl apply -f DIR/tse.yaml`.
+    K8s(ComposeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -295,6 +299,7 @@ pub fn main() -> ExitCode {
         Command::Up(args) => block_on(up(args)),
         Command::Status(args) => block_on(crate::status::run(args.url, args.json)),
         Command::Deploy(DeployCommand::Compose(args)) => deploy_compose(&args),
+        Command::Deploy(DeployCommand::K8s(args)) => deploy_k8s(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -409,6 +414,25 @@ fn deploy_compose(args: &ComposeArgs) -> Result<(), Failure> {
         args.out.display(),
         args.image,
         args.out.display()
+    );
+    Ok(())
+}
+
+fn deploy_k8s(args: &ComposeArgs) -> Result<(), Failure> {
+    let (topology, source) = match &args.topology {
+        Some(path) => (Topology::read(path).map_err(input)?, path.clone()),
+        None => (
+            Topology::default_ecosystem(),
+            PathBuf::from("(default ecosystem)"),
+        ),
+    };
+    let count = crate::deploy::kubernetes_manifests(&topology, &source, &args.out, &args.image)?;
+    println!(
+        "wrote Kubernetes manifests of {count} instances to {}: push the image `{}` where the cluster \
+         pulls from, then `kubectl apply -f {}`",
+        args.out.join("tse.yaml").display(),
+        args.image,
+        args.out.join("tse.yaml").display()
     );
     Ok(())
 }

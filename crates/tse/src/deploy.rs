@@ -429,6 +429,124 @@ pub fn grafana_datasource() -> Value {
     })
 }
 
+/// A Kubernetes name for an instance (DNS-1123: lower case).
+fn k8s_name(instance: &str) -> String {
+    instance.to_ascii_lowercase()
+}
+
+/// The Kubernetes manifests of an ecosystem, in apply order: namespace `tse`; a Secret (database
+/// password, admin token) and a ConfigMap (the topology) — both to be filled by the user or
+/// `secrets`; PostgreSQL (StatefulSet with a volume) and Redis with Services and readiness probes;
+/// one StatefulSet per instance (its data and logs on its own volume claims, readiness on
+/// `/api/v1/ready`, liveness on `/api/v1/health`) with a Service named after it.
+pub fn kubernetes(
+    ecosystem: &EcosystemConfig,
+    image: &str,
+    topology_text: &str,
+    secrets: (&str, &str),
+) -> Vec<Value> {
+    let ns = "tse";
+    let meta = |name: &str, component: &str| json!({"name": name, "namespace": ns, "labels": {"app.kubernetes.io/part-of": "tse", "app.kubernetes.io/name": component}});
+    let mut docs = vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta("tse-secrets", "secrets"), "type": "Opaque",
+               "stringData": {"POSTGRES_PASSWORD": secrets.0, "TSE_ADMIN_TOKEN": secrets.1}}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("tse-topology", "topology"),
+               "data": {"topology.toml": topology_text}}),
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta("postgres", "postgres"),
+               "spec": {"serviceName": "postgres", "replicas": 1,
+                        "selector": {"matchLabels": {"app.kubernetes.io/name": "postgres"}},
+                        "template": {"metadata": {"labels": {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "tse"}},
+                                     "spec": {"containers": [{"name": "postgres", "image": "postgres:17",
+                                         "env": [{"name": "POSTGRES_DB", "value": "tse"},
+                                                 {"name": "POSTGRES_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "tse-secrets", "key": "POSTGRES_PASSWORD"}}},
+                                                 {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}],
+                                         "ports": [{"containerPort": 5432, "name": "postgres"}],
+                                         "readinessProbe": {"exec": {"command": ["pg_isready", "-U", "postgres", "-d", "tse"]}, "periodSeconds": 5},
+                                         "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}]}]}},
+                        "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}}]}}),
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": meta("postgres", "postgres"),
+               "spec": {"selector": {"app.kubernetes.io/name": "postgres"}, "ports": [{"name": "postgres", "port": 5432}]}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta("redis", "redis"),
+               "spec": {"replicas": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": "redis"}},
+                        "template": {"metadata": {"labels": {"app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": "tse"}},
+                                     "spec": {"containers": [{"name": "redis", "image": "redis:7",
+                                         "args": ["--save", "", "--appendonly", "no"],
+                                         "ports": [{"containerPort": 6379, "name": "redis"}],
+                                         "readinessProbe": {"exec": {"command": ["redis-cli", "ping"]}, "periodSeconds": 5}}]}}}}),
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": meta("redis", "redis"),
+               "spec": {"selector": {"app.kubernetes.io/name": "redis"}, "ports": [{"name": "redis", "port": 6379}]}}),
+    ];
+    for i in &ecosystem.instances {
+        let instance = i.identity.instance().as_str();
+        let name = k8s_name(instance);
+        let labels = json!({
+            "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "tse",
+            "tse/service": i.identity.service().name(), "tse/entity-type": i.identity.entity_type(),
+        });
+        let mut env: Vec<Value> = [
+            ("SERVICE_NAME", i.identity.service().name().to_owned()),
+            ("SERVICE_INSTANCE_NAME", instance.to_owned()),
+            ("SCHEMA_NAME", i.identity.schema().to_string()),
+            ("REDIS_NAMESPACE", i.identity.redis_namespace().to_string()),
+            ("ENVIRONMENT", i.common.environment.clone()),
+            ("ADVERTISE_HOST", format!("{name}.{ns}.svc")),
+            ("LOG_LEVEL", i.common.log_level.clone()),
+            ("TSE_CLOCK_SPEED", i.common.clock_speed.to_string()),
+            ("TSE_TOPOLOGY", "/etc/tse/topology.toml".to_owned()),
+            (
+                "DATABASE_URL",
+                "postgres://postgres:$(POSTGRES_PASSWORD)@postgres:5432/tse".to_owned(),
+            ),
+            ("REDIS_URL", "redis://redis:6379".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| json!({"name": k, "value": v}))
+        .collect();
+        env.insert(0, json!({"name": "POSTGRES_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "tse-secrets", "key": "POSTGRES_PASSWORD"}}}));
+        env.push(json!({"name": "TSE_ADMIN_TOKEN", "valueFrom": {"secretKeyRef": {"name": "tse-secrets", "key": "TSE_ADMIN_TOKEN"}}}));
+        let claim = |n: &str, size: &str| json!({"metadata": {"name": n}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}});
+        docs.push(json!({
+            "apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {
+                "serviceName": name, "replicas": 1,
+                "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                "template": {
+                    "metadata": {"labels": labels, "annotations": {
+                        "prometheus.io/scrape": "true", "prometheus.io/port": "8080", "prometheus.io/path": "/metrics"}},
+                    "spec": {
+                        "securityContext": {"runAsNonRoot": true, "runAsUser": 10001, "fsGroup": 10001},
+                        "containers": [{
+                            "name": "tse", "image": image,
+                            "args": ["serve", i.identity.service().name(), "--instance", instance],
+                            "env": env,
+                            "ports": [{"containerPort": 8080, "name": "http"}, {"containerPort": 50051, "name": "grpc"}],
+                            "readinessProbe": {"httpGet": {"path": "/api/v1/ready", "port": "http"}, "periodSeconds": 5},
+                            "livenessProbe": {"httpGet": {"path": "/api/v1/health", "port": "http"}, "periodSeconds": 10, "failureThreshold": 6},
+                            "volumeMounts": [
+                                {"name": "data", "mountPath": "/app/data"},
+                                {"name": "logs", "mountPath": "/app/logs"},
+                                {"name": "topology", "mountPath": "/etc/tse", "readOnly": true},
+                            ],
+                        }],
+                        "volumes": [{"name": "topology", "configMap": {"name": "tse-topology"}}],
+                    },
+                },
+                "volumeClaimTemplates": [claim("data", "1Gi"), claim("logs", "1Gi")],
+            },
+        }));
+        docs.push(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {"selector": {"app.kubernetes.io/name": name},
+                     "ports": [{"name": "http", "port": 8080}, {"name": "grpc", "port": 50051}]},
+        }));
+    }
+    docs
+}
+
 /// Writes `value` as YAML (block style; every string double-quoted, which YAML reads as JSON does).
 pub fn yaml(value: &Value) -> String {
     let mut out = String::new();
@@ -511,16 +629,29 @@ fn write(path: &Path, text: &str) -> Result<(), Failure> {
     std::fs::write(path, text).map_err(|e| runtime(format!("cannot write {}: {e}", path.display())))
 }
 
-/// Generates the Compose project of `topology` (read from `source`) into `out`.
+/// Generates the Kubernetes manifests of `topology` into `out/tse.yaml` (secrets generated into the
+/// Secret; regenerate to rotate them).
 ///
 /// # Errors
-/// [`Failure`]: an invalid topology (exit 2), a file that cannot be written (exit 1).
-pub(crate) fn compose_project(
+/// As [`compose_project`].
+pub(crate) fn kubernetes_manifests(
     topology: &Topology,
     source: &Path,
     out: &Path,
     image: &str,
-) -> Result<Vec<String>, Failure> {
+) -> Result<usize, Failure> {
+    let ecosystem = validated(topology, source)?;
+    let text = topology_text(source)?;
+    let docs = kubernetes(&ecosystem, image, &text, (&secret(), &secret()));
+    let header = "# Generated by `tse deploy k8s` from the topology; apply with `kubectl apply -f`.\n";
+    let body: Vec<String> = docs.iter().map(yaml).collect();
+    let path = out.join("tse.yaml");
+    crate::cli::write_private_file(&path, &format!("{header}---\n{}", body.join("---\n")))
+        .map_err(|e| runtime(format!("cannot write {}: {e}", path.display())))?;
+    Ok(ecosystem.instances.len())
+}
+
+fn validated(topology: &Topology, source: &Path) -> Result<EcosystemConfig, Failure> {
     let no_env: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
     let ecosystem =
         EcosystemConfig::load(topology, source, &UpOverrides::default(), &no_env).map_err(input)?;
@@ -533,18 +664,35 @@ pub(crate) fn compose_project(
             ))
         })?;
     }
+    Ok(ecosystem)
+}
+
+fn topology_text(source: &Path) -> Result<String, Failure> {
+    if source.is_file() {
+        std::fs::read_to_string(source).map_err(|e| runtime(format!("cannot read {}: {e}", source.display())))
+    } else {
+        // The default ecosystem, written out (a test keeps the two equal).
+        Ok(include_str!("../../../examples/ecosystem.toml").to_owned())
+    }
+}
+
+/// Generates the Compose project of `topology` (read from `source`) into `out`.
+///
+/// # Errors
+/// [`Failure`]: an invalid topology (exit 2), a file that cannot be written (exit 1).
+pub(crate) fn compose_project(
+    topology: &Topology,
+    source: &Path,
+    out: &Path,
+    image: &str,
+) -> Result<Vec<String>, Failure> {
+    let ecosystem = validated(topology, source)?;
     let header = "# Generated by `tse deploy compose` from the topology; regenerate rather than edit.\n";
     write(
         &out.join("compose.yaml"),
         &format!("{header}{}", yaml(&compose(&ecosystem, image))),
     )?;
-    let topology_text = if source.is_file() {
-        std::fs::read_to_string(source)
-            .map_err(|e| runtime(format!("cannot read {}: {e}", source.display())))?
-    } else {
-        // The default ecosystem, written out (a test keeps the two equal).
-        include_str!("../../../examples/ecosystem.toml").to_owned()
-    };
+    let topology_text = topology_text(source)?;
     write(&out.join("topology.toml"), &topology_text)?;
     write(
         &out.join("prometheus/prometheus.yml"),
@@ -661,6 +809,36 @@ mod tests {
         assert_eq!(custodian["labels"]["service"], "custodian-simulator");
         assert_eq!(custodian["labels"]["service_type"], "multi-instance");
         assert_eq!(custodian["labels"]["entity_type"], "custodian");
+    }
+
+    #[test]
+    fn kubernetes_has_a_statefulset_and_a_service_per_instance() {
+        let docs = kubernetes(&ecosystem(), DEFAULT_IMAGE, "[[instance]]", ("pw", "token"));
+        let kinds = |kind: &str| docs.iter().filter(|d| d["kind"] == kind).count();
+        assert_eq!(kinds("Namespace"), 1);
+        assert_eq!(kinds("StatefulSet"), 8 + 1, "8 instances and PostgreSQL");
+        assert_eq!(kinds("Service"), 8 + 2);
+        let okx = docs
+            .iter()
+            .find(|d| d["kind"] == "StatefulSet" && d["metadata"]["name"] == "exchange-okx")
+            .unwrap();
+        let container = &okx["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            container["args"],
+            json!(["serve", "exchange-simulator", "--instance", "exchange-OKX"])
+        );
+        assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/api/v1/ready");
+        let env = container["env"].as_array().unwrap();
+        let password = env.iter().position(|e| e["name"] == "POSTGRES_PASSWORD").unwrap();
+        let url = env.iter().position(|e| e["name"] == "DATABASE_URL").unwrap();
+        assert!(
+            password < url,
+            "DATABASE_URL refers to POSTGRES_PASSWORD defined before it"
+        );
+        assert_eq!(env[password]["valueFrom"]["secretKeyRef"]["name"], "tse-secrets");
+        assert_eq!(okx["spec"]["volumeClaimTemplates"].as_array().unwrap().len(), 2);
+        let secret = docs.iter().find(|d| d["kind"] == "Secret").unwrap();
+        assert_eq!(secret["stringData"]["TSE_ADMIN_TOKEN"], "token");
     }
 
     #[test]

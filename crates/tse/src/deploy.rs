@@ -148,8 +148,9 @@ pub fn compose(ecosystem: &EcosystemConfig, image: &str) -> Value {
             "restart": "unless-stopped",
         }),
     );
+    // No top-level `name`: the project is named after its directory, and Compose v1 (Debian's, which
+    // the tests use to validate) refuses the key.
     json!({
-        "name": "tse",
         "services": services,
         "volumes": {"pgdata": {}},
     })

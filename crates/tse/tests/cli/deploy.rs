@@ -89,6 +89,19 @@ fn compose_project_from_the_default_ecosystem() {
     .unwrap();
     assert_eq!(dashboard["templating"]["list"][1]["name"], "instance");
     assert!(dashboard["panels"].as_array().unwrap().len() >= 10);
+    // Compose itself accepts the project (Debian's docker-compose validates without an engine).
+    match std::process::Command::new("docker-compose")
+        .args(["-f", "compose.yaml", "config", "-q"])
+        .current_dir(&out)
+        .output()
+    {
+        Ok(checked) => assert!(
+            checked.status.success(),
+            "docker-compose config: {}",
+            String::from_utf8_lossy(&checked.stderr)
+        ),
+        Err(_) => eprintln!("skipped `docker-compose config`: not installed here"),
+    }
     // The containers take their settings from the mounted topology.
     let topology = std::fs::read_to_string(out.join("topology.toml")).unwrap();
     assert!(topology.contains("trading-system-LH"));
@@ -131,7 +144,11 @@ fn kubernetes_manifests_from_the_default_ecosystem() {
     assert!(stdout.contains("8 instances"), "{stdout}");
     let path = out.join("tse.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(text.matches("\n---\n").count(), 23, "one separator before each document");
+    assert_eq!(
+        text.matches("\n---\n").count(),
+        23,
+        "one separator before each document"
+    );
     let output = std::process::Command::new("python3")
         .args([
             "-c",

@@ -183,6 +183,34 @@ pub fn decimal_text(field: &str, value: Option<serde_json::Value>) -> Result<Opt
     }
 }
 
+/// Page size asked by a collection query (BRIEF §11): `default` when not given, else 1 to `max`.
+///
+/// # Errors
+/// `invalid_limit` naming the bounds.
+pub fn page_limit(asked: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match asked {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be between 1 and {max}, got {n}"),
+        )),
+    }
+}
+
+/// A numeric page cursor as the API gave it (blank: the first page).
+///
+/// # Errors
+/// `invalid_cursor`.
+pub fn numeric_cursor(cursor: Option<&str>) -> Result<Option<u64>, ApiError> {
+    match cursor.map(str::trim).filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => c.parse().map(Some).map_err(|_| {
+            ApiError::bad_request("invalid_cursor", format!("cursor '{c}' is not one this API gave"))
+        }),
+    }
+}
+
 /// A gRPC string field as an option: proto3 has no absent strings, so blank means not given.
 pub fn non_empty(s: String) -> Option<String> {
     (!s.trim().is_empty()).then_some(s)

@@ -169,6 +169,19 @@ impl TestApp {
         (status, response.json().await.expect("JSON body"))
     }
 
+    /// POSTs `body` as JSON to `path`: the status and the JSON answer (`Null` when it is not JSON).
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.http))
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     pub async fn metrics(&self) -> String {
         self.get("/metrics").await.text().await.expect("metrics text")
     }

@@ -398,14 +398,19 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     instance.stopped().await.map_err(runtime)
 }
 
-fn deploy_compose(args: &ComposeArgs) -> Result<(), Failure> {
-    let (topology, source) = match &args.topology {
+/// The topology at `path`, or the default ecosystem; with the name errors give its source.
+fn topology_or_default(path: Option<&PathBuf>) -> Result<(Topology, PathBuf), Failure> {
+    Ok(match path {
         Some(path) => (Topology::read(path).map_err(input)?, path.clone()),
         None => (
             Topology::default_ecosystem(),
             PathBuf::from("(default ecosystem)"),
         ),
-    };
+    })
+}
+
+fn deploy_compose(args: &ComposeArgs) -> Result<(), Failure> {
+    let (topology, source) = topology_or_default(args.topology.as_ref())?;
     let instances = crate::deploy::compose_project(&topology, &source, &args.out, &args.image)?;
     println!(
         "wrote a Compose project of {} instances to {}: `docker build -t {} .` in the repository, then \
@@ -419,13 +424,7 @@ fn deploy_compose(args: &ComposeArgs) -> Result<(), Failure> {
 }
 
 fn deploy_k8s(args: &ComposeArgs) -> Result<(), Failure> {
-    let (topology, source) = match &args.topology {
-        Some(path) => (Topology::read(path).map_err(input)?, path.clone()),
-        None => (
-            Topology::default_ecosystem(),
-            PathBuf::from("(default ecosystem)"),
-        ),
-    };
+    let (topology, source) = topology_or_default(args.topology.as_ref())?;
     let count = crate::deploy::kubernetes_manifests(&topology, &source, &args.out, &args.image)?;
     println!(
         "wrote Kubernetes manifests of {count} instances to {}: push the image `{}` where the cluster \
@@ -465,13 +464,7 @@ fn topology_settings(path: &std::path::Path, config: &InstanceConfig) -> Result<
 
 async fn up(args: UpArgs) -> Result<(), Failure> {
     let started = Instant::now();
-    let (topology, source) = match &args.topology {
-        Some(path) => (Topology::read(path).map_err(input)?, path.clone()),
-        None => (
-            Topology::default_ecosystem(),
-            PathBuf::from("(default ecosystem)"),
-        ),
-    };
+    let (topology, source) = topology_or_default(args.topology.as_ref())?;
     let overrides = UpOverrides {
         http_port_base: args.http_port_base,
         grpc_port_base: args.grpc_port_base,

@@ -26,36 +26,43 @@ pub fn service_key(instance: &str) -> String {
     instance.to_ascii_lowercase()
 }
 
-fn instance_service(i: &InstanceConfig, image: &str, environment: &str) -> Value {
+/// What every container of an instance is told, wherever it runs: its identity (explicit, so it is
+/// the topology's), the ecosystem's settings, and where Redis is.
+fn identity_env(i: &InstanceConfig) -> Vec<(&'static str, String)> {
+    vec![
+        ("SERVICE_NAME", i.identity.service().name().to_owned()),
+        ("SERVICE_INSTANCE_NAME", i.identity.instance().to_string()),
+        ("SCHEMA_NAME", i.identity.schema().to_string()),
+        ("REDIS_NAMESPACE", i.identity.redis_namespace().to_string()),
+        ("ENVIRONMENT", i.common.environment.clone()),
+        ("LOG_LEVEL", i.common.log_level.clone()),
+        ("TSE_CLOCK_SPEED", i.common.clock_speed.to_string()),
+        ("REDIS_URL", "redis://redis:6379".to_owned()),
+    ]
+}
+
+fn instance_service(i: &InstanceConfig, image: &str) -> Value {
     let name = i.identity.instance().as_str();
     let key = service_key(name);
     let mut env = Map::new();
-    for (k, v) in [
-        ("SERVICE_NAME", i.identity.service().name().to_owned()),
-        ("SERVICE_INSTANCE_NAME", name.to_owned()),
-        ("SCHEMA_NAME", i.identity.schema().to_string()),
-        ("REDIS_NAMESPACE", i.identity.redis_namespace().to_string()),
-        ("ENVIRONMENT", environment.to_owned()),
+    for (k, v) in identity_env(i).into_iter().chain([
         ("BIND_ADDRESS", "0.0.0.0".to_owned()),
         ("ADVERTISE_HOST", key.clone()),
         ("HTTP_PORT", "8080".to_owned()),
         ("GRPC_PORT", "50051".to_owned()),
         ("DATA_DIR", "/app/data".to_owned()),
         ("LOG_DIR", "/app/logs".to_owned()),
-        ("LOG_LEVEL", i.common.log_level.clone()),
         (
             "HEALTH_CHECK_INTERVAL",
             format!("{}s", i.common.health_check_interval.as_secs().max(1)),
         ),
-        ("TSE_CLOCK_SPEED", i.common.clock_speed.to_string()),
         ("TSE_TOPOLOGY", "/app/topology.toml".to_owned()),
         (
             "DATABASE_URL",
             "postgres://postgres:${POSTGRES_PASSWORD}@postgres:5432/tse".to_owned(),
         ),
-        ("REDIS_URL", "redis://redis:6379".to_owned()),
         ("TSE_ADMIN_TOKEN", "${TSE_ADMIN_TOKEN}".to_owned()),
-    ] {
+    ]) {
         env.insert(k.to_owned(), Value::String(v));
     }
     let mut service = json!({
@@ -89,10 +96,6 @@ fn instance_service(i: &InstanceConfig, image: &str, environment: &str) -> Value
 
 /// The Compose project of an ecosystem, as a document.
 pub fn compose(ecosystem: &EcosystemConfig, image: &str) -> Value {
-    let environment = ecosystem
-        .instances
-        .first()
-        .map_or_else(|| "development".to_owned(), |i| i.common.environment.clone());
     let mut services = Map::new();
     services.insert(
         "postgres".into(),
@@ -116,7 +119,7 @@ pub fn compose(ecosystem: &EcosystemConfig, image: &str) -> Value {
     for i in &ecosystem.instances {
         services.insert(
             service_key(i.identity.instance().as_str()),
-            instance_service(i, image, &environment),
+            instance_service(i, image),
         );
     }
     let instances: Vec<String> = ecosystem
@@ -486,25 +489,18 @@ pub fn kubernetes(
             "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "tse",
             "tse/service": i.identity.service().name(), "tse/entity-type": i.identity.entity_type(),
         });
-        let mut env: Vec<Value> = [
-            ("SERVICE_NAME", i.identity.service().name().to_owned()),
-            ("SERVICE_INSTANCE_NAME", instance.to_owned()),
-            ("SCHEMA_NAME", i.identity.schema().to_string()),
-            ("REDIS_NAMESPACE", i.identity.redis_namespace().to_string()),
-            ("ENVIRONMENT", i.common.environment.clone()),
-            ("ADVERTISE_HOST", format!("{name}.{ns}.svc")),
-            ("LOG_LEVEL", i.common.log_level.clone()),
-            ("TSE_CLOCK_SPEED", i.common.clock_speed.to_string()),
-            ("TSE_TOPOLOGY", "/etc/tse/topology.toml".to_owned()),
-            (
-                "DATABASE_URL",
-                "postgres://postgres:$(POSTGRES_PASSWORD)@postgres:5432/tse".to_owned(),
-            ),
-            ("REDIS_URL", "redis://redis:6379".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| json!({"name": k, "value": v}))
-        .collect();
+        let mut env: Vec<Value> = identity_env(i)
+            .into_iter()
+            .chain([
+                ("ADVERTISE_HOST", format!("{name}.{ns}.svc")),
+                ("TSE_TOPOLOGY", "/etc/tse/topology.toml".to_owned()),
+                (
+                    "DATABASE_URL",
+                    "postgres://postgres:$(POSTGRES_PASSWORD)@postgres:5432/tse".to_owned(),
+                ),
+            ])
+            .map(|(k, v)| json!({"name": k, "value": v}))
+            .collect();
         env.insert(0, json!({"name": "POSTGRES_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "tse-secrets", "key": "POSTGRES_PASSWORD"}}}));
         env.push(json!({"name": "TSE_ADMIN_TOKEN", "valueFrom": {"secretKeyRef": {"name": "tse-secrets", "key": "TSE_ADMIN_TOKEN"}}}));
         let claim = |n: &str, size: &str| json!({"metadata": {"name": n}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}});

@@ -75,14 +75,8 @@ fn storage_error(e: StorageError) -> ApiError {
 /// # Errors
 /// `invalid_limit`.
 pub fn limit(limit: Option<usize>) -> Result<usize, ApiError> {
-    match limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(n) => Err(ApiError::bad_request(
-            "invalid_limit",
-            format!("limit must be between 1 and {MAX_LIMIT}, got {n}"),
-        )),
-    }
+    let asked = limit.map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+    tse_runtime::api::page_limit(asked, DEFAULT_LIMIT as u32, MAX_LIMIT as u32).map(|n| n as usize)
 }
 
 /// Reads an RFC 3339 time.

@@ -33,19 +33,12 @@ fn optional_text(d: Option<Decimal>) -> String {
     d.map(text).unwrap_or_default()
 }
 
-/// A required field, refused as HTTP refuses it when missing.
+/// A page size: 0 is the default.
+/// A required text field; proto3 has no absent strings, so blank is missing.
 fn required(field: &str, value: String) -> Result<String, ApiError> {
-    non_empty(value).ok_or_else(|| {
-        let code = if field == "amount" {
-            "invalid_amount"
-        } else {
-            "invalid_request"
-        };
-        ApiError::bad_request(code, format!("{field} is required"))
-    })
+    super::required(field, Some(value))
 }
 
-/// A page size: 0 is the default.
 fn limit(limit: u32) -> Option<u32> {
     (limit != 0).then_some(limit)
 }

@@ -33,7 +33,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tse_runtime::api::{ApiError, Query, decimal_text, optional_json_body};
 
-use super::{Api, InstructionInput, SettlementQuery};
+use super::{Api, InstructionInput, SettlementQuery, required};
 
 /// The production routes.
 pub fn router(api: Api) -> Router {
@@ -58,17 +58,6 @@ async fn availability(State(api): State<Api>, request: Request, next: Next) -> R
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
     }
-}
-
-fn required(field: &str, value: Option<String>) -> Result<String, ApiError> {
-    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
-        let code = if field == "amount" {
-            "invalid_amount"
-        } else {
-            "invalid_request"
-        };
-        ApiError::bad_request(code, format!("{field} is required"))
-    })
 }
 
 #[derive(Default, Deserialize)]

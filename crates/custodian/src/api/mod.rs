@@ -26,7 +26,10 @@ pub mod openapi;
 
 use axum::http::StatusCode;
 use rust_decimal::Decimal;
-use tse_runtime::{api::ApiError, faults::FaultBoard};
+use tse_runtime::{
+    api::{ApiError, numeric_cursor, page_limit},
+    faults::FaultBoard,
+};
 
 use crate::{
     app::{
@@ -116,23 +119,23 @@ pub fn decimal(field: &str, text: &str) -> Result<Decimal, ApiError> {
 }
 
 fn limit(limit: Option<u32>) -> Result<usize, ApiError> {
-    match limit {
-        None => Ok(DEFAULT_LIMIT as usize),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n as usize),
-        Some(n) => Err(ApiError::bad_request(
-            "invalid_limit",
-            format!("limit must be between 1 and {MAX_LIMIT}, got {n}"),
-        )),
-    }
+    page_limit(limit, DEFAULT_LIMIT, MAX_LIMIT).map(|n| n as usize)
 }
 
-fn cursor(cursor: Option<&str>) -> Result<Option<u64>, ApiError> {
-    match cursor.map(str::trim).filter(|c| !c.is_empty()) {
-        None => Ok(None),
-        Some(c) => c.parse().map(Some).map_err(|_| {
-            ApiError::bad_request("invalid_cursor", format!("cursor '{c}' is not one this API gave"))
-        }),
-    }
+/// A required field: absent or blank is `{field} is required` (`invalid_amount` for the amount,
+/// `invalid_request` otherwise).
+///
+/// # Errors
+/// As said.
+pub(crate) fn required(field: &str, value: Option<String>) -> Result<String, ApiError> {
+    value.filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+        let code = if field == "amount" {
+            "invalid_amount"
+        } else {
+            "invalid_request"
+        };
+        ApiError::bad_request(code, format!("{field} is required"))
+    })
 }
 
 fn bounded(field: &str, text: &str) -> Result<(), ApiError> {
@@ -240,7 +243,7 @@ impl Api {
         cursor_given: Option<String>,
     ) -> Result<(Vec<AccountView>, Option<String>), ApiError> {
         let limit = limit(limit_asked)?;
-        let after = cursor(cursor_given.as_deref())?.unwrap_or(0);
+        let after = numeric_cursor(cursor_given.as_deref())?.unwrap_or(0);
         let entity = entity.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
         let accounts = self
             .custodian
@@ -541,7 +544,7 @@ impl Api {
             kind,
             exchange: query.exchange.map(|e| e.trim().to_owned()),
             trade_id,
-            before: cursor(query.cursor.as_deref())?,
+            before: numeric_cursor(query.cursor.as_deref())?,
             limit: limit(query.limit)?,
         };
         let page = filter.limit;

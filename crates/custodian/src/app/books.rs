@@ -212,28 +212,6 @@ impl Books {
         Ok(())
     }
 
-    /// What the books would refuse of a payment of `amount` out of `account`'s available `asset`.
-    fn precheck(&self, account: &str, asset: &str, amount: Decimal) -> Result<(), CustodianError> {
-        let balance = self.custody.balance(account, asset)?;
-        if amount <= Decimal::ZERO {
-            return Err(CustodyError::NonPositive {
-                what: "amount",
-                amount,
-            }
-            .into());
-        }
-        if balance.available < amount {
-            return Err(CustodyError::Insufficient {
-                account: account.trim().to_owned(),
-                asset: asset.trim().to_ascii_uppercase(),
-                available: balance.available,
-                needed: amount,
-            }
-            .into());
-        }
-        Ok(())
-    }
-
     /// Pays a withdrawal.
     ///
     /// # Errors
@@ -247,7 +225,7 @@ impl Books {
         at: OffsetDateTime,
     ) -> Result<BalanceView, CustodianError> {
         // Validate first: a request the books would refuse anyway is not a fault's effect.
-        self.precheck(account, asset, amount)?;
+        self.custody.payable(account, asset, amount)?;
         let request = json!({"withdrawal": {"account_id": account, "asset": asset, "amount": amount}});
         self.screen(faults, request, at)?;
         let balance = self.custody.withdraw(account, asset, amount)?;
@@ -274,7 +252,7 @@ impl Books {
         faults: &[Fault<CustodianFault>],
         at: OffsetDateTime,
     ) -> Result<(BalanceView, BalanceView), CustodianError> {
-        self.precheck(from, asset, amount)?;
+        self.custody.payable(from, asset, amount)?;
         if self.custody.account(to)?.id == self.custody.account(from)?.id {
             return Err(CustodyError::Invalid(format!(
                 "a transfer needs two accounts; both are {}",

@@ -248,22 +248,12 @@ impl Custody {
         Ok(c)
     }
 
-    /// The settlement day's length.
-    pub fn day(&self) -> Duration {
-        self.day
-    }
-
     /// The last exchange trade id settled for `entity` at `exchange` (0: none yet).
     pub fn cursor(&self, exchange: &str, entity: &str) -> u64 {
         self.cursors
             .get(&(exchange.to_owned(), entity.to_owned()))
             .copied()
             .unwrap_or(0)
-    }
-
-    /// Every exchange P&L cursor: ((exchange, entity), last trade id).
-    pub fn cursors(&self) -> impl Iterator<Item = (&(String, String), &u64)> {
-        self.cursors.iter()
     }
 
     /// Records that `entity`'s trades at `exchange` up to `last` are settled (never moves back).
@@ -448,15 +438,30 @@ impl Custody {
         Ok(self.balances[&(account, asset)])
     }
 
+    /// Whether `account` can pay `amount` of `asset` out of its available balance (what a
+    /// withdrawal or a transfer would check): the canonical account id and asset when it can.
+    ///
+    /// # Errors
+    /// [`CustodyError`] for an unknown account or asset, a non-positive amount, or an overdraft.
+    pub fn payable(
+        &self,
+        account: &str,
+        asset: &str,
+        amount: Decimal,
+    ) -> Result<(String, String), CustodyError> {
+        let account = self.account(account)?.id.clone();
+        let asset = self.asset(asset)?;
+        let amount = Self::positive("amount", amount)?;
+        self.available(&account, &asset, amount)?;
+        Ok((account, asset))
+    }
+
     /// Pays a withdrawal out of the available balance.
     ///
     /// # Errors
     /// [`CustodyError`] for an unknown account or asset, a non-positive amount, or an overdraft.
     pub fn withdraw(&mut self, account: &str, asset: &str, amount: Decimal) -> Result<Balance, CustodyError> {
-        let account = self.account(account)?.id.clone();
-        let asset = self.asset(asset)?;
-        let amount = Self::positive("amount", amount)?;
-        self.available(&account, &asset, amount)?;
+        let (account, asset) = self.payable(account, asset, amount)?;
         self.entry(&account, &asset).available -= amount;
         *self.external.entry(asset.clone()).or_default() -= amount;
         self.moved(&account, &asset, -amount);

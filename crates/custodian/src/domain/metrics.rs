@@ -20,14 +20,3 @@ pub trait MetricsPort: Send + Sync {
     /// Settlements pending now (`custodian_settlements_pending`).
     fn set_pending(&self, pending: usize);
 }
-
-/// Metrics that go nowhere (tests of the use cases).
-pub struct NoMetrics;
-
-impl MetricsPort for NoMetrics {
-    fn record_position_change(&self, _: &str, _: &str) {}
-    fn record_settlement(&self, _: &str, _: &str) {}
-    fn record_balance_change(&self, _: &str, _: &str, _: Decimal) {}
-    fn record_settlement_duration(&self, _: &str, _: f64) {}
-    fn set_pending(&self, _: usize) {}
-}

@@ -27,21 +27,8 @@ pub async fn custodian(settings: &str) -> TestApp {
     spawn_with(tse_custodian::service(), options(settings)).await
 }
 
-async fn answer(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 pub async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    answer(
-        app.client
-            .post(format!("{}{path}", app.http))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.post_json(path, body).await
 }
 
 /// Opens an account; returns its id.

@@ -31,7 +31,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 use tse_matching::SelfTradePrevention;
 use tse_runtime::{
-    api::ApiError,
+    api::{ApiError, numeric_cursor, page_limit},
     storage::{Storage, StorageError},
 };
 
@@ -323,23 +323,11 @@ pub(crate) fn entity(entity: Option<String>) -> Result<Option<String>, ApiError>
 }
 
 fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
-    match limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(n) => Err(ApiError::bad_request(
-            "invalid_limit",
-            format!("limit must be between 1 and {MAX_LIMIT}, got {n}"),
-        )),
-    }
+    page_limit(limit, DEFAULT_LIMIT, MAX_LIMIT)
 }
 
 fn cursor(cursor: Option<&str>) -> Result<Option<u64>, ApiError> {
-    match cursor.map(str::trim).filter(|c| !c.is_empty()) {
-        None => Ok(None),
-        Some(c) => c.parse().map(Some).map_err(|_| {
-            ApiError::bad_request("invalid_cursor", format!("cursor '{c}' is not one this API gave"))
-        }),
-    }
+    numeric_cursor(cursor)
 }
 
 /// Parses `after`, a trade id.

@@ -10,10 +10,7 @@ use crate::domain::{
     venue::Venue,
 };
 
-pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+pub(crate) use tse_runtime::health::rfc3339_exact as rfc3339;
 
 /// An average fill price for display: four digits finer than the tick.
 pub(crate) fn average(price: Decimal, tick: Decimal) -> Decimal {

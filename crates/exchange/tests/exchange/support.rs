@@ -58,15 +58,7 @@ async fn answer(response: reqwest::Response) -> (u16, Value) {
 }
 
 pub async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    answer(
-        app.client
-            .post(format!("{}{path}", app.http))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    app.post_json(path, body).await
 }
 
 pub async fn patch(app: &TestApp, path: &str, body: Value) -> (u16, Value) {

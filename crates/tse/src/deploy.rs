@@ -1,12 +1,16 @@
-//! `tse deploy compose`: a Docker Compose project generated from a topology (BRIEF §10) — one
-//! container per instance, named after it, running `tse serve` with its identity, its settings (the
-//! topology file, mounted) and its own `./data/{instance}` and `./logs/{instance}`; PostgreSQL and
-//! Redis with health checks the instances wait for; Prometheus scraping every instance with its
-//! labels; Grafana with the Prometheus data source. Published ports listen on loopback only.
+//! `tse deploy compose` and `tse deploy k8s`: deployments generated from a topology (BRIEF §10).
 //!
-//! Files written to the output directory: `compose.yaml`, `topology.toml` (a copy of the input),
-//! `.env` (generated secrets; kept when it exists, so regenerating never changes a password),
-//! `prometheus/prometheus.yml`, `grafana/provisioning/datasources/prometheus.yaml`.
+//! Compose: one container per instance, named after it, running `tse serve` with its identity, its
+//! settings (the topology file, mounted) and its own `./data/{instance}` and `./logs/{instance}`;
+//! PostgreSQL and Redis with health checks the instances wait for; Prometheus scraping every instance
+//! with its labels and the generated rules; Grafana with the Prometheus data source and the generated
+//! dashboards ([`grafana`]). Published ports listen on loopback only. Files written to the output
+//! directory: `compose.yaml`, `topology.toml` (a copy of the input), `.env` (generated secrets; kept
+//! when it exists, so regenerating never changes a password), `prometheus/prometheus.yml`,
+//! `prometheus/rules.yml`, `grafana/provisioning/{datasources,dashboards}/…` and one JSON file per
+//! dashboard.
+//!
+//! Kubernetes: `tse.yaml`, the manifests of [`kubernetes`] in apply order.
 
 use std::{fmt::Write as _, path::Path};
 
@@ -17,6 +21,10 @@ use tse_runtime::config::{
 };
 
 use crate::cli::{Failure, input, runtime};
+
+pub mod grafana;
+
+use grafana::{dashboards, grafana_datasource};
 
 /// The image the containers run (built from the repository's `Dockerfile`).
 pub const DEFAULT_IMAGE: &str = "tse:latest";
@@ -160,7 +168,8 @@ pub fn compose(ecosystem: &EcosystemConfig, image: &str) -> Value {
 }
 
 /// Recording and alert rules over the instances' metrics (`prometheus/rules.yml`): instance down,
-/// HTTP error rate and latency, stale market data, settlement backlog.
+/// HTTP error rate and latency, stale market data, settlement backlog, active risk alerts (raised
+/// by the risk monitor, with their own severity).
 pub fn rules() -> Value {
     json!({
         "groups": [
@@ -198,6 +207,9 @@ pub fn rules() -> Value {
                     {"alert": "TseSettlementBacklog", "expr": "custodian_settlements_pending > 1000", "for": "10m",
                      "labels": {"severity": "warning"},
                      "annotations": {"summary": "{{ $labels.instance_name }} has {{ $value }} settlements pending"}},
+                    {"alert": "TseRiskAlert", "expr": "sum by (instance_name, severity, kind) (risk_alerts_active) > 0",
+                     "labels": {"severity": "{{ $labels.severity }}"},
+                     "annotations": {"summary": "{{ $labels.instance_name }} holds {{ $value }} active {{ $labels.severity }} {{ $labels.kind }} risk alerts"}},
                 ],
             },
         ],
@@ -234,202 +246,6 @@ pub fn prometheus(ecosystem: &EcosystemConfig) -> Value {
         "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
         "rule_files": ["rules.yml"],
         "scrape_configs": [job],
-    })
-}
-
-/// One time-series panel of `exprs` (legend from the instance and the other labels).
-fn panel(id: usize, title: &str, unit: &str, exprs: &[&str]) -> Value {
-    let targets: Vec<Value> = exprs
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            json!({"refId": char::from(b'A' + u8::try_from(i).unwrap_or(0)).to_string(), "expr": e,
-                   "datasource": {"type": "prometheus", "uid": "prometheus"}})
-        })
-        .collect();
-    json!({
-        "id": id, "type": "timeseries", "title": title,
-        "datasource": {"type": "prometheus", "uid": "prometheus"},
-        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-        "gridPos": {"h": 8, "w": 12, "x": (id % 2) * 12, "y": (id / 2) * 8},
-        "targets": targets,
-    })
-}
-
-fn dashboard(uid: &str, title: &str, panels: Vec<Value>) -> Value {
-    let variable = |name: &str, query: &str| {
-        json!({"name": name, "type": "query", "datasource": {"type": "prometheus", "uid": "prometheus"},
-               "query": {"query": query, "refId": name}, "definition": query,
-               "includeAll": true, "multi": true, "allValue": ".*", "refresh": 2,
-               "current": {"text": "All", "value": "$__all"}})
-    };
-    json!({
-        "uid": uid, "title": title, "tags": ["tse"], "schemaVersion": 39, "version": 1,
-        "time": {"from": "now-30m", "to": "now"}, "refresh": "10s",
-        "templating": {"list": [
-            variable("entity_type", "label_values(up{job=\"tse\"}, entity_type)"),
-            variable("instance", "label_values(up{job=\"tse\", entity_type=~\"$entity_type\"}, instance_name)"),
-        ]},
-        "panels": panels,
-    })
-}
-
-/// The generated Grafana dashboards (the first seed's two views): *Infrastructure* (every instance:
-/// up, requests, errors, latency, CPU, memory, restarts, dependencies) and *Simulation entities*
-/// (exchanges, custodians, market data, the audit pipeline). Every panel's expressions are
-/// evaluated against a real Prometheus by the tests.
-pub fn dashboards() -> Vec<Value> {
-    let sel = "instance_name=~\"$instance\"";
-    let infra: Vec<(&str, &str, Vec<String>)> = vec![
-        ("Up", "none", vec![format!("up{{job=\"tse\", {sel}}}")]),
-        (
-            "HTTP requests/s",
-            "reqps",
-            vec![format!(
-                "sum by (instance_name) (rate(http_requests_total{{{sel}}}[1m]))"
-            )],
-        ),
-        (
-            "HTTP 5xx ratio",
-            "percentunit",
-            vec![format!("tse:http_errors:ratio1m{{{sel}}}")],
-        ),
-        (
-            "HTTP latency p50 / p99",
-            "s",
-            vec![
-                format!(
-                    "histogram_quantile(0.5, sum by (instance_name, le) (rate(http_request_duration_seconds_bucket{{{sel}}}[1m])))"
-                ),
-                format!(
-                    "histogram_quantile(0.99, sum by (instance_name, le) (rate(http_request_duration_seconds_bucket{{{sel}}}[1m])))"
-                ),
-            ],
-        ),
-        (
-            "CPU (cores)",
-            "none",
-            vec![format!("rate(process_cpu_seconds_total{{{sel}}}[1m])")],
-        ),
-        (
-            "Memory (resident)",
-            "bytes",
-            vec![format!("process_resident_memory_bytes{{{sel}}}")],
-        ),
-        (
-            "Restarts (1h)",
-            "none",
-            vec![format!("changes(process_start_time_seconds{{{sel}}}[1h])")],
-        ),
-        (
-            "Dependencies up",
-            "none",
-            vec![format!("tse_dependency_up{{{sel}}}")],
-        ),
-    ];
-    let entities: Vec<(&str, &str, Vec<String>)> = vec![
-        (
-            "Exchange orders/s by status",
-            "ops",
-            vec![format!(
-                "sum by (instance_name, status) (rate(exchange_orders_total{{{sel}}}[1m]))"
-            )],
-        ),
-        (
-            "Exchange trades/s",
-            "ops",
-            vec![format!(
-                "sum by (instance_name, symbol) (rate(exchange_trades_total{{{sel}}}[1m]))"
-            )],
-        ),
-        (
-            "Exchange book depth",
-            "none",
-            vec![format!(
-                "sum by (instance_name, symbol, side) (exchange_book_depth{{{sel}}})"
-            )],
-        ),
-        (
-            "Exchange order latency p99",
-            "s",
-            vec![format!(
-                "histogram_quantile(0.99, sum by (instance_name, le) (rate(exchange_order_latency_seconds_bucket{{{sel}}}[5m])))"
-            )],
-        ),
-        (
-            "Custodian settlements by status and type",
-            "ops",
-            vec![format!(
-                "sum by (instance_name, status, type) (rate(custodian_settlements_total{{{sel}}}[5m]))"
-            )],
-        ),
-        (
-            "Custodian settlements pending",
-            "none",
-            vec![format!("custodian_settlements_pending{{{sel}}}")],
-        ),
-        (
-            "Custodian balance changes/s",
-            "ops",
-            vec![format!(
-                "sum by (instance_name, currency) (rate(custodian_balance_changes_total{{{sel}}}[5m]))"
-            )],
-        ),
-        (
-            "Market data prices",
-            "none",
-            vec![format!("market_data_price{{{sel}}}")],
-        ),
-        (
-            "Market data ticks/s",
-            "ops",
-            vec![format!(
-                "sum by (instance_name) (rate(market_data_ticks_total{{{sel}}}[1m]))"
-            )],
-        ),
-        (
-            "Faults active",
-            "none",
-            vec![
-                format!("exchange_faults_active{{{sel}}}"),
-                format!("market_data_faults_active{{{sel}}}"),
-                format!("custodian_faults_active{{{sel}}}"),
-            ],
-        ),
-        (
-            "Audit events ingested/s",
-            "ops",
-            vec![format!(
-                "sum by (service, type) (rate(audit_events_ingested_total{{{sel}}}[1m]))"
-            )],
-        ),
-        (
-            "Audit outbox pending",
-            "none",
-            vec![format!("audit_outbox_pending{{{sel}}}")],
-        ),
-    ];
-    let build = |list: Vec<(&str, &str, Vec<String>)>| -> Vec<Value> {
-        list.into_iter()
-            .enumerate()
-            .map(|(i, (title, unit, exprs))| {
-                let refs: Vec<&str> = exprs.iter().map(String::as_str).collect();
-                panel(i, title, unit, &refs)
-            })
-            .collect()
-    };
-    vec![
-        dashboard("tse-infrastructure", "tse — Infrastructure", build(infra)),
-        dashboard("tse-entities", "tse — Simulation entities", build(entities)),
-    ]
-}
-
-/// Grafana's Prometheus data source.
-pub fn grafana_datasource() -> Value {
-    json!({
-        "apiVersion": 1,
-        "datasources": [{"name": "Prometheus", "uid": "prometheus", "type": "prometheus", "access": "proxy",
-                         "url": "http://prometheus:9090", "isDefault": true}],
     })
 }
 

@@ -1,4 +1,4 @@
-//! Prometheus metrics of the audit correlator: `audit_events_ingested_total{service,type}`,
+//! Prometheus metrics of the audit correlator: `audit_events_ingested_total{source_service,type}`,
 //! `audit_duplicates_dropped_total`, `audit_ingest_lag_seconds` (wall time from an event being
 //! recorded in its instance's outbox to its being stored here).
 
@@ -25,7 +25,7 @@ impl Metrics {
                 "audit_events_ingested_total",
                 "Events stored in the audit store (each once), by emitting service and event type.",
             ),
-            &["service", "type"],
+            &["source_service", "type"],
         )?;
         let duplicates = IntCounter::new(
             "audit_duplicates_dropped_total",

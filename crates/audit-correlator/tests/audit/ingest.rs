@@ -132,7 +132,7 @@ async fn ingest_and_query(app: &TestApp) {
         sample(
             &metrics,
             "audit_events_ingested_total",
-            &[("service", "exchange-simulator"), ("type", "order.placed")]
+            &[("source_service", "exchange-simulator"), ("type", "order.placed")]
         ),
         Some(1.0)
     );

@@ -200,7 +200,10 @@ async fn an_order_is_followed_to_its_settlement_and_a_fault_to_its_effects() {
     let trades = sample(
         &m,
         "audit_events_ingested_total",
-        &[("service", "exchange-simulator"), ("type", "trade.executed")],
+        &[
+            ("source_service", "exchange-simulator"),
+            ("type", "trade.executed"),
+        ],
     );
     assert_eq!(trades, Some(1.0));
 }

@@ -126,6 +126,9 @@ pub fn start(parts: ServiceParts, restore: Restore) -> (BoxFuture<'static, ()>, 
         };
         parts.health.set_check(BOOKS_CHECK, Check::up(true));
         parts.metrics.set_pending(books.custody().pending_count());
+        for (account, asset, balance) in books.custody().all_balances() {
+            parts.metrics.set_balance(account, asset, balance.total());
+        }
         ready.store(true, Ordering::Release);
         info!(
             accounts = books.custody().accounts().count(),
@@ -272,6 +275,11 @@ fn record(metrics: &dyn MetricsPort, books: &Books, changes: &Changes) {
     }
     for (account, symbol) in &changes.positions {
         metrics.record_position_change(account, symbol);
+    }
+    for (account, asset) in &changes.balances {
+        if let Ok(balance) = books.custody().balance(account, asset) {
+            metrics.set_balance(account, asset, balance.total());
+        }
     }
     metrics.set_pending(books.custody().pending_count());
 }

@@ -356,6 +356,13 @@ impl Custody {
             .collect())
     }
 
+    /// Every balance ever touched: (account, asset, balance), in account and asset order.
+    pub fn all_balances(&self) -> impl Iterator<Item = (&str, &str, Balance)> {
+        self.balances
+            .iter()
+            .map(|((account, asset), b)| (account.as_str(), asset.as_str(), *b))
+    }
+
     /// Every position of an account, in symbol order.
     ///
     /// # Errors

@@ -19,4 +19,7 @@ pub trait MetricsPort: Send + Sync {
     fn record_settlement_duration(&self, kind: &str, seconds: f64);
     /// Settlements pending now (`custodian_settlements_pending`).
     fn set_pending(&self, pending: usize);
+    /// An account's balance of `currency` (available plus locked) is now `total`
+    /// (`custodian_balance{account,currency}`).
+    fn set_balance(&self, account: &str, currency: &str, total: Decimal);
 }

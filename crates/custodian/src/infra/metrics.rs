@@ -2,10 +2,11 @@
 //! and labels exactly — `custodian_positions_total{account,symbol}`,
 //! `custodian_settlements_total{status,type}`, `custodian_balance_changes_total{account,currency}` —
 //! plus `custodian_settlement_duration_seconds{type}` (simulated time from acceptance to completion)
-//! and `custodian_settlements_pending`. (`custodian_faults_active{kind}` is kept by the fault board.)
+//! `custodian_settlements_pending` and `custodian_balance{account,currency}` (available plus locked). (`custodian_faults_active{kind}` is kept by the fault board.)
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 
 use crate::domain::metrics::MetricsPort;
 
@@ -21,6 +22,7 @@ pub struct PrometheusMetrics {
     balance_changes: IntCounterVec,
     duration: HistogramVec,
     pending: IntGauge,
+    balance: GaugeVec,
 }
 
 impl PrometheusMetrics {
@@ -63,17 +65,26 @@ impl PrometheusMetrics {
             "custodian_settlements_pending",
             "Settlement instructions accepted and not yet completed, failed or cancelled.",
         )?;
+        let balance = GaugeVec::new(
+            Opts::new(
+                "custodian_balance",
+                "Balance held (available plus locked), by account and currency.",
+            ),
+            &["account", "currency"],
+        )?;
         registry.register(Box::new(positions.clone()))?;
         registry.register(Box::new(settlements.clone()))?;
         registry.register(Box::new(balance_changes.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(pending.clone()))?;
+        registry.register(Box::new(balance.clone()))?;
         Ok(Self {
             positions,
             settlements,
             balance_changes,
             duration,
             pending,
+            balance,
         })
     }
 }
@@ -97,5 +108,11 @@ impl MetricsPort for PrometheusMetrics {
 
     fn set_pending(&self, pending: usize) {
         self.pending.set(i64::try_from(pending).unwrap_or(i64::MAX));
+    }
+
+    fn set_balance(&self, account: &str, currency: &str, total: Decimal) {
+        self.balance
+            .with_label_values(&[account, currency])
+            .set(total.to_f64().unwrap_or(f64::NAN));
     }
 }

@@ -273,6 +273,15 @@ async fn a_trade_settles_on_its_cycle_and_the_metrics_show_it() {
         ),
         2.0
     );
+    // The balance gauge holds what the API reports (available plus locked).
+    for (asset, (available, locked)) in balances(&app, &a).await {
+        let gauge = m("custodian_balance", &[("account", &a), ("currency", &asset)]);
+        assert_eq!(
+            gauge.to_string(),
+            (available + locked).normalize().to_string(),
+            "{asset}"
+        );
+    }
     let seconds = m("custodian_settlement_duration_seconds_sum", &[("type", "trade")]);
     assert!(
         (7_200.0..9_000.0).contains(&seconds),

@@ -1,5 +1,7 @@
-//! `tse deploy compose`: the generated project is complete, valid YAML (read back by a real YAML
-//! parser when the machine has one), keeps its secrets across regenerations, and refuses a bad topology.
+//! `tse deploy compose` and `tse deploy k8s`: the generated files are complete, valid YAML (read back by
+//! a real YAML parser when the machine has one), accepted by `docker-compose config` and by Kubernetes'
+//! own schemas (`kubernetes-validate --strict`) when those are installed; secrets are kept across
+//! regenerations; a bad topology is refused.
 
 use crate::process::run;
 
@@ -41,6 +43,8 @@ fn compose_project_from_the_default_ecosystem() {
         "grafana/provisioning/dashboards/tse.yaml",
         "grafana/provisioning/dashboards/json/tse-infrastructure.json",
         "grafana/provisioning/dashboards/json/tse-entities.json",
+        "grafana/provisioning/dashboards/json/tse-risk.json",
+        "grafana/provisioning/dashboards/json/tse-audit.json",
         "prometheus/rules.yml",
     ] {
         assert!(out.join(file).is_file(), "{file} written");
@@ -174,5 +178,20 @@ fn kubernetes_manifests_from_the_default_ecosystem() {
             eprintln!("skipped reading the YAML back: no PyYAML here");
         }
         Err(_) => eprintln!("skipped reading the YAML back: no python3 here"),
+    }
+    // Every document against Kubernetes' own schemas, rejecting unknown fields
+    // (`pip install kubernetes-validate`, which `.ci/run` does).
+    match std::process::Command::new("kubernetes-validate")
+        .args(["--strict", "--quiet"])
+        .arg(&path)
+        .output()
+    {
+        Ok(checked) => assert!(
+            checked.status.success(),
+            "kubernetes-validate: {}{}",
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        ),
+        Err(_) => eprintln!("skipped validating against Kubernetes' schemas: no kubernetes-validate here"),
     }
 }

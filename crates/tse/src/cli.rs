@@ -428,10 +428,13 @@ fn deploy_k8s(args: &ComposeArgs) -> Result<(), Failure> {
     let count = crate::deploy::kubernetes_manifests(&topology, &source, &args.out, &args.image)?;
     println!(
         "wrote Kubernetes manifests of {count} instances to {}: push the image `{}` where the cluster \
-         pulls from, then `kubectl apply -f {}`",
+         pulls from, then `kubectl apply -f {}` (secrets in {}; scrape configuration, rules and \
+         dashboards for the cluster's Prometheus and Grafana under {})",
         args.out.join("tse.yaml").display(),
         args.image,
-        args.out.join("tse.yaml").display()
+        args.out.join("tse.yaml").display(),
+        args.out.join("secrets.env").display(),
+        args.out.display()
     );
     Ok(())
 }

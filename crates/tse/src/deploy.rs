@@ -16,7 +16,7 @@ use std::{fmt::Write as _, path::Path};
 
 use serde_json::{Map, Value, json};
 use tse_runtime::config::{
-    InstanceConfig,
+    InstanceConfig, format_duration,
     topology::{EcosystemConfig, Topology, UpOverrides},
 };
 
@@ -45,6 +45,11 @@ fn identity_env(i: &InstanceConfig) -> Vec<(&'static str, String)> {
         ("ENVIRONMENT", i.common.environment.clone()),
         ("LOG_LEVEL", i.common.log_level.clone()),
         ("TSE_CLOCK_SPEED", i.common.clock_speed.to_string()),
+        ("TSE_SEED", i.common.seed.to_string()),
+        (
+            "HEALTH_CHECK_INTERVAL",
+            format_duration(i.common.health_check_interval),
+        ),
         ("REDIS_URL", "redis://redis:6379".to_owned()),
     ]
 }
@@ -60,10 +65,6 @@ fn instance_service(i: &InstanceConfig, image: &str) -> Value {
         ("GRPC_PORT", "50051".to_owned()),
         ("DATA_DIR", "/app/data".to_owned()),
         ("LOG_DIR", "/app/logs".to_owned()),
-        (
-            "HEALTH_CHECK_INTERVAL",
-            format!("{}s", i.common.health_check_interval.as_secs().max(1)),
-        ),
         ("TSE_TOPOLOGY", "/app/topology.toml".to_owned()),
         (
             "DATABASE_URL",
@@ -76,6 +77,9 @@ fn instance_service(i: &InstanceConfig, image: &str) -> Value {
     let mut service = json!({
         "image": image,
         "container_name": name,
+        // The owner of the generated data and logs directories (`.env`), so the bind mounts are
+        // writable whoever generated them.
+        "user": "${TSE_UID:-10001}:${TSE_GID:-10001}",
         "command": ["serve", i.identity.service().name(), "--instance", name],
         "environment": env,
         "volumes": [
@@ -167,9 +171,10 @@ pub fn compose(ecosystem: &EcosystemConfig, image: &str) -> Value {
     })
 }
 
-/// Recording and alert rules over the instances' metrics (`prometheus/rules.yml`): instance down,
-/// HTTP error rate and latency, stale market data, settlement backlog, active risk alerts (raised
-/// by the risk monitor, with their own severity).
+/// Recording and alert rules over the instances' metrics (`prometheus/rules.yml`): instance or
+/// dependency down, HTTP error rate and latency, market data out (no ticks) or stale (ticks whose
+/// prices do not move: a frozen feed), settlement backlog, active risk alerts (raised by the risk
+/// monitor, with their own severity).
 pub fn rules() -> Value {
     json!({
         "groups": [
@@ -201,9 +206,14 @@ pub fn rules() -> Value {
                     {"alert": "TseHighLatency", "expr": "tse:http_latency_p99:1m > 1", "for": "5m",
                      "labels": {"severity": "warning"},
                      "annotations": {"summary": "{{ $labels.instance_name }}: p99 HTTP latency above 1 s"}},
-                    {"alert": "TseStaleMarketData", "expr": "tse:market_data_ticks:rate1m == 0", "for": "2m",
+                    {"alert": "TseMarketDataOutage", "expr": "tse:market_data_ticks:rate1m == 0", "for": "2m",
                      "labels": {"severity": "critical"},
                      "annotations": {"summary": "{{ $labels.instance_name }} publishes no ticks"}},
+                    {"alert": "TseStaleMarketData",
+                     "expr": "changes(market_data_price[2m]) == 0 unless on (instance_name) tse:market_data_ticks:rate1m == 0",
+                     "for": "1m",
+                     "labels": {"severity": "critical"},
+                     "annotations": {"summary": "{{ $labels.instance_name }}: {{ $labels.symbol }} has not moved for 3 minutes while the feed publishes"}},
                     {"alert": "TseSettlementBacklog", "expr": "custodian_settlements_pending > 1000", "for": "10m",
                      "labels": {"severity": "warning"},
                      "annotations": {"summary": "{{ $labels.instance_name }} has {{ $value }} settlements pending"}},
@@ -218,14 +228,15 @@ pub fn rules() -> Value {
 
 /// Prometheus scraping every instance of the ecosystem with its labels: discovered through the
 /// registry's HTTP service discovery (any instance serves it), with the topology's instances as a
-/// static fallback (identical targets are scraped once).
-pub fn prometheus(ecosystem: &EcosystemConfig) -> Value {
+/// static fallback (identical targets are scraped once). `host` is the name an instance is reached
+/// at — the one it advertises in discovery.
+pub fn prometheus(ecosystem: &EcosystemConfig, host: &dyn Fn(&str) -> String) -> Value {
     let targets: Vec<Value> = ecosystem
         .instances
         .iter()
         .map(|i| {
             json!({
-                "targets": [format!("{}:8080", service_key(i.identity.instance().as_str()))],
+                "targets": [format!("{}:8080", host(i.identity.instance().as_str()))],
                 "labels": {
                     "service": i.identity.service().name(),
                     "instance_name": i.identity.instance().as_str(),
@@ -238,7 +249,7 @@ pub fn prometheus(ecosystem: &EcosystemConfig) -> Value {
     let mut job = json!({"job_name": "tse", "metrics_path": "/metrics", "static_configs": targets});
     if let Some(first) = ecosystem.instances.first() {
         job["http_sd_configs"] = json!([{
-            "url": format!("http://{}:8080/api/v1/discovery/prometheus", service_key(first.identity.instance().as_str())),
+            "url": format!("http://{}:8080/api/v1/discovery/prometheus", host(first.identity.instance().as_str())),
             "refresh_interval": "15s",
         }]);
     }
@@ -254,18 +265,28 @@ fn k8s_name(instance: &str) -> String {
     instance.to_ascii_lowercase()
 }
 
+/// The namespace of the Kubernetes deployment.
+const K8S_NAMESPACE: &str = "tse";
+
+/// Where an instance is reached in the cluster (and what it advertises in discovery): its Service,
+/// from any namespace.
+fn k8s_host(instance: &str) -> String {
+    format!("{}.{K8S_NAMESPACE}.svc", k8s_name(instance))
+}
+
 /// The Kubernetes manifests of an ecosystem, in apply order: namespace `tse`; a Secret (database
-/// password, admin token) and a ConfigMap (the topology) — both to be filled by the user or
-/// `secrets`; PostgreSQL (StatefulSet with a volume) and Redis with Services and readiness probes;
-/// one StatefulSet per instance (its data and logs on its own volume claims, readiness on
-/// `/api/v1/ready`, liveness on `/api/v1/health`) with a Service named after it.
+/// password, admin token: `secrets`) and a ConfigMap (the topology); PostgreSQL (StatefulSet with a
+/// volume) and Redis with Services and readiness probes; one StatefulSet per instance (an init
+/// container waiting for Redis and PostgreSQL, its data and logs on its own volume claims, readiness
+/// on `/api/v1/ready`, liveness on `/api/v1/health`) with a Service named after it that also routes
+/// to a degraded, not-ready instance.
 pub fn kubernetes(
     ecosystem: &EcosystemConfig,
     image: &str,
     topology_text: &str,
     secrets: (&str, &str),
 ) -> Vec<Value> {
-    let ns = "tse";
+    let ns = K8S_NAMESPACE;
     let meta = |name: &str, component: &str| json!({"name": name, "namespace": ns, "labels": {"app.kubernetes.io/part-of": "tse", "app.kubernetes.io/name": component}});
     let mut docs = vec![
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
@@ -308,7 +329,7 @@ pub fn kubernetes(
         let mut env: Vec<Value> = identity_env(i)
             .into_iter()
             .chain([
-                ("ADVERTISE_HOST", format!("{name}.{ns}.svc")),
+                ("ADVERTISE_HOST", k8s_host(instance)),
                 ("TSE_TOPOLOGY", "/etc/tse/topology.toml".to_owned()),
                 (
                     "DATABASE_URL",
@@ -330,9 +351,15 @@ pub fn kubernetes(
                     "metadata": {"labels": labels, "annotations": {
                         "prometheus.io/scrape": "true", "prometheus.io/port": "8080", "prometheus.io/path": "/metrics"}},
                     "spec": {
-                        "securityContext": {"runAsNonRoot": true, "runAsUser": 10001, "fsGroup": 10001},
+                        "securityContext": {"runAsNonRoot": true, "runAsUser": IMAGE_UID, "fsGroup": IMAGE_UID},
+                        // Redis holds the ecosystem's clock and registry: wait for it (and for
+                        // PostgreSQL) rather than start alone; the image's bash does the probing.
+                        "initContainers": [{
+                            "name": "wait-for-dependencies", "image": image, "imagePullPolicy": "IfNotPresent",
+                            "command": ["bash", "-c", "until (exec 3<>/dev/tcp/redis/6379) 2>/dev/null && (exec 3<>/dev/tcp/postgres/5432) 2>/dev/null; do echo waiting for redis and postgres; sleep 2; done"],
+                        }],
                         "containers": [{
-                            "name": "tse", "image": image,
+                            "name": "tse", "image": image, "imagePullPolicy": "IfNotPresent",
                             "args": ["serve", i.identity.service().name(), "--instance", instance],
                             "env": env,
                             "ports": [{"containerPort": 8080, "name": "http"}, {"containerPort": 50051, "name": "grpc"}],
@@ -353,7 +380,9 @@ pub fn kubernetes(
         docs.push(json!({
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": name, "namespace": ns, "labels": labels},
-            "spec": {"selector": {"app.kubernetes.io/name": name},
+            // A degraded instance is not ready (its database or cache is away) but still serves:
+            // its peers keep reaching it.
+            "spec": {"selector": {"app.kubernetes.io/name": name}, "publishNotReadyAddresses": true,
                      "ports": [{"name": "http", "port": 8080}, {"name": "grpc", "port": 50051}]},
         }));
     }
@@ -455,12 +484,31 @@ pub(crate) fn kubernetes_manifests(
 ) -> Result<usize, Failure> {
     let ecosystem = validated(topology, source)?;
     let text = topology_text(source)?;
-    let docs = kubernetes(&ecosystem, image, &text, (&secret(), &secret()));
+    let secrets = kept_secrets(
+        &out.join("secrets.env"),
+        &[("POSTGRES_PASSWORD", secret()), ("TSE_ADMIN_TOKEN", secret())],
+    )?;
+    let value = |key: &str| {
+        secrets
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let docs = kubernetes(
+        &ecosystem,
+        image,
+        &text,
+        (&value("POSTGRES_PASSWORD"), &value("TSE_ADMIN_TOKEN")),
+    );
     let header = "# Generated by `tse deploy k8s` from the topology; apply with `kubectl apply -f`.\n";
     let body: Vec<String> = docs.iter().map(yaml).collect();
     let path = out.join("tse.yaml");
     crate::cli::write_private_file(&path, &format!("{header}---\n{}", body.join("---\n")))
         .map_err(|e| runtime(format!("cannot write {}: {e}", path.display())))?;
+    let header =
+        "# Generated by `tse deploy k8s` from the topology: for the cluster's Prometheus and Grafana.\n";
+    write_observability(out, &ecosystem, &k8s_host, header)?;
     Ok(ecosystem.instances.len())
 }
 
@@ -507,9 +555,37 @@ pub(crate) fn compose_project(
     )?;
     let topology_text = topology_text(source)?;
     write(&out.join("topology.toml"), &topology_text)?;
+    write_observability(out, &ecosystem, &service_key, header)?;
+    let (uid, gid) = instance_dirs(out, &ecosystem)?;
+    kept_secrets(
+        &out.join(".env"),
+        &[
+            ("POSTGRES_PASSWORD", secret()),
+            ("TSE_ADMIN_TOKEN", secret()),
+            ("GRAFANA_ADMIN_PASSWORD", secret()),
+            ("TSE_UID", uid.to_string()),
+            ("TSE_GID", gid.to_string()),
+        ],
+    )?;
+    Ok(ecosystem
+        .instances
+        .iter()
+        .map(|i| i.identity.instance().to_string())
+        .collect())
+}
+
+/// Writes what both deployments share for monitoring: `prometheus/prometheus.yml` (reaching each
+/// instance at `host`), `prometheus/rules.yml`, Grafana's data source and dashboard provisioning and
+/// one JSON file per dashboard under `grafana/provisioning/dashboards/json/`.
+fn write_observability(
+    out: &Path,
+    ecosystem: &EcosystemConfig,
+    host: &dyn Fn(&str) -> String,
+    header: &str,
+) -> Result<(), Failure> {
     write(
         &out.join("prometheus/prometheus.yml"),
-        &format!("{header}{}", yaml(&prometheus(&ecosystem))),
+        &format!("{header}{}", yaml(&prometheus(ecosystem, host))),
     )?;
     write(
         &out.join("prometheus/rules.yml"),
@@ -536,25 +612,87 @@ pub(crate) fn compose_project(
             &serde_json::to_string_pretty(&d).map_err(runtime)?,
         )?;
     }
-    let env_path = out.join(".env");
-    if !env_path.exists() {
-        crate::cli::write_private_file(
-            &env_path,
-            &format!(
-                "# Secrets of this deployment (generated once; keep this file private).\n\
-                 POSTGRES_PASSWORD={}\nTSE_ADMIN_TOKEN={}\nGRAFANA_ADMIN_PASSWORD={}\nTSE_IMAGE={image}\n",
-                secret(),
-                secret(),
-                secret()
-            ),
-        )
-        .map_err(|e| runtime(format!("cannot write {}: {e}", env_path.display())))?;
-    }
-    Ok(ecosystem
+    Ok(())
+}
+
+/// The user id the containers run as unless told otherwise (the image's `tse` user).
+const IMAGE_UID: u32 = 10_001;
+
+/// Creates every instance's `data/{instance}` and `logs/{instance}` under `out` (the containers'
+/// bind mounts, which Docker would otherwise create owned by root, unwritable for the image's
+/// non-root user) and returns the (uid, gid) the containers should run as to write them: the
+/// generating user's, or — generated by root — the image's user, given the directories.
+fn instance_dirs(out: &Path, ecosystem: &EcosystemConfig) -> Result<(u32, u32), Failure> {
+    let dirs: Vec<std::path::PathBuf> = ecosystem
         .instances
         .iter()
-        .map(|i| i.identity.instance().to_string())
-        .collect())
+        .flat_map(|i| {
+            let name = i.identity.instance().as_str();
+            [out.join("data").join(name), out.join("logs").join(name)]
+        })
+        .collect();
+    for dir in &dirs {
+        std::fs::create_dir_all(dir).map_err(|e| runtime(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    owner_for_containers(out, &dirs)
+}
+
+#[cfg(unix)]
+fn owner_for_containers(out: &Path, dirs: &[std::path::PathBuf]) -> Result<(u32, u32), Failure> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(out).map_err(|e| runtime(format!("cannot read {}: {e}", out.display())))?;
+    if meta.uid() != 0 {
+        return Ok((meta.uid(), meta.gid()));
+    }
+    for dir in dirs {
+        std::os::unix::fs::chown(dir, Some(IMAGE_UID), Some(IMAGE_UID))
+            .map_err(|e| runtime(format!("cannot hand {} to uid {IMAGE_UID}: {e}", dir.display())))?;
+    }
+    Ok((IMAGE_UID, IMAGE_UID))
+}
+
+#[cfg(not(unix))]
+fn owner_for_containers(_out: &Path, _dirs: &[std::path::PathBuf]) -> Result<(u32, u32), Failure> {
+    Ok((IMAGE_UID, IMAGE_UID))
+}
+
+/// The deployment's secrets and settings in `path` (`KEY=VALUE` lines, private to the user): what the
+/// file already holds is kept — regenerating must never change a database password a volume was
+/// initialised with — and the `wanted` keys it lacks are added with their given values.
+fn kept_secrets(path: &Path, wanted: &[(&str, String)]) -> Result<Vec<(String, String)>, Failure> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(runtime(format!("cannot read {}: {e}", path.display()))),
+    };
+    let mut pairs: Vec<(String, String)> = existing
+        .as_deref()
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let missing: Vec<(String, String)> = wanted
+        .iter()
+        .filter(|(k, _)| !pairs.iter().any(|(have, _)| have == k))
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    if existing.is_none() || !missing.is_empty() {
+        let mut text = existing.unwrap_or_else(|| {
+            "# Secrets and settings of this deployment (generated once, kept on regeneration; keep this file private).\n".to_owned()
+        });
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        for (k, v) in &missing {
+            let _ = writeln!(text, "{k}={v}");
+        }
+        crate::cli::write_private_file(path, &text)
+            .map_err(|e| runtime(format!("cannot write {}: {e}", path.display())))?;
+    }
+    pairs.extend(missing);
+    Ok(pairs)
 }
 
 #[cfg(test)]
@@ -597,6 +735,8 @@ mod tests {
             json!(["127.0.0.1:8082:8080", "127.0.0.1:50053:50051"])
         );
         assert_eq!(okx["depends_on"]["postgres"]["condition"], "service_healthy");
+        assert_eq!(okx["user"], "${TSE_UID:-10001}:${TSE_GID:-10001}");
+        assert!(okx["environment"]["TSE_SEED"].is_string());
         for (name, service) in services {
             for port in service["ports"].as_array().into_iter().flatten() {
                 assert!(
@@ -611,7 +751,7 @@ mod tests {
 
     #[test]
     fn prometheus_scrapes_every_instance_with_its_labels() {
-        let doc = prometheus(&ecosystem());
+        let doc = prometheus(&ecosystem(), &service_key);
         let targets = doc["scrape_configs"][0]["static_configs"].as_array().unwrap();
         assert_eq!(targets.len(), 8);
         let custodian = targets
@@ -652,6 +792,29 @@ mod tests {
         assert_eq!(okx["spec"]["volumeClaimTemplates"].as_array().unwrap().len(), 2);
         let secret = docs.iter().find(|d| d["kind"] == "Secret").unwrap();
         assert_eq!(secret["stringData"]["TSE_ADMIN_TOKEN"], "token");
+        // Reached, and advertised in discovery, by a name that resolves from any namespace; the
+        // topology's seed and heartbeat travel with it.
+        let value = |name: &str| env.iter().find(|e| e["name"] == name).unwrap()["value"].clone();
+        assert_eq!(value("ADVERTISE_HOST"), "exchange-okx.tse.svc");
+        let common = &ecosystem().instances[0].common;
+        assert_eq!(value("TSE_SEED"), common.seed.to_string());
+        assert_eq!(
+            value("HEALTH_CHECK_INTERVAL"),
+            format_duration(common.health_check_interval)
+        );
+        assert_eq!(container["imagePullPolicy"], "IfNotPresent");
+        let init = &okx["spec"]["template"]["spec"]["initContainers"][0];
+        assert!(
+            init["command"][2]
+                .as_str()
+                .unwrap()
+                .contains("/dev/tcp/redis/6379")
+        );
+        let service = docs
+            .iter()
+            .find(|d| d["kind"] == "Service" && d["metadata"]["name"] == "exchange-okx")
+            .unwrap();
+        assert_eq!(service["spec"]["publishNotReadyAddresses"], true);
     }
 
     #[test]

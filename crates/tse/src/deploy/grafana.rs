@@ -213,7 +213,7 @@ fn entities() -> Vec<Panel> {
         one(
             "Market data ticks/s",
             "ops",
-            "Prices published per second (0 while a feed is stale or out).",
+            "Prices published per second (0 while a feed is out; a stale feed keeps publishing frozen prices).",
             rate("market_data_ticks_total", "", "1m"),
         ),
         Panel {

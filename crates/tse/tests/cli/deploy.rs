@@ -54,8 +54,25 @@ fn compose_project_from_the_default_ecosystem() {
         "POSTGRES_PASSWORD=",
         "TSE_ADMIN_TOKEN=",
         "GRAFANA_ADMIN_PASSWORD=",
+        "TSE_UID=",
+        "TSE_GID=",
     ] {
         assert!(env.contains(var), "{var} in .env");
+    }
+    // The containers' bind mounts exist before Docker would create them owned by root, and belong
+    // to the user the containers run as.
+    for dir in ["data/exchange-OKX", "logs/exchange-OKX", "data/risk-monitor-LH"] {
+        let path = out.join(dir);
+        assert!(path.is_dir(), "{dir}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let uid = std::fs::metadata(&path).unwrap().uid();
+            assert!(
+                env.contains(&format!("TSE_UID={uid}\n")),
+                "{dir} owned by {uid}: {env}"
+            );
+        }
     }
     // Regenerating keeps the secrets.
     let (code, _, _) = run(dir.path(), &["deploy", "compose", "--out", out.to_str().unwrap()]);
@@ -148,6 +165,24 @@ fn kubernetes_manifests_from_the_default_ecosystem() {
     assert!(stdout.contains("8 instances"), "{stdout}");
     let path = out.join("tse.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
+    // Regenerating keeps the secrets (PostgreSQL keeps the password its volume was made with).
+    let secrets = std::fs::read_to_string(out.join("secrets.env")).unwrap();
+    assert!(secrets.contains("POSTGRES_PASSWORD="), "{secrets}");
+    let (code, _, stderr) = run(dir.path(), &["deploy", "k8s", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    assert_eq!(std::fs::read_to_string(out.join("secrets.env")).unwrap(), secrets);
+    // Monitoring for the cluster's Prometheus and Grafana: the instances by their Service names.
+    let prometheus = std::fs::read_to_string(out.join("prometheus/prometheus.yml")).unwrap();
+    assert!(
+        prometheus.contains("\"custodian-komainu.tse.svc:8080\""),
+        "{prometheus}"
+    );
+    assert!(out.join("prometheus/rules.yml").is_file());
+    assert!(
+        out.join("grafana/provisioning/dashboards/json/tse-risk.json")
+            .is_file()
+    );
     assert_eq!(
         text.matches("\n---\n").count(),
         23,

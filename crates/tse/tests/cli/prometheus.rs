@@ -1,10 +1,12 @@
 //! Proof against the real thing: `tse up`, then a real Prometheus (Debian's `prometheus` package,
-//! which `.ci/run` installs) with the generated rules and the registry's HTTP service discovery;
-//! every instance must become an `up` target with its labels, every generated rule must be accepted
-//! and evaluate, every dashboard panel must parse and show data (or, marked awaiting its service's
+//! which `.ci/run` installs) with the generated configuration (static targets and the registry's
+//! HTTP service discovery; only the hosts mapped to this test's ports) and the generated rules; every
+//! instance must become one `up` target with its labels, every generated rule must be accepted and
+//! evaluate, every dashboard panel must parse and show data (or, marked awaiting its service's
 //! metrics, none yet), no metric label may clash with a target label, and `promtool` must accept the
-//! generated configuration, rules and every `/metrics`.
-//! Skipped, saying so, on a machine without `prometheus` and `promtool`.
+//! generated configuration, rules and every `/metrics`. The alert rules are unit-tested with
+//! `promtool test rules` on synthetic series. Skipped, saying so, on a machine without `prometheus`
+//! and `promtool`.
 
 use std::{process::Stdio, time::Duration};
 
@@ -74,6 +76,16 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
+/// A child process killed when dropped (a failed assertion leaves no Prometheus behind).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -121,15 +133,15 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
     ]);
     let mut tse = Tse::spawn(cmd);
     tse.wait_for(Duration::from_secs(30), |l| l.starts_with("INSTANCE"));
-    let urls: Vec<String> = (0..8)
+    // (instance, URL) of each instance, from the table `tse up` prints.
+    let instances: Vec<(String, String)> = (0..8)
         .map(|_| {
-            tse.wait_for(Duration::from_secs(5), |_| true)
-                .split_whitespace()
-                .nth(2)
-                .unwrap()
-                .to_owned()
+            let line = tse.wait_for(Duration::from_secs(5), |_| true);
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields[0].to_owned(), fields[2].to_owned())
         })
         .collect();
+    let urls: Vec<String> = instances.iter().map(|(_, url)| url.clone()).collect();
     tse.wait_for(Duration::from_secs(10), |l| l.starts_with("tse:"));
 
     // Every instance's exposition passes promtool's parser and lint.
@@ -151,30 +163,36 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
         assert!(ok, "promtool check metrics on {url}: {out}");
     }
 
-    // A real Prometheus: the generated rules, targets from the registry's HTTP service discovery.
+    // A real Prometheus with the generated configuration — static targets and the registry's HTTP
+    // service discovery (any instance serves it) — and the generated rules. Only what differs
+    // between Compose and this test changes: each instance's host (its Compose service name there,
+    // 127.0.0.1 and its port here), the intervals (seconds, for a quick test) and the rules' path.
     let port = free_port();
+    let mut generated = std::fs::read_to_string(deploy.join("prometheus/prometheus.yml")).unwrap();
+    for (instance, url) in &instances {
+        let address = url.trim_start_matches("http://");
+        generated = generated.replace(&format!("{}:8080", tse::deploy::service_key(instance)), address);
+    }
+    let generated = generated
+        .replace("\"5s\"", "\"1s\"")
+        .replace("\"15s\"", "\"1s\"")
+        .replace("\"rules.yml\"", &format!("\"{}\"", rules_path.display()));
+    assert!(!generated.contains(":8080"), "every host mapped: {generated}");
     let config = dir.path().join("prometheus.yml");
-    let sd = format!("{}/api/v1/discovery/prometheus", urls[0]);
-    std::fs::write(
-        &config,
-        format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [\"{}\"]\n\
-             scrape_configs:\n  - job_name: tse\n    http_sd_configs: [{{url: \"{sd}\", refresh_interval: 1s}}]\n",
-            rules_path.display()
-        ),
-    )
-    .unwrap();
-    let mut prometheus = std::process::Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    std::fs::write(&config, &generated).unwrap();
+    let _prometheus = Killed(
+        std::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let api = format!("http://127.0.0.1:{port}/api/v1");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let targets = loop {
@@ -202,7 +220,7 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
     let scrape = |t: &Value| t["lastScrapeDuration"].as_f64().unwrap_or(0.0);
     let of_largest = targets
         .iter()
-        .find(|t| t["scrapeUrl"].as_str().is_some_and(|u| u.starts_with(&largest.1)))
+        .find(|t| t["scrapeUrl"].as_str() == Some(&format!("{}/metrics", largest.1)))
         .unwrap_or_else(|| panic!("the target of {}", largest.1));
     let slowest = targets.iter().map(scrape).fold(0.0, f64::max);
     eprintln!(
@@ -355,8 +373,49 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
     assert_eq!(up["data"]["result"].as_array().unwrap().len(), 8, "{up}");
     eprintln!("evaluated {} rule expressions against Prometheus", exprs.len());
 
-    let _ = prometheus.kill();
-    let _ = prometheus.wait();
     tse.signal("TERM");
     let _ = tse.wait_exit(Duration::from_secs(20));
+}
+
+/// Every generated alert fires on what it describes, with its labels and summary, and stays quiet on
+/// a healthy ecosystem: `promtool test rules` with `rules_test.yml` (synthetic series) next to the
+/// generated `rules.yml`. Every alert must have its case there.
+#[test]
+fn alert_rules_fire_on_what_they_describe() {
+    if !have("promtool") {
+        eprintln!("skipped: no promtool on this machine (`apt-get install prometheus`)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rules = tse::deploy::rules();
+    std::fs::write(dir.path().join("rules.yml"), tse::deploy::yaml(&rules)).unwrap();
+    let cases = include_str!("rules_test.yml");
+    std::fs::write(dir.path().join("rules_test.yml"), cases).unwrap();
+    let alerts: Vec<&str> = rules["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap().iter())
+        .filter_map(|r| r["alert"].as_str())
+        .collect();
+    for alert in &alerts {
+        assert!(
+            cases.contains(&format!("alertname: {alert}\n"))
+                && cases.contains(&format!("alertname: {alert},")),
+            "{alert} has a firing and a quiet case in rules_test.yml"
+        );
+    }
+    let (ok, out) = promtool(
+        &[
+            "test",
+            "rules",
+            dir.path().join("rules_test.yml").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(ok, "promtool test rules: {out}");
+    eprintln!(
+        "{} alert rules fired and stayed quiet as their unit tests expect",
+        alerts.len()
+    );
 }

@@ -4,12 +4,15 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
+# Without debug line tables (kept for local builds): 31 MB instead of 139 MB; symbols stay, so
+# backtraces still name functions.
+ENV CARGO_PROFILE_RELEASE_STRIP=debuginfo
 RUN cargo build --release -p tse && cp target/release/tse /usr/local/bin/tse
 
 FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
-    && rm -rf /var/lib/apt/lists/* \
+    && apt-get clean && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin tse \
     && mkdir -p /app/data /app/logs \
     && chown -R tse /app

@@ -1,8 +1,9 @@
 //! The Prometheus adapter of the [`MetricsPort`]: the second seed's business metrics with its names
 //! and labels exactly — `custodian_positions_total{account,symbol}`,
 //! `custodian_settlements_total{status,type}`, `custodian_balance_changes_total{account,currency}` —
-//! plus `custodian_settlement_duration_seconds{type}` (simulated time from acceptance to completion)
-//! `custodian_settlements_pending` and `custodian_balance{account,currency}` (available plus locked). (`custodian_faults_active{kind}` is kept by the fault board.)
+//! plus `custodian_settlement_duration_seconds{type}` (simulated time from acceptance to completion),
+//! `custodian_settlements_pending` and `custodian_balance{account,currency}` (available plus locked).
+//! (`custodian_faults_active{kind}` is kept by the fault board.)
 
 use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 use rust_decimal::Decimal;

@@ -5,8 +5,9 @@
 //! A clock is a linear map from wall time to simulated time: `sim = sim_epoch + (wall - wall_epoch) ×
 //! speed`. Its [`ClockSpec`] is all another process needs to run the same clock: `tse up` creates one
 //! and hands it to every instance; separate processes adopt the spec published in the registry
-//! (`tse:clock`) by whichever started first, so every instance agrees on "now". Wall time is read from
-//! the system clock so that processes on one host (or NTP-synchronised hosts) agree.
+//! (`tse:clock:{environment}`: one per ecosystem) by whichever started first, so every instance
+//! agrees on "now". Wall time is read from the system clock so that processes on one host (or
+//! NTP-synchronised hosts) agree.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -36,8 +36,11 @@ pub const KEY_PREFIX: &str = "services";
 /// Name of the health check discovery reports.
 pub const CHECK: &str = "discovery";
 
-/// Key under which the ecosystem's clock spec is shared.
-pub const CLOCK_KEY: &str = "tse:clock";
+/// The key under which the clock of the ecosystem of `environment` is shared: one clock per
+/// ecosystem, so two ecosystems on one Redis (say `staging` and a test run) keep their own time.
+pub fn clock_key(environment: &str) -> String {
+    format!("tse:clock:{environment}")
+}
 
 /// What an instance publishes about itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -181,15 +184,20 @@ impl Registry {
         Ok(all)
     }
 
-    /// Adopts the ecosystem clock: returns the spec already published (and keeps it alive for `ttl`),
-    /// or publishes `proposed` if there is none.
+    /// Adopts the clock of the ecosystem of `environment`: returns the spec already published (and
+    /// keeps it alive for `ttl`), or publishes `proposed` if there is none.
     ///
     /// # Errors
     /// [`DiscoveryError::Unavailable`] when Redis cannot be reached.
-    pub async fn adopt_clock(&self, proposed: ClockSpec, ttl: Duration) -> Result<ClockSpec, DiscoveryError> {
+    pub async fn adopt_clock(
+        &self,
+        environment: &str,
+        proposed: ClockSpec,
+        ttl: Duration,
+    ) -> Result<ClockSpec, DiscoveryError> {
         match self {
-            Registry::Embedded(registry) => Ok(registry.adopt_clock(proposed, ttl)),
-            Registry::Redis(registry) => registry.adopt_clock(proposed, ttl).await,
+            Registry::Embedded(registry) => Ok(registry.adopt_clock(environment, proposed, ttl)),
+            Registry::Redis(registry) => registry.adopt_clock(environment, proposed, ttl).await,
         }
     }
 
@@ -255,18 +263,18 @@ fn held_by(mine: &Registration, other: &Registration) -> Option<&'static str> {
 #[derive(Default)]
 pub struct EmbeddedRegistry {
     entries: Mutex<BTreeMap<String, (Registration, Instant)>>,
-    clock: Mutex<Option<(ClockSpec, Instant)>>,
+    clocks: Mutex<BTreeMap<String, (ClockSpec, Instant)>>,
 }
 
 impl EmbeddedRegistry {
-    fn adopt_clock(&self, proposed: ClockSpec, ttl: Duration) -> ClockSpec {
-        let mut clock = self.clock.lock().unwrap_or_else(|e| e.into_inner());
+    fn adopt_clock(&self, environment: &str, proposed: ClockSpec, ttl: Duration) -> ClockSpec {
+        let mut clocks = self.clocks.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        let spec = match *clock {
-            Some((spec, expires)) if expires > now => spec,
+        let spec = match clocks.get(environment) {
+            Some(&(spec, expires)) if expires > now => spec,
             _ => proposed,
         };
-        *clock = Some((spec, now + ttl));
+        clocks.insert(environment.to_owned(), (spec, now + ttl));
         spec
     }
 
@@ -394,19 +402,25 @@ fn ttl_millis(ttl: Duration) -> u64 {
 }
 
 impl RedisRegistry {
-    async fn adopt_clock(&self, proposed: ClockSpec, ttl: Duration) -> Result<ClockSpec, DiscoveryError> {
+    async fn adopt_clock(
+        &self,
+        environment: &str,
+        proposed: ClockSpec,
+        ttl: Duration,
+    ) -> Result<ClockSpec, DiscoveryError> {
+        let key = clock_key(environment);
         let payload =
             serde_json::to_string(&proposed).map_err(|e| DiscoveryError::Unavailable(e.to_string()))?;
         let mut connection = self.connection.clone();
         let adopted: String = redis::Script::new(ADOPT_CLOCK_SCRIPT)
-            .key(CLOCK_KEY)
+            .key(&key)
             .arg(payload)
             .arg(ttl_millis(ttl))
             .invoke_async(&mut connection)
             .await
             .map_err(|e| unavailable(&e))?;
         serde_json::from_str(&adopted)
-            .map_err(|e| DiscoveryError::Unavailable(format!("unreadable clock at {CLOCK_KEY}: {e}")))
+            .map_err(|e| DiscoveryError::Unavailable(format!("unreadable clock at {key}: {e}")))
     }
 
     async fn list(&self) -> Result<Vec<Registration>, DiscoveryError> {
@@ -626,7 +640,11 @@ impl Discovery {
 
     async fn beat(&self, health: &Health) {
         // Keep the shared clock alive (and publish it again if the registry lost it).
-        if let Ok(adopted) = self.registry.adopt_clock(self.clock, self.ttl).await
+        let environment = self.registration().environment;
+        if let Ok(adopted) = self
+            .registry
+            .adopt_clock(&environment, self.clock, self.ttl)
+            .await
             && adopted != self.clock
         {
             warn!(

@@ -250,7 +250,7 @@ impl fmt::Display for SchemaName {
 }
 
 /// First key segments no instance namespace may start with: `services` holds discovery registrations
-/// (`services:{service}:{instance}`), `tse` holds what the ecosystem shares (`tse:clock`).
+/// (`services:{service}:{instance}`), `tse` holds what an ecosystem shares (`tse:clock:{environment}`).
 pub const RESERVED_NAMESPACES: [&str; 2] = ["services", "tse"];
 
 /// A Redis namespace: every key an instance writes is `{namespace}:{rest}`. Segments of ASCII letters,

@@ -66,6 +66,8 @@ pub struct TestOptions {
     pub admin_token: Option<&'static str>,
     /// `[instance.settings]` of the service.
     pub settings: Option<toml::Table>,
+    /// `ENVIRONMENT` (default `test`): the ecosystem, whose clock and lookups it shares.
+    pub environment: Option<String>,
 }
 
 /// An instance of `service` with `options`; panics if it cannot start.
@@ -102,7 +104,7 @@ pub async fn try_spawn(
     };
     let mut env: BTreeMap<&str, &str> = BTreeMap::new();
     env.insert("BIND_ADDRESS", "127.0.0.1");
-    env.insert("ENVIRONMENT", "test");
+    env.insert("ENVIRONMENT", options.environment.as_deref().unwrap_or("test"));
     if let Some(url) = &options.database_url {
         env.insert("DATABASE_URL", url);
     }

@@ -133,27 +133,23 @@ async fn two_named_instances_on_postgres_and_redis_keep_separate_books() {
         PgGuard::new(&db, "custodian_sim_001"),
         PgGuard::new(&db, "custodian_sim_002"),
     );
+    // An ecosystem of this test's own: its own fast clock, not one another test left at real-time
+    // speed in the shared Redis.
+    let environment = format!("custodian-{}", std::process::id());
     let _redis = RedisGuard {
         url: redis.clone(),
         patterns: vec![
             "services:*:custodian-sim-00*".into(),
             "custodian:sim:001:*".into(),
             "custodian:sim:002:*".into(),
-            "tse:clock".into(),
+            tse_runtime::discovery::clock_key(&environment),
         ],
     };
-    // The ecosystem clock lives in Redis for every process using it: start this test's own fast
-    // clock rather than join one left by another test at real-time speed.
-    let mut raw = redis_connection(&redis).await;
-    let _: i64 = redis::cmd("DEL")
-        .arg("tse:clock")
-        .query_async(&mut raw)
-        .await
-        .unwrap();
     let named = |name: &'static str| TestOptions {
         database_url: Some(db.clone()),
         redis_url: Some(redis.clone()),
         instance: Some(name.to_owned()),
+        environment: Some(environment.clone()),
         ..options(FAST)
     };
     let mut one = spawn_with(tse_custodian::service(), named("custodian-sim-001")).await;
@@ -257,6 +253,7 @@ async fn two_named_instances_on_postgres_and_redis_keep_separate_books() {
         cache.get("balances:cust-1").await.unwrap(),
         Some(b"6998".to_vec())
     );
+    let mut raw = redis_connection(&redis).await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg("custodian:sim:001:*")
         .query_async(&mut raw)

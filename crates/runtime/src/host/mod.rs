@@ -64,7 +64,11 @@ impl Shared {
         let registry = Registry::for_config(common)?;
         let proposed = Clock::new(common.clock_speed);
         let clock = match registry
-            .adopt_clock(proposed.spec(), common.health_check_interval * 3)
+            .adopt_clock(
+                &common.environment,
+                proposed.spec(),
+                common.health_check_interval * 3,
+            )
             .await
         {
             Ok(spec) if spec == proposed.spec() => proposed,

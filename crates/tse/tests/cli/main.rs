@@ -2,6 +2,7 @@
 
 #![allow(unreachable_pub)]
 
+mod compose;
 mod deploy;
 mod exchange;
 mod names;

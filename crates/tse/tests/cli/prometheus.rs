@@ -8,13 +8,13 @@
 //! `promtool test rules` on synthetic series. Skipped, saying so, on a machine without `prometheus`
 //! and `promtool`.
 
-use std::{process::Stdio, time::Duration};
+use std::{path::Path, process::Stdio, time::Duration};
 
 use serde_json::Value;
 
 use crate::process::{Tse, command, run};
 
-fn have(tool: &str) -> bool {
+pub(crate) fn have(tool: &str) -> bool {
     std::process::Command::new(tool)
         .arg("--version")
         .stdout(Stdio::null())
@@ -59,12 +59,12 @@ fn expressions(rules: &Value) -> Vec<String> {
 }
 
 /// GETs `url` and reads its JSON answer.
-async fn get_json(client: &reqwest::Client, url: String) -> Value {
+pub(crate) async fn get_json(client: &reqwest::Client, url: String) -> Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
 /// Percent-encodes a query parameter.
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -77,7 +77,7 @@ fn encode(text: &str) -> String {
 }
 
 /// A child process killed when dropped (a failed assertion leaves no Prometheus behind).
-struct Killed(std::process::Child);
+pub(crate) struct Killed(std::process::Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -86,12 +86,114 @@ impl Drop for Killed {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The generated `prometheus/prometheus.yml` of the Compose project in `deploy` — static targets and
+/// the registry's HTTP service discovery (any instance serves it) — with only what differs between
+/// Compose and a test changed: each instance's host (its Compose service name there, the address of
+/// `instances`' URL here), the intervals (a second, for a quick test) and the rules' path.
+pub(crate) fn mapped_config(deploy: &Path, instances: &[(String, String)], rules: &Path) -> String {
+    let mut config = std::fs::read_to_string(deploy.join("prometheus/prometheus.yml")).unwrap();
+    for (instance, url) in instances {
+        let address = url.trim_start_matches("http://");
+        config = config.replace(&format!("{}:8080", tse::deploy::service_key(instance)), address);
+    }
+    let config = config
+        .replace("\"5s\"", "\"1s\"")
+        .replace("\"15s\"", "\"1s\"")
+        .replace("\"rules.yml\"", &format!("\"{}\"", rules.display()));
+    assert!(!config.contains(":8080"), "every host mapped: {config}");
+    config
+}
+
+/// Starts Prometheus with `config` (its data under `dir`) on a free port; returns the process (killed
+/// when dropped) and its API's base URL.
+pub(crate) fn start_prometheus(dir: &Path, config: &str) -> (Killed, String) {
+    let port = free_port();
+    let path = dir.join("prometheus.yml");
+    std::fs::write(&path, config).unwrap();
+    let child = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", path.display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (Killed(child), format!("http://127.0.0.1:{port}/api/v1"))
+}
+
+/// Waits (a minute at most) until Prometheus has exactly `n` active targets, all up; returns them.
+pub(crate) async fn targets_up(client: &reqwest::Client, api: &str, n: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut last = Value::Null;
+    loop {
+        let answer = client.get(format!("{api}/targets")).send().await;
+        if let Ok(answer) = answer
+            && let Ok(body) = answer.json::<Value>().await
+        {
+            let active = body["data"]["activeTargets"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if active.len() == n && active.iter().all(|t| t["health"] == "up") {
+                return active;
+            }
+            last = body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never {n} targets all up: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Opens an account of `entity` on the exchange at `exchange`, funds it and buys 0.1 BTC at market,
+/// again until it fills (the liquidity provider quotes once it has a price); returns the order.
+pub(crate) async fn buy_at_market(client: &reqwest::Client, exchange: &str, entity: &str) -> Value {
+    let account: Value = client
+        .post(format!("{exchange}/api/v1/accounts"))
+        .json(&serde_json::json!({"entity": entity}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = account["id"].as_str().unwrap_or_else(|| panic!("{account}"));
+    client
+        .post(format!("{exchange}/api/v1/accounts/{id}/deposits"))
+        .json(&serde_json::json!({"asset": "USD", "amount": "1000000"}))
+        .send()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let order: Value = client
+            .post(format!("{exchange}/api/v1/orders"))
+            .json(&serde_json::json!({"account_id": id, "symbol": "BTC-USD", "side": "BUY", "type": "MARKET", "quantity": "0.1"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if order["trades"].as_array().is_some_and(|t| !t.is_empty()) {
+            return order;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no liquidity to trade against: {order}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 #[tokio::test]
@@ -163,54 +265,10 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
         assert!(ok, "promtool check metrics on {url}: {out}");
     }
 
-    // A real Prometheus with the generated configuration — static targets and the registry's HTTP
-    // service discovery (any instance serves it) — and the generated rules. Only what differs
-    // between Compose and this test changes: each instance's host (its Compose service name there,
-    // 127.0.0.1 and its port here), the intervals (seconds, for a quick test) and the rules' path.
-    let port = free_port();
-    let mut generated = std::fs::read_to_string(deploy.join("prometheus/prometheus.yml")).unwrap();
-    for (instance, url) in &instances {
-        let address = url.trim_start_matches("http://");
-        generated = generated.replace(&format!("{}:8080", tse::deploy::service_key(instance)), address);
-    }
-    let generated = generated
-        .replace("\"5s\"", "\"1s\"")
-        .replace("\"15s\"", "\"1s\"")
-        .replace("\"rules.yml\"", &format!("\"{}\"", rules_path.display()));
-    assert!(!generated.contains(":8080"), "every host mapped: {generated}");
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(&config, &generated).unwrap();
-    let _prometheus = Killed(
-        std::process::Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let api = format!("http://127.0.0.1:{port}/api/v1");
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let targets = loop {
-        let answer = client.get(format!("{api}/targets")).send().await;
-        if let Ok(answer) = answer
-            && let Ok(body) = answer.json::<Value>().await
-        {
-            let active = body["data"]["activeTargets"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            if active.len() == 8 && active.iter().all(|t| t["health"] == "up") {
-                break active;
-            }
-        }
-        assert!(std::time::Instant::now() < deadline, "targets never all up");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    // A real Prometheus with the generated configuration and rules.
+    let config = mapped_config(&deploy, &instances, &rules_path);
+    let (_prometheus, api) = start_prometheus(dir.path(), &config);
+    let targets = targets_up(&client, &api, 8).await;
     for t in &targets {
         let labels = &t["labels"];
         for label in ["service", "instance_name", "service_type", "entity_type"] {
@@ -233,43 +291,7 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
 
     // Some trading, so the entity panels have something to show: trading-system-LH buys on
     // exchange-OKX; the custodian settles it.
-    let okx = &urls[2];
-    let account: Value = client
-        .post(format!("{okx}/api/v1/accounts"))
-        .json(&serde_json::json!({"entity": "trading-system-LH"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = account["id"].as_str().unwrap();
-    client
-        .post(format!("{okx}/api/v1/accounts/{id}/deposits"))
-        .json(&serde_json::json!({"asset": "USD", "amount": "1000000"}))
-        .send()
-        .await
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let order: Value = client
-            .post(format!("{okx}/api/v1/orders"))
-            .json(&serde_json::json!({"account_id": id, "symbol": "BTC-USD", "side": "BUY", "type": "MARKET", "quantity": "0.1"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if order["trades"].as_array().is_some_and(|t| !t.is_empty()) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no liquidity to trade against: {order}"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    buy_at_market(&client, &urls[2], "trading-system-LH").await;
 
     // Every dashboard panel's expressions evaluate and show data (variables at "All").
     let query = |expr: String| {

@@ -63,7 +63,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         );
         let specs: Arc<[SymbolSpec]> = settings.symbols.into();
         let board = FaultBoard::<MarketFault>::open(&ctx, "market_data_faults_active", specs.clone()).await?;
-        let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics())?);
+        let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics(), &specs)?);
         let start = repo::load(ctx.storage(), &specs).await;
         let (writer, rounds) = mpsc::channel(WRITER_BACKLOG);
         let (engine, feed) = Engine::new(

@@ -258,7 +258,7 @@ fn host_endpoints() -> OpenApi {
                 &[(400, "unknown service or query parameter"), (503, "the registry cannot be reached")],
             )},
             "/api/v1/discovery/prometheus": {"get": operation(
-                "Prometheus HTTP service discovery: a target group per live instance",
+                "Prometheus HTTP service discovery: a target group per live instance of this ecosystem (environment)",
                 vec![], None,
                 (200, json_answer("target groups with labels service, instance_name, service_type, entity_type",
                     json!({"type": "array", "items": object}))),

@@ -16,7 +16,7 @@ use tse_runtime::{
     identity::{Identity, ServiceKind},
 };
 use tse_testing::{
-    app::{TestApp, TestOptions, spawn_with},
+    app::{TestApp, TestOptions, eventually, sample, spawn_with},
     servers::{PgGuard, RedisGuard, database_url, pg_strings, redis_connection, redis_url},
 };
 
@@ -36,6 +36,20 @@ async fn some_books(app: &TestApp) -> (String, String, String) {
 async fn check_restored(app: &TestApp, a: &str, b: &str, pending: &str) {
     assert_eq!(balances(app, a).await["USD"], (d("6998"), d("2001")));
     assert_eq!(balances(app, b).await["BTC"], (d("3"), d("0")));
+    // The balance gauge is set from the restored books, before any new activity.
+    let gauge = |metrics: &str, account: &str, currency: &str| {
+        sample(
+            metrics,
+            "custodian_balance",
+            &[("account", account), ("currency", currency)],
+        )
+    };
+    let restored = eventually(Duration::from_secs(5), "the balance gauge restored", || async {
+        let metrics = app.metrics().await;
+        Some((gauge(&metrics, a, "USD")?, gauge(&metrics, b, "BTC")?))
+    })
+    .await;
+    assert_eq!(restored, (8999.0, 3.0));
     let (_, positions) = app.get_json(&format!("/api/v1/accounts/{a}/positions")).await;
     assert_eq!(dec(&positions["positions"][0]["quantity"]), d("1"));
     // The same instruction is still known; a new one gets the next id.

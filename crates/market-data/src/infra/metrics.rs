@@ -1,11 +1,16 @@
 //! The Prometheus adapter of [`MarketMetrics`]: `market_data_ticks_total{symbol}`,
-//! `market_data_price{symbol}`, `market_data_publish_latency_seconds`. (`market_data_faults_active{kind}`
-//! is kept by the fault board.)
+//! `market_data_price{symbol}`, `market_data_publish_latency_seconds`, and
+//! `market_data_symbol_pegged{symbol}` (1 for a pegged, mean-reverting symbol, whose price may
+//! legitimately stay put for minutes; 0 otherwise). (`market_data_faults_active{kind}` is kept by the
+//! fault board.)
 
-use prometheus::{GaugeVec, Histogram, HistogramOpts, IntCounterVec, Opts, Registry};
+use prometheus::{GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 
-use crate::{app::MarketMetrics, domain::symbol::Symbol};
+use crate::{
+    app::MarketMetrics,
+    domain::symbol::{Symbol, SymbolSpec},
+};
 
 /// Prometheus metrics of one market data instance.
 pub struct PrometheusMetrics {
@@ -15,11 +20,11 @@ pub struct PrometheusMetrics {
 }
 
 impl PrometheusMetrics {
-    /// Registers the metrics in the instance's registry.
+    /// Registers the metrics of an instance publishing `symbols` in its registry.
     ///
     /// # Errors
     /// Returns a Prometheus error if a name is taken.
-    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+    pub fn register(registry: &Registry, symbols: &[SymbolSpec]) -> Result<Self, prometheus::Error> {
         let ticks = IntCounterVec::new(
             Opts::new("market_data_ticks_total", "Prices published, by symbol."),
             &["symbol"],
@@ -35,6 +40,19 @@ impl PrometheusMetrics {
             )
             .buckets(tse_runtime::metrics::LATENCY_BUCKETS.to_vec()),
         )?;
+        let pegged = IntGaugeVec::new(
+            Opts::new(
+                "market_data_symbol_pegged",
+                "1 for a pegged (mean-reverting) symbol, 0 for a floating one.",
+            ),
+            &["symbol"],
+        )?;
+        for spec in symbols {
+            pegged
+                .with_label_values(&[spec.symbol.as_str()])
+                .set(i64::from(spec.is_pegged()));
+        }
+        registry.register(Box::new(pegged))?;
         registry.register(Box::new(ticks.clone()))?;
         registry.register(Box::new(price.clone()))?;
         registry.register(Box::new(latency.clone()))?;

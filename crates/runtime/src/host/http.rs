@@ -163,12 +163,15 @@ async fn services_handler(
     .into_response())
 }
 
-/// Prometheus HTTP service discovery: one target group per live instance, with the labels
-/// `service`, `instance_name`, `service_type` and `entity_type`.
+/// Prometheus HTTP service discovery: one target group per live instance of this instance's
+/// ecosystem (its `ENVIRONMENT`: another ecosystem sharing the registry is another Prometheus's
+/// business), with the labels `service`, `instance_name`, `service_type` and `entity_type`.
 async fn prometheus_sd_handler(State(state): State<HostState>) -> Result<Response, ApiError> {
+    let environment = state.discovery.registration().environment;
     let services = state.discovery.registry().list().await.map_err(registry_error)?;
     let groups: Vec<_> = services
         .iter()
+        .filter(|r| r.environment == environment)
         .map(|r| {
             json!({
                 "targets": [format!("{}:{}", r.host, r.http_port)],

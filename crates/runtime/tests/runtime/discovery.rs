@@ -359,4 +359,26 @@ async fn discovery_endpoints_list_filter_and_serve_prometheus_targets() {
     assert_eq!(exchange_group["labels"]["service_type"], "multi-instance");
     assert_eq!(exchange_group["labels"]["entity_type"], "exchange");
     assert_eq!(exchange_group["labels"].as_object().unwrap().len(), 4);
+
+    // Another ecosystem on the same registry is listed, but not given to this one's Prometheus.
+    let staging = spawn_with(
+        ServiceDef::host_only(ServiceKind::MarketDataSimulator),
+        TestOptions {
+            instance: Some(unique_instance("market-data")),
+            registry: Some(registry.clone()),
+            environment: Some("staging".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, all) = exchange.get_json("/api/v1/discovery/services").await;
+    assert_eq!(all["count"], 3);
+    let (_, targets) = custodian.get_json("/api/v1/discovery/prometheus").await;
+    assert_eq!(targets.as_array().unwrap().len(), 2, "{targets}");
+    let (_, targets) = staging.get_json("/api/v1/discovery/prometheus").await;
+    assert_eq!(targets.as_array().unwrap().len(), 1, "{targets}");
+    assert_eq!(
+        targets[0]["labels"]["instance_name"],
+        staging.instance_name.as_str()
+    );
 }

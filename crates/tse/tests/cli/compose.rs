@@ -16,8 +16,8 @@ use tse_testing::{
 };
 
 use crate::{
-    process::{Tse, command, run},
-    prometheus::{buy_at_market, free_port, have, mapped_config, start_prometheus, targets_up},
+    process::{Tse, addr_in, command, run},
+    prometheus::{buy_at_market, have, mapped_config, start_prometheus, targets_up},
 };
 
 /// The example topology under names of this run (its instances, entities and environment), so the
@@ -111,8 +111,6 @@ async fn the_generated_compose_project_runs_as_processes_against_postgres_and_re
             .iter()
             .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
             .collect();
-        let http = free_port();
-        let grpc = free_port();
         // What the container network and Compose's interpolation would provide.
         let data = deploy.join("data").join(&name);
         let logs = deploy.join("logs").join(&name);
@@ -121,8 +119,9 @@ async fn the_generated_compose_project_runs_as_processes_against_postgres_and_re
             ("REDIS_URL", redis.clone()),
             ("BIND_ADDRESS", "127.0.0.1".to_owned()),
             ("ADVERTISE_HOST", "127.0.0.1".to_owned()),
-            ("HTTP_PORT", http.to_string()),
-            ("GRPC_PORT", grpc.to_string()),
+            // The OS chooses (no port race with parallel tests); read back from the log below.
+            ("HTTP_PORT", "0".to_owned()),
+            ("GRPC_PORT", "0".to_owned()),
             ("DATA_DIR", data.display().to_string()),
             ("LOG_DIR", logs.display().to_string()),
             ("TSE_TOPOLOGY", deploy.join("topology.toml").display().to_string()),
@@ -153,8 +152,11 @@ async fn the_generated_compose_project_runs_as_processes_against_postgres_and_re
                 .map(|a| a.as_str().unwrap()),
         )
         .envs(&env);
-        processes.push(Tse::spawn(cmd));
-        instances.push((name, format!("http://127.0.0.1:{http}")));
+        let mut process = Tse::spawn(cmd);
+        let http =
+            addr_in(&process.wait_for(Duration::from_secs(60), |l| l.contains("HTTP server listening")));
+        processes.push(process);
+        instances.push((name, format!("http://{http}")));
     }
     let url = |prefix: &str| {
         instances

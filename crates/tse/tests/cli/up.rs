@@ -207,7 +207,10 @@ async fn with_postgres_and_redis_every_instance_creates_its_schema_and_registers
         .iter()
         .map(|n| format!("{n}-{suffix}"))
         .collect();
-    let mut topology = String::from("[ecosystem]\nhttp_port_base = 0\ngrpc_port_base = 0\n");
+    // An ecosystem of its own (environment): its own clock and lookups in the shared Redis.
+    let environment = format!("up-{suffix}");
+    let mut topology =
+        format!("[ecosystem]\nenvironment = \"{environment}\"\nhttp_port_base = 0\ngrpc_port_base = 0\n");
     for (service, name) in services.iter().zip(&names) {
         topology.push_str(&format!(
             "\n[[instance]]\nservice = \"{service}\"\nname = \"{name}\"\n"
@@ -217,7 +220,10 @@ async fn with_postgres_and_redis_every_instance_creates_its_schema_and_registers
     let _pg: Vec<PgGuard> = schemas.iter().map(|s| PgGuard::new(&db, s)).collect();
     let _redis = RedisGuard {
         url: redis.clone(),
-        patterns: vec![format!("services:*:*-{suffix}")],
+        patterns: vec![
+            format!("services:*:*-{suffix}"),
+            tse_runtime::discovery::clock_key(&environment),
+        ],
     };
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("eco.toml"), topology).unwrap();

@@ -388,13 +388,14 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     )
     .map_err(runtime)?;
     let listeners = Listeners::bind(&config).await.map_err(runtime)?;
+    let signals = Signals::listen().map_err(runtime)?;
     let shutdown = CancellationToken::new();
     let service = catalog::service(config.identity.service());
     let shared = Shared::connect(&config.common).await.map_err(runtime)?;
     let instance = host::start(config, service, listeners, shared, shutdown.clone())
         .await
         .map_err(runtime)?;
-    tokio::spawn(cancel_on_signal(shutdown));
+    tokio::spawn(signals.cancel(shutdown));
     instance.stopped().await.map_err(runtime)
 }
 
@@ -502,11 +503,12 @@ async fn up(args: UpArgs) -> Result<(), Failure> {
         "starting ecosystem"
     );
 
+    let signals = Signals::listen().map_err(runtime)?;
     let shutdown = CancellationToken::new();
     let ecosystem = Ecosystem::start(&config, shutdown.clone())
         .await
         .map_err(runtime)?;
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    tokio::spawn(signals.cancel(shutdown.clone()));
     let readiness = ecosystem.ready(READY_WAIT).await;
     print!("{}", ecosystem.table());
     match readiness {
@@ -602,28 +604,48 @@ fn show(path: &Path) -> String {
     format!("{}/", path.display())
 }
 
-/// Cancels `shutdown` on SIGINT (Ctrl-C) or SIGTERM.
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    let signal = wait_for_signal().await;
-    tracing::info!(signal, "signal received; stopping");
-    shutdown.cancel();
+/// SIGINT (Ctrl-C) and SIGTERM, listened for from the moment of [`Signals::listen`]: one that arrives
+/// while the instances start is kept and acted on once they have started, never lost nor left to
+/// the default action (which would kill the process without its orderly stop).
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(not(unix))]
+    ctrl_c: tokio::signal::windows::CtrlC,
 }
 
-#[cfg(unix)]
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return "SIGINT";
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+impl Signals {
+    #[cfg(unix)]
+    fn listen() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
     }
-}
 
-#[cfg(not(unix))]
-async fn wait_for_signal() -> &'static str {
-    let _ = tokio::signal::ctrl_c().await;
-    "Ctrl-C"
+    #[cfg(not(unix))]
+    fn listen() -> std::io::Result<Self> {
+        Ok(Self {
+            ctrl_c: tokio::signal::windows::ctrl_c()?,
+        })
+    }
+
+    /// Cancels `shutdown` on the first signal.
+    async fn cancel(mut self, shutdown: CancellationToken) {
+        #[cfg(unix)]
+        let signal = tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        };
+        #[cfg(not(unix))]
+        let signal = {
+            self.ctrl_c.recv().await;
+            "Ctrl-C"
+        };
+        tracing::info!(signal, "signal received; stopping");
+        shutdown.cancel();
+    }
 }

@@ -17,7 +17,7 @@ use tse_testing::{
 
 use crate::{
     process::{Tse, addr_in, command, run},
-    prometheus::{buy_at_market, have, mapped_config, start_prometheus, targets_up},
+    prometheus::{buy_at_market, get_text, have, mapped_config, start_prometheus, targets_up},
 };
 
 /// The example topology under names of this run (its instances, entities and environment), so the
@@ -30,20 +30,13 @@ fn topology(suffix: &str) -> String {
         )
         // A simulated minute a second: the custodian's P&L point comes quickly.
         .replace("clock_speed = 1\n", "clock_speed = 60\n");
-    for singleton in ["audit-correlator", "test-coordinator"] {
+    for singleton in &crate::up::DEFAULT_INSTANCES[..2] {
         text = text.replace(
             &format!("service = \"{singleton}\"\n"),
             &format!("service = \"{singleton}\"\nname = \"{singleton}-{suffix}\"\n"),
         );
     }
-    for name in [
-        "exchange-OKX",
-        "exchange-Binance",
-        "custodian-Komainu",
-        "market-data-Coinmetrics",
-        "trading-system-LH",
-        "risk-monitor-LH",
-    ] {
+    for name in &crate::up::DEFAULT_INSTANCES[2..] {
         text = text.replace(&format!("\"{name}\""), &format!("\"{name}-{suffix}\""));
     }
     text
@@ -204,14 +197,7 @@ async fn the_generated_compose_project_runs_as_processes_against_postgres_and_re
     let correlator = url("audit-correlator");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let metrics = client
-            .get(format!("{correlator}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = get_text(&client, format!("{correlator}/metrics")).await;
         let trades = sample(
             &metrics,
             "audit_events_ingested_total",

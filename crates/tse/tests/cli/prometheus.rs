@@ -63,6 +63,11 @@ pub(crate) async fn get_json(client: &reqwest::Client, url: String) -> Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
+/// GETs `url` and reads its text.
+pub(crate) async fn get_text(client: &reqwest::Client, url: String) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// Percent-encodes a query parameter.
 pub(crate) fn encode(text: &str) -> String {
     text.bytes()
@@ -250,14 +255,7 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
     let client = reqwest::Client::new();
     let mut largest = (0, String::new());
     for url in &urls {
-        let text = client
-            .get(format!("{url}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = get_text(&client, format!("{url}/metrics")).await;
         if text.len() > largest.0 {
             largest = (text.len(), url.clone());
         }

@@ -6,7 +6,8 @@ use tse_testing::servers::{PgGuard, RedisGuard, database_url, pg_strings, redis_
 
 use crate::process::{Tse, command, run};
 
-const DEFAULT_INSTANCES: [&str; 8] = [
+/// The default ecosystem's instances, in start order (the two singletons first).
+pub(crate) const DEFAULT_INSTANCES: [&str; 8] = [
     "audit-correlator",
     "test-coordinator",
     "exchange-OKX",

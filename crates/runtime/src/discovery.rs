@@ -640,10 +640,10 @@ impl Discovery {
 
     async fn beat(&self, health: &Health) {
         // Keep the shared clock alive (and publish it again if the registry lost it).
-        let environment = self.registration().environment;
+        let registration = self.registration();
         if let Ok(adopted) = self
             .registry
-            .adopt_clock(&environment, self.clock, self.ttl)
+            .adopt_clock(&registration.environment, self.clock, self.ttl)
             .await
             && adopted != self.clock
         {
@@ -652,7 +652,6 @@ impl Discovery {
                 "the registry holds another ecosystem clock; this instance keeps its own"
             );
         }
-        let registration = self.registration();
         let outcome = match self.registry.refresh(&registration, self.ttl).await {
             Ok(Refresh::Kept) => Ok(()),
             Ok(Refresh::Missing) => {

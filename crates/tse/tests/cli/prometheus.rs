@@ -49,13 +49,18 @@ fn promtool(args: &[&str], stdin: Option<&[u8]>) -> (bool, String) {
 
 /// Every `expr` of a rules document.
 fn expressions(rules: &Value) -> Vec<String> {
+    entries(rules)
+        .map(|r| r["expr"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every rule of a rules document, recording and alerting.
+fn entries(rules: &Value) -> impl Iterator<Item = &Value> {
     rules["groups"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|g| g["rules"].as_array().unwrap().iter())
-        .map(|r| r["expr"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// GETs `url` and reads its JSON answer.
@@ -411,13 +416,7 @@ fn alert_rules_fire_on_what_they_describe() {
     std::fs::write(dir.path().join("rules.yml"), tse::deploy::yaml(&rules)).unwrap();
     let cases = include_str!("rules_test.yml");
     std::fs::write(dir.path().join("rules_test.yml"), cases).unwrap();
-    let alerts: Vec<&str> = rules["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|g| g["rules"].as_array().unwrap().iter())
-        .filter_map(|r| r["alert"].as_str())
-        .collect();
+    let alerts: Vec<&str> = entries(&rules).filter_map(|r| r["alert"].as_str()).collect();
     for alert in &alerts {
         assert!(
             cases.contains(&format!("alertname: {alert}\n"))

@@ -68,6 +68,8 @@ pub struct TestOptions {
     pub settings: Option<toml::Table>,
     /// `ENVIRONMENT` (default `test`): the ecosystem, whose clock and lookups it shares.
     pub environment: Option<String>,
+    /// More environment variables (`MAX_CONNECTIONS`, ...).
+    pub env: Vec<(&'static str, &'static str)>,
 }
 
 /// An instance of `service` with `options`; panics if it cannot start.
@@ -120,6 +122,7 @@ pub async fn try_spawn(
     if let Some(token) = options.admin_token {
         env.insert("TSE_ADMIN_TOKEN", token);
     }
+    env.extend(options.env.iter().copied());
     let mut config = InstanceConfig::load(&overrides, &env).expect("valid test configuration");
     if let Some(settings) = options.settings.clone() {
         (service.check)(&settings).expect("valid test settings");

@@ -3,7 +3,13 @@
 
 use std::time::Duration;
 
-/// Parses a duration made of one or more `<integer><unit>` parts, units `ms`, `s`, `m`, `h`, `d`.
+/// The longest duration accepted: ten years. Durations end up added to simulated timestamps and
+/// multiplied (a heartbeat's TTL is three intervals), so an unbounded one would overflow there;
+/// nothing in a simulation needs longer (a fault without a duration lasts until cleared).
+pub const MAX_DURATION: Duration = Duration::from_secs(3_650 * 86_400);
+
+/// Parses a duration made of one or more `<integer><unit>` parts, units `ms`, `s`, `m`, `h`, `d`,
+/// at most [`MAX_DURATION`].
 ///
 /// # Errors
 /// Returns a message saying what is wrong, suitable for an API or CLI error.
@@ -41,7 +47,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         };
         total = total
             .checked_add(part)
-            .ok_or_else(|| format!("'{text}' is too long"))?;
+            .filter(|total| *total <= MAX_DURATION)
+            .ok_or_else(|| format!("'{text}' is too long; a duration is at most 3650d"))?;
         rest = &rest[unit_len..];
     }
     Ok(total)
@@ -95,6 +102,15 @@ mod tests {
                 .unwrap_err()
                 .contains("too large")
         );
+    }
+
+    #[test]
+    fn refuses_durations_beyond_ten_years() {
+        assert_eq!(parse_duration("3650d").unwrap(), MAX_DURATION);
+        for text in ["3651d", "3000000d", "18446744073709551615s", "3650d1ms"] {
+            let error = parse_duration(text).unwrap_err();
+            assert!(error.contains("at most 3650d"), "{text}: {error}");
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::{
     time::Duration,
 };
 
-pub use duration::{format_duration, parse_duration};
+pub use duration::{MAX_DURATION, format_duration, parse_duration};
 pub use secret::{Secret, SecretUrl};
 
 use crate::identity::{Identity, IdentityError, ServiceKind};
@@ -64,6 +64,15 @@ pub mod vars {
     pub const TSE_CLOCK_SPEED: &str = "TSE_CLOCK_SPEED";
     /// Seed of every random process of the ecosystem (default 1): same seed, same run.
     pub const TSE_SEED: &str = "TSE_SEED";
+    /// Connections an instance holds at once, HTTP and gRPC together (default 1024); more are
+    /// refused until some close.
+    pub const MAX_CONNECTIONS: &str = "MAX_CONNECTIONS";
+    /// How long an HTTP client has to send a request's headers, also between requests on a kept-alive
+    /// connection (default `10s`).
+    pub const HTTP_HEADER_TIMEOUT: &str = "HTTP_HEADER_TIMEOUT";
+    /// How long a connection may move no bytes at all before it is closed (default `60s`); streams
+    /// send keep-alives more often than that.
+    pub const CONNECTION_IDLE_TIMEOUT: &str = "CONNECTION_IDLE_TIMEOUT";
 }
 
 /// Default HTTP port of a single instance, and the default base port of `tse up`.
@@ -82,6 +91,67 @@ pub const DEFAULT_CLOCK_SPEED: f64 = 1.0;
 pub const DEFAULT_SEED: u64 = 1;
 /// How long a stopping instance waits for in-flight requests and background tasks.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What an instance's servers allow each client, so idle, slow or half-sent connections cannot pile
+/// up until the process runs out of file descriptors (and `/api/v1/health` becomes unreachable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Connections held at once, HTTP and gRPC together.
+    pub max_connections: u32,
+    /// Time to send a request's headers (and, kept alive, the next request's).
+    pub header_timeout: Duration,
+    /// Time a connection may move no bytes before it is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// Loads the limits from the environment over `fallback`.
+    ///
+    /// # Errors
+    /// Returns [`ConfigError::Invalid`] naming the variable.
+    fn load(env: &dyn EnvSource, fallback: Self) -> Result<Self, ConfigError> {
+        let max_connections = match env.var(vars::MAX_CONNECTIONS) {
+            Some(value) => value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        vars::MAX_CONNECTIONS,
+                        &value,
+                        "must be a whole number from 1 to 1000000",
+                    )
+                })?,
+            None => fallback.max_connections,
+        };
+        let timeout = |var: &str, default: Duration| match env.var(var) {
+            Some(value) => {
+                let parsed = parse_duration(&value).map_err(|e| ConfigError::invalid(var, &value, e))?;
+                if parsed < Duration::from_millis(100) || parsed > Duration::from_secs(3600) {
+                    return Err(ConfigError::invalid(var, &value, "must be between 100ms and 1h"));
+                }
+                Ok(parsed)
+            }
+            None => Ok(default),
+        };
+        Ok(Self {
+            max_connections,
+            header_timeout: timeout(vars::HTTP_HEADER_TIMEOUT, fallback.header_timeout)?,
+            idle_timeout: timeout(vars::CONNECTION_IDLE_TIMEOUT, fallback.idle_timeout)?,
+        })
+    }
+}
 
 /// Where configuration values come from: the process environment, or a map in tests.
 pub trait EnvSource {
@@ -184,6 +254,8 @@ pub struct CommonConfig {
     pub clock_speed: f64,
     /// Seed of the ecosystem's random processes.
     pub seed: u64,
+    /// What the servers allow each client.
+    pub limits: ConnectionLimits,
 }
 
 impl CommonConfig {
@@ -265,6 +337,7 @@ impl CommonConfig {
             advertise_host: None,
             clock_speed: DEFAULT_CLOCK_SPEED,
             seed: DEFAULT_SEED,
+            limits: ConnectionLimits::default(),
         }
     }
 
@@ -354,6 +427,7 @@ impl CommonConfig {
             Some(token) => Some(Secret::parse_token(vars::TSE_ADMIN_TOKEN, &token)?),
             None => fallback.admin_token.clone(),
         };
+        let limits = ConnectionLimits::load(env, fallback.limits)?;
         Ok(Self {
             environment,
             database_url,
@@ -365,6 +439,7 @@ impl CommonConfig {
             advertise_host,
             clock_speed,
             seed,
+            limits,
         })
     }
 }
@@ -514,6 +589,9 @@ impl InstanceConfig {
             "admin_token": self.common.admin_token.as_ref().map(|_| "***"),
             "clock_speed": self.common.clock_speed,
             "seed": self.common.seed,
+            "max_connections": self.common.limits.max_connections,
+            "http_header_timeout": format_duration(self.common.limits.header_timeout),
+            "connection_idle_timeout": format_duration(self.common.limits.idle_timeout),
         })
     }
 }
@@ -654,6 +732,48 @@ mod tests {
         assert_eq!(cfg.identity.instance().as_str(), "exchange-Binance");
         assert_eq!(cfg.http_port, 9000);
         assert_eq!(cfg.grpc_port, 50052);
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_are_validated() {
+        let cfg = load(
+            &ServeOverrides::default(),
+            &[("SERVICE_NAME", "audit-correlator")],
+        )
+        .unwrap();
+        assert_eq!(cfg.common.limits, ConnectionLimits::default());
+        let cfg = load(
+            &ServeOverrides::default(),
+            &[
+                ("SERVICE_NAME", "audit-correlator"),
+                ("MAX_CONNECTIONS", "16"),
+                ("HTTP_HEADER_TIMEOUT", "2s"),
+                ("CONNECTION_IDLE_TIMEOUT", "500ms"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.common.limits,
+            ConnectionLimits {
+                max_connections: 16,
+                header_timeout: Duration::from_secs(2),
+                idle_timeout: Duration::from_millis(500),
+            }
+        );
+        for (var, value) in [
+            ("MAX_CONNECTIONS", "0"),
+            ("MAX_CONNECTIONS", "many"),
+            ("HTTP_HEADER_TIMEOUT", "10ms"),
+            ("CONNECTION_IDLE_TIMEOUT", "2h"),
+        ] {
+            let error = load(
+                &ServeOverrides::default(),
+                &[("SERVICE_NAME", "audit-correlator"), (var, value)],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(error.starts_with(var), "{var}={value}: {error}");
+        }
     }
 
     #[test]

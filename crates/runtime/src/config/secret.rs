@@ -38,6 +38,7 @@ impl SecretUrl {
             // Setting a password only fails for URLs that cannot have one, which were refused above.
             let _ = url.set_password(Some("***"));
         }
+        mask_query(&mut url);
         Ok(Self {
             raw: value.to_owned(),
             masked: url.to_string(),
@@ -65,6 +66,34 @@ impl fmt::Debug for SecretUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretUrl({})", self.masked)
     }
+}
+
+/// Masks the values of query parameters that carry credentials (`?user=u&password=pw`, libpq's
+/// `sslpassword`, tokens and keys): drivers accept them there as well as in the authority.
+fn mask_query(url: &mut url::Url) {
+    if url.query().is_none() {
+        return;
+    }
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(name, value)| {
+            let value = if is_credential(&name) {
+                "***".into()
+            } else {
+                value.into_owned()
+            };
+            (name.into_owned(), value)
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+}
+
+/// Whether a query parameter's name says it holds a credential.
+fn is_credential(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["pass", "pwd", "secret", "token", "key", "auth", "credential"]
+        .iter()
+        .any(|word| name.contains(word))
 }
 
 /// A bearer token. `Display` and `Debug` print `***`.
@@ -128,6 +157,24 @@ mod tests {
             "SecretUrl(postgres://tse:***@127.0.0.1:5432/test)"
         );
         assert_eq!(url.expose(), "postgres://tse:pw@127.0.0.1:5432/test");
+    }
+
+    #[test]
+    fn credentials_in_the_query_are_masked_too() {
+        let url = SecretUrl::parse(
+            "DATABASE_URL",
+            "postgres://db:5432/test?user=postgres&password=s3cr3t&sslmode=require&sslpassword=k3y&PassWord=x%20y",
+            &["postgres"],
+        )
+        .unwrap();
+        assert_eq!(
+            url.masked(),
+            "postgres://db:5432/test?user=postgres&password=***&sslmode=require&sslpassword=***&PassWord=***"
+        );
+        assert!(!format!("{url} {url:?}").contains("s3cr3t"));
+        let url = SecretUrl::parse("REDIS_URL", "redis://h:6379/0?token=abc&db=1", &["redis"]).unwrap();
+        assert_eq!(url.masked(), "redis://h:6379/0?token=***&db=1");
+        assert!(url.expose().contains("token=abc"));
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! readiness), server reflection (v1 and v1alpha, advertising only what is served), and
 //! `tse.runtime.v1.InstanceService`; plus RED metrics around every call.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Arc};
 
 use prost::Message;
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, service::Routes, transport::server::TcpIncoming};
 use tonic_health::{ServingStatus, server::HealthReporter};
@@ -14,7 +15,9 @@ use tse_proto::runtime::v1::{
     instance_service_server::{InstanceService, InstanceServiceServer},
 };
 
+use super::conn::{Gate, Tracked};
 use crate::{
+    config::ConnectionLimits,
     health::Health,
     metrics::{GrpcMetricsLayer, InstanceMetrics},
 };
@@ -59,10 +62,13 @@ pub(super) fn assemble(
         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
     ];
+    // Both reflection versions describe every served service, each other included: a client that
+    // lists services through v1 may ask v1 for the v1alpha descriptor, and the other way round.
     let reflection = || {
-        let mut builder = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(tse_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        let mut builder = descriptor_sets.iter().fold(
+            tonic_reflection::server::Builder::configure().include_reflection_service(false),
+            |builder, set| builder.register_encoded_file_descriptor_set(set),
+        );
         for name in &served {
             builder = builder.with_service_name(name.clone());
         }
@@ -119,15 +125,32 @@ fn methods_of(descriptor_sets: &[&[u8]], served: &[String]) -> HashSet<String> {
     methods
 }
 
-/// Serves gRPC until `shutdown`, then lets in-flight calls finish.
+/// Serves gRPC until `shutdown`, then lets in-flight calls finish. Connections are admitted through
+/// `gate` (refused ones are closed at once) and closed after moving no bytes for the idle timeout;
+/// HTTP/2 pings keep a live client's connection busier than that.
 pub(super) async fn serve(
     routes: Routes,
     layer: GrpcMetricsLayer,
     listener: TcpListener,
     shutdown: CancellationToken,
+    gate: Arc<Gate>,
+    limits: ConnectionLimits,
 ) -> Result<(), String> {
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = TcpIncoming::from(listener)
+        .with_nodelay(Some(true))
+        .filter_map(move |accepted| match accepted {
+            Ok(tcp) => match gate.admit() {
+                Some(admission) => Some(Ok(Tracked::new(tcp, admission, limits.idle_timeout))),
+                None => {
+                    gate.refuse("gRPC", tcp.peer_addr().ok());
+                    None
+                }
+            },
+            Err(error) => Some(Err(error)),
+        });
     tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(limits.idle_timeout / 2))
+        .http2_keepalive_timeout(Some(limits.idle_timeout / 2))
         .layer(layer)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())

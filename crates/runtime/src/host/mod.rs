@@ -12,10 +12,21 @@
 //! Listeners are bound separately ([`Listeners::bind`]) so that `tse up` can claim every port of an
 //! ecosystem before starting any instance, and so that port 0 resolves to a real port first.
 
+mod conn;
 mod grpc;
 mod http;
 
-use std::{future::Future, io, net::SocketAddr, pin::Pin, sync::Arc};
+use std::{
+    any::Any,
+    future::Future,
+    io,
+    net::SocketAddr,
+    panic::AssertUnwindSafe,
+    pin::Pin,
+    sync::{Arc, Mutex},
+};
+
+use futures::FutureExt;
 
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -144,6 +155,7 @@ pub struct ServiceContext {
     draining: CancellationToken,
     stopping: CancellationToken,
     tasks: TaskTracker,
+    failure: Failure,
 }
 
 impl ServiceContext {
@@ -207,14 +219,81 @@ impl ServiceContext {
         self.stopping.clone()
     }
 
-    /// Spawns a background task inside the instance's span; the host waits for it on shutdown.
+    /// Spawns a background task inside the instance's span; the host waits for it on shutdown. A task
+    /// that panics takes the instance down: health turns unhealthy with the reason, the panic is
+    /// logged as an error in the instance's log, and the instance stops with a failure (`tse serve`
+    /// exits 1) rather than serving on without the task.
     pub fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.tasks.spawn(task.instrument(self.span.clone()))
+        self.tasks
+            .spawn(self.failure.watch(task).instrument(self.span.clone()))
     }
+}
+
+/// The first failure of a task an instance needs, and the signal that stops the instance for it.
+#[derive(Clone)]
+struct Failure {
+    health: Health,
+    reason: Arc<Mutex<Option<String>>>,
+    signal: CancellationToken,
+}
+
+impl Failure {
+    /// The check a failed task turns critical.
+    const CHECK: &'static str = "tasks";
+
+    fn new(health: Health) -> Self {
+        Self {
+            health,
+            reason: Arc::default(),
+            signal: CancellationToken::new(),
+        }
+    }
+
+    /// Runs `task`; a panic in it is reported, then carried on to whoever joins the task.
+    fn watch<F: Future>(&self, task: F) -> impl Future<Output = F::Output> + use<F> {
+        let failure = self.clone();
+        async move {
+            match AssertUnwindSafe(task).catch_unwind().await {
+                Ok(output) => output,
+                Err(panic) => {
+                    failure.fail(format!(
+                        "a task the instance needs panicked: {}",
+                        panic_message(panic.as_ref())
+                    ));
+                    std::panic::resume_unwind(panic)
+                }
+            }
+        }
+    }
+
+    /// Records the failure (the first one wins), turns health unhealthy and asks the instance to stop.
+    fn fail(&self, reason: String) {
+        error!(%reason, "the instance cannot go on and stops");
+        self.health
+            .set_check(Self::CHECK, Check::down(true, reason.clone()));
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(reason);
+        self.signal.cancel();
+    }
+
+    fn reason(&self) -> Option<String> {
+        self.reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The message a panic was raised with.
+pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// What a service serves: HTTP routes and gRPC services, added to the host's own.
@@ -329,6 +408,14 @@ pub enum HostError {
         instance: String,
         /// Why.
         source: BoxError,
+    },
+    /// A task the instance needs failed (panicked), so the instance stopped.
+    #[error("{instance} stopped: {reason}")]
+    Task {
+        /// Instance name.
+        instance: String,
+        /// What failed.
+        reason: String,
     },
     /// A server stopped with an error.
     #[error("{instance} {protocol} server failed: {reason}")]
@@ -488,32 +575,53 @@ async fn start_in_span(
             source,
         })?;
     let health = Health::new(identity.clone(), VERSION, config.common.environment.clone());
-    let dependency = |name: &'static str| Dependency::new(name, health.clone(), metrics.dependency_up(name));
+    // A dependency is exported in `tse_dependency_up` only when the instance uses it: embedded
+    // storage must not show PostgreSQL as down (and fire the generated TseDependencyDown alert).
+    let dependency = |name: &'static str, in_use: bool| {
+        let gauge = if in_use {
+            metrics.dependency_up(name)
+        } else {
+            prometheus::IntGauge::new("tse_dependency_up", "unused dependency, never exported")
+                .expect("a valid metric name")
+        };
+        Dependency::new(name, health.clone(), gauge)
+    };
+    let failure = Failure::new(health.clone());
+    let gate =
+        conn::Gate::new(config.common.limits.max_connections, metrics.registry()).map_err(|source| {
+            HostError::Metrics {
+                instance: instance.clone(),
+                source,
+            }
+        })?;
 
     let migrations = vec![MigrationSet {
         component: service.kind.name(),
         migrations: service.migrations,
     }];
-    let storage = Storage::open(&config, migrations, metrics.registry(), dependency("postgres"))
-        .await
-        .map_err(|source| HostError::Storage {
-            instance: instance.clone(),
-            source,
-        })?;
+    let storage = Storage::open(
+        &config,
+        migrations,
+        metrics.registry(),
+        dependency("postgres", config.common.database_url.is_some()),
+    )
+    .await
+    .map_err(|source| HostError::Storage {
+        instance: instance.clone(),
+        source,
+    })?;
     let storage_up = storage.connect().await;
     health.set_backend("storage", storage.dialect().as_str());
     info!(storage = %storage.description(), available = storage_up, "storage opened");
 
-    let cache =
-        match &config.common.redis_url {
-            None => Cache::memory(identity.redis_namespace().clone()),
-            Some(url) => Cache::redis(identity.redis_namespace().clone(), url, dependency("redis")).map_err(
-                |source| HostError::Cache {
-                    instance: instance.clone(),
-                    source,
-                },
-            )?,
-        };
+    let cache = match &config.common.redis_url {
+        None => Cache::memory(identity.redis_namespace().clone()),
+        Some(url) => Cache::redis(identity.redis_namespace().clone(), url, dependency("redis", true))
+            .map_err(|source| HostError::Cache {
+                instance: instance.clone(),
+                source,
+            })?,
+    };
     let cache_up = cache.connect().await;
     health.set_backend("cache", cache.backend_name());
     info!(cache = cache.backend_name(), namespace = %cache.namespace(), available = cache_up, "cache opened");
@@ -544,35 +652,39 @@ async fn start_in_span(
     let host_tasks = TaskTracker::new();
     let host_stop = CancellationToken::new();
     host_tasks.spawn(
-        storage
-            .clone()
-            .supervise(interval, host_stop.clone())
+        failure
+            .watch(storage.clone().supervise(interval, host_stop.clone()))
             .instrument(span.clone()),
     );
     host_tasks.spawn(
-        cache
-            .clone()
-            .supervise(interval, host_stop.clone())
+        failure
+            .watch(cache.clone().supervise(interval, host_stop.clone()))
             .instrument(span.clone()),
     );
     // The outbox ships until the very end: the service's tasks may still write events on stop.
     host_tasks.spawn(
-        Shipper::new(
-            storage.clone(),
-            discovery.registry().clone(),
-            &config.common.environment,
-            shipper_metrics,
-        )
-        .run(host_stop.clone())
-        .instrument(span.clone()),
+        failure
+            .watch(
+                Shipper::new(
+                    storage.clone(),
+                    discovery.registry().clone(),
+                    &config.common.environment,
+                    shipper_metrics,
+                )
+                .run(host_stop.clone()),
+            )
+            .instrument(span.clone()),
     );
     // The heartbeat has a token of its own: it must stop before deregistering, or a last beat could
     // register the instance again.
     let heartbeat_stop = CancellationToken::new();
     let heartbeat = tokio::spawn(
-        discovery
-            .clone()
-            .heartbeat(health.clone(), interval, heartbeat_stop.clone())
+        failure
+            .watch(
+                discovery
+                    .clone()
+                    .heartbeat(health.clone(), interval, heartbeat_stop.clone()),
+            )
             .instrument(span.clone()),
     );
     info!(interval = ?interval, ttl = ?(interval * 3), clock_speed = clock.speed(), "heartbeat started");
@@ -592,6 +704,7 @@ async fn start_in_span(
         draining: shutdown.clone(),
         stopping: stopping.clone(),
         tasks: tasks.clone(),
+        failure: failure.clone(),
     };
     info!(service = %service.kind, "starting service");
     let parts = match (service.build)(context).await {
@@ -618,19 +731,29 @@ async fn start_in_span(
     let openapi = parts.openapi.document(identity);
     let http_router = http::assemble(parts.http, openapi, &health, &metrics, &discovery, &span);
 
+    let limits = config.common.limits;
     let grpc_server = tokio::spawn(
-        grpc::serve(grpc.routes, grpc.layer, listeners.grpc, shutdown.clone()).instrument(span.clone()),
+        grpc::serve(
+            grpc.routes,
+            grpc.layer,
+            listeners.grpc,
+            shutdown.clone(),
+            gate.clone(),
+            limits,
+        )
+        .instrument(span.clone()),
     );
     info!(addr = %grpc_addr, "gRPC server listening");
-    let http_server =
-        tokio::spawn(http::serve(http_router, listeners.http, shutdown.clone()).instrument(span.clone()));
-    info!(addr = %http_addr, "HTTP server listening");
-    host_tasks.spawn(grpc::report_health(
+    let http_server = tokio::spawn(
+        http::serve(http_router, listeners.http, shutdown.clone(), gate, limits).instrument(span.clone()),
+    );
+    info!(addr = %http_addr, max_connections = limits.max_connections, "HTTP server listening");
+    host_tasks.spawn(failure.watch(grpc::report_health(
         grpc.reporter,
         grpc.services,
         health.clone(),
         host_stop.clone(),
-    ));
+    )));
 
     health.set_phase(Phase::Running);
     info!(http = %http_addr, grpc = %grpc_addr, status = health.status().as_str(), "instance ready");
@@ -638,6 +761,7 @@ async fn start_in_span(
     let supervisor = Supervisor {
         instance,
         health: health.clone(),
+        failure,
         shutdown,
         stopping,
         tasks,
@@ -699,6 +823,7 @@ fn run_id() -> String {
 struct Supervisor {
     instance: String,
     health: Health,
+    failure: Failure,
     shutdown: CancellationToken,
     stopping: CancellationToken,
     tasks: TaskTracker,
@@ -721,6 +846,7 @@ impl Supervisor {
             // below keeps a requested stop from being mistaken for a failure.
             biased;
             () = self.shutdown.cancelled() => info!("shutdown requested: draining"),
+            () = self.failure.signal.cancelled() => {}
             result = &mut self.http_server, if !self.shutdown.is_cancelled() => {
                 failure = Some(self.server_failure("HTTP", result));
             }
@@ -771,6 +897,13 @@ impl Supervisor {
             .is_err()
         {
             warn!("host tasks did not finish in time");
+        }
+        // A task that failed, also while draining, is the instance's failure.
+        if let Some(reason) = self.failure.reason() {
+            failure.get_or_insert(HostError::Task {
+                instance: self.instance.clone(),
+                reason,
+            });
         }
         let spooled = self.storage.spooled();
         self.storage.close().await;

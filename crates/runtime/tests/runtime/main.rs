@@ -5,6 +5,7 @@
 mod cache;
 mod degradation;
 mod discovery;
+mod hardening;
 mod host;
 mod probe;
 mod shipper;

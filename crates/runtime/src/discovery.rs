@@ -42,6 +42,22 @@ pub fn clock_key(environment: &str) -> String {
     format!("tse:clock:{environment}")
 }
 
+/// The explanation a refusal adds when the holder belongs to another ecosystem: registry keys
+/// (`services:{service}:{instance}`, the seed's format) are not scoped by `ENVIRONMENT`, so one
+/// Redis database holds one ecosystem's registrations while clocks (`tse:clock:{environment}`) are
+/// kept apart. Empty when both are of the same ecosystem.
+fn other_ecosystem(registration: &Registration, holder: &Registration) -> String {
+    if holder.environment == registration.environment {
+        return String::new();
+    }
+    format!(
+        "; it belongs to ecosystem '{}', not '{}': one Redis database holds one ecosystem's \
+         registrations, so run this ecosystem on a database of its own (REDIS_URL=redis://host:6379/1) \
+         or with other instance names",
+        holder.environment, registration.environment
+    )
+}
+
 /// What an instance publishes about itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Registration {
@@ -579,7 +595,7 @@ impl Discovery {
                 Claim::Held { what, holder } => {
                     if self.is_alive(&holder).await {
                         return Err(DiscoveryError::Conflict(format!(
-                            "{what} '{}' is held by live instance {} ({} at {})",
+                            "{what} '{}' is held by live instance {} ({} at {}){}",
                             match what.as_str() {
                                 "schema" => &registration.schema,
                                 "Redis namespace" => &registration.redis_namespace,
@@ -588,6 +604,7 @@ impl Discovery {
                             holder.instance,
                             holder.service,
                             holder.http_url(),
+                            other_ecosystem(&registration, &holder),
                         )));
                     }
                     warn!(holder = %holder.instance, "removing the registration of an instance that no longer listens");
@@ -662,9 +679,10 @@ impl Discovery {
                 result
             }
             Ok(Refresh::Taken(holder)) => Err(DiscoveryError::Conflict(format!(
-                "instance name '{}' was taken by another run at {}",
+                "instance name '{}' was taken by another run at {}{}",
                 registration.instance,
-                holder.http_url()
+                holder.http_url(),
+                other_ecosystem(&registration, &holder),
             ))),
             Err(e) => Err(e),
         };

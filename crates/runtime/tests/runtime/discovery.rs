@@ -245,6 +245,56 @@ async fn a_second_instance_with_a_taken_schema_is_refused_in_redis() {
     collision_is_refused(registry, redis_options(&url)).await;
 }
 
+/// Registry keys keep the seed's format (`services:{service}:{instance}`), not scoped by
+/// `ENVIRONMENT`: a second ecosystem on the same Redis database that reuses an instance name is
+/// refused, and the refusal says why and what to do instead of only naming the holder.
+#[tokio::test]
+async fn a_name_held_by_another_ecosystem_is_refused_saying_one_redis_database_holds_one_ecosystem() {
+    let Some(url) = redis_url(
+        "a_name_held_by_another_ecosystem_is_refused_saying_one_redis_database_holds_one_ecosystem",
+    ) else {
+        return;
+    };
+    let instance = unique_instance("exchange");
+    let _guard = guard(&url, &instance);
+    let registry = Registry::redis(&SecretUrl::parse("REDIS_URL", &url, &["redis"]).unwrap()).unwrap();
+    let options = |environment: &str| TestOptions {
+        instance: Some(instance.clone()),
+        registry: Some(registry.clone()),
+        environment: Some(environment.to_owned()),
+        ..redis_options(&url)
+    };
+    let _staging = spawn_with(
+        ServiceDef::host_only(ServiceKind::ExchangeSimulator),
+        options("staging"),
+    )
+    .await;
+    let refused = try_spawn(
+        ServiceDef::host_only(ServiceKind::ExchangeSimulator),
+        options("loadtest"),
+    )
+    .await;
+    let Err(HostError::Conflict { reason, .. }) = refused else {
+        panic!("expected a conflict, got {:?}", refused.err());
+    };
+    assert!(
+        reason.contains("ecosystem 'staging', not 'loadtest'")
+            && reason.contains("one Redis database holds one ecosystem")
+            && reason.contains("REDIS_URL=redis://host:6379/1"),
+        "{reason}"
+    );
+    // Within one ecosystem the refusal stays as it was: the holder, nothing about ecosystems.
+    let same = try_spawn(
+        ServiceDef::host_only(ServiceKind::ExchangeSimulator),
+        options("staging"),
+    )
+    .await;
+    let Err(HostError::Conflict { reason, .. }) = same else {
+        panic!("expected a conflict, got {:?}", same.err());
+    };
+    assert!(!reason.contains("ecosystem"), "{reason}");
+}
+
 #[tokio::test]
 async fn a_stale_registration_of_a_dead_instance_is_taken_over() {
     let registry = Registry::embedded();

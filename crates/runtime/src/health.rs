@@ -114,6 +114,12 @@ impl Dependency {
         self.health.set_check(self.name, Check::down(false, reason));
     }
 
+    /// Records how the dependency is used (`postgres_isolation` → `login role ...`), shown with the
+    /// backends in the health answer.
+    pub fn set_backend(&self, role: &'static str, backend: impl Into<String>) {
+        self.health.set_backend(role, backend);
+    }
+
     /// Returns why the dependency is down, or `None` when it is up.
     pub fn reason(&self) -> Option<String> {
         let state = self.health.inner.state.read().unwrap_or_else(|e| e.into_inner());

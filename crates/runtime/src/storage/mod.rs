@@ -1,9 +1,12 @@
 //! Storage (BRIEF §5): one relational store per instance, written once for both backends.
 //!
 //! - With `DATABASE_URL`: PostgreSQL, one schema per instance, created and migrated by the instance.
-//!   Its connections run as a role of their own (`tse_{schema}`) whose only schema is the instance's,
-//!   with `search_path` set to it, so the instance can neither see nor touch another's tables. If the
-//!   login user may not create roles, isolation falls back to `search_path` alone, and says so.
+//!   Its connections log in as a role of their own (`tse_{schema}`, created by the `DATABASE_URL` user
+//!   with a password generated into `data/{instance}/postgres-password`) whose only schema is the
+//!   instance's, with `search_path` set to it, so the instance can neither see nor touch another's
+//!   tables, and the server enforces it (`RESET ROLE` changes nothing). If the login user may not
+//!   create roles, isolation falls back to `search_path` alone, and says so in the log and in health
+//!   (`backends.postgres_isolation`).
 //! - Without: SQLite, one file per instance (`data/{instance}/tse.sqlite`).
 //!
 //! Writes are [`WriteBatch`]es applied atomically and one at a time, so they reach the database in
@@ -176,10 +179,50 @@ impl From<Statement> for WriteBatch {
 /// How the instance's PostgreSQL connections are kept to its own schema.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Isolation {
-    /// Connections run as a role that can use only the instance's schema.
-    Role(String),
+    /// Connections log in as a role of the instance's own (`tse_{schema}`, its password generated
+    /// and kept in the instance's data directory), which owns the instance's schema and nothing
+    /// else: the server enforces the boundary, `RESET ROLE` included.
+    Login(String),
     /// The login user may not create roles: only `search_path` points at the schema.
     SearchPath,
+}
+
+impl Isolation {
+    /// How health shows it (`backends.postgres_isolation`).
+    pub fn describe(&self) -> String {
+        match self {
+            Isolation::Login(role) => format!("login role {role} (enforced by the server)"),
+            Isolation::SearchPath => {
+                "search_path only (the login user may not create roles; not enforced)".to_owned()
+            }
+        }
+    }
+}
+
+/// The file in the instance's data directory that keeps its PostgreSQL login role's password.
+pub const PASSWORD_FILE: &str = "postgres-password";
+
+/// Reads the password of the instance's login role from `dir`, generating and keeping one (owner
+/// read/write only) the first time.
+fn role_password(dir: &Path) -> Result<String, StorageError> {
+    let path = dir.join(PASSWORD_FILE);
+    let failed = |e: std::io::Error| StorageError::Open(format!("{}: {e}", path.display()));
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(failed(e)),
+    }
+    let password = format!("{:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>());
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(failed)?;
+    std::io::Write::write_all(&mut file, password.as_bytes()).map_err(failed)?;
+    file.sync_all().map_err(failed)?;
+    Ok(password)
 }
 
 /// The storage of one instance; cheap to clone.
@@ -201,6 +244,10 @@ struct Inner {
 /// What only the PostgreSQL backend needs: setup, availability, spool.
 struct Postgres {
     admin: sqlx::PgPool,
+    /// The main pool's connect options as given (`DATABASE_URL`); with [`Isolation::Login`] the
+    /// pool logs in as the instance's role instead.
+    options: PgConnectOptions,
+    password: String,
     schema: SchemaName,
     role: String,
     isolation: Arc<Mutex<Option<Isolation>>>,
@@ -342,13 +389,16 @@ impl Storage {
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(CONNECT_TIMEOUT)
-            // Every connection runs as the instance's role, inside the instance's schema.
+            // Every connection works inside the instance's schema, and only once the schema and
+            // the instance's login role are set up (until then the pool would log in as the
+            // `DATABASE_URL` user: it is refused, and the database counts as not there yet).
             .after_connect(move |conn, _meta| {
-                let sql = match &*hook_isolation.lock().unwrap_or_else(|e| e.into_inner()) {
-                    Some(Isolation::Role(role)) => format!("SET ROLE {}; {search_path}", ident(role)),
-                    _ => search_path.clone(),
-                };
+                let known = hook_isolation.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+                let sql = search_path.clone();
                 Box::pin(async move {
+                    if !known {
+                        return Err(sqlx::Error::Protocol("the schema is not set up yet".into()));
+                    }
                     conn.execute(sqlx::AssertSqlSafe(sql)).await?;
                     Ok(())
                 })
@@ -358,7 +408,8 @@ impl Storage {
             .max_connections(1)
             .acquire_timeout(CONNECT_TIMEOUT)
             .idle_timeout(Duration::from_secs(30))
-            .connect_lazy_with(options);
+            .connect_lazy_with(options.clone());
+        let password = role_password(&config.data_dir)?;
         let spool = Spool::open(&config.data_dir.join("spool.sqlite")).await?;
         let last_seq = spool.max_seq().await?;
         metrics
@@ -375,6 +426,8 @@ impl Storage {
                 metrics,
                 postgres: Some(Postgres {
                     admin,
+                    options,
+                    password,
                     role: role_name(&schema),
                     schema,
                     isolation,
@@ -612,23 +665,33 @@ impl Storage {
             Some(isolation) => isolation,
             None => {
                 let mut tx = admin.begin().await?;
+                // The password is generated hex: nothing to escape.
                 let created = tx
                     .raw(&format!(
                         "DO $$ BEGIN
                            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{name}') THEN
-                             CREATE ROLE {role} NOLOGIN;
+                             CREATE ROLE {role} LOGIN PASSWORD '{password}';
+                           ELSE
+                             ALTER ROLE {role} LOGIN PASSWORD '{password}';
                            END IF;
                          END $$;
                          GRANT {role} TO CURRENT_USER;
                          ALTER SCHEMA {schema} OWNER TO {role};
                          SET LOCAL ROLE {role};",
-                        name = pg.role
+                        name = pg.role,
+                        password = pg.password,
                     ))
                     .await;
                 match created {
                     Ok(()) => {
                         tx.commit().await?;
-                        Isolation::Role(pg.role.clone())
+                        // From now on the instance's own connections log in as its role.
+                        if let Pool::Postgres(pool) = &self.inner.pool {
+                            pool.set_connect_options(
+                                pg.options.clone().username(&pg.role).password(&pg.password),
+                            );
+                        }
+                        Isolation::Login(pg.role.clone())
                     }
                     Err(e) if is_unavailable(&e) => return Err(e.into()),
                     Err(e) => {
@@ -641,8 +704,10 @@ impl Storage {
                 }
             }
         };
+        pg.dependency
+            .set_backend("postgres_isolation", isolation.describe());
         let prelude = match &isolation {
-            Isolation::Role(role) => format!(
+            Isolation::Login(role) => format!(
                 "SET LOCAL ROLE {}; SET LOCAL search_path TO {schema}",
                 ident(role)
             ),

@@ -80,6 +80,15 @@ async fn a_postgres_outage_spools_writes_and_delivers_them_in_order_exactly_once
     for n in 0..10 {
         assert_eq!(write(&app, n).await, "committed");
     }
+    // Health says how the instance is kept to its schema: its own login role.
+    let (_, health) = app.get_json("/api/v1/health").await;
+    let isolation = health["backends"]["postgres_isolation"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        isolation.starts_with(&format!("login role tse_{} ", app.schema())),
+        "{health}"
+    );
 
     proxy.cut();
     let mut outcomes = Vec::new();

@@ -10,7 +10,9 @@ use tse_runtime::{
     config::{InstanceConfig, ServeOverrides},
     health::{Dependency, Health},
     identity::ServiceKind,
-    storage::{Dialect, Migration, MigrationSet, Statement, Storage, StorageError, WriteBatch, Written},
+    storage::{
+        Dialect, Isolation, Migration, MigrationSet, Statement, Storage, StorageError, WriteBatch, Written,
+    },
 };
 
 use tse_testing::app::unique_instance;
@@ -332,6 +334,33 @@ async fn an_instance_cannot_read_or_write_another_instances_tables() {
         .unwrap_err()
         .to_string();
     assert!(into_b.contains("permission denied"), "{into_b}");
+    // The boundary is the server's: A's connections logged in as A's role, so stepping out of a
+    // role changes nothing (an instance that only `SET ROLE` could `RESET ROLE` and read B).
+    let escaped = a
+        .storage
+        .write(
+            WriteBatch::new()
+                .with(Statement::new("RESET ROLE"))
+                .with(Statement::new(format!(
+                    "INSERT INTO {}.settlements (external_id, amount) VALUES ('escaped', 1)",
+                    b.schema
+                ))),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(escaped.contains("permission denied"), "{escaped}");
+    let who = a
+        .storage
+        .query(Statement::new("SELECT session_user::text AS who"))
+        .await
+        .unwrap();
+    let who: String = who[0].get("who").unwrap();
+    assert_eq!(who, format!("tse_{}", a.schema), "the session's login user");
+    assert_eq!(
+        a.storage.isolation(),
+        Some(Isolation::Login(format!("tse_{}", a.schema)))
+    );
     // Unqualified names are A's own tables.
     let own = a
         .storage
@@ -359,4 +388,58 @@ async fn embedded_instances_keep_a_file_each() {
     assert!(in_b.is_empty());
     assert_ne!(a.storage.description(), b.storage.description());
     assert!(a.storage.description().ends_with("tse.sqlite"));
+}
+
+/// A `DATABASE_URL` user that may not create roles still gets a working store: isolation falls back
+/// to `search_path` alone, and says so.
+#[tokio::test]
+async fn a_login_user_that_may_not_create_roles_falls_back_to_search_path_isolation() {
+    use sqlx::Connection;
+    let Some(url) =
+        database_url("a_login_user_that_may_not_create_roles_falls_back_to_search_path_isolation")
+    else {
+        return;
+    };
+    let user = format!("tse_plain_{}", std::process::id());
+    let run = |sql: String| {
+        let url = url.clone();
+        async move {
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    };
+    run(format!(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{user}') THEN
+           CREATE ROLE \"{user}\" LOGIN NOCREATEROLE; END IF; END $$;
+         GRANT CREATE ON DATABASE test TO \"{user}\";"
+    ))
+    .await;
+    let plain = url::Url::parse(&url).map(|mut u| {
+        u.set_username(&user).unwrap();
+        u.to_string()
+    });
+    let plain = plain.unwrap();
+    let opened = open(Some(&plain), TEST_MIGRATIONS).await;
+    assert_eq!(opened.storage.isolation(), Some(Isolation::SearchPath));
+    opened
+        .storage
+        .write(Statement::new(
+            "INSERT INTO settlements (external_id, amount) VALUES ('plain', 1)",
+        ))
+        .await
+        .unwrap();
+    let rows = opened
+        .storage
+        .query(Statement::new("SELECT external_id FROM settlements"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    drop(opened);
+    run(format!(
+        "REVOKE CREATE ON DATABASE test FROM \"{user}\"; DROP OWNED BY \"{user}\"; DROP ROLE \"{user}\";"
+    ))
+    .await;
 }

@@ -8,6 +8,14 @@
 //! told; when Redis returns, the journal is replayed in order (with the TTLs that remain), so an
 //! acknowledged write is not lost. Reads during the outage see only what was written during it.
 //! Meanwhile health is `degraded` and `tse_dependency_up{dependency="redis"}` is 0.
+//!
+//! On Redis the server enforces the namespace too: the `REDIS_URL` user creates an ACL user for the
+//! instance ([`AclUser`]: `tse.{environment}.{db}.{instance}`, its password generated and kept in the
+//! instance's data directory) that may touch only the instance's namespace, the registry keys and
+//! its ecosystem's clock key, and the cache logs in as it. A `REDIS_URL` user that may not create
+//! ACL users (or a Redis without ACLs) leaves the prefix as the only boundary; health says which
+//! (`backends.redis_isolation`). A Redis restart forgets ACL users: the cache creates its user again
+//! when its login is refused.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -73,13 +81,39 @@ impl Cache {
         namespace: RedisNamespace,
         url: &SecretUrl,
         dependency: Dependency,
+        user: Option<AclUser>,
     ) -> Result<Self, CacheError> {
-        let connection = connect_lazy(url).map_err(|e| CacheError::Open(format!("{url}: {e}")))?;
+        let open = |e: redis::RedisError| CacheError::Open(format!("{url}: {e}"));
+        let connection = connect_lazy(url).map_err(open)?;
+        let acl = match user {
+            None => None,
+            Some(user) => {
+                let mut login =
+                    url::Url::parse(url.expose()).map_err(|e| CacheError::Open(format!("{url}: {e}")))?;
+                let named = login.set_username(&user.name).is_ok()
+                    && login.set_password(Some(&user.password)).is_ok();
+                if !named {
+                    return Err(CacheError::Open(format!("{url}: cannot carry a user name")));
+                }
+                let as_user = SecretUrl::parse("REDIS_URL", login.as_str(), &["redis", "rediss"])
+                    .map_err(|e| CacheError::Open(e.to_string()))?;
+                Some(Acl {
+                    as_user: connect_lazy(&as_user).map_err(open)?,
+                    user,
+                    settled: AtomicBool::new(false),
+                })
+            }
+        };
         dependency.down("not connected yet");
+        if acl.is_none() {
+            dependency.set_backend("redis_isolation", "namespace prefix only");
+        }
         Ok(Self {
             namespace,
             backend: Backend::Redis(Arc::new(RedisCache {
-                connection,
+                admin: connection.clone(),
+                connection: std::sync::RwLock::new(connection),
+                acl,
                 up: AtomicBool::new(false),
                 offline: Mutex::new(Offline::default()),
                 dependency,
@@ -300,10 +334,114 @@ fn millis(ttl: Duration) -> u64 {
 }
 
 struct RedisCache {
-    connection: ConnectionManager,
+    /// The connection as the `REDIS_URL` user.
+    admin: ConnectionManager,
+    /// The connection the cache uses: as its ACL user once created, else as the `REDIS_URL` user.
+    connection: std::sync::RwLock<ConnectionManager>,
+    acl: Option<Acl>,
     up: AtomicBool,
     offline: Mutex<Offline>,
     dependency: Dependency,
+}
+
+/// The ACL user an instance's cache logs in as on Redis: `tse.{environment}.{db}.{instance}`, allowed
+/// the instance's namespace, the registry keys (`services:*`) and its ecosystem's clock key, and no
+/// administrative or dangerous command (`FLUSHALL`, `KEYS`, `CONFIG`, `ACL`, ...).
+#[derive(Clone, Debug)]
+pub struct AclUser {
+    /// The user name.
+    pub name: String,
+    password: String,
+    keys: Vec<String>,
+}
+
+/// The file in the instance's data directory that keeps its Redis ACL user's password.
+pub const PASSWORD_FILE: &str = "redis-password";
+
+impl AclUser {
+    /// The user of instance `instance` (namespace `namespace`) of ecosystem `environment` on the
+    /// Redis database of `url`; its password is read from `data_dir`, or generated and kept there.
+    ///
+    /// # Errors
+    /// [`CacheError::Open`] when the password file cannot be read or written.
+    pub fn for_instance(
+        url: &SecretUrl,
+        environment: &str,
+        instance: &str,
+        namespace: &RedisNamespace,
+        data_dir: &std::path::Path,
+    ) -> Result<Self, CacheError> {
+        let db = url::Url::parse(url.expose())
+            .ok()
+            .and_then(|u| u.path().trim_start_matches('/').parse::<u32>().ok())
+            .unwrap_or(0);
+        let password = crate::storage::kept_secret(data_dir, PASSWORD_FILE)
+            .map_err(|e| CacheError::Open(e.to_string()))?;
+        Ok(Self {
+            name: format!("tse.{environment}.{db}.{instance}"),
+            password,
+            keys: vec![
+                format!("{namespace}:*"),
+                format!("{}:*", crate::discovery::KEY_PREFIX),
+                crate::discovery::clock_key(environment),
+            ],
+        })
+    }
+}
+
+/// The cache's ACL user and its connection.
+struct Acl {
+    user: AclUser,
+    as_user: ConnectionManager,
+    /// Whether the user was created in this Redis (or found impossible to create); cleared when a
+    /// login is refused (a Redis restart forgets ACL users), so it is created again.
+    settled: AtomicBool,
+}
+
+impl RedisCache {
+    fn connection(&self) -> ConnectionManager {
+        self.connection.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Creates (or refreshes) the instance's ACL user and switches the cache to it; falls back to the
+    /// `REDIS_URL` user, saying so in health, when that user may not create ACL users. An error
+    /// means Redis is unreachable.
+    async fn provision(&self, acl: &Acl) -> redis::RedisResult<()> {
+        let mut admin = self.admin.clone();
+        let mut command = redis::cmd("ACL");
+        command
+            .arg("SETUSER")
+            .arg(&acl.user.name)
+            .arg("reset")
+            .arg("on")
+            .arg(format!(">{}", acl.user.password));
+        for pattern in &acl.user.keys {
+            command.arg(format!("~{pattern}"));
+        }
+        command
+            .arg("resetchannels")
+            .arg("+@all")
+            .arg("-@admin")
+            .arg("-@dangerous");
+        let (connection, isolation) = match command.query_async::<()>(&mut admin).await {
+            Ok(()) => (
+                acl.as_user.clone(),
+                format!("ACL user {} (enforced by the server)", acl.user.name),
+            ),
+            Err(e) if redis_unavailable(&e) => return Err(e),
+            Err(e) => {
+                warn!(error = %e, "cannot create a Redis ACL user for the instance; only the key prefix keeps it to its namespace");
+                (
+                    self.admin.clone(),
+                    format!("namespace prefix only (the REDIS_URL user may not create ACL users: {e})"),
+                )
+            }
+        };
+        *self.connection.write().unwrap_or_else(|e| e.into_inner()) = connection;
+        self.dependency.set_backend("redis_isolation", isolation);
+        acl.settled.store(true, Ordering::SeqCst);
+        Ok(())
+    }
 }
 
 /// What the cache holds and was told while Redis was away.
@@ -339,7 +477,7 @@ impl RedisCache {
         if !self.up.load(Ordering::SeqCst) {
             return Ok(None);
         }
-        match command(self.connection.clone()).await {
+        match command(self.connection()).await {
             Ok(value) => Ok(Some(value)),
             Err(e) if redis_unavailable(&e) => {
                 self.mark_down(&e.to_string());
@@ -370,8 +508,20 @@ impl RedisCache {
     /// Pings Redis; when it answers, replays whatever the journal holds (writes made while it was
     /// away) and goes back online.
     async fn check(&self) -> bool {
-        let mut connection = self.connection.clone();
+        if let Some(acl) = &self.acl
+            && !acl.settled.load(Ordering::SeqCst)
+            && let Err(e) = self.provision(acl).await
+        {
+            self.mark_down(&e.to_string());
+            return false;
+        }
+        let mut connection = self.connection();
         if let Err(e) = redis::cmd("PING").query_async::<String>(&mut connection).await {
+            if let Some(acl) = &self.acl {
+                // Redis may be back without the user (a restart forgets ACL users, and the login is
+                // refused): set it up again on the next round, which costs one idempotent command.
+                acl.settled.store(false, Ordering::SeqCst);
+            }
             self.mark_down(&e.to_string());
             return false;
         }

@@ -255,6 +255,7 @@ async fn two_named_instances_on_postgres_and_redis_keep_separate_books() {
         identity.redis_namespace().clone(),
         &SecretUrl::parse("REDIS_URL", &redis, &["redis"]).unwrap(),
         Dependency::new("redis", health, prometheus::IntGauge::new("up", "up").unwrap()),
+        None,
     )
     .unwrap();
     assert!(cache.connect().await);

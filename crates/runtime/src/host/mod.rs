@@ -33,7 +33,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{Instrument, error, info, warn};
 
 use crate::{
-    cache::{Cache, CacheError},
+    cache::{self, Cache, CacheError},
     clock::Clock,
     config::{CommonConfig, DRAIN_TIMEOUT, InstanceConfig},
     discovery::{self, Discovery, DiscoveryError, Registration, Registry},
@@ -616,11 +616,25 @@ async fn start_in_span(
 
     let cache = match &config.common.redis_url {
         None => Cache::memory(identity.redis_namespace().clone()),
-        Some(url) => Cache::redis(identity.redis_namespace().clone(), url, dependency("redis", true))
-            .map_err(|source| HostError::Cache {
-                instance: instance.clone(),
-                source,
-            })?,
+        Some(url) => cache::AclUser::for_instance(
+            url,
+            &config.common.environment,
+            identity.instance().as_str(),
+            identity.redis_namespace(),
+            &config.data_dir,
+        )
+        .and_then(|user| {
+            Cache::redis(
+                identity.redis_namespace().clone(),
+                url,
+                dependency("redis", true),
+                Some(user),
+            )
+        })
+        .map_err(|source| HostError::Cache {
+            instance: instance.clone(),
+            source,
+        })?,
     };
     let cache_up = cache.connect().await;
     health.set_backend("cache", cache.backend_name());

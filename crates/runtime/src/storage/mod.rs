@@ -202,10 +202,10 @@ impl Isolation {
 /// The file in the instance's data directory that keeps its PostgreSQL login role's password.
 pub const PASSWORD_FILE: &str = "postgres-password";
 
-/// Reads the password of the instance's login role from `dir`, generating and keeping one (owner
-/// read/write only) the first time.
-fn role_password(dir: &Path) -> Result<String, StorageError> {
-    let path = dir.join(PASSWORD_FILE);
+/// Reads a secret of the instance's (its PostgreSQL role's or Redis user's password) from file `name`
+/// in `dir`, generating and keeping one (owner read/write only) the first time.
+pub(crate) fn kept_secret(dir: &Path, name: &str) -> Result<String, StorageError> {
+    let path = dir.join(name);
     let failed = |e: std::io::Error| StorageError::Open(format!("{}: {e}", path.display()));
     match std::fs::read_to_string(&path) {
         Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_owned()),
@@ -409,7 +409,7 @@ impl Storage {
             .acquire_timeout(CONNECT_TIMEOUT)
             .idle_timeout(Duration::from_secs(30))
             .connect_lazy_with(options.clone());
-        let password = role_password(&config.data_dir)?;
+        let password = kept_secret(&config.data_dir, PASSWORD_FILE)?;
         let spool = Spool::open(&config.data_dir.join("spool.sqlite")).await?;
         let last_seq = spool.max_seq().await?;
         metrics

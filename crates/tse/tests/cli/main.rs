@@ -8,5 +8,6 @@ mod exchange;
 mod names;
 mod process;
 mod prometheus;
+mod scale;
 mod serve;
 mod up;

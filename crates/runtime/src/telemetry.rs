@@ -119,6 +119,19 @@ pub enum TelemetryError {
 /// # Errors
 /// Returns a [`TelemetryError`] when a log directory cannot be created or a subscriber exists.
 pub fn init(level: &str, terminal: Terminal, targets: &[LogTarget]) -> Result<Telemetry, TelemetryError> {
+    let (subscriber, telemetry) = subscriber(level, terminal, targets)?;
+    subscriber
+        .try_init()
+        .map_err(|_| TelemetryError::AlreadyInitialized)?;
+    Ok(telemetry)
+}
+
+/// The subscriber [`init`] installs, and the guard of its writer thread.
+fn subscriber(
+    level: &str,
+    terminal: Terminal,
+    targets: &[LogTarget],
+) -> Result<(impl Subscriber + Send + Sync + 'static, Telemetry), TelemetryError> {
     let filter = EnvFilter::builder()
         .parse(level)
         .map_err(|e| TelemetryError::Filter(e.to_string()))?;
@@ -134,13 +147,11 @@ pub fn init(level: &str, terminal: Terminal, targets: &[LogTarget]) -> Result<Te
         queue,
         writer: Some(writer),
     };
-    tracing_subscriber::registry()
+    let subscriber = tracing_subscriber::registry()
         .with(filter)
         .with(files)
-        .with(stdout)
-        .try_init()
-        .map_err(|_| TelemetryError::AlreadyInitialized)?;
-    Ok(telemetry)
+        .with(stdout);
+    Ok((subscriber, telemetry))
 }
 
 /// What the writer thread receives.
@@ -279,9 +290,11 @@ where
         let Some(file) = Self::file_of(event, &ctx) else {
             return;
         };
-        ROUTE.set(Some(file));
+        // Restored rather than cleared: an event logged while formatting this one (by a field's
+        // `Debug`) must not leave this one without its file.
+        let outer = ROUTE.replace(Some(file));
         self.json.on_event(event, ctx);
-        ROUTE.set(None);
+        ROUTE.set(outer);
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
@@ -363,6 +376,56 @@ impl Visit for InstanceField {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "instance" {
             self.0 = Some(format!("{value:?}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::ServiceKind;
+
+    fn log_of(target: &LogTarget) -> String {
+        let files: Vec<_> = std::fs::read_dir(&target.dir).unwrap().collect();
+        assert_eq!(files.len(), 1, "one file in {}", target.dir.display());
+        std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap()
+    }
+
+    #[test]
+    fn each_instance_file_holds_exactly_its_own_lines_also_past_64_instances() {
+        let dir = tempfile::tempdir().unwrap();
+        let targets: Vec<LogTarget> = (0..100)
+            .map(|i| LogTarget {
+                instance: format!("exchange-X{i:03}"),
+                dir: dir.path().join(format!("exchange-X{i:03}")),
+            })
+            .collect();
+        let kind = ServiceKind::parse("exchange-simulator").unwrap();
+        let (subscriber, telemetry) = subscriber("info", Terminal::WarningsAndErrors, &targets).unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            for target in &targets {
+                let identity = Identity::new(kind, Some(&target.instance), None, None).unwrap();
+                instance_span(&identity).in_scope(|| {
+                    tracing::info!(own = %target.instance, "a line of its own");
+                    tracing::info_span!("request").in_scope(|| tracing::info!("inside a request"));
+                    tracing::debug!("below the log level");
+                });
+            }
+            tracing::info!("outside every instance");
+        });
+        // Dropping the guard writes out every queued line.
+        drop(telemetry);
+        for target in &targets {
+            let text = log_of(target);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 2, "{text}");
+            assert!(
+                lines[0].contains(&format!("\"own\":\"{}\"", target.instance)),
+                "{text}"
+            );
+            assert!(lines[1].contains("inside a request"), "{text}");
+            let own_span = format!("\"instance\":\"{}\"", target.instance);
+            assert!(lines.iter().all(|l| l.contains(&own_span)), "{text}");
         }
     }
 }

@@ -358,7 +358,13 @@ fn usage_error(rendered: &str) -> String {
         reason
     };
     match paragraphs.find_map(|p| p.strip_prefix("Usage: ").map(str::to_owned)) {
-        Some(usage) => format!("{reason} (usage: {usage}; see --help)"),
+        Some(usage) => {
+            let command: Vec<&str> = usage
+                .split_whitespace()
+                .take_while(|word| !word.starts_with(['<', '[', '-']))
+                .collect();
+            format!("{reason} (usage: {usage}; see {} --help)", command.join(" "))
+        }
         None => format!("{reason} (see tse --help)"),
     }
 }

@@ -112,6 +112,8 @@ fn a_missing_argument_exits_2_with_one_line_naming_it_and_the_usage() {
             "{args:?}: {stderr}"
         );
         assert!(stderr.contains(usage), "{args:?}: {stderr}");
+        let help = format!("see tse {} --help)", args.join(" "));
+        assert!(stderr.trim_end().ends_with(&help), "{args:?}: {stderr}");
     }
 }
 

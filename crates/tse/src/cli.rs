@@ -15,7 +15,7 @@ use tse_runtime::{
     },
     host::{self, Listeners, Shared},
     identity::{Identity, ServiceKind},
-    telemetry::{self, LogTarget},
+    telemetry::{self, LogTarget, Terminal},
 };
 
 use crate::{catalog, ecosystem::Ecosystem};
@@ -57,6 +57,7 @@ Environment variables (flags win over them, they win over the topology file):
   REDIS_URL               Redis URL; each instance gets its own namespace, all register there
                           (unset: embedded store and an in-process registry)
   LOG_LEVEL               log filter (default info)
+  TSE_VERBOSE             1: show every log line on the terminal, as --verbose does
   HEALTH_CHECK_INTERVAL   health and heartbeat interval (default 10s)
   DATA_DIR                root of the per-instance data directories (default data)
   LOG_DIR                 root of the per-instance log directories (default logs)
@@ -206,6 +207,10 @@ struct UpArgs {
     /// Root of the per-instance log directories [env: LOG_DIR]
     #[arg(long, value_name = "DIR")]
     log_dir: Option<PathBuf>,
+    /// Show every log line on the terminal; by default only warnings, errors and the ready table
+    /// (each instance's full log is in its log directory either way) [env: TSE_VERBOSE]
+    #[arg(long, short, env = "TSE_VERBOSE", hide_env = true, value_parser = clap::builder::BoolishValueParser::new())]
+    verbose: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -287,8 +292,14 @@ pub(crate) fn runtime(error: impl std::fmt::Display) -> Failure {
     Failure::Runtime(error.to_string())
 }
 
-/// Parses the command line and runs the command; returns the process exit code.
+/// Parses the command line and runs the command; returns the process exit code. A panic is logged
+/// as an error and exits 1 (see [`crate::panics`]).
 pub fn main() -> ExitCode {
+    crate::panics::install_hook();
+    crate::panics::exit_1_on_panic(run)
+}
+
+fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return clap_exit(&error),
@@ -329,11 +340,32 @@ fn clap_exit(error: &clap::Error) -> ExitCode {
             }
         }
         _ => {
-            let text = error.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("tse: {} (see tse --help)", first.trim_start_matches("error: "));
+            eprintln!("tse: {}", usage_error(&error.to_string()));
             ExitCode::from(2)
         }
+    }
+}
+
+/// Clap's usage error on one line: its first paragraph (which lists the missing arguments, when
+/// some are missing), then the usage of the command it concerns.
+fn usage_error(rendered: &str) -> String {
+    let mut paragraphs = rendered.split("\n\n").map(one_line);
+    let reason = paragraphs.next().unwrap_or_default();
+    let reason = reason.trim_start_matches("error: ");
+    let reason = if reason.is_empty() {
+        "invalid arguments"
+    } else {
+        reason
+    };
+    match paragraphs.find_map(|p| p.strip_prefix("Usage: ").map(str::to_owned)) {
+        Some(usage) => {
+            let command: Vec<&str> = usage
+                .split_whitespace()
+                .take_while(|word| !word.starts_with(['<', '[', '-']))
+                .collect();
+            format!("{reason} (usage: {usage}; see {} --help)", command.join(" "))
+        }
+        None => format!("{reason} (see tse --help)"),
     }
 }
 
@@ -381,6 +413,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     }
     let _telemetry = telemetry::init(
         &config.common.log_level,
+        Terminal::Everything,
         &[LogTarget {
             instance: config.identity.instance().to_string(),
             dir: config.log_dir.clone(),
@@ -495,7 +528,12 @@ async fn up(args: UpArgs) -> Result<(), Failure> {
             dir: i.log_dir.clone(),
         })
         .collect();
-    let _telemetry = telemetry::init(&config.common.log_level, &targets).map_err(runtime)?;
+    let terminal = if args.verbose {
+        Terminal::Everything
+    } else {
+        Terminal::WarningsAndErrors
+    };
+    let _telemetry = telemetry::init(&config.common.log_level, terminal, &targets).map_err(runtime)?;
     tracing::info!(
         topology = %source.display(),
         instances = config.instances.len(),

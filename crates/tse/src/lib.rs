@@ -8,19 +8,21 @@
 //! - `tse deploy compose`: a Docker Compose project generated from a topology.
 //!
 //! Exit codes: 0 success, 2 invalid input (flags, environment, topology, names) with a one-line reason
-//! on stderr, 1 a runtime failure (a port in use, a service that cannot start).
+//! on stderr, 1 a runtime failure (a port in use, a service that cannot start, a panic).
 //!
 //! # Layout
 //! - [`cli`]: the command line, its help texts, and what each command does.
 //! - [`catalog`]: which crate implements which service kind.
 //! - [`ecosystem`]: many instances in one process, started and stopped together.
 //! - [`status`]: `tse status`.
+//! - `panics`: a panic logged as an error, and exit 1.
 //! - [`deploy`]: generated deployments (Compose, Prometheus, Grafana provisioning).
 
 pub mod catalog;
 pub mod cli;
 pub mod deploy;
 pub mod ecosystem;
+mod panics;
 pub mod status;
 mod table;
 

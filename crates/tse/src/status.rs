@@ -41,7 +41,16 @@ pub(crate) async fn run(url: Option<String>, json: bool) -> Result<(), Failure> 
                 .await
                 .map_err(runtime)?
         }
-        (None, None) => from_instance(&client, DEFAULT_URL).await?,
+        (None, None) => from_instance(&client, DEFAULT_URL)
+            .await
+            .map_err(|failure| match failure {
+                Failure::Runtime(reason) => runtime(format!(
+                    "{reason} (the default, asked because neither --url nor REDIS_URL is given: \
+                     point tse status at any instance with --url http://HOST:PORT, or at the \
+                     registry with REDIS_URL=redis://HOST:PORT)"
+                )),
+                input => input,
+            })?,
     };
     let statuses = futures::future::join_all(registrations.into_iter().map(|registration| {
         let client = client.clone();

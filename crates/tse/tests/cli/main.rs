@@ -8,6 +8,7 @@ mod exchange;
 mod names;
 mod process;
 mod prometheus;
+mod scale;
 mod schemathesis;
 mod serve;
 mod up;

@@ -91,6 +91,33 @@ fn unknown_services_and_flags_exit_2() {
 }
 
 #[test]
+fn a_missing_argument_exits_2_with_one_line_naming_it_and_the_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, missing, usage) in [
+        (&["names"][..], "<SERVICE>", "usage: tse names <SERVICE>"),
+        (
+            &["deploy", "compose"][..],
+            "--out <DIR>",
+            "usage: tse deploy compose --out <DIR>",
+        ),
+    ] {
+        let (code, stdout, stderr) = run(dir.path(), args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "tse: the following required arguments were not provided: {missing}"
+            )),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains(usage), "{args:?}: {stderr}");
+        let help = format!("see tse {} --help)", args.join(" "));
+        assert!(stderr.trim_end().ends_with(&help), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn every_command_documents_itself_and_its_environment() {
     let dir = tempfile::tempdir().unwrap();
     let (code, stdout, _) = run(dir.path(), &["--help"]);
@@ -124,6 +151,8 @@ fn every_command_documents_itself_and_its_environment() {
         "--topology",
         "--http-port-base",
         "--grpc-port-base",
+        "--verbose",
+        "TSE_VERBOSE",
         "DATABASE_URL",
         "REDIS_URL",
     ] {

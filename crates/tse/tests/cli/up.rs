@@ -171,7 +171,14 @@ fn a_taken_port_fails_the_whole_ecosystem_before_any_instance_starts() {
     let base = (port - 2).to_string();
     let (code, stdout, stderr) = run(
         dir.path(),
-        &["up", "--http-port-base", &base, "--grpc-port-base", "0"],
+        &[
+            "up",
+            "--verbose",
+            "--http-port-base",
+            &base,
+            "--grpc-port-base",
+            "0",
+        ],
     );
     assert_eq!(code, 1, "{stderr}");
     assert!(
@@ -314,6 +321,108 @@ fn status_exits_1_when_no_registry_answers() {
     );
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("cannot reach"), "{stderr}");
+    assert!(
+        !stderr.contains("REDIS_URL"),
+        "an explicit --url needs no hint: {stderr}"
+    );
     let (code, _, stderr) = run(dir.path(), &["status", "--url", "ftp://x"]);
     assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn status_without_url_or_redis_says_how_to_point_it_when_the_default_does_not_answer() {
+    // Held but never answered: the default address cannot give a listing, whatever else runs here.
+    let Ok(_silent) = std::net::TcpListener::bind("127.0.0.1:8080") else {
+        eprintln!("skipped: 127.0.0.1:8080 is in use by another process");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(dir.path(), &["status"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot reach http://127.0.0.1:8080"), "{stderr}");
+    assert!(stderr.contains("--url"), "{stderr}");
+    assert!(stderr.contains("REDIS_URL"), "{stderr}");
+}
+
+/// Runs `tse up` of one audit correlator with `args` and `env` until it is ready, stops it with
+/// SIGTERM, and returns what it printed on stdout and stderr, and its log file.
+fn up_one_instance(args: &[&str], env: &[(&str, &str)]) -> (String, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("eco.toml"),
+        "[ecosystem]\nhttp_port_base = 0\ngrpc_port_base = 0\n\n[[instance]]\nservice = \"audit-correlator\"\n",
+    )
+    .unwrap();
+    let (stdout_path, stderr_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut cmd = command(dir.path());
+    cmd.args(["up", "--topology", "eco.toml"])
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(std::fs::File::create(&stdout_path).unwrap())
+        .stderr(std::fs::File::create(&stderr_path).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&stdout_path)
+        .unwrap()
+        .contains("instances ready")
+    {
+        let exited = child.try_wait().unwrap();
+        assert!(
+            exited.is_none() && std::time::Instant::now() < deadline,
+            "not ready ({exited:?}): {}{}",
+            std::fs::read_to_string(&stdout_path).unwrap(),
+            std::fs::read_to_string(&stderr_path).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let log_dir = dir.path().join("logs/audit-correlator");
+    let log_file = std::fs::read_dir(&log_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    (
+        std::fs::read_to_string(&stdout_path).unwrap(),
+        std::fs::read_to_string(&stderr_path).unwrap(),
+        std::fs::read_to_string(log_file).unwrap(),
+    )
+}
+
+#[test]
+fn up_shows_the_ready_table_without_info_lines_and_keeps_them_in_the_log() {
+    let (stdout, stderr, log) = up_one_instance(&[], &[]);
+    assert!(stdout.lines().any(|l| l.starts_with("INSTANCE")), "{stdout}");
+    assert!(stdout.contains("1 instances ready in"), "{stdout}");
+    for (name, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+        assert!(!text.contains(" INFO "), "{name} has INFO lines:\n{text}");
+    }
+    assert!(log.contains("instance ready"), "{log}");
+    assert!(log.contains("\"level\":\"INFO\""), "{log}");
+}
+
+#[test]
+fn up_verbose_or_tse_verbose_shows_every_log_line_on_the_terminal() {
+    for (args, env) in [
+        (&["--verbose"][..], &[][..]),
+        (&[][..], &[("TSE_VERBOSE", "1")][..]),
+    ] {
+        let (stdout, _, _) = up_one_instance(args, env);
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.contains(" INFO ") && l.contains("instance ready")),
+            "{args:?} {env:?}: {stdout}"
+        );
+        assert!(stdout.lines().any(|l| l.starts_with("INSTANCE")), "{stdout}");
+    }
+    let (stdout, _, _) = up_one_instance(&[], &[("TSE_VERBOSE", "0")]);
+    assert!(!stdout.contains(" INFO "), "TSE_VERBOSE=0: {stdout}");
 }

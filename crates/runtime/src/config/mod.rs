@@ -918,7 +918,7 @@ mod tests {
 
     #[test]
     fn the_ingest_token_is_given_or_derived_from_the_admin_token_and_never_equals_it() {
-        let env = |pairs: &[(&str, &str)]| {
+        let env = |pairs: &[(&'static str, &'static str)]| {
             let mut all = vec![("SERVICE_NAME", "exchange-simulator")];
             all.extend_from_slice(pairs);
             load(&ServeOverrides::default(), &all).map(|c| c.common)

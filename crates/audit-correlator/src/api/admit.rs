@@ -10,7 +10,8 @@
 //! - no text field holds a control character; trace and scenario-run ids have at most
 //!   [`MAX_ID_LEN`] characters;
 //! - the payload has at most [`MAX_PAYLOAD_BYTES`] bytes and nests at most [`MAX_PAYLOAD_DEPTH`]
-//!   levels (the largest real payload nests 3 deep): a deeper one could not be read back as JSON.
+//!   levels (the payloads the services ship have a few hundred bytes and nest 1 or 2 levels); a
+//!   payload nesting deeper than serde_json's recursion limit (128) could not be read back at all.
 
 use tse_runtime::{
     api::ApiError,

@@ -6,7 +6,8 @@
 //! # Layout
 //! - [`infra`]: the audit store ([`infra::repo`]: schema, idempotent ingestion, queries) and the
 //!   metrics ([`infra::metrics`]).
-//! - [`api`]: the HTTP API ([`api::http`], described in [`api::openapi`]).
+//! - [`api`]: the HTTP API ([`api::http`], described in [`api::openapi`]), the gRPC API
+//!   ([`api::grpc`]) and what ingestion accepts ([`api::admit`]).
 
 pub mod api;
 pub mod infra;
@@ -42,6 +43,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             ingesting: Arc::new(Mutex::new(())),
             registry: ctx.discovery().registry().clone(),
             environment: ctx.config().common.environment.clone(),
+            ingest_token: ctx.config().common.ingest_secret(),
         };
         Ok(ServiceParts::new()
             .with_http(api::http::router(api.clone()))

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     clock::Clock,
-    identity::Identity,
+    identity::{Identity, ServiceKind},
     storage::{JsonText, Migration, Statement},
 };
 
@@ -72,6 +72,62 @@ pub mod types {
     pub const SETTLEMENT_FAILED: &str = "settlement.failed";
     /// A pending settlement was cancelled. Payload: the settlement.
     pub const SETTLEMENT_CANCELLED: &str = "settlement.cancelled";
+}
+
+/// The event types each service emits: the one table of who may say what. The audit correlator
+/// refuses an event whose type is not listed for its source service, and every event factory checks
+/// its events against it in debug builds, so each service's tests keep the table true.
+const EMITTED: &[(ServiceKind, &[&str])] = &[
+    (
+        ServiceKind::ExchangeSimulator,
+        &[
+            types::FAULT_INJECTED,
+            types::FAULT_CLEARED,
+            types::FAULT_EXPIRED,
+            types::ORDER_PLACED,
+            types::ORDER_REJECTED,
+            types::ORDER_CANCELLED,
+            types::ORDER_AMENDED,
+            types::TRADE_EXECUTED,
+            types::LIQUIDITY_FOLLOWING,
+        ],
+    ),
+    (
+        ServiceKind::CustodianSimulator,
+        &[
+            types::FAULT_INJECTED,
+            types::FAULT_CLEARED,
+            types::FAULT_EXPIRED,
+            types::CUSTODY_ACCOUNT_OPENED,
+            types::CUSTODY_DEPOSIT,
+            types::CUSTODY_WITHDRAWAL,
+            types::CUSTODY_TRANSFER,
+            types::CUSTODY_TRANSFER_REJECTED,
+            types::SETTLEMENT_CREATED,
+            types::SETTLEMENT_PARTIAL,
+            types::SETTLEMENT_DELAYED,
+            types::SETTLEMENT_COMPLETED,
+            types::SETTLEMENT_FAILED,
+            types::SETTLEMENT_CANCELLED,
+        ],
+    ),
+    (
+        ServiceKind::MarketDataSimulator,
+        &[
+            types::FAULT_INJECTED,
+            types::FAULT_CLEARED,
+            types::FAULT_EXPIRED,
+            types::TICK_UNDER_FAULT,
+        ],
+    ),
+];
+
+/// Returns the event types `service` emits (none for a service that emits no events yet).
+pub fn emitted_by(service: ServiceKind) -> &'static [&'static str] {
+    EMITTED
+        .iter()
+        .find(|(kind, _)| *kind == service)
+        .map_or(&[], |(_, types)| *types)
 }
 
 /// The outbox table, created by the runtime's migrations in every instance's schema.
@@ -207,7 +263,7 @@ impl Event {
 /// Makes events stamped with an instance's identity and the ecosystem clock.
 #[derive(Clone)]
 pub struct Events {
-    service: &'static str,
+    service: ServiceKind,
     instance: String,
     clock: Clock,
 }
@@ -216,7 +272,7 @@ impl Events {
     /// Creates the event factory of an instance.
     pub fn new(identity: &Identity, clock: Clock) -> Self {
         Self {
-            service: identity.service().name(),
+            service: identity.service(),
             instance: identity.instance().to_string(),
             clock,
         }
@@ -229,11 +285,17 @@ impl Events {
 
     /// A new event of `event_type` that happened at simulated time `sim_time`.
     pub fn event_at(&self, event_type: &str, sim_time: OffsetDateTime, payload: impl Serialize) -> Event {
+        debug_assert!(
+            emitted_by(self.service).contains(&event_type),
+            "{} emits {event_type}, which the table of emitted event types (events::EMITTED) does not \
+             list for it: the audit correlator would refuse it",
+            self.service.name()
+        );
         Event {
             id: Uuid::now_v7(),
             sim_time,
             wall_time: OffsetDateTime::now_utc(),
-            service: self.service.to_owned(),
+            service: self.service.name().to_owned(),
             instance: self.instance.clone(),
             event_type: event_type.to_owned(),
             trace_id: None,
@@ -268,5 +330,17 @@ mod tests {
         assert_eq!(a.instance, "market-data-A");
         assert_eq!(a.service, "market-data-simulator");
         assert_eq!(a.statement().params().len(), 10);
+    }
+
+    #[test]
+    fn each_type_is_documented_once_and_services_without_events_emit_none() {
+        for (service, emitted) in EMITTED {
+            let unique: std::collections::BTreeSet<_> = emitted.iter().collect();
+            assert_eq!(unique.len(), emitted.len(), "{service} lists a type twice");
+            assert_eq!(emitted_by(*service), *emitted);
+        }
+        assert!(emitted_by(ServiceKind::AuditCorrelator).is_empty());
+        assert!(emitted_by(ServiceKind::ExchangeSimulator).contains(&types::TRADE_EXECUTED));
+        assert!(!emitted_by(ServiceKind::MarketDataSimulator).contains(&types::ORDER_PLACED));
     }
 }

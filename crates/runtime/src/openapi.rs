@@ -92,6 +92,8 @@ impl OpenApi {
                 "schemas": Value::Object(schemas),
                 "securitySchemes": {
                     "admin": {"type": "http", "scheme": "bearer", "description": "TSE_ADMIN_TOKEN"},
+                    "ingest": {"type": "http", "scheme": "bearer",
+                               "description": "TSE_INGEST_TOKEN (default: derived from TSE_ADMIN_TOKEN)"},
                 },
             },
         })

@@ -9,6 +9,10 @@
 //! a lost answer or a failed delete costs nothing. While there is no correlator in the environment,
 //! it fails, or the database is away, events stay where they are and the shipper backs off (100 ms
 //! doubling to 5 s). `audit_outbox_pending` and `audit_outbox_shipped_total` show how it goes.
+//!
+//! Each batch carries the ecosystem's ingest token as `Authorization: Bearer <token>`
+//! ([`crate::config::CommonConfig::ingest_secret`]); a correlator that refuses it (401: another
+//! ecosystem's token, or none) is retried like one that fails, so the events wait.
 
 use std::{mem::discriminant, time::Duration};
 
@@ -20,6 +24,7 @@ use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use crate::{
+    config::Secret,
     discovery::{DiscoveryError, Registration, Registry},
     events::Event,
     identity::ServiceKind,
@@ -107,6 +112,8 @@ pub struct Shipper {
     environment: String,
     metrics: ShipperMetrics,
     client: reqwest::Client,
+    /// The ingest token the correlator requires; `None`: sent without one (and refused).
+    token: Option<Secret>,
     /// The correlator the last batch went to; looked up again after a failure.
     target: Option<Registration>,
     /// When the outbox was last counted: while a backlog drains it is counted at most every
@@ -119,8 +126,14 @@ const COUNT_EVERY: Duration = Duration::from_millis(500);
 
 impl Shipper {
     /// Creates the shipper of the instance whose outbox is in `storage`, finding the correlator of
-    /// `environment` in `registry`.
-    pub fn new(storage: Storage, registry: Registry, environment: &str, metrics: ShipperMetrics) -> Self {
+    /// `environment` in `registry` and presenting `token` to it.
+    pub fn new(
+        storage: Storage,
+        registry: Registry,
+        environment: &str,
+        token: Option<Secret>,
+        metrics: ShipperMetrics,
+    ) -> Self {
         // Instances reach each other directly: no proxy from the environment.
         let client = reqwest::Client::builder()
             .no_proxy()
@@ -134,6 +147,7 @@ impl Shipper {
             environment: environment.to_owned(),
             metrics,
             client,
+            token,
             target: None,
             counted: None,
         }
@@ -208,11 +222,14 @@ impl Shipper {
             Some(target) => target,
             None => self.correlator().await?,
         };
-        let delivery = self
+        let mut delivery = self
             .client
             .post(format!("{}{INGEST_PATH}", target.http_url()))
-            .json(&Batch { events: &events })
-            .send();
+            .json(&Batch { events: &events });
+        if let Some(token) = &self.token {
+            delivery = delivery.bearer_auth(token.expose());
+        }
+        let delivery = delivery.send();
         let response = tokio::select! {
             () = stop.cancelled() => return Ok(Round::Stopped),
             response = delivery => response,

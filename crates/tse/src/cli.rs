@@ -43,6 +43,8 @@ Environment variables (flags win over them; an empty variable counts as unset):
   DATA_DIR                this instance's data directory (default data/{instance})
   LOG_DIR                 this instance's log directory (default logs/{instance})
   TSE_ADMIN_TOKEN         bearer token opening the chaos and audit back doors
+  TSE_INGEST_TOKEN        bearer token the shippers present to the audit correlator, the same for
+                          every instance (default: derived from TSE_ADMIN_TOKEN)
   TSE_CLOCK_SPEED         simulated seconds per wall second (default 1); a clock already published
                           in the registry by another process wins
   TSE_TOPOLOGY            topology file whose [[instance]] of this name gives its settings
@@ -63,6 +65,8 @@ Environment variables (flags win over them, they win over the topology file):
   LOG_DIR                 root of the per-instance log directories (default logs)
   TSE_ADMIN_TOKEN         bearer token opening the chaos and audit back doors (generated into
                           DATA_DIR/admin-token when unset)
+  TSE_INGEST_TOKEN        bearer token the shippers present to the audit correlator (default:
+                          derived from TSE_ADMIN_TOKEN)
   TSE_CLOCK_SPEED         simulated seconds per wall second (default 1)
   TSE_SEED                seed of every random process (default 1)
 

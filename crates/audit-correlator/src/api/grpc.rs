@@ -3,7 +3,9 @@
 //! a JSON document in a string, an empty string for an absent trace, cause or scenario run. In
 //! requests an empty string is an absent value and a limit of 0 the default page; errors are the
 //! [`ApiError`]s of the HTTP API with their gRPC codes (see [`super`]). A malformed event in a batch
-//! is refused as HTTP refuses it (`invalid_batch`), naming its index in the batch and the field.
+//! is refused as HTTP refuses it (`invalid_batch`), naming its index in the batch and the field;
+//! `Ingest` needs the ingest token as `authorization: Bearer <token>` metadata (`UNAUTHENTICATED`
+//! without it).
 
 use serde_json::{Value as Json, value::RawValue};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
@@ -146,6 +148,12 @@ impl AuditService for Service {
         &self,
         request: Request<pb::IngestRequest>,
     ) -> Result<Response<pb::IngestResponse>, Status> {
+        self.api.authenticate(
+            request
+                .metadata()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap_or_default()),
+        )?;
         let events = request
             .into_inner()
             .events

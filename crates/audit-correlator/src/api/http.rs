@@ -2,7 +2,7 @@
 //!
 //! | route | does |
 //! |---|---|
-//! | `POST /api/v1/audit/events` `{events: [...]}` | ingests a batch (what every instance's shipper sends): `{accepted, duplicates}` |
+//! | `POST /api/v1/audit/events` `{events: [...]}` | ingests a batch (what every instance's shipper sends, with `Authorization: Bearer <ingest token>`): `{accepted, duplicates}` |
 //! | `GET /api/v1/audit/events?service&instance&type&trace_id&scenario_run_id&caused_by&from&to&limit&cursor` | events in storage order: `{events, next_cursor}` |
 //! | `GET /api/v1/audit/events/{id}` | one event |
 //! | `GET /api/v1/audit/events/{id}/chain` | the event, its causes and its effects |
@@ -15,6 +15,8 @@ use axum::{
     Json, Router,
     body::Bytes,
     extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
     routing::get,
 };
 use serde::Deserialize;
@@ -46,15 +48,35 @@ struct Batch {
     events: Vec<Event>,
 }
 
-async fn ingest(State(api): State<Api>, bytes: Bytes) -> Result<Json<Value>, ApiError> {
-    let batch: Batch = serde_json::from_slice(&bytes).map_err(|e| {
+async fn ingest(State(api): State<Api>, headers: HeaderMap, bytes: Bytes) -> Response {
+    match ingest_batch(&api, &headers, &bytes).await {
+        Ok(ingested) => Json(ingested).into_response(),
+        Err(error) if error.status() == StatusCode::UNAUTHORIZED => {
+            let mut response = error.into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Authenticates, reads and stores a batch.
+async fn ingest_batch(api: &Api, headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiError> {
+    api.authenticate(
+        headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or_default()),
+    )?;
+    let batch: Batch = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request(
             "invalid_batch",
             format!("the body must be {{\"events\": [...]}} of events: {e}"),
         )
     })?;
     let ingested = api.ingest(batch.events).await?;
-    Ok(Json(json!(ingested)))
+    Ok(json!(ingested))
 }
 
 async fn list(State(api): State<Api>, Query(q): Query<EventQuery>) -> Result<Json<Value>, ApiError> {

@@ -2,13 +2,21 @@
 //! (idempotent by event id) and queries — by service, instance, type, trace, cause, scenario run and
 //! simulated-time range; one event's causal chain; timelines; counts.
 //!
+//! Ingestion takes only batches carrying the ecosystem's ingest token
+//! (`Authorization: Bearer <token>`, HTTP header or gRPC metadata; the token is `TSE_INGEST_TOKEN`,
+//! by default derived from `TSE_ADMIN_TOKEN`: see [`tse_runtime::config::CommonConfig::ingest_secret`]),
+//! and of those only events that pass [`admit`]. Reads are open.
+//!
 //! | error code | HTTP | when |
 //! |---|---|---|
-//! | `invalid_json`, `invalid_batch` | 400 | a body that is not `{"events": [...]}` of events, or more than 5,000 of them |
+//! | `unauthorized` | 401 | an ingestion without the ingest token, or with a wrong one |
+//! | `ingestion_closed` | 401 | an ingestion while the correlator has no ingest token (neither `TSE_INGEST_TOKEN` nor `TSE_ADMIN_TOKEN` given) |
+//! | `invalid_json`, `invalid_batch` | 400 | a body that is not `{"events": [...]}` of events, more than 5,000 of them, or an event [`admit`] refuses |
 //! | `invalid_query`, `invalid_limit`, `invalid_cursor`, `invalid_time`, `invalid_id` | 400 | a malformed query |
 //! | `unknown_event` | 404 | no event with that id is stored |
 //! | `storage_unavailable` | 503 | the database is away |
 
+pub mod admit;
 pub mod grpc;
 pub mod http;
 pub mod openapi;
@@ -21,6 +29,7 @@ use time::OffsetDateTime;
 use tokio::sync::Mutex;
 use tse_runtime::{
     api::ApiError,
+    config::Secret,
     events::Event,
     storage::{Storage, StorageError},
 };
@@ -58,6 +67,8 @@ pub struct Api {
     pub registry: tse_runtime::discovery::Registry,
     /// The environment whose instances are shown.
     pub environment: String,
+    /// The token shippers must present; `None`: ingestion is closed.
+    pub ingest_token: Option<Secret>,
 }
 
 fn storage_error(e: StorageError) -> ApiError {
@@ -108,16 +119,51 @@ pub fn event_id(text: &str) -> Result<String, ApiError> {
 }
 
 impl Api {
+    /// Lets an ingestion through when `authorization` (the `Authorization` header or gRPC metadata)
+    /// is `Bearer <the ingest token>`.
+    ///
+    /// # Errors
+    /// `unauthorized`, `ingestion_closed` (both 401).
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<(), ApiError> {
+        let unauthorized = |code: &'static str, message: &str| {
+            ApiError::new(axum::http::StatusCode::UNAUTHORIZED, code, message)
+        };
+        let Some(token) = &self.ingest_token else {
+            return Err(unauthorized(
+                "ingestion_closed",
+                "this audit correlator was started without TSE_INGEST_TOKEN or TSE_ADMIN_TOKEN, so it \
+                 ingests nothing: give every instance of the ecosystem the same TSE_INGEST_TOKEN (or \
+                 TSE_ADMIN_TOKEN)",
+            ));
+        };
+        match authorization.map(|a| a.strip_prefix("Bearer ")) {
+            None => Err(unauthorized(
+                "unauthorized",
+                "ingestion needs `Authorization: Bearer <ingest token>` (TSE_INGEST_TOKEN, by default \
+                 derived from TSE_ADMIN_TOKEN); none was given",
+            )),
+            Some(Some(given)) if token.matches(given) => Ok(()),
+            Some(_) => Err(unauthorized(
+                "unauthorized",
+                "the ingest token is wrong: every instance of the ecosystem must hold the same \
+                 TSE_INGEST_TOKEN (or TSE_ADMIN_TOKEN)",
+            )),
+        }
+    }
+
     /// Stores a batch; answers how many were new.
     ///
     /// # Errors
-    /// `invalid_batch`, `storage_unavailable`.
+    /// `invalid_batch` (the first event [`admit`] refuses), `storage_unavailable`.
     pub async fn ingest(&self, events: Vec<Event>) -> Result<Ingested, ApiError> {
         if events.len() > MAX_BATCH {
             return Err(ApiError::bad_request(
                 "invalid_batch",
                 format!("a batch holds at most {MAX_BATCH} events, got {}", events.len()),
             ));
+        }
+        for (index, e) in events.iter().enumerate() {
+            admit::check(index, e)?;
         }
         let _turn = self.ingesting.lock().await;
         let (ingested, stored) = repo::ingest(&self.storage, events).await.map_err(storage_error)?;

@@ -33,17 +33,38 @@ pub fn description() -> OpenApi {
             json!({"type": "object", "properties": {"events": {"type": "array", "items": schema_ref("AuditEvent")}}}),
         )
     };
+    let mut ingest = operation(
+        "Ingests a batch of events (idempotent by event id); needs the ingest token. An event must have a \
+         UUIDv7 id, a service of the ecosystem and an event type it emits, a valid instance name, no \
+         control characters, and a payload of at most 16384 bytes nesting at most 32 levels",
+        vec![],
+        Some(json!({"type": "object", "required": ["events"], "properties": {
+            "events": {"type": "array", "maxItems": 5000, "items": schema_ref("AuditEvent")}}})),
+        (
+            200,
+            json_answer(
+                "what was stored",
+                json!({"type": "object", "properties": {
+            "accepted": {"type": "integer"}, "duplicates": {"type": "integer"}}}),
+            ),
+        ),
+        &[
+            (
+                400,
+                "`invalid_batch`: naming the event, the field and what is wrong",
+            ),
+            (
+                401,
+                "`unauthorized` (no or wrong ingest token), `ingestion_closed` (the correlator has none)",
+            ),
+            UNAVAILABLE,
+        ],
+    );
+    ingest["security"] = json!([{ "ingest": [] }]);
     OpenApi::new()
         .paths(json!({
             "/api/v1/audit/events": {
-                "post": operation(
-                    "Ingests a batch of events (idempotent by event id)", vec![],
-                    Some(json!({"type": "object", "required": ["events"], "properties": {
-                        "events": {"type": "array", "maxItems": 5000, "items": schema_ref("AuditEvent")}}})),
-                    (200, json_answer("what was stored", json!({"type": "object", "properties": {
-                        "accepted": {"type": "integer"}, "duplicates": {"type": "integer"}}}))),
-                    &[(400, "`invalid_batch`"), UNAVAILABLE],
-                ),
+                "post": ingest,
                 "get": operation(
                     "Events in storage order", paged, None,
                     (200, json_answer("a page", json!({"type": "object", "properties": {
@@ -108,7 +129,10 @@ pub fn description() -> OpenApi {
                     "trace_id": {"type": ["string", "null"]},
                     "causation_id": {"type": ["string", "null"]},
                     "scenario_run_id": {"type": ["string", "null"]},
-                    "payload": {"type": "object"},
+                    "payload": {"type": ["object", "null"],
+                        "description": "null in answers when the stored payload cannot be shown (see payload_error)"},
+                    "payload_error": {"type": "string",
+                        "description": "answers only: why the stored payload is not shown (stored before ingestion was bounded)"},
                 }},
         }))
 }

@@ -1,8 +1,13 @@
 //! Prometheus metrics of the audit correlator: `audit_events_ingested_total{source_service,type}`,
 //! `audit_duplicates_dropped_total`, `audit_ingest_lag_seconds` (wall time from an event being
 //! recorded in its instance's outbox to its being stored here).
+//!
+//! Ingestion admits only the event types each service emits ([`emitted_by`]), so the labels of
+//! `audit_events_ingested_total` are a bounded set: every combination is exported from the start, at
+//! 0, so rates and alerts work before the first event of a kind.
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry};
+use tse_runtime::{events::emitted_by, identity::ServiceKind};
 
 /// The correlator's metrics.
 pub struct Metrics {
@@ -40,6 +45,11 @@ impl Metrics {
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
             ]),
         )?;
+        for service in ServiceKind::ALL {
+            for event_type in emitted_by(service) {
+                ingested.with_label_values(&[service.name(), event_type]);
+            }
+        }
         registry.register(Box::new(ingested.clone()))?;
         registry.register(Box::new(duplicates.clone()))?;
         registry.register(Box::new(lag.clone()))?;

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value as Json, json};
 use time::OffsetDateTime;
+use tracing::warn;
 use tse_runtime::{
     events::Event,
     health::rfc3339_exact as rfc3339,
@@ -122,8 +123,10 @@ pub fn links(e: &Event) -> Vec<Link> {
     out
 }
 
+/// The payload is read as text and parsed here (see [`event_json`]), never decoded by the driver: a
+/// payload stored before ingestion was bounded may nest deeper than a JSON parser follows.
 const COLUMNS: &str = "seq, id, sim_time, wall_time, service, instance, event_type, trace_id, causation_id, \
-                       scenario_run_id, payload";
+                       scenario_run_id, CAST(payload AS TEXT) AS payload";
 
 /// What an ingestion did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -199,12 +202,26 @@ pub async fn ingest(storage: &Storage, events: Vec<Event>) -> Result<(Ingested, 
     ))
 }
 
-/// One stored event as the API shows it.
+/// One stored event as the API shows it. A payload that cannot be read back as JSON (one stored
+/// before ingestion was bounded, nesting deeper than serde_json's recursion limit) shows as `null`
+/// with `payload_error` saying why, and is logged: one such row never fails a whole listing.
 fn event_json(row: &Row) -> Result<Json, StorageError> {
     let seq: i64 = row.get("seq")?;
-    Ok(json!({
+    let id: String = row.get("id")?;
+    let text: String = row.get("payload")?;
+    let (payload, unreadable) = match serde_json::from_str::<Json>(&text) {
+        Ok(payload) => (payload, None),
+        Err(error) => {
+            warn!(event = %id, %error, bytes = text.len(), "a stored payload cannot be read back; shown as null");
+            (
+                Json::Null,
+                Some(format!("the stored payload cannot be shown: {error}")),
+            )
+        }
+    };
+    let mut event = json!({
         "seq": seq,
-        "id": row.get::<String>("id")?,
+        "id": id,
         "sim_time": rfc3339(row.get::<OffsetDateTime>("sim_time")?),
         "wall_time": rfc3339(row.get::<OffsetDateTime>("wall_time")?),
         "service": row.get::<String>("service")?,
@@ -213,8 +230,12 @@ fn event_json(row: &Row) -> Result<Json, StorageError> {
         "trace_id": row.get::<Option<String>>("trace_id")?,
         "causation_id": row.get::<Option<String>>("causation_id")?,
         "scenario_run_id": row.get::<Option<String>>("scenario_run_id")?,
-        "payload": row.get::<Json>("payload")?,
-    }))
+        "payload": payload,
+    });
+    if let Some(reason) = unreadable {
+        event["payload_error"] = Json::String(reason);
+    }
+    Ok(event)
 }
 
 /// Filters of an event query.

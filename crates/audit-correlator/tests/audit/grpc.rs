@@ -10,13 +10,20 @@ use tse_proto::audit::v1::{
 };
 use tse_runtime::{events::Event, identity::ServiceKind};
 
-use crate::support::{factory, story};
+use crate::support::{INGEST_TOKEN, factory, ingest_env, story};
 use tse_testing::app::{TestApp, TestOptions, spawn_with};
 
 type Client = AuditServiceClient<Channel>;
 
 async fn correlator() -> (TestApp, Client) {
-    let app = spawn_with(tse_audit_correlator::service(), TestOptions::default()).await;
+    let app = spawn_with(
+        tse_audit_correlator::service(),
+        TestOptions {
+            env: ingest_env(),
+            ..Default::default()
+        },
+    )
+    .await;
     let client = AuditServiceClient::new(app.grpc_channel().await);
     (app, client)
 }
@@ -38,10 +45,19 @@ fn message(e: &Event) -> AuditEvent {
     }
 }
 
-fn batch(events: &[Event]) -> IngestRequest {
-    IngestRequest {
+fn batch(events: &[Event]) -> tonic::Request<IngestRequest> {
+    authorized(IngestRequest {
         events: events.iter().map(message).collect(),
-    }
+    })
+}
+
+/// A request carrying the ingest token, as a shipper sends it.
+fn authorized(request: IngestRequest) -> tonic::Request<IngestRequest> {
+    let mut request = tonic::Request::new(request);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {INGEST_TOKEN}").parse().unwrap());
+    request
 }
 
 /// A stored event as HTTP shows it, in the message's shape.
@@ -70,6 +86,7 @@ async fn post(app: &TestApp, body: &Value) -> (u16, Value) {
     let response = app
         .client
         .post(format!("{}/api/v1/audit/events", app.http))
+        .bearer_auth(INGEST_TOKEN)
         .json(body)
         .send()
         .await
@@ -518,9 +535,9 @@ async fn grpc_refuses_what_http_refuses_with_the_same_message() {
     ];
     for (field, bad) in malformed {
         let status = client
-            .ingest(IngestRequest {
+            .ingest(authorized(IngestRequest {
                 events: vec![message(&fresh), bad],
-            })
+            }))
             .await
             .expect_err("a malformed event is refused");
         assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");

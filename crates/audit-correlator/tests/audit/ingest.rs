@@ -1,6 +1,6 @@
 //! Batches in, each event stored once, and every way of reading them back.
 
-use crate::support::story;
+use crate::support::{INGEST_TOKEN, ingest_env, story};
 use serde_json::{Value, json};
 use tse_testing::{
     app::{TestApp, TestOptions, sample, spawn_with, unique_instance},
@@ -11,6 +11,7 @@ async fn post(app: &TestApp, body: Value) -> (u16, Value) {
     let response = app
         .client
         .post(format!("{}/api/v1/audit/events", app.http))
+        .bearer_auth(INGEST_TOKEN)
         .json(&body)
         .send()
         .await
@@ -146,6 +147,7 @@ async fn events_are_stored_once_and_read_back_every_way() {
         tse_audit_correlator::service(),
         TestOptions {
             instance: Some("audit-correlator".into()),
+            env: ingest_env(),
             ..Default::default()
         },
     )
@@ -165,6 +167,7 @@ async fn on_postgres_too() {
         TestOptions {
             database_url: Some(url.clone()),
             instance: Some(instance),
+            env: ingest_env(),
             ..Default::default()
         },
     )
@@ -175,7 +178,14 @@ async fn on_postgres_too() {
 
 #[tokio::test]
 async fn bad_batches_and_queries_are_refused_clearly() {
-    let app = spawn_with(tse_audit_correlator::service(), TestOptions::default()).await;
+    let app = spawn_with(
+        tse_audit_correlator::service(),
+        TestOptions {
+            env: ingest_env(),
+            ..Default::default()
+        },
+    )
+    .await;
     let (status, body) = post(&app, json!({"events": [{"id": "x"}]})).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),

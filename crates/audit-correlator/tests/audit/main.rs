@@ -4,6 +4,7 @@
 
 #![allow(unreachable_pub)]
 
+mod admission;
 mod grpc;
 mod ingest;
 mod pipeline;

@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use tse_runtime::discovery::Registry;
 use tse_testing::app::{TestApp, TestOptions, eventually, sample, spawn_with, unique_instance};
 
+use crate::support::ingest_env;
+
 const TOKEN: &str = "test-admin-token";
 const ENTITY: &str = "trading-system-A";
 
@@ -216,6 +218,7 @@ async fn quiet_exchange(registry: &Registry) -> TestApp {
             registry: Some(registry.clone()),
             instance: Some(unique_instance("exchange")),
             settings: Some("[liquidity]\nenabled = false".parse().unwrap()),
+            env: ingest_env(),
             ..Default::default()
         },
     )
@@ -300,6 +303,7 @@ async fn nothing_is_lost_while_the_correlator_is_away() {
         registry: Some(registry.clone()),
         instance: Some(unique_instance("audit")),
         database_url: url.clone(),
+        env: ingest_env(),
         ..Default::default()
     };
     let mut correlator = spawn_with(tse_audit_correlator::service(), correlator_options.clone()).await;
@@ -346,6 +350,7 @@ async fn nothing_is_lost_while_the_audit_database_is_cut() {
             instance: Some(unique_instance("audit")),
             database_url: Some(through(&url, &proxy)),
             interval: Some("1s"),
+            env: ingest_env(),
             ..Default::default()
         },
     )
@@ -370,6 +375,7 @@ async fn the_topology_shows_which_exchange_prices_from_which_market_data() {
         instance: Some(instance),
         clock_speed: Some("60"),
         settings: Some(settings.parse().unwrap()),
+        env: ingest_env(),
         ..Default::default()
     };
     let correlator = spawn_with(

@@ -1,4 +1,4 @@
-//! What the audit tests share: a story of events across instances.
+//! What the audit tests share: a story of events across instances, and the ingest token.
 
 use serde_json::json;
 use tse_runtime::{
@@ -6,6 +6,14 @@ use tse_runtime::{
     events::{Event, Events},
     identity::{Identity, ServiceKind},
 };
+
+/// The ingest token of the tests' ecosystems (`TSE_INGEST_TOKEN`).
+pub const INGEST_TOKEN: &str = "test-ingest-token";
+
+/// What every test instance of an ecosystem is given so its shipper gets in.
+pub fn ingest_env() -> Vec<(&'static str, &'static str)> {
+    vec![("TSE_INGEST_TOKEN", INGEST_TOKEN)]
+}
 
 pub fn factory(service: ServiceKind, instance: &str) -> Events {
     let identity = Identity::new(service, Some(instance), None, None).unwrap();

@@ -60,6 +60,10 @@ pub mod vars {
     pub const LOG_DIR: &str = "LOG_DIR";
     /// Bearer token that opens the chaos and audit back doors.
     pub const TSE_ADMIN_TOKEN: &str = "TSE_ADMIN_TOKEN";
+    /// Bearer token the instances' shippers present to the audit correlator's ingestion, the same for
+    /// every instance of an ecosystem (default: derived from `TSE_ADMIN_TOKEN`, see
+    /// [`super::CommonConfig::ingest_secret`]).
+    pub const TSE_INGEST_TOKEN: &str = "TSE_INGEST_TOKEN";
     /// Simulated seconds per wall second (default 1: real time).
     pub const TSE_CLOCK_SPEED: &str = "TSE_CLOCK_SPEED";
     /// Seed of every random process of the ecosystem (default 1): same seed, same run.
@@ -246,6 +250,8 @@ pub struct CommonConfig {
     pub health_check_interval: Duration,
     /// Token that opens the back doors; `None` keeps them closed.
     pub admin_token: Option<Secret>,
+    /// `TSE_INGEST_TOKEN` as given; the token in force is [`CommonConfig::ingest_secret`].
+    pub ingest_token: Option<Secret>,
     /// Address the servers listen on.
     pub bind: IpAddr,
     /// Host name published in discovery; `None`: derived from `bind`.
@@ -259,6 +265,20 @@ pub struct CommonConfig {
 }
 
 impl CommonConfig {
+    /// Returns the token the shippers present to the audit correlator and the correlator requires:
+    /// `TSE_INGEST_TOKEN` when given, else the hex SHA-256 of `tse-ingest:` followed by the admin
+    /// token (so an ecosystem sharing an admin token shares this one with no extra setting, and the
+    /// admin token itself never travels with events), else `None`: the correlator ingests nothing.
+    pub fn ingest_secret(&self) -> Option<Secret> {
+        if let Some(token) = &self.ingest_token {
+            return Some(token.clone());
+        }
+        let admin = self.admin_token.as_ref()?;
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("tse-ingest:{}", admin.expose()));
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        Secret::parse_token(vars::TSE_INGEST_TOKEN, &hex).ok()
+    }
+
     /// Returns the host other instances should use: `ADVERTISE_HOST`, else the listen address, else
     /// (listening on every address) the machine's host name.
     pub fn advertised_host(&self) -> String {
@@ -333,6 +353,7 @@ impl CommonConfig {
             log_level: DEFAULT_LOG_LEVEL.to_owned(),
             health_check_interval: DEFAULT_HEALTH_CHECK_INTERVAL,
             admin_token: None,
+            ingest_token: None,
             bind,
             advertise_host: None,
             clock_speed: DEFAULT_CLOCK_SPEED,
@@ -427,6 +448,10 @@ impl CommonConfig {
             Some(token) => Some(Secret::parse_token(vars::TSE_ADMIN_TOKEN, &token)?),
             None => fallback.admin_token.clone(),
         };
+        let ingest_token = match env.var(vars::TSE_INGEST_TOKEN) {
+            Some(token) => Some(Secret::parse_token(vars::TSE_INGEST_TOKEN, &token)?),
+            None => fallback.ingest_token.clone(),
+        };
         let limits = ConnectionLimits::load(env, fallback.limits)?;
         Ok(Self {
             environment,
@@ -435,6 +460,7 @@ impl CommonConfig {
             log_level,
             health_check_interval,
             admin_token,
+            ingest_token,
             bind,
             advertise_host,
             clock_speed,
@@ -587,6 +613,7 @@ impl InstanceConfig {
             "data_dir": self.data_dir.display().to_string(),
             "log_dir": self.log_dir.display().to_string(),
             "admin_token": self.common.admin_token.as_ref().map(|_| "***"),
+            "ingest_token": self.common.ingest_secret().map(|_| "***"),
             "clock_speed": self.common.clock_speed,
             "seed": self.common.seed,
             "max_connections": self.common.limits.max_connections,
@@ -873,15 +900,54 @@ mod tests {
                 ("DATABASE_URL", "postgres://tse:hunter2@db:5432/tse"),
                 ("REDIS_URL", "redis://:s3cret@cache:6379/0"),
                 ("TSE_ADMIN_TOKEN", "abcdefghijklmnop"),
+                ("TSE_INGEST_TOKEN", "qrstuvwxyz012345"),
             ],
         )
         .unwrap();
         let shown = cfg.redacted().to_string();
         assert!(
-            !shown.contains("hunter2") && !shown.contains("s3cret") && !shown.contains("abcdefghijklmnop")
+            !shown.contains("hunter2")
+                && !shown.contains("s3cret")
+                && !shown.contains("abcdefghijklmnop")
+                && !shown.contains("qrstuvwxyz012345")
         );
+        assert_eq!(cfg.redacted()["ingest_token"], "***");
         assert!(shown.contains("postgres://tse:***@db:5432/tse"), "{shown}");
         assert!(shown.contains("redis://:***@cache:6379/0"), "{shown}");
+    }
+
+    #[test]
+    fn the_ingest_token_is_given_or_derived_from_the_admin_token_and_never_equals_it() {
+        let env = |pairs: &[(&'static str, &'static str)]| {
+            let mut all = vec![("SERVICE_NAME", "exchange-simulator")];
+            all.extend_from_slice(pairs);
+            load(&ServeOverrides::default(), &all).map(|c| c.common)
+        };
+        let given = env(&[
+            ("TSE_ADMIN_TOKEN", "abcdefghijklmnop"),
+            ("TSE_INGEST_TOKEN", "qrstuvwxyz012345"),
+        ]);
+        assert_eq!(
+            given.unwrap().ingest_secret().unwrap().expose(),
+            "qrstuvwxyz012345"
+        );
+        let derived = env(&[("TSE_ADMIN_TOKEN", "abcdefghijklmnop")]).unwrap();
+        let token = derived.ingest_secret().unwrap();
+        // printf 'tse-ingest:abcdefghijklmnop' | sha256sum
+        assert_eq!(
+            token.expose(),
+            "1e8751a31bc35936f6c62a90006257539909937279369642b55c71733e6706bf"
+        );
+        assert_ne!(token.expose(), "abcdefghijklmnop");
+        assert!(
+            env(&[]).unwrap().ingest_secret().is_none(),
+            "no token: ingestion closed"
+        );
+        let err = env(&[("TSE_INGEST_TOKEN", "short")]).unwrap_err().to_string();
+        assert!(
+            err.starts_with("TSE_INGEST_TOKEN") && !err.contains("short"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -125,6 +125,13 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Whether `given` is this token, compared without leaking through timing how long the
+    /// matching prefix is.
+    pub fn matches(&self, given: &str) -> bool {
+        let (a, b) = (given.as_bytes(), self.0.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
 }
 
 impl fmt::Display for Secret {
@@ -193,6 +200,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not a URL") && !err.contains("pw"));
+    }
+
+    #[test]
+    fn token_comparison_needs_every_byte() {
+        let token = Secret::parse_token("TSE_ADMIN_TOKEN", "secret-token").unwrap();
+        assert!(token.matches("secret-token"));
+        assert!(!token.matches("secret-tokem"));
+        assert!(!token.matches("secret"));
+        assert!(!token.matches("secret-token-and-more"));
     }
 
     #[test]

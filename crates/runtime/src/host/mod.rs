@@ -683,6 +683,7 @@ async fn start_in_span(
                     storage.clone(),
                     discovery.registry().clone(),
                     &config.common.environment,
+                    config.common.ingest_secret(),
                     shipper_metrics,
                 )
                 .run(host_stop.clone()),

@@ -13,12 +13,17 @@ use std::{
     time::Duration,
 };
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    routing::post,
+};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tse_runtime::{
     discovery::Registry,
-    events::Event,
+    events::{Event, types},
     host::{BoxError, ServiceContext, ServiceDef, ServiceParts, no_settings},
     identity::ServiceKind,
     shipper::{BATCH, INGEST_PATH},
@@ -40,6 +45,8 @@ struct Fake {
     refused: AtomicUsize,
     failing: AtomicBool,
     malformed: Mutex<Vec<String>>,
+    /// The `Authorization` header of each batch received.
+    authorization: Mutex<Vec<Option<String>>>,
 }
 
 impl Fake {
@@ -82,7 +89,20 @@ async fn build_fake(ctx: ServiceContext) -> Result<ServiceParts, BoxError> {
     Ok(ServiceParts::new().with_http(router))
 }
 
-async fn ingest(State(fake): State<Arc<Fake>>, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
+/// The ingest token every test emitter holds.
+const INGEST_TOKEN: &str = "test-ingest-token";
+
+async fn ingest(
+    State(fake): State<Arc<Fake>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    fake.authorization.lock().unwrap().push(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    );
     if fake.failing.load(Ordering::SeqCst) {
         fake.refused.fetch_add(1, Ordering::SeqCst);
         return (
@@ -125,7 +145,7 @@ async fn build_emitter(ctx: ServiceContext) -> Result<ServiceParts, BoxError> {
             let batch: Vec<Event> = range
                 .map(|i| {
                     events
-                        .event("test.emitted", json!({"i": i}))
+                        .event(types::ORDER_PLACED, json!({"i": i}))
                         .traced(format!("trace-{i}"))
                 })
                 .collect();
@@ -159,6 +179,7 @@ impl Emitter {
                 instance: Some(name),
                 database_url: via.or(database_url.map(str::to_owned)),
                 interval: Some("200ms"),
+                env: vec![("TSE_INGEST_TOKEN", INGEST_TOKEN)],
                 ..Default::default()
             },
         )
@@ -264,7 +285,14 @@ async fn delivers_in_order_once_a_correlator_registers(database_url: Option<&str
     let received = fake.received.lock().unwrap()[0].clone();
     assert_eq!(received.service, "exchange-simulator");
     assert_eq!(received.instance, emitter.app.instance_name);
-    assert_eq!(received.event_type, "test.emitted");
+    assert_eq!(received.event_type, types::ORDER_PLACED);
+    let authorization = fake.authorization.lock().unwrap().clone();
+    assert!(
+        authorization
+            .iter()
+            .all(|a| a.as_deref() == Some(&format!("Bearer {INGEST_TOKEN}"))),
+        "every batch carries the ingest token: {authorization:?}"
+    );
     assert_eq!(received.trace_id.as_deref(), Some("trace-0"));
     assert_eq!(
         serde_json::from_str::<Value>(received.payload.get()).unwrap(),

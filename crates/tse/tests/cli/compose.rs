@@ -119,6 +119,7 @@ async fn the_generated_compose_project_runs_as_processes_against_postgres_and_re
             ("LOG_DIR", logs.display().to_string()),
             ("TSE_TOPOLOGY", deploy.join("topology.toml").display().to_string()),
             ("TSE_ADMIN_TOKEN", secrets["TSE_ADMIN_TOKEN"].clone()),
+            ("TSE_INGEST_TOKEN", secrets["TSE_INGEST_TOKEN"].clone()),
         ] {
             assert!(env.contains_key(key), "{name}'s service sets {key}");
             env.insert(key.to_owned(), value);

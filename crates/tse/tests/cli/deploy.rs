@@ -53,6 +53,7 @@ fn compose_project_from_the_default_ecosystem() {
     for var in [
         "POSTGRES_PASSWORD=",
         "TSE_ADMIN_TOKEN=",
+        "TSE_INGEST_TOKEN=",
         "GRAFANA_ADMIN_PASSWORD=",
         "TSE_UID=",
         "TSE_GID=",

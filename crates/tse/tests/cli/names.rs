@@ -142,6 +142,7 @@ fn every_command_documents_itself_and_its_environment() {
         "DATA_DIR",
         "LOG_DIR",
         "TSE_ADMIN_TOKEN",
+        "TSE_INGEST_TOKEN",
     ] {
         assert!(stdout.contains(var), "serve --help lacks {var}");
     }

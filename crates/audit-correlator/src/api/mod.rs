@@ -113,7 +113,11 @@ pub fn time(field: &str, text: Option<&str>) -> Result<Option<OffsetDateTime>, A
 /// # Errors
 /// `invalid_id`.
 pub fn event_id(text: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(text.trim())
+    // The hyphenated form only (as documented), not the braced, URN or 32-digit ones.
+    Some(text.trim())
+        .filter(|t| t.len() == 36)
+        .and_then(|t| uuid::Uuid::parse_str(t).ok())
+        .ok_or(())
         .map(|u| u.to_string())
         .map_err(|_| ApiError::bad_request("invalid_id", format!("'{text}' is not an event id (a UUID)")))
 }

@@ -1,7 +1,9 @@
 //! The OpenAPI description of the audit HTTP API ([`super::http`]).
 
 use serde_json::{Value, json};
-use tse_runtime::openapi::{OpenApi, json_answer, operation, path_param, query_param, schema_ref, timestamp};
+use tse_runtime::openapi::{
+    OpenApi, json_answer, operation, param_with, path_param, query_param, schema_ref, timestamp,
+};
 
 const UNAVAILABLE: (u16, &str) = (503, "`storage_unavailable`");
 
@@ -12,11 +14,36 @@ fn filters() -> Vec<Value> {
         query_param("type", "string", "event type, e.g. trade.executed"),
         query_param("trace_id", "string", "one flow"),
         query_param("scenario_run_id", "string", "one scenario run"),
-        query_param("caused_by", "string", "events caused by this event id"),
-        query_param("from", "string", "simulated time from (RFC 3339, inclusive)"),
-        query_param("to", "string", "simulated time to (RFC 3339, exclusive)"),
-        query_param("limit", "integer", "1–1000 (default 100)"),
+        param_with("caused_by", "query", "events caused by this event id (empty: any)", or_empty(event_id())),
+        param_with(
+            "from",
+            "query",
+            "simulated time from (RFC 3339, inclusive; empty: no bound)",
+            or_empty(timestamp()),
+        ),
+        param_with(
+            "to",
+            "query",
+            "simulated time to (RFC 3339, exclusive, after `from`; empty: no bound)",
+            or_empty(timestamp()),
+        ),
+        param_with(
+            "limit",
+            "query",
+            "1–1000 (default 100)",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+        ),
     ]
+}
+
+/// An event id: a UUID in its hyphenated form.
+fn event_id() -> Value {
+    json!({"type": "string", "format": "uuid"})
+}
+
+/// `schema`, or an empty string (a filter given empty is no filter).
+fn or_empty(schema: Value) -> Value {
+    json!({"anyOf": [schema, {"type": "string", "maxLength": 0}]})
 }
 
 /// The audit paths and schemas.
@@ -74,13 +101,13 @@ pub fn description() -> OpenApi {
                 ),
             },
             "/api/v1/audit/events/{id}": {"get": operation(
-                "One event", vec![path_param("id", "event id (UUID)")], None,
+                "One event", vec![param_with("id", "path", "event id (UUID)", event_id())], None,
                 (200, json_answer("the event", schema_ref("AuditEvent"))),
                 &[(400, "`invalid_id`"), (404, "`unknown_event`"), UNAVAILABLE],
             )},
             "/api/v1/audit/events/{id}/chain": {"get": operation(
                 "An event with its causes (outermost first) and its effects (with their depth)",
-                vec![path_param("id", "event id (UUID)")], None,
+                vec![param_with("id", "path", "event id (UUID)", event_id())], None,
                 (200, json_answer("the chain", json!({"type": "object", "properties": {
                     "event": schema_ref("AuditEvent"),
                     "causes": {"type": "array", "items": schema_ref("AuditEvent")},

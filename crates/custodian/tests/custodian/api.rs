@@ -43,7 +43,7 @@ async fn refusals_are_clear_and_change_nothing() {
             json!({"asset": "USD", "amount": "lots"}),
             400,
             "invalid_amount",
-            "amount must be a decimal",
+            "amount: 'lots' is not a plain decimal",
         ),
         (
             format!("/api/v1/accounts/{a}/deposits"),
@@ -133,8 +133,8 @@ async fn refusals_are_clear_and_change_nothing() {
             format!("/api/v1/accounts/{a}/reconciliation"),
             json!({"balances": {"BTC": "-79228162514264337593543950335"}}),
             400,
-            "invalid_request",
-            "beyond the largest amount",
+            "invalid_amount",
+            "beyond the largest amount handled (100000000000000000000)",
         ),
     ];
     for (path, body, status, code, message) in cases {

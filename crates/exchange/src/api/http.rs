@@ -35,7 +35,7 @@ use axum::{
 };
 use futures::{Stream, StreamExt, stream};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Value, json, value::RawValue};
 use tokio_util::sync::CancellationToken;
 use tse_runtime::api::{ApiError, Query, decimal_text, optional_json_body};
 
@@ -159,7 +159,7 @@ async fn balances(State(http): State<Http>, Path(id): Path<String>) -> Result<im
 struct Funds {
     #[serde(default)]
     asset: String,
-    amount: Option<Value>,
+    amount: Option<Box<RawValue>>,
 }
 
 async fn move_funds(http: &Http, id: String, bytes: &Bytes, withdraw: bool) -> Result<Response, ApiError> {
@@ -210,8 +210,8 @@ struct PlaceBody {
     side: String,
     #[serde(rename = "type")]
     order_type: Option<String>,
-    price: Option<Value>,
-    quantity: Option<Value>,
+    price: Option<Box<RawValue>>,
+    quantity: Option<Box<RawValue>>,
     time_in_force: Option<String>,
     client_order_id: Option<String>,
     #[serde(default)]
@@ -253,8 +253,8 @@ async fn get_order(State(http): State<Http>, Path(id): Path<String>) -> Result<i
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AmendBody {
-    price: Option<Value>,
-    quantity: Option<Value>,
+    price: Option<Box<RawValue>>,
+    quantity: Option<Box<RawValue>>,
 }
 
 async fn amend(

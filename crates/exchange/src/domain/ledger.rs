@@ -2,6 +2,12 @@
 //! collected. Every movement is exact decimal arithmetic, and the only way value enters or leaves is
 //! a deposit or a withdrawal: for each asset, the sum of every balance and the collected fees equals
 //! deposits minus withdrawals.
+//!
+//! That sum is why nothing here overflows: a deposit is refused (checked) when it would take the
+//! asset's holdings beyond what a decimal holds, and every other movement only shifts value between
+//! balances and fees, each a part of the holdings, so no balance or fee total can exceed them. Those
+//! movements saturate rather than panic all the same: state stored before deposits were checked
+//! (a balance at the very limit) then stays at the limit instead of stopping the engine.
 
 use rust_decimal::Decimal;
 
@@ -28,6 +34,18 @@ pub enum LedgerError {
     /// The amount is zero or negative.
     #[error("amount must be positive, got {0}")]
     NonPositive(Decimal),
+    /// The deposit would take the asset's holdings beyond what an exact decimal holds.
+    #[error(
+        "a deposit of {amount} {asset} is refused: the exchange's {asset} holdings ({held}) would exceed what an exact decimal holds"
+    )]
+    TooLarge {
+        /// The asset.
+        asset: String,
+        /// The amount.
+        amount: Decimal,
+        /// What the exchange holds of it.
+        held: Decimal,
+    },
 }
 
 /// Every account's balances and the exchange's fees.
@@ -129,8 +147,21 @@ impl Ledger {
         if amount <= Decimal::ZERO {
             return Err(LedgerError::NonPositive(amount));
         }
-        self.entry(account, asset).available += amount;
-        self.net_deposits[usize::from(asset)] += amount;
+        let held = self.net_deposits[usize::from(asset)];
+        let too_large = || LedgerError::TooLarge {
+            asset: self.asset_name(asset).to_owned(),
+            amount,
+            held,
+        };
+        // The balance is part of the holdings; both are checked for state stored before the rule.
+        let holdings = held.checked_add(amount).ok_or_else(too_large)?;
+        let available = self
+            .balance(account, asset)
+            .available
+            .checked_add(amount)
+            .ok_or_else(too_large)?;
+        self.entry(account, asset).available = available;
+        self.net_deposits[usize::from(asset)] = holdings;
         Ok(())
     }
 
@@ -148,8 +179,10 @@ impl Ledger {
             return Err(LedgerError::NonPositive(amount));
         }
         self.check_available(account, asset, amount)?;
-        self.entry(account, asset).available -= amount;
-        self.net_deposits[usize::from(asset)] -= amount;
+        let balance = self.entry(account, asset);
+        balance.available = balance.available.saturating_sub(amount);
+        let held = &mut self.net_deposits[usize::from(asset)];
+        *held = held.saturating_sub(amount);
         Ok(())
     }
 
@@ -177,8 +210,8 @@ impl Ledger {
     pub fn lock(&mut self, account: AccountIdx, asset: AssetIdx, amount: Decimal) -> Result<(), LedgerError> {
         self.check_available(account, asset, amount)?;
         let balance = self.entry(account, asset);
-        balance.available -= amount;
-        balance.locked += amount;
+        balance.available = balance.available.saturating_sub(amount);
+        balance.locked = balance.locked.saturating_add(amount);
         Ok(())
     }
 
@@ -189,8 +222,8 @@ impl Ledger {
         }
         let balance = self.entry(account, asset);
         debug_assert!(balance.locked >= amount, "unlocking more than is locked");
-        balance.locked -= amount;
-        balance.available += amount;
+        balance.locked = balance.locked.saturating_sub(amount);
+        balance.available = balance.available.saturating_add(amount);
     }
 
     /// Settles one fill: the buyer's locked quote pays `cost + buyer_fee`, the seller's locked base
@@ -209,20 +242,27 @@ impl Ledger {
         seller_fee: Decimal,
     ) {
         let paid = self.entry(buyer, quote);
-        debug_assert!(paid.locked >= cost + buyer_fee, "buyer pays from its lock");
-        paid.locked -= cost + buyer_fee;
-        self.entry(buyer, base).available += quantity;
+        let price = cost.saturating_add(buyer_fee);
+        debug_assert!(paid.locked >= price, "buyer pays from its lock");
+        paid.locked = paid.locked.saturating_sub(price);
+        let bought = self.entry(buyer, base);
+        bought.available = bought.available.saturating_add(quantity);
         let delivered = self.entry(seller, base);
         debug_assert!(delivered.locked >= quantity, "seller delivers from its lock");
-        delivered.locked -= quantity;
-        self.entry(seller, quote).available += cost - seller_fee;
-        self.fees[usize::from(quote)] += buyer_fee + seller_fee;
+        delivered.locked = delivered.locked.saturating_sub(quantity);
+        let proceeds = self.entry(seller, quote);
+        proceeds.available = proceeds.available.saturating_add(cost.saturating_sub(seller_fee));
+        let fees = &mut self.fees[usize::from(quote)];
+        *fees = fees.saturating_add(buyer_fee.saturating_add(seller_fee));
     }
 
-    /// Returns, for `asset`, the sum of every balance and the collected fees.
-    pub fn held(&self, asset: AssetIdx) -> Decimal {
-        let accounts: Decimal = self.balances.iter().map(|b| b[usize::from(asset)].total()).sum();
-        accounts + self.fees(asset)
+    /// Returns, for `asset`, the sum of every balance and the collected fees (`None` if it
+    /// overflows, which only state that broke the holdings rule can).
+    pub fn held(&self, asset: AssetIdx) -> Option<Decimal> {
+        self.balances.iter().try_fold(self.fees(asset), |sum, b| {
+            let b = b[usize::from(asset)];
+            sum.checked_add(b.available)?.checked_add(b.locked)
+        })
     }
 }
 
@@ -253,8 +293,8 @@ mod tests {
         assert_eq!(ledger.balance(buyer, 0).available, d("0.001"));
         assert_eq!(ledger.balance(seller, 1).available, d("99.98"));
         assert_eq!(ledger.fees(1), d("0.07"));
-        assert_eq!(ledger.held(1), ledger.net_deposits(1));
-        assert_eq!(ledger.held(0), ledger.net_deposits(0));
+        assert_eq!(ledger.held(1), Some(ledger.net_deposits(1)));
+        assert_eq!(ledger.held(0), Some(ledger.net_deposits(0)));
     }
 
     #[test]
@@ -285,5 +325,41 @@ mod tests {
         ledger.withdraw(a, 0, d("4")).unwrap();
         assert_eq!(ledger.take_touched(), [(a, 0)]);
         assert_eq!(ledger.net_deposits(0), d("6"));
+    }
+
+    #[test]
+    fn a_deposit_that_would_overflow_is_refused_and_changes_nothing() {
+        let mut ledger = Ledger::new(vec!["USD".into()]);
+        let (a, b) = (ledger.open_account(), ledger.open_account());
+        ledger.deposit(a, 0, Decimal::MAX).unwrap();
+        ledger.take_touched();
+        for account in [a, b] {
+            let refused = ledger.deposit(account, 0, Decimal::ONE).unwrap_err();
+            assert!(matches!(refused, LedgerError::TooLarge { .. }), "{refused}");
+            assert!(
+                refused
+                    .to_string()
+                    .contains("would exceed what an exact decimal holds")
+            );
+        }
+        assert_eq!(ledger.balance(a, 0).available, Decimal::MAX);
+        assert_eq!(ledger.balance(b, 0).available, Decimal::ZERO);
+        assert_eq!(ledger.net_deposits(0), Decimal::MAX);
+        assert!(ledger.take_touched().is_empty());
+        // A balance restored beyond the holdings (state that broke the rule) is still checked.
+        ledger.restore(
+            b,
+            0,
+            Balance {
+                available: Decimal::MAX,
+                locked: Decimal::ZERO,
+            },
+        );
+        ledger.restore_totals(0, Decimal::ZERO, Decimal::ONE);
+        assert!(matches!(
+            ledger.deposit(b, 0, Decimal::ONE),
+            Err(LedgerError::TooLarge { .. })
+        ));
+        assert_eq!(ledger.held(0), None);
     }
 }

@@ -261,3 +261,69 @@ async fn when_the_database_comes_late_the_exchange_restores_before_it_serves() {
     let again = account(&second).await;
     assert_eq!(again, "acct-2", "account numbers continue");
 }
+
+#[tokio::test]
+async fn a_balance_at_the_decimal_limit_stored_before_the_bounds_restores_and_overflows_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let options = TestOptions {
+        data_dir: Some(data.path().to_owned()),
+        ..options(QUIET)
+    };
+    let mut first = spawn_with(tse_exchange::service(), options.clone()).await;
+    let (rich, seller) = (account(&first).await, account(&first).await);
+    fund(&first, &rich, "USD", "1").await;
+    fund(&first, &seller, "BTC", "1").await;
+    first.stop().await.unwrap();
+    // What an exchange without the bounds stored after a deposit of the largest decimal.
+    let max = "79228162514264337593543950335";
+    let path = first.data_dir.join("tse.sqlite");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    for sql in [
+        format!("UPDATE balances SET available = '{max}' WHERE account_id = '{rich}' AND asset = 'USD'"),
+        format!("UPDATE asset_totals SET net_deposits = '{max}' WHERE asset = 'USD'"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let second = spawn_with(tse_exchange::service(), options).await;
+    assert_eq!(balances(&second, &rich).await["USD"], (d(max), Decimal::ZERO));
+    // A deposit on top of it, by anyone, is refused rather than overflowed.
+    for who in [&rich, &seller] {
+        let (status, answer) = post(
+            &second,
+            &format!("/api/v1/accounts/{who}/deposits"),
+            json!({ "asset": "USD", "amount": "1" }),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("invalid_amount")),
+            "{answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("would exceed what an exact decimal holds"),
+            "{message}"
+        );
+    }
+    // The engine lives on: the account trades, and the instance is healthy.
+    place(&second, limit(&seller, "BTC-USD", "SELL", "100", "1")).await;
+    let bought = place(&second, limit(&rich, "BTC-USD", "BUY", "100", "1")).await;
+    assert_eq!(bought["order"]["status"], "FILLED", "{bought}");
+    assert_eq!(
+        balances(&second, &seller).await["USD"],
+        (d("99.98"), Decimal::ZERO)
+    );
+    let (status, health) = second.get_json("/api/v1/health").await;
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (200, Some("healthy")),
+        "{health}"
+    );
+}

@@ -317,11 +317,11 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
             // This ecosystem runs on embedded storage: no instance uses a dependency server, so
             // none exports `tse_dependency_up` (a 0 there would fire TseDependencyDown on healthy
             // instances) and the panel over it must be empty too.
-            let serverless = panel["targets"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|t| t["expr"].as_str().is_some_and(|e| e.contains("tse_dependency_up")));
+            let serverless = panel["targets"].as_array().unwrap().iter().all(|t| {
+                t["expr"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("tse_dependency_up"))
+            });
             let waits = waits || serverless;
             for target in panel["targets"].as_array().unwrap() {
                 let expr = target["expr"]

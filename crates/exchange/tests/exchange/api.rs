@@ -888,3 +888,86 @@ async fn deposits_that_would_overflow_get_400_and_trading_goes_on() {
     );
     assert_still_trading(&app).await;
 }
+
+#[tokio::test]
+async fn amounts_are_read_exactly_as_plain_decimals_within_the_assets_decimals() {
+    let app = exchange(QUIET).await;
+    let trader = account(&app).await;
+    let deposits = format!("/api/v1/accounts/{trader}/deposits");
+    // A JSON number keeps every digit: no f64 on the way.
+    let (status, answer) = post_text(
+        &app,
+        &deposits,
+        r#"{"asset": "USD", "amount": 1234567890.123456789}"#.to_owned(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["balance"]["available"], "1234567890.123456789");
+    // An exponent in a number is spelled out exactly.
+    let (status, answer) = post_text(
+        &app,
+        &deposits,
+        r#"{"asset": "BTC", "amount": 1.5e-3}"#.to_owned(),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["balance"]["available"].as_str()),
+        (200, Some("0.0015")),
+        "{answer}"
+    );
+    let cases = [
+        (
+            r#""1.00000000000000000000000000001""#,
+            "more digits than an exact decimal holds",
+        ),
+        (
+            "1.00000000000000000000000000001",
+            "more digits than an exact decimal holds",
+        ),
+        (r#""1_000""#, "not a plain decimal"),
+        (r#""+5""#, "not a plain decimal"),
+        (r#""1e3""#, "not a plain decimal"),
+        (r#""0x10""#, "not a plain decimal"),
+        (r#"".5""#, "not a plain decimal"),
+    ];
+    for (amount, needle) in cases {
+        let body = format!(r#"{{"asset": "USD", "amount": {amount}}}"#);
+        let (status, answer) = post_text(&app, &deposits, body).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("invalid_amount")),
+            "{amount}: {answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{amount}: {message}");
+    }
+    // BTC moves in lots of 0.00001 here; USD as a price, a quantity and a fee rate (2 + 5 + 4).
+    for (asset, amount, allowed) in [
+        ("BTC", "0.000001", "BTC takes at most 5"),
+        ("USD", "0.000000000001", "USD takes at most 11"),
+    ] {
+        let (status, answer) = post(&app, &deposits, json!({ "asset": asset, "amount": amount })).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("invalid_amount")),
+            "{answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(allowed), "{message}");
+    }
+    // A price or quantity finer than the instrument's increments: the same kind of answer.
+    let (status, answer) = post_text(
+        &app,
+        "/api/v1/orders",
+        format!(r#"{{"account_id": "{trader}", "symbol": "BTC-USD", "side": "BUY", "price": 100.001, "quantity": "0.1"}}"#),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["error"]["message"],
+        "price 100.001 has 3 decimals; BTC-USD takes at most 2 (tick size 0.01)"
+    );
+    let b = balances(&app, &trader).await;
+    assert_eq!(b["USD"], (d("1234567890.123456789"), Decimal::ZERO));
+    assert_eq!(b["BTC"], (d("0.0015"), Decimal::ZERO));
+}

@@ -322,6 +322,47 @@ async fn grpc_refuses_values_that_would_overflow_with_invalid_argument_and_goes_
 }
 
 #[tokio::test]
+async fn grpc_reads_amounts_exactly_and_only_as_plain_decimals() {
+    let app = exchange(QUIET).await;
+    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let trader = funded(&mut client, &[]).await;
+    let deposit = |amount: &str| MoveFundsRequest {
+        account_id: trader.clone(),
+        asset: "USD".into(),
+        amount: amount.into(),
+    };
+    let credited = client
+        .deposit(deposit("1234567890.123456789"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(credited.available, "1234567890.123456789");
+    for (amount, needle) in [
+        (
+            "1.00000000000000000000000000001",
+            "more digits than an exact decimal holds",
+        ),
+        ("1_000", "not a plain decimal"),
+        ("+5", "not a plain decimal"),
+        ("1e3", "not a plain decimal"),
+        ("0.000000000001", "USD takes at most 11"),
+    ] {
+        let status = client.deposit(deposit(amount)).await.unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{amount}: {}",
+            status.message()
+        );
+        assert!(
+            status.message().contains(needle),
+            "{amount}: {}",
+            status.message()
+        );
+    }
+}
+
+#[tokio::test]
 async fn grpc_streams_trades_and_books() {
     let app = exchange(QUIET).await;
     let mut client = ExchangeServiceClient::new(app.grpc_channel().await);

@@ -273,25 +273,19 @@ async fn amend(
         ));
     }
     http.api.enter(Operation::Place).await?;
-    let outcome = http
-        .api
-        .engine
-        .amend(id, price, quantity)
-        .await
-        .map_err(|e| engine_error(e, "invalid_amend"))?;
-    Ok(Json(outcome))
+    match http.api.engine.amend(id, price, quantity).await {
+        Ok(outcome) => Ok(Json(outcome)),
+        Err(e) => Err(http.api.change_error(id, e, "invalid_amend").await),
+    }
 }
 
 async fn cancel(State(http): State<Http>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
     let id = order_id(&id)?;
     http.api.enter(Operation::Cancel).await?;
-    let order = http
-        .api
-        .engine
-        .cancel(id)
-        .await
-        .map_err(|e| engine_error(e, "invalid_order"))?;
-    Ok(Json(order))
+    match http.api.engine.cancel(id).await {
+        Ok(order) => Ok(Json(order)),
+        Err(e) => Err(http.api.change_error(id, e, "invalid_order").await),
+    }
 }
 
 #[derive(Serialize)]

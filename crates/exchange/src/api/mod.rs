@@ -15,7 +15,7 @@
 //! | `insufficient_balance` | 400 | `FAILED_PRECONDITION` | the account cannot cover the order or withdrawal |
 //! | `unknown_account`, `unknown_order` | 404 | `NOT_FOUND` | no such id |
 //! | `duplicate_client_order_id` | 409 | `ALREADY_EXISTS` | the account already used that `client_order_id` |
-//! | `order_not_open` | 409 | `FAILED_PRECONDITION` | the order is filled, cancelled or rejected |
+//! | `order_not_open` | 409 | `FAILED_PRECONDITION` | the order is filled, cancelled or rejected (also one finished before a restart: storage is asked) |
 //! | `exchange_unavailable` | 503 | `UNAVAILABLE` | the `downtime` fault is active, or the instance is stopping |
 //! | `exchange_restoring` | 503 | `UNAVAILABLE` | the state is still being read from storage (the database was away at start) |
 //! | `storage_unavailable` | 503 | `UNAVAILABLE` | a history read while the database is away |
@@ -124,6 +124,29 @@ impl Api {
             .await
             .map_err(storage_error)?
             .ok_or_else(|| unknown_order(id))
+    }
+
+    /// The API error for a cancel or amend of order `id` the engine refused; `invalid` as in
+    /// [`engine_error`]. An order the engine no longer holds — finished before a restart, or long
+    /// enough ago to be forgotten — is looked up in storage: a stored order can no longer change
+    /// (409, as for a finished order in memory), and only an order stored nowhere is unknown (404).
+    pub(crate) async fn change_error(&self, id: u64, error: EngineError, invalid: &'static str) -> ApiError {
+        if let EngineError::Venue(VenueError::UnknownOrder(_)) = error {
+            match repo::get_order(&self.storage, self.engine.instruments(), id).await {
+                Ok(Some(order)) => {
+                    return venue_error(
+                        VenueError::NotOpen {
+                            id,
+                            status: order.status,
+                        },
+                        invalid,
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => return storage_error(e),
+            }
+        }
+        engine_error(error, invalid)
     }
 
     /// A page of orders, newest first, and the cursor of the next page.

@@ -13,7 +13,9 @@ use tse_testing::{
     servers::{PgGuard, database_url, pg_strings},
 };
 
-use crate::support::{QUIET, account, balances, d, eventually, fund, limit, options, place, post};
+use crate::support::{
+    QUIET, account, balances, d, delete, eventually, fund, limit, options, patch, place, post,
+};
 
 /// What a restart must keep.
 #[derive(Debug, PartialEq)]
@@ -325,5 +327,84 @@ async fn a_balance_at_the_decimal_limit_stored_before_the_bounds_restores_and_ov
         (status, health["status"].as_str()),
         (200, Some("healthy")),
         "{health}"
+    );
+}
+
+/// Cancels and amends order `id` over HTTP and gRPC; returns each answer as `status error`.
+async fn change_finished(app: &TestApp, id: &str) -> Vec<String> {
+    use tse_proto::exchange::v1::{
+        AmendOrderRequest, OrderRef, exchange_service_client::ExchangeServiceClient,
+    };
+    let (cancel, cancelled) = delete(app, &format!("/api/v1/orders/{id}")).await;
+    let (amend, amended) = patch(app, &format!("/api/v1/orders/{id}"), json!({ "price": "101" })).await;
+    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let order_id = id.parse().unwrap();
+    let grpc_cancel = client.cancel_order(OrderRef { order_id }).await.unwrap_err();
+    let grpc_amend = client
+        .amend_order(AmendOrderRequest {
+            order_id,
+            price: "101".into(),
+            quantity: String::new(),
+        })
+        .await
+        .unwrap_err();
+    vec![
+        format!("{cancel} {}", cancelled["error"]),
+        format!("{amend} {}", amended["error"]),
+        format!("{:?} {}", grpc_cancel.code(), grpc_cancel.message()),
+        format!("{:?} {}", grpc_amend.code(), grpc_amend.message()),
+    ]
+}
+
+#[tokio::test]
+async fn changing_an_order_that_finished_before_a_restart_is_409_as_before_it() {
+    let data = tempfile::tempdir().unwrap();
+    let options = TestOptions {
+        data_dir: Some(data.path().to_owned()),
+        ..options(QUIET)
+    };
+    let mut first = spawn_with(tse_exchange::service(), options.clone()).await;
+    let (seller, buyer) = (account(&first).await, account(&first).await);
+    fund(&first, &seller, "BTC", "1").await;
+    fund(&first, &buyer, "USD", "1000").await;
+    let sold = place(&first, limit(&seller, "BTC-USD", "SELL", "100", "1")).await;
+    place(&first, limit(&buyer, "BTC-USD", "BUY", "100", "1")).await;
+    let resting = place(&first, limit(&buyer, "BTC-USD", "BUY", "90", "1")).await;
+    let cancelled = resting["order"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = delete(&first, &format!("/api/v1/orders/{cancelled}")).await;
+    assert_eq!(status, 200);
+    let filled = sold["order"]["id"].as_str().unwrap().to_owned();
+    let mut before = Vec::new();
+    for id in [&filled, &cancelled] {
+        before.push(change_finished(&first, id).await);
+    }
+    for answers in &before {
+        for http in &answers[..2] {
+            assert!(
+                http.starts_with("409 ") && http.contains("order_not_open"),
+                "{answers:?}"
+            );
+        }
+        for grpc in &answers[2..] {
+            assert!(grpc.starts_with("FailedPrecondition order "), "{answers:?}");
+        }
+    }
+    first.stop().await.unwrap();
+
+    let second = spawn_with(tse_exchange::service(), options).await;
+    for (id, before) in [&filled, &cancelled].into_iter().zip(before) {
+        let (status, order) = second.get_json(&format!("/api/v1/orders/{id}")).await;
+        assert_eq!(status, 200, "{order}");
+        assert_eq!(
+            change_finished(&second, id).await,
+            before,
+            "order {id} ({})",
+            order["status"]
+        );
+    }
+    let (status, answer) = delete(&second, "/api/v1/orders/424242").await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (404, Some("unknown_order"))
     );
 }

@@ -971,3 +971,50 @@ async fn amounts_are_read_exactly_as_plain_decimals_within_the_assets_decimals()
     assert_eq!(b["USD"], (d("1234567890.123456789"), Decimal::ZERO));
     assert_eq!(b["BTC"], (d("0.0015"), Decimal::ZERO));
 }
+
+#[tokio::test]
+async fn a_fresh_exchange_exports_every_bounded_series_at_zero() {
+    let app = exchange(QUIET).await;
+    let metrics = app.metrics().await;
+    let symbols = [
+        "BTC-USD", "ETH-USD", "USDT-USD", "BTC-ETH", "ETH-USDT", "BTC-USDT",
+    ];
+    for symbol in symbols {
+        assert_eq!(
+            sample(&metrics, "exchange_trades_total", &[("symbol", symbol)]),
+            Some(0.0),
+            "{symbol}"
+        );
+        for (side, book_side) in [("BUY", "bid"), ("SELL", "ask")] {
+            assert_eq!(
+                sample(
+                    &metrics,
+                    "exchange_book_depth",
+                    &[("symbol", symbol), ("side", book_side)]
+                ),
+                Some(0.0)
+            );
+            for order_type in ["LIMIT", "MARKET"] {
+                for status in ["NEW", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED"] {
+                    let labels = [
+                        ("symbol", symbol),
+                        ("side", side),
+                        ("type", order_type),
+                        ("status", status),
+                    ];
+                    assert_eq!(
+                        sample(&metrics, "exchange_orders_total", &labels),
+                        Some(0.0),
+                        "{labels:?}"
+                    );
+                }
+            }
+        }
+    }
+    // Nothing beyond the listed symbols.
+    let listed: std::collections::BTreeSet<String> = symbols.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(
+        tse_testing::app::label_values(&metrics, "exchange_orders_total", "symbol"),
+        listed
+    );
+}

@@ -3,9 +3,10 @@
 //! a deposit or a withdrawal: for each asset, the sum of every balance and the collected fees equals
 //! deposits minus withdrawals.
 //!
-//! That sum is why nothing here overflows: a deposit is refused (checked) when it would take the
-//! asset's holdings beyond what a decimal holds, and every other movement only shifts value between
-//! balances and fees, each a part of the holdings, so no balance or fee total can exceed them. Those
+//! That sum is why nothing here overflows or rounds: a deposit is refused (checked) when it would
+//! take the asset's holdings beyond its limit — what a decimal holds exactly at the asset's scale
+//! ([`exact_limit`]) — and every other movement only shifts value between balances and fees, each a
+//! part of the holdings, so no balance or fee total can exceed them. Those
 //! movements saturate rather than panic all the same: state stored before deposits were checked
 //! (a balance at the very limit) then stays at the limit instead of stopping the engine.
 
@@ -34,9 +35,9 @@ pub enum LedgerError {
     /// The amount is zero or negative.
     #[error("amount must be positive, got {0}")]
     NonPositive(Decimal),
-    /// The deposit would take the asset's holdings beyond what an exact decimal holds.
+    /// The deposit would take the asset's holdings beyond their limit.
     #[error(
-        "a deposit of {amount} {asset} is refused: the exchange's {asset} holdings ({held}) would exceed what an exact decimal holds"
+        "a deposit of {amount} {asset} is refused: the exchange's {asset} holdings ({held}) would exceed {limit}, the most that stays exact"
     )]
     TooLarge {
         /// The asset.
@@ -45,6 +46,8 @@ pub enum LedgerError {
         amount: Decimal,
         /// What the exchange holds of it.
         held: Decimal,
+        /// The most it may hold.
+        limit: Decimal,
     },
 }
 
@@ -55,11 +58,20 @@ pub struct Ledger {
     balances: Vec<Vec<Balance>>,
     fees: Vec<Decimal>,
     net_deposits: Vec<Decimal>,
+    limits: Vec<Decimal>,
     touched: Vec<(AccountIdx, AssetIdx)>,
 }
 
+/// The most of an asset whose amounts take `scale` decimals that stays exact: 10^(28 − scale), so
+/// every balance, fee total and holding has at most 28 digits.
+pub fn exact_limit(scale: u32) -> Decimal {
+    (scale..Decimal::MAX_SCALE).fold(Decimal::ONE, |limit, _| {
+        limit.checked_mul(Decimal::TEN).unwrap_or(Decimal::MAX)
+    })
+}
+
 impl Ledger {
-    /// A ledger for `assets`, with no accounts.
+    /// A ledger for `assets`, with no accounts, holding at most what a decimal holds of each.
     pub fn new(assets: Vec<String>) -> Self {
         let n = assets.len();
         Self {
@@ -67,8 +79,17 @@ impl Ledger {
             balances: Vec::new(),
             fees: vec![Decimal::ZERO; n],
             net_deposits: vec![Decimal::ZERO; n],
+            limits: vec![Decimal::MAX; n],
             touched: Vec::new(),
         }
+    }
+
+    /// Limits the holdings of each asset, in asset order (see [`exact_limit`]).
+    #[must_use]
+    pub fn with_limits(mut self, limits: Vec<Decimal>) -> Self {
+        debug_assert_eq!(limits.len(), self.assets.len(), "one limit per asset");
+        self.limits = limits;
+        self
     }
 
     /// Returns the asset names.
@@ -148,13 +169,18 @@ impl Ledger {
             return Err(LedgerError::NonPositive(amount));
         }
         let held = self.net_deposits[usize::from(asset)];
+        let limit = self.limits[usize::from(asset)];
         let too_large = || LedgerError::TooLarge {
             asset: self.asset_name(asset).to_owned(),
             amount,
             held,
+            limit,
         };
         // The balance is part of the holdings; both are checked for state stored before the rule.
-        let holdings = held.checked_add(amount).ok_or_else(too_large)?;
+        let holdings = held
+            .checked_add(amount)
+            .filter(|h| *h <= limit)
+            .ok_or_else(too_large)?;
         let available = self
             .balance(account, asset)
             .available
@@ -339,7 +365,7 @@ mod tests {
             assert!(
                 refused
                     .to_string()
-                    .contains("would exceed what an exact decimal holds")
+                    .contains("would exceed 79228162514264337593543950335")
             );
         }
         assert_eq!(ledger.balance(a, 0).available, Decimal::MAX);
@@ -361,5 +387,22 @@ mod tests {
             Err(LedgerError::TooLarge { .. })
         ));
         assert_eq!(ledger.held(0), None);
+    }
+
+    #[test]
+    fn holdings_stay_within_what_is_exact_at_the_assets_scale() {
+        assert_eq!(exact_limit(28), Decimal::ONE);
+        assert_eq!(exact_limit(11), d("100000000000000000"));
+        assert_eq!(exact_limit(0), d("10000000000000000000000000000"));
+        let mut ledger = Ledger::new(vec!["USD".into()]).with_limits(vec![exact_limit(11)]);
+        let a = ledger.open_account();
+        ledger.deposit(a, 0, d("99999999999999999.99999999999")).unwrap();
+        ledger.deposit(a, 0, d("0.00000000001")).unwrap();
+        assert_eq!(ledger.balance(a, 0).available, exact_limit(11));
+        let e = ledger.deposit(a, 0, d("0.00000000001")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a deposit of 0.00000000001 USD is refused: the exchange's USD holdings (100000000000000000.00000000000) would exceed 100000000000000000, the most that stays exact"
+        );
     }
 }

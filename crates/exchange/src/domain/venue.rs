@@ -29,7 +29,7 @@ use tse_runtime::money::{self, MAX_AMOUNT};
 
 use super::{
     instrument::Instrument,
-    ledger::{AccountIdx, AssetIdx, Balance, Ledger, LedgerError},
+    ledger::{AccountIdx, AssetIdx, Balance, Ledger, LedgerError, exact_limit},
     order::{Order, OrderStatus, OrderType, Trade},
 };
 
@@ -208,11 +208,13 @@ impl Venue {
                 }
             }
         }
+        let scales = asset_scales(&instruments, &assets, fees);
         Self {
             books: instruments.iter().map(|_| OrderBook::new()).collect(),
-            scales: asset_scales(&instruments, &assets, fees),
+            ledger: Ledger::new(assets).with_limits(scales.iter().copied().map(exact_limit).collect()),
+            scales,
             instruments,
-            ledger: Ledger::new(assets),
+
             fees,
             accounts: Vec::new(),
             account_index: HashMap::new(),

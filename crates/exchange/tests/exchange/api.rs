@@ -880,11 +880,30 @@ async fn deposits_that_would_overflow_get_400_and_trading_goes_on() {
         );
     }
     // The largest deposit, twice: the sum is exact, not an overflow.
-    fund(&app, &trader, "USD", "100000000000000000000").await;
-    fund(&app, &trader, "USD", "100000000000000000000").await;
+    fund(&app, &trader, "BTC", "100000000000000000000").await;
+    fund(&app, &trader, "BTC", "100000000000000000000").await;
     assert_eq!(
-        balances(&app, &trader).await["USD"],
+        balances(&app, &trader).await["BTC"],
         (d("200000000000000000000"), Decimal::ZERO)
+    );
+    // USD takes 11 decimals here: holdings stay below 10^17, where every digit is still kept.
+    let (status, answer) = post(
+        &app,
+        &deposits,
+        json!({ "asset": "USD", "amount": "100000000000000000000" }),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("invalid_amount")),
+        "{answer}"
+    );
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("would exceed 100000000000000000, the most that stays exact"),
+        "{answer}"
     );
     assert_still_trading(&app).await;
 }

@@ -310,7 +310,7 @@ async fn a_balance_at_the_decimal_limit_stored_before_the_bounds_restores_and_ov
         );
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(
-            message.contains("would exceed what an exact decimal holds"),
+            message.contains("would exceed 100000000000000000, the most that stays exact"),
             "{message}"
         );
     }

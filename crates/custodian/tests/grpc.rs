@@ -552,6 +552,50 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
 }
 
 #[tokio::test]
+async fn grpc_reads_amounts_exactly_and_only_as_plain_decimals() {
+    let (_app, mut client) = custodian().await;
+    let account = client
+        .create_account(CreateAccountRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .id;
+    let credited = client
+        .deposit(funds(&account, "USD", "1234567890.123456789"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(credited.available, "1234567890.123456789");
+    for (amount, needle) in [
+        (
+            "1.00000000000000000000000000001",
+            "more digits than an exact decimal holds",
+        ),
+        ("1_000", "not a plain decimal"),
+        ("+5", "not a plain decimal"),
+        ("1e3", "not a plain decimal"),
+        ("0.0000000000000000001", "amounts take at most 18"),
+        (
+            "79228162514264337593543950335",
+            "beyond the largest amount handled (100000000000000000000)",
+        ),
+    ] {
+        let status = client.deposit(funds(&account, "USD", amount)).await.unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{amount}: {}",
+            status.message()
+        );
+        assert!(
+            status.message().contains(needle),
+            "{amount}: {}",
+            status.message()
+        );
+    }
+}
+
+#[tokio::test]
 async fn grpc_is_unavailable_while_offline() {
     let (app, mut client) = custodian().await;
     let fault = app

@@ -75,7 +75,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         let board = FaultBoard::<ExchangeFault>::open(&ctx, "exchange_faults_active", instruments).await?;
         let faults = FaultState::default();
         ctx.spawn(faults.clone().follow(board.clone(), ctx.stopping()));
-        let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics())?);
+        let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics(), &settings.instruments)?);
         let storage = ctx.storage().clone();
         let health = ctx.health().clone();
         let fresh = {

@@ -16,7 +16,7 @@
 //!
 //! [[instance.settings.instruments]]   # replaces the default listing when given
 //! symbol = "BTC-USD"
-//! tick_size = "0.01"
+//! tick_size = "0.01"                # positive, at most 1000000
 //! lot_size = "0.00001"
 //! ```
 

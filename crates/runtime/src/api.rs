@@ -9,7 +9,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use http::StatusCode;
+use rust_decimal::Decimal;
 use serde::Serialize;
+
+use crate::money;
 
 /// An error a client can act on: a status, a stable machine-readable `code`, and a message for people.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -166,21 +169,44 @@ pub fn optional_json_body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]
 }
 
 /// A decimal field of a JSON request, given as a string or a number (BRIEF §11), as its text;
-/// absent or null is `None`.
+/// absent or null is `None`. A number is taken as its JSON token, never through binary floating
+/// point, with an exponent spelled out exactly (`1e-3` is `0.001`, see [`crate::money`]).
 ///
 /// # Errors
-/// `invalid_{field}` for any other JSON value.
-pub fn decimal_text(field: &str, value: Option<serde_json::Value>) -> Result<Option<String>, ApiError> {
-    use serde_json::Value;
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(ApiError::bad_request(
-            format!("invalid_{field}"),
-            format!("{field} must be a decimal string or number, got {other}"),
-        )),
+/// `invalid_{field}` for any other JSON value, or an exponent no exact decimal can follow.
+pub fn decimal_text(
+    field: &str,
+    value: Option<Box<serde_json::value::RawValue>>,
+) -> Result<Option<String>, ApiError> {
+    let Some(raw) = value else {
+        return Ok(None);
+    };
+    let invalid = |message: String| ApiError::bad_request(format!("invalid_{field}"), message);
+    let token = raw.get().trim();
+    match token.as_bytes().first() {
+        Some(b'n') if token == "null" => Ok(None),
+        Some(b'"') => serde_json::from_str::<String>(token)
+            .map(Some)
+            .map_err(|e| invalid(format!("{field}: {e}"))),
+        Some(b'-' | b'0'..=b'9') => money::json_number_text(token)
+            .map(Some)
+            .map_err(|e| invalid(format!("{field}: {e}"))),
+        _ => Err(invalid(format!(
+            "{field} must be a decimal string or number, got {token}"
+        ))),
     }
+}
+
+/// Reads a decimal field's text exactly ([`crate::money::parse_decimal`], surrounding blanks
+/// ignored) and bounds it by [`crate::money::MAX_AMOUNT`]: every amount, price, quantity and fee
+/// a request carries goes through here.
+///
+/// # Errors
+/// `invalid_{field}`, naming the field and what is wrong (the grammar, the digits, or the bound).
+pub fn decimal(field: &str, text: &str) -> Result<Decimal, ApiError> {
+    money::parse_decimal(text.trim())
+        .and_then(money::bounded)
+        .map_err(|e| ApiError::bad_request(format!("invalid_{field}"), format!("{field}: {e}")))
 }
 
 /// Page size asked by a collection query (BRIEF §11): `default` when not given, else 1 to `max`.
@@ -274,6 +300,45 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({"error": {"code": "unknown_symbol", "message": "no symbol XYZ-USD"}})
+        );
+    }
+
+    #[test]
+    fn json_decimals_are_read_exactly_from_strings_and_numbers() {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            amount: Option<Box<serde_json::value::RawValue>>,
+        }
+        let text = |body: &str| {
+            let body: Body = serde_json::from_str(body).unwrap();
+            decimal_text("amount", body.amount)
+        };
+        let read = |body: &str| decimal("amount", &text(body).unwrap().unwrap());
+        // A number never goes through f64.
+        assert_eq!(
+            read(r#"{"amount": 1234567890.123456789}"#).unwrap().to_string(),
+            "1234567890.123456789"
+        );
+        assert_eq!(read(r#"{"amount": 1e-3}"#).unwrap().to_string(), "0.001");
+        assert_eq!(read(r#"{"amount": " 2.5 "}"#).unwrap().to_string(), "2.5");
+        assert_eq!(text(r#"{"amount": null}"#).unwrap(), None);
+        assert_eq!(text("{}").unwrap(), None);
+        assert_eq!(text(r#"{"amount": true}"#).unwrap_err().code(), "invalid_amount");
+        for bad in [
+            r#"{"amount": "1_000"}"#,
+            r#"{"amount": "+5"}"#,
+            r#"{"amount": "1e3"}"#,
+            r#"{"amount": 1.00000000000000000000000000001}"#,
+            r#"{"amount": "1.00000000000000000000000000001"}"#,
+        ] {
+            let e = read(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_amount", "{bad}");
+            assert!(e.message().starts_with("amount: "), "{bad}: {}", e.message());
+        }
+        let e = read(r#"{"amount": 79228162514264337593543950335}"#).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "amount: 79228162514264337593543950335 is beyond the largest amount handled (100000000000000000000)"
         );
     }
 }

@@ -181,9 +181,13 @@ pub fn decimal() -> Value {
     json!({ "type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?$" })
 }
 
-/// A decimal in requests: a string or a number.
+/// A decimal in requests: plain decimal text or a JSON number (read from its digits, exactly), at
+/// most [`MAX_AMOUNT`](crate::money::MAX_AMOUNT) in size.
 pub fn decimal_input() -> Value {
-    json!({ "oneOf": [decimal(), {"type": "number"}] })
+    json!({
+        "oneOf": [decimal(), {"type": "number", "minimum": -1e20, "maximum": 1e20}],
+        "description": "an exact decimal, as plain text (\"0.015\") or a JSON number; at most 10^20 in size",
+    })
 }
 
 /// A query or path parameter with its own schema.

@@ -20,6 +20,8 @@
 //! default `T+2`); a `NET` one gives `legs: [{asset, amount}]`, signed for the account (cycle
 //! default `T+0`).
 
+use std::collections::BTreeMap;
+
 use axum::{
     Json, Router,
     body::Bytes,
@@ -30,7 +32,7 @@ use axum::{
     routing::{get, post},
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{json, value::RawValue};
 use tse_runtime::api::{ApiError, Query, decimal_text, optional_json_body};
 
 use super::{Api, InstructionInput, SettlementQuery, required};
@@ -106,7 +108,7 @@ async fn positions(State(api): State<Api>, Path(id): Path<String>) -> Result<imp
 #[serde(deny_unknown_fields)]
 struct Funds {
     asset: Option<String>,
-    amount: Option<Value>,
+    amount: Option<Box<RawValue>>,
 }
 
 async fn move_funds(api: &Api, id: String, bytes: &Bytes, withdraw: bool) -> Result<Response, ApiError> {
@@ -132,7 +134,7 @@ async fn withdraw(
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Report {
-    balances: Option<serde_json::Map<String, Value>>,
+    balances: Option<BTreeMap<String, Box<RawValue>>>,
 }
 
 async fn reconcile(
@@ -163,7 +165,7 @@ struct Transfer {
     from_account_id: Option<String>,
     to_account_id: Option<String>,
     asset: Option<String>,
-    amount: Option<Value>,
+    amount: Option<Box<RawValue>>,
 }
 
 async fn transfer(State(api): State<Api>, bytes: Bytes) -> Result<impl IntoResponse, ApiError> {
@@ -184,7 +186,7 @@ async fn transfer(State(api): State<Api>, bytes: Bytes) -> Result<impl IntoRespo
 #[serde(deny_unknown_fields)]
 struct Leg {
     asset: String,
-    amount: Value,
+    amount: Option<Box<RawValue>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -197,9 +199,9 @@ struct NewSettlement {
     cycle: Option<String>,
     symbol: Option<String>,
     side: Option<String>,
-    quantity: Option<Value>,
-    price: Option<Value>,
-    fee: Option<Value>,
+    quantity: Option<Box<RawValue>>,
+    price: Option<Box<RawValue>>,
+    fee: Option<Box<RawValue>>,
     legs: Option<Vec<Leg>>,
 }
 
@@ -209,12 +211,7 @@ async fn submit(State(api): State<Api>, bytes: Bytes) -> Result<impl IntoRespons
         .legs
         .unwrap_or_default()
         .into_iter()
-        .map(|l| {
-            Ok((
-                l.asset,
-                required("amount", decimal_text("amount", Some(l.amount))?)?,
-            ))
-        })
+        .map(|l| Ok((l.asset, required("amount", decimal_text("amount", l.amount)?)?)))
         .collect::<Result<Vec<_>, ApiError>>()?;
     let input = InstructionInput {
         external_id: required("external_id", n.external_id)?,

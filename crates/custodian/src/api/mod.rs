@@ -29,6 +29,7 @@ use rust_decimal::Decimal;
 use tse_runtime::{
     api::{ApiError, numeric_cursor, page_limit},
     faults::FaultBoard,
+    money::{self, MAX_SCALE},
 };
 
 use crate::{
@@ -105,17 +106,22 @@ pub struct SettlementQuery {
     pub cursor: Option<String>,
 }
 
-/// Reads a decimal given as text.
+/// Reads a decimal given as text, exactly, within the bounds every amount respects: plain decimal
+/// text (`tse_runtime::money`), at most [`MAX_AMOUNT`](tse_runtime::money::MAX_AMOUNT) in size and
+/// [`MAX_SCALE`] decimals.
 ///
 /// # Errors
-/// `invalid_{field}` naming the value.
+/// `invalid_{field}` naming the value and the rule it breaks.
 pub fn decimal(field: &str, text: &str) -> Result<Decimal, ApiError> {
-    text.trim().parse::<Decimal>().map_err(|_| {
-        ApiError::bad_request(
+    let value = tse_runtime::api::decimal(field, text)?;
+    let decimals = money::decimals(value);
+    if decimals > MAX_SCALE {
+        return Err(ApiError::bad_request(
             format!("invalid_{field}"),
-            format!("{field} must be a decimal like \"1.5\", got '{text}'"),
-        )
-    })
+            format!("{field} {value} has {decimals} decimals; amounts take at most {MAX_SCALE}"),
+        ));
+    }
+    Ok(value)
 }
 
 fn limit(limit: Option<u32>) -> Result<usize, ApiError> {

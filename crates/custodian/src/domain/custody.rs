@@ -168,9 +168,9 @@ pub struct Custody {
     changes: Changes,
 }
 
-/// The largest amount one operation may move (10^20): with balances built from such amounts no
-/// sum or product of exact decimals can overflow.
-pub const MAX_AMOUNT: Decimal = Decimal::from_parts(1_661_992_960, 1_808_227_885, 5, false, 0);
+/// The largest amount one operation may move (10^20, the bound of every amount in the ecosystem):
+/// with balances built from such amounts no sum or product of exact decimals can overflow.
+pub use tse_runtime::money::MAX_AMOUNT;
 
 /// Whether an instruction locks its outgoing amounts when accepted (all but exchange P&L).
 fn locks(kind: &Kind) -> bool {

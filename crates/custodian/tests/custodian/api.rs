@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::support::{
-    FAST, TOKEN, account, balances, custodian, d, dec, fund, post, sample, settled, submit, trade,
+    FAST, TOKEN, account, balances, custodian, d, dec, fund, post, post_text, sample, settled, submit, trade,
 };
 
 #[tokio::test]
@@ -43,7 +43,7 @@ async fn refusals_are_clear_and_change_nothing() {
             json!({"asset": "USD", "amount": "lots"}),
             400,
             "invalid_amount",
-            "amount must be a decimal",
+            "amount: 'lots' is not a plain decimal",
         ),
         (
             format!("/api/v1/accounts/{a}/deposits"),
@@ -133,8 +133,8 @@ async fn refusals_are_clear_and_change_nothing() {
             format!("/api/v1/accounts/{a}/reconciliation"),
             json!({"balances": {"BTC": "-79228162514264337593543950335"}}),
             400,
-            "invalid_request",
-            "beyond the largest amount",
+            "invalid_amount",
+            "beyond the largest amount handled (100000000000000000000)",
         ),
     ];
     for (path, body, status, code, message) in cases {
@@ -438,4 +438,83 @@ async fn the_openapi_document_describes_every_route() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is described");
     }
+}
+
+#[tokio::test]
+async fn amounts_are_read_exactly_as_plain_decimals_of_at_most_18_places() {
+    let app = custodian(FAST).await;
+    let a = account(&app).await;
+    let deposits = format!("/api/v1/accounts/{a}/deposits");
+    // A JSON number keeps every digit: no f64 on the way; an exponent is spelled out exactly.
+    for body in [
+        r#"{"asset": "USD", "amount": 1234567890.123456789}"#,
+        r#"{"asset": "BTC", "amount": 1.5e-3}"#,
+        r#"{"asset": "ETH", "amount": "0.000000000000000001"}"#,
+    ] {
+        let (status, answer) = post_text(&app, &deposits, body.to_owned()).await;
+        assert_eq!(status, 200, "{body}: {answer}");
+    }
+    let b = balances(&app, &a).await;
+    assert_eq!(b["USD"].0, d("1234567890.123456789"));
+    assert_eq!(b["BTC"].0, d("0.0015"));
+    assert_eq!(b["ETH"].0, d("0.000000000000000001"));
+    let cases = [
+        (
+            r#""1.00000000000000000000000000001""#,
+            "more digits than an exact decimal holds",
+        ),
+        (
+            "1.00000000000000000000000000001",
+            "more digits than an exact decimal holds",
+        ),
+        (r#""1_000""#, "not a plain decimal"),
+        (r#""+5""#, "not a plain decimal"),
+        (r#""1e3""#, "not a plain decimal"),
+        (
+            r#""0.0000000000000000001""#,
+            "has 19 decimals; amounts take at most 18",
+        ),
+    ];
+    for (amount, needle) in cases {
+        for path in [deposits.clone(), format!("/api/v1/accounts/{a}/withdrawals")] {
+            let body = format!(r#"{{"asset": "USD", "amount": {amount}}}"#);
+            let (status, answer) = post_text(&app, &path, body).await;
+            assert_eq!(
+                (status, answer["error"]["code"].as_str()),
+                (400, Some("invalid_amount")),
+                "{amount}: {answer}"
+            );
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(message.contains(needle), "{amount}: {message}");
+        }
+    }
+    // Instructions and reconciliation read their amounts the same way.
+    let (status, answer) = post_text(
+        &app,
+        "/api/v1/settlements",
+        format!(r#"{{"external_id": "x-1", "account_id": "{a}", "type": "NET", "legs": [{{"asset": "USD", "amount": "+1"}}]}}"#),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("invalid_amount")),
+        "{answer}"
+    );
+    let (status, answer) = post_text(
+        &app,
+        &format!("/api/v1/accounts/{a}/reconciliation"),
+        r#"{"balances": {"USD": 1234567890.123456789, "BTC": 15e-4, "ETH": 0.000000000000000001}}"#
+            .to_owned(),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["reconciled"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
+    assert_eq!(
+        balances(&app, &a).await["USD"].0,
+        d("1234567890.123456789"),
+        "nothing else moved"
+    );
 }

@@ -31,6 +31,20 @@ pub async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
     app.post_json(path, body).await
 }
 
+/// Posts `body` as written: JSON numbers keep every digit (a `Value` would hold them as `f64`).
+pub async fn post_text(app: &TestApp, path: &str, body: String) -> (u16, Value) {
+    let response = app
+        .client
+        .post(format!("{}{path}", app.http))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 /// Opens an account; returns its id.
 pub async fn account(app: &TestApp) -> String {
     let (status, body) = post(app, "/api/v1/accounts", json!({ "entity": "tests" })).await;

@@ -302,13 +302,10 @@ impl ExchangeService for Service {
     async fn cancel_order(&self, request: Request<pb::OrderRef>) -> Result<Response<pb::Order>, Status> {
         let id = order_id(request.into_inner().order_id)?;
         self.api.enter(Operation::Cancel).await?;
-        let o = self
-            .api
-            .engine
-            .cancel(id)
-            .await
-            .map_err(|e| engine_error(e, "invalid_order"))?;
-        Ok(Response::new(order(o)))
+        match self.api.engine.cancel(id).await {
+            Ok(o) => Ok(Response::new(order(o))),
+            Err(e) => Err(self.api.change_error(id, e, "invalid_order").await.into()),
+        }
     }
 
     async fn amend_order(
@@ -325,13 +322,10 @@ impl ExchangeService for Service {
             );
         }
         self.api.enter(Operation::Place).await?;
-        let o = self
-            .api
-            .engine
-            .amend(id, price, quantity)
-            .await
-            .map_err(|e| engine_error(e, "invalid_amend"))?;
-        Ok(Response::new(outcome_pb(o)))
+        match self.api.engine.amend(id, price, quantity).await {
+            Ok(o) => Ok(Response::new(outcome_pb(o))),
+            Err(e) => Err(self.api.change_error(id, e, "invalid_amend").await.into()),
+        }
     }
 
     async fn get_order(&self, request: Request<pb::OrderRef>) -> Result<Response<pb::Order>, Status> {

@@ -35,7 +35,7 @@ use axum::{
 };
 use futures::{Stream, StreamExt, stream};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Value, json, value::RawValue};
 use tokio_util::sync::CancellationToken;
 use tse_runtime::api::{ApiError, Query, decimal_text, optional_json_body};
 
@@ -159,7 +159,7 @@ async fn balances(State(http): State<Http>, Path(id): Path<String>) -> Result<im
 struct Funds {
     #[serde(default)]
     asset: String,
-    amount: Option<Value>,
+    amount: Option<Box<RawValue>>,
 }
 
 async fn move_funds(http: &Http, id: String, bytes: &Bytes, withdraw: bool) -> Result<Response, ApiError> {
@@ -210,8 +210,8 @@ struct PlaceBody {
     side: String,
     #[serde(rename = "type")]
     order_type: Option<String>,
-    price: Option<Value>,
-    quantity: Option<Value>,
+    price: Option<Box<RawValue>>,
+    quantity: Option<Box<RawValue>>,
     time_in_force: Option<String>,
     client_order_id: Option<String>,
     #[serde(default)]
@@ -253,8 +253,8 @@ async fn get_order(State(http): State<Http>, Path(id): Path<String>) -> Result<i
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AmendBody {
-    price: Option<Value>,
-    quantity: Option<Value>,
+    price: Option<Box<RawValue>>,
+    quantity: Option<Box<RawValue>>,
 }
 
 async fn amend(
@@ -273,25 +273,19 @@ async fn amend(
         ));
     }
     http.api.enter(Operation::Place).await?;
-    let outcome = http
-        .api
-        .engine
-        .amend(id, price, quantity)
-        .await
-        .map_err(|e| engine_error(e, "invalid_amend"))?;
-    Ok(Json(outcome))
+    match http.api.engine.amend(id, price, quantity).await {
+        Ok(outcome) => Ok(Json(outcome)),
+        Err(e) => Err(http.api.change_error(id, e, "invalid_amend").await),
+    }
 }
 
 async fn cancel(State(http): State<Http>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
     let id = order_id(&id)?;
     http.api.enter(Operation::Cancel).await?;
-    let order = http
-        .api
-        .engine
-        .cancel(id)
-        .await
-        .map_err(|e| engine_error(e, "invalid_order"))?;
-    Ok(Json(order))
+    match http.api.engine.cancel(id).await {
+        Ok(order) => Ok(Json(order)),
+        Err(e) => Err(http.api.change_error(id, e, "invalid_order").await),
+    }
 }
 
 #[derive(Serialize)]

@@ -2,6 +2,12 @@
 //! how inputs are read (decimals as strings or numbers, enums in any case), which errors a request
 //! can meet and with which status, and what the answers hold.
 //!
+//! Decimals are read exactly (`tse_runtime::money`): plain decimal text (`"0.015"`; a JSON number
+//! is taken from its token, so `0.015` and `1.5e-2` are the same), never through binary floating
+//! point, never rounded. Every price, quantity and amount is at most 10^20, and so is a limit
+//! order's notional (price × quantity); a price takes at most the decimals of its instrument's tick
+//! size, a quantity those of its lot size, and an amount those of its asset on this exchange.
+//!
 //! | error code | HTTP | gRPC | when |
 //! |---|---|---|---|
 //! | `invalid_order`, `invalid_amount`, `invalid_side`, `invalid_type`, ... | 400 | `INVALID_ARGUMENT` | a value is missing or malformed, off the tick or lot, or breaks an order rule |
@@ -9,7 +15,7 @@
 //! | `insufficient_balance` | 400 | `FAILED_PRECONDITION` | the account cannot cover the order or withdrawal |
 //! | `unknown_account`, `unknown_order` | 404 | `NOT_FOUND` | no such id |
 //! | `duplicate_client_order_id` | 409 | `ALREADY_EXISTS` | the account already used that `client_order_id` |
-//! | `order_not_open` | 409 | `FAILED_PRECONDITION` | the order is filled, cancelled or rejected |
+//! | `order_not_open` | 409 | `FAILED_PRECONDITION` | the order is filled, cancelled or rejected (also one finished before a restart: storage is asked) |
 //! | `exchange_unavailable` | 503 | `UNAVAILABLE` | the `downtime` fault is active, or the instance is stopping |
 //! | `exchange_restoring` | 503 | `UNAVAILABLE` | the state is still being read from storage (the database was away at start) |
 //! | `storage_unavailable` | 503 | `UNAVAILABLE` | a history read while the database is away |
@@ -32,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use tse_matching::SelfTradePrevention;
 use tse_runtime::{
     api::{ApiError, numeric_cursor, page_limit},
+    money::MAX_AMOUNT,
     storage::{Storage, StorageError},
 };
 
@@ -117,6 +124,29 @@ impl Api {
             .await
             .map_err(storage_error)?
             .ok_or_else(|| unknown_order(id))
+    }
+
+    /// The API error for a cancel or amend of order `id` the engine refused; `invalid` as in
+    /// [`engine_error`]. An order the engine no longer holds — finished before a restart, or long
+    /// enough ago to be forgotten — is looked up in storage: a stored order can no longer change
+    /// (409, as for a finished order in memory), and only an order stored nowhere is unknown (404).
+    pub(crate) async fn change_error(&self, id: u64, error: EngineError, invalid: &'static str) -> ApiError {
+        if let EngineError::Venue(VenueError::UnknownOrder(_)) = error {
+            match repo::get_order(&self.storage, self.engine.instruments(), id).await {
+                Ok(Some(order)) => {
+                    return venue_error(
+                        VenueError::NotOpen {
+                            id,
+                            status: order.status,
+                        },
+                        invalid,
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => return storage_error(e),
+            }
+        }
+        engine_error(error, invalid)
     }
 
     /// A page of orders, newest first, and the cursor of the next page.
@@ -384,17 +414,10 @@ fn unknown_order(id: u64) -> ApiError {
     ApiError::not_found("unknown_order", format!("unknown order {id}"))
 }
 
-/// Parses a decimal written as text (`"0.015"`, `"1e-3"`).
+/// Parses a decimal written as text (`"0.015"`), exactly and within
+/// [`MAX_AMOUNT`](tse_runtime::money::MAX_AMOUNT).
 pub(crate) fn decimal(field: &str, text: &str) -> Result<Decimal, ApiError> {
-    let text = text.trim();
-    text.parse::<Decimal>()
-        .or_else(|_| Decimal::from_scientific(text))
-        .map_err(|_| {
-            ApiError::bad_request(
-                format!("invalid_{field}"),
-                format!("{field}: '{text}' is not a decimal"),
-            )
-        })
+    tse_runtime::api::decimal(field, text)
 }
 
 /// Parses an optional decimal: absent or empty is `None`.
@@ -467,6 +490,17 @@ impl OrderInput {
         };
         let quantity = optional_decimal("quantity", self.quantity.as_deref())?
             .ok_or_else(|| ApiError::bad_request("missing_quantity", "quantity is required"))?;
+        if let Some(price) = price {
+            let notional = price.checked_mul(quantity).unwrap_or(Decimal::MAX);
+            if notional.abs() > MAX_AMOUNT {
+                return Err(ApiError::bad_request(
+                    "invalid_order",
+                    format!(
+                        "notional {price} × {quantity} is beyond the largest amount handled ({MAX_AMOUNT})"
+                    ),
+                ));
+            }
+        }
         let time_in_force = present(self.time_in_force.as_ref())
             .map(|t| {
                 parse_tif(t).ok_or_else(|| {
@@ -644,7 +678,7 @@ mod tests {
             symbol: "btc-usd".into(),
             side: "buy".into(),
             price: Some("97000.5".into()),
-            quantity: Some("1e-3".into()),
+            quantity: Some("0.001".into()),
             ..OrderInput::default()
         }
     }
@@ -718,9 +752,39 @@ mod tests {
         }
         .parse()
         .unwrap_err();
+        assert_eq!(e.code(), "invalid_price");
+        assert!(
+            e.message().starts_with("price: 'abc' is not a plain decimal"),
+            "{e:?}"
+        );
+        for (price, quantity, code) in [
+            ("79228162514264337593543950335", "1", "invalid_price"),
+            ("1", "79228162514264337593543950335", "invalid_quantity"),
+            ("90000000000000000", "100000000000000", "invalid_order"),
+            ("1_000", "1", "invalid_price"),
+            ("+5", "1", "invalid_price"),
+            ("1e3", "1", "invalid_price"),
+            ("1", "1.00000000000000000000000000001", "invalid_quantity"),
+        ] {
+            let e = OrderInput {
+                price: Some(price.into()),
+                quantity: Some(quantity.into()),
+                ..input()
+            }
+            .parse()
+            .unwrap_err();
+            assert_eq!(e.code(), code, "{price} × {quantity}: {e:?}");
+        }
+        let e = OrderInput {
+            price: Some("90000000000000000".into()),
+            quantity: Some("100000000000000".into()),
+            ..input()
+        }
+        .parse()
+        .unwrap_err();
         assert_eq!(
-            (e.code(), e.message()),
-            ("invalid_price", "price: 'abc' is not a decimal")
+            e.message(),
+            "notional 90000000000000000 × 100000000000000 is beyond the largest amount handled (100000000000000000000)"
         );
     }
 

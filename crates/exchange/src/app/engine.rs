@@ -725,17 +725,31 @@ impl Engine {
         self.touched.insert(index);
         let instrument = self.venue.instruments()[index].clone();
         let lp_id = self.venue.account_at(lp).id.clone();
-        // The provider's treasury: keep twice what the ladder needs available.
+        // The provider's treasury: keep twice what the ladder needs available. A ladder too large
+        // to count is not funded; the venue then refuses its orders like any other.
         let fee = Decimal::ONE + self.venue.fees().maker.max(self.venue.fees().taker);
-        let need_quote: Decimal = bids.iter().map(|(p, q)| p * q * fee).sum();
-        let need_base: Decimal = asks.iter().map(|(_, q)| *q).sum();
+        let need_quote = bids.iter().try_fold(Decimal::ZERO, |sum, (p, q)| {
+            sum.checked_add(p.checked_mul(*q)?.checked_mul(fee)?)
+        });
+        let need_base = asks
+            .iter()
+            .try_fold(Decimal::ZERO, |sum, (_, q)| sum.checked_add(*q));
         for (asset, need) in [(&instrument.quote, need_quote), (&instrument.base, need_base)] {
+            let Some(need) = need else {
+                warn!(symbol = %instrument.symbol, asset, "liquidity provider: the ladder needs more than can be counted; not funded");
+                continue;
+            };
             if let Ok(a) = self.venue.asset(asset) {
                 let available = self.venue.ledger().balance(lp, a).available;
-                if available < need {
-                    let _ =
-                        self.venue
-                            .deposit(&lp_id, asset, (need - available) * Decimal::TWO + Decimal::ONE);
+                let top_up = need
+                    .checked_sub(available)
+                    .and_then(|short| short.checked_mul(Decimal::TWO))
+                    .and_then(|short| short.checked_add(Decimal::ONE));
+                if available < need
+                    && let Some(top_up) = top_up
+                    && let Err(e) = self.venue.deposit(&lp_id, asset, top_up)
+                {
+                    warn!(symbol = %instrument.symbol, asset, error = %e, "liquidity provider: funding refused");
                 }
             }
         }

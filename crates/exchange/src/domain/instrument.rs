@@ -1,9 +1,17 @@
 //! Tradable instruments: a symbol, its base and quote assets, and the tick and lot sizes that turn
 //! decimal prices and quantities into the matching engine's integer ticks and lots.
+//!
+//! Increments are at most [`MAX_INCREMENT`], so the price of any tick count and the quantity of any
+//! lot count the matching engine can hold are exact decimals: converting back never overflows.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 use tse_matching::{Lots, Ticks};
+use tse_runtime::money::{self, MAX_AMOUNT};
+
+/// The largest tick or lot size (10^6): `i64::MAX` ticks or `u64::MAX` lots of it stay below
+/// 2 × 10^25, well within an exact decimal.
+pub const MAX_INCREMENT: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 
 /// One instrument an exchange lists.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -24,7 +32,8 @@ impl Instrument {
     /// An instrument `symbol` (`BASE-QUOTE`) with the given increments.
     ///
     /// # Errors
-    /// Returns a message when the symbol is not `BASE-QUOTE` or an increment is not positive.
+    /// Returns a message when the symbol is not `BASE-QUOTE` or an increment is not positive or
+    /// above [`MAX_INCREMENT`].
     pub fn new(symbol: &str, tick_size: Decimal, lot_size: Decimal) -> Result<Self, String> {
         let upper = symbol.trim().to_ascii_uppercase();
         let valid = |p: &str| (2..=10).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric());
@@ -39,6 +48,11 @@ impl Instrument {
         if tick_size <= Decimal::ZERO || lot_size <= Decimal::ZERO {
             return Err(format!("{upper}: tick_size and lot_size must be positive"));
         }
+        if tick_size > MAX_INCREMENT || lot_size > MAX_INCREMENT {
+            return Err(format!(
+                "{upper}: tick_size and lot_size must be at most {MAX_INCREMENT}"
+            ));
+        }
         Ok(Self {
             base: base.to_owned(),
             quote: quote.to_owned(),
@@ -51,52 +65,77 @@ impl Instrument {
     /// Converts a price to ticks.
     ///
     /// # Errors
-    /// Returns a message when the price is not positive or not a multiple of the tick size.
+    /// Returns a message when the price is not positive, above [`MAX_AMOUNT`], has more decimals
+    /// than the tick size, is not a multiple of it, or is more ticks than a book holds.
     pub fn ticks(&self, price: Decimal) -> Result<Ticks, String> {
-        if price <= Decimal::ZERO {
-            return Err(format!("price must be positive, got {price}"));
-        }
-        let ticks = price / self.tick_size;
-        if !ticks.fract().is_zero() {
-            return Err(format!(
-                "price {price} is not a multiple of {}'s tick size {}",
-                self.symbol, self.tick_size
-            ));
-        }
-        i64::try_from(ticks).map_err(|_| format!("price {price} is too large"))
+        let ticks = self.increments("price", price, self.tick_size, "tick")?;
+        i64::try_from(ticks)
+            .map_err(|_| format!("price {price} is more ticks than {}'s book holds", self.symbol))
     }
 
     /// Converts a quantity to lots.
     ///
     /// # Errors
-    /// Returns a message when the quantity is not positive or not a multiple of the lot size.
+    /// Returns a message when the quantity is not positive, above [`MAX_AMOUNT`], has more
+    /// decimals than the lot size, is not a multiple of it, or is more lots than a book holds.
     pub fn lots(&self, quantity: Decimal) -> Result<Lots, String> {
-        if quantity <= Decimal::ZERO {
-            return Err(format!("quantity must be positive, got {quantity}"));
-        }
-        let lots = quantity / self.lot_size;
-        if !lots.fract().is_zero() {
-            return Err(format!(
-                "quantity {quantity} is not a multiple of {}'s lot size {}",
-                self.symbol, self.lot_size
-            ));
-        }
-        u64::try_from(lots).map_err(|_| format!("quantity {quantity} is too large"))
+        let lots = self.increments("quantity", quantity, self.lot_size, "lot")?;
+        u64::try_from(lots).map_err(|_| {
+            format!(
+                "quantity {quantity} is more lots than {}'s book holds",
+                self.symbol
+            )
+        })
     }
 
-    /// Returns the price of `ticks`.
+    /// How many `increment`s `value` is: a whole number, or a message naming `what` and the rule.
+    fn increments(
+        &self,
+        what: &str,
+        value: Decimal,
+        increment: Decimal,
+        name: &str,
+    ) -> Result<Decimal, String> {
+        if value <= Decimal::ZERO {
+            return Err(format!("{what} must be positive, got {value}"));
+        }
+        money::bounded(value).map_err(|e| format!("{what} {e}"))?;
+        let (decimals, allowed) = (money::decimals(value), increment.scale());
+        if decimals > allowed {
+            return Err(format!(
+                "{what} {value} has {decimals} decimals; {} takes at most {allowed} ({name} size {increment})",
+                self.symbol
+            ));
+        }
+        match value.checked_div(increment) {
+            Some(count) if count.fract().is_zero() => Ok(count),
+            Some(_) => Err(format!(
+                "{what} {value} is not a multiple of {}'s {name} size {increment}",
+                self.symbol
+            )),
+            None => Err(format!(
+                "{what} {value} is more {name}s than {}'s book holds",
+                self.symbol
+            )),
+        }
+    }
+
+    /// Returns the price of `ticks` (exact: see [`MAX_INCREMENT`]).
     pub fn price(&self, ticks: Ticks) -> Decimal {
         Decimal::from(ticks) * self.tick_size
     }
 
-    /// Returns the quantity of `lots`.
+    /// Returns the quantity of `lots` (exact: see [`MAX_INCREMENT`]).
     pub fn quantity(&self, lots: Lots) -> Decimal {
         Decimal::from(lots) * self.lot_size
     }
 
-    /// Returns the quote value of `lots` at `ticks`.
-    pub fn notional(&self, ticks: Ticks, lots: Lots) -> Decimal {
-        self.price(ticks) * self.quantity(lots)
+    /// Returns the quote value of `lots` at `ticks`, or `None` when it is above [`MAX_AMOUNT`]
+    /// (no order may be worth that much).
+    pub fn notional(&self, ticks: Ticks, lots: Lots) -> Option<Decimal> {
+        self.price(ticks)
+            .checked_mul(self.quantity(lots))
+            .filter(|n| *n <= MAX_AMOUNT)
     }
 }
 
@@ -134,25 +173,70 @@ mod tests {
         );
         assert_eq!(i.ticks("97000.12".parse().unwrap()), Ok(9_700_012));
         assert_eq!(i.lots("0.015".parse().unwrap()), Ok(1_500));
-        assert!(
-            i.ticks("97000.123".parse().unwrap())
-                .unwrap_err()
-                .contains("tick size 0.01")
+        assert_eq!(
+            i.ticks("97000.123".parse().unwrap()).unwrap_err(),
+            "price 97000.123 has 3 decimals; BTC-USD takes at most 2 (tick size 0.01)"
         );
+        assert_eq!(
+            i.lots("0.000001".parse().unwrap()).unwrap_err(),
+            "quantity 0.000001 has 6 decimals; BTC-USD takes at most 5 (lot size 0.00001)"
+        );
+        let coarse = Instrument::new("BTC-USD", Decimal::new(5, 1), Decimal::ONE).unwrap();
         assert!(
-            i.lots("0.000001".parse().unwrap())
+            coarse
+                .ticks("1.2".parse().unwrap())
                 .unwrap_err()
-                .contains("lot size 0.00001")
+                .contains("not a multiple of BTC-USD's tick size 0.5")
         );
         assert!(i.ticks(Decimal::ZERO).unwrap_err().contains("positive"));
         assert!(i.lots("-1".parse().unwrap()).unwrap_err().contains("positive"));
         assert_eq!(i.price(9_700_012).to_string(), "97000.12");
-        assert_eq!(i.notional(9_700_000, 1_500).to_string(), "1455.0000000");
+        assert_eq!(i.notional(9_700_000, 1_500).unwrap().to_string(), "1455.0000000");
     }
 
     #[test]
     fn bad_instruments_are_refused() {
         assert!(Instrument::new("BTCUSD", Decimal::ONE, Decimal::ONE).is_err());
         assert!(Instrument::new("BTC-USD", Decimal::ZERO, Decimal::ONE).is_err());
+        assert!(
+            Instrument::new("BTC-USD", Decimal::ONE, MAX_INCREMENT + Decimal::ONE)
+                .unwrap_err()
+                .contains("at most 1000000")
+        );
+    }
+
+    #[test]
+    fn values_that_would_overflow_are_refused_not_panicked_on() {
+        let i = btc();
+        let max = Decimal::MAX.to_string();
+        for (what, e) in [
+            ("price", i.ticks(Decimal::MAX).unwrap_err()),
+            ("quantity", i.lots(Decimal::MAX).unwrap_err()),
+        ] {
+            assert_eq!(
+                e,
+                format!("{what} {max} is beyond the largest amount handled (100000000000000000000)")
+            );
+        }
+        // Within the bound, but more ticks or lots than the book counts.
+        assert!(i.ticks(MAX_AMOUNT).unwrap_err().contains("more ticks"));
+        assert!(i.lots(MAX_AMOUNT).unwrap_err().contains("more lots"));
+        // A tiny increment: the division itself would overflow.
+        let fine = Instrument::new("AB-CD", Decimal::new(1, 28), Decimal::new(1, 28)).unwrap();
+        assert!(fine.ticks(MAX_AMOUNT).unwrap_err().contains("more ticks"));
+        // 9e16 × 1e14 is beyond any notional.
+        let (ticks, lots) = (
+            i.ticks(d("90000000000000000")).unwrap(),
+            i.lots(d("100000000000000")).unwrap(),
+        );
+        assert_eq!(i.notional(ticks, lots), None);
+        assert_eq!(i.price(i64::MAX).to_string(), "92233720368547758.07");
+        let coarse = Instrument::new("AB-CD", MAX_INCREMENT, MAX_INCREMENT).unwrap();
+        assert!(coarse.quantity(u64::MAX) > Decimal::ZERO);
+        assert!(coarse.price(i64::MAX) > Decimal::ZERO);
+    }
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
     }
 }

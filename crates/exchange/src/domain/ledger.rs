@@ -2,6 +2,13 @@
 //! collected. Every movement is exact decimal arithmetic, and the only way value enters or leaves is
 //! a deposit or a withdrawal: for each asset, the sum of every balance and the collected fees equals
 //! deposits minus withdrawals.
+//!
+//! That sum is why nothing here overflows or rounds: a deposit is refused (checked) when it would
+//! take the asset's holdings beyond its limit — what a decimal holds exactly at the asset's scale
+//! ([`exact_limit`]) — and every other movement only shifts value between balances and fees, each a
+//! part of the holdings, so no balance or fee total can exceed them. Those
+//! movements saturate rather than panic all the same: state stored before deposits were checked
+//! (a balance at the very limit) then stays at the limit instead of stopping the engine.
 
 use rust_decimal::Decimal;
 
@@ -28,6 +35,20 @@ pub enum LedgerError {
     /// The amount is zero or negative.
     #[error("amount must be positive, got {0}")]
     NonPositive(Decimal),
+    /// The deposit would take the asset's holdings beyond their limit.
+    #[error(
+        "a deposit of {amount} {asset} is refused: the exchange's {asset} holdings ({held}) would exceed {limit}, the most that stays exact"
+    )]
+    TooLarge {
+        /// The asset.
+        asset: String,
+        /// The amount.
+        amount: Decimal,
+        /// What the exchange holds of it.
+        held: Decimal,
+        /// The most it may hold.
+        limit: Decimal,
+    },
 }
 
 /// Every account's balances and the exchange's fees.
@@ -37,11 +58,20 @@ pub struct Ledger {
     balances: Vec<Vec<Balance>>,
     fees: Vec<Decimal>,
     net_deposits: Vec<Decimal>,
+    limits: Vec<Decimal>,
     touched: Vec<(AccountIdx, AssetIdx)>,
 }
 
+/// The most of an asset whose amounts take `scale` decimals that stays exact: 10^(28 − scale), so
+/// every balance, fee total and holding has at most 28 digits.
+pub fn exact_limit(scale: u32) -> Decimal {
+    (scale..Decimal::MAX_SCALE).fold(Decimal::ONE, |limit, _| {
+        limit.checked_mul(Decimal::TEN).unwrap_or(Decimal::MAX)
+    })
+}
+
 impl Ledger {
-    /// A ledger for `assets`, with no accounts.
+    /// A ledger for `assets`, with no accounts, holding at most what a decimal holds of each.
     pub fn new(assets: Vec<String>) -> Self {
         let n = assets.len();
         Self {
@@ -49,8 +79,17 @@ impl Ledger {
             balances: Vec::new(),
             fees: vec![Decimal::ZERO; n],
             net_deposits: vec![Decimal::ZERO; n],
+            limits: vec![Decimal::MAX; n],
             touched: Vec::new(),
         }
+    }
+
+    /// Limits the holdings of each asset, in asset order (see [`exact_limit`]).
+    #[must_use]
+    pub fn with_limits(mut self, limits: Vec<Decimal>) -> Self {
+        debug_assert_eq!(limits.len(), self.assets.len(), "one limit per asset");
+        self.limits = limits;
+        self
     }
 
     /// Returns the asset names.
@@ -129,8 +168,26 @@ impl Ledger {
         if amount <= Decimal::ZERO {
             return Err(LedgerError::NonPositive(amount));
         }
-        self.entry(account, asset).available += amount;
-        self.net_deposits[usize::from(asset)] += amount;
+        let held = self.net_deposits[usize::from(asset)];
+        let limit = self.limits[usize::from(asset)];
+        let too_large = || LedgerError::TooLarge {
+            asset: self.asset_name(asset).to_owned(),
+            amount,
+            held,
+            limit,
+        };
+        // The balance is part of the holdings; both are checked for state stored before the rule.
+        let holdings = held
+            .checked_add(amount)
+            .filter(|h| *h <= limit)
+            .ok_or_else(too_large)?;
+        let available = self
+            .balance(account, asset)
+            .available
+            .checked_add(amount)
+            .ok_or_else(too_large)?;
+        self.entry(account, asset).available = available;
+        self.net_deposits[usize::from(asset)] = holdings;
         Ok(())
     }
 
@@ -148,8 +205,10 @@ impl Ledger {
             return Err(LedgerError::NonPositive(amount));
         }
         self.check_available(account, asset, amount)?;
-        self.entry(account, asset).available -= amount;
-        self.net_deposits[usize::from(asset)] -= amount;
+        let balance = self.entry(account, asset);
+        balance.available = balance.available.saturating_sub(amount);
+        let held = &mut self.net_deposits[usize::from(asset)];
+        *held = held.saturating_sub(amount);
         Ok(())
     }
 
@@ -177,8 +236,8 @@ impl Ledger {
     pub fn lock(&mut self, account: AccountIdx, asset: AssetIdx, amount: Decimal) -> Result<(), LedgerError> {
         self.check_available(account, asset, amount)?;
         let balance = self.entry(account, asset);
-        balance.available -= amount;
-        balance.locked += amount;
+        balance.available = balance.available.saturating_sub(amount);
+        balance.locked = balance.locked.saturating_add(amount);
         Ok(())
     }
 
@@ -189,8 +248,8 @@ impl Ledger {
         }
         let balance = self.entry(account, asset);
         debug_assert!(balance.locked >= amount, "unlocking more than is locked");
-        balance.locked -= amount;
-        balance.available += amount;
+        balance.locked = balance.locked.saturating_sub(amount);
+        balance.available = balance.available.saturating_add(amount);
     }
 
     /// Settles one fill: the buyer's locked quote pays `cost + buyer_fee`, the seller's locked base
@@ -209,20 +268,27 @@ impl Ledger {
         seller_fee: Decimal,
     ) {
         let paid = self.entry(buyer, quote);
-        debug_assert!(paid.locked >= cost + buyer_fee, "buyer pays from its lock");
-        paid.locked -= cost + buyer_fee;
-        self.entry(buyer, base).available += quantity;
+        let price = cost.saturating_add(buyer_fee);
+        debug_assert!(paid.locked >= price, "buyer pays from its lock");
+        paid.locked = paid.locked.saturating_sub(price);
+        let bought = self.entry(buyer, base);
+        bought.available = bought.available.saturating_add(quantity);
         let delivered = self.entry(seller, base);
         debug_assert!(delivered.locked >= quantity, "seller delivers from its lock");
-        delivered.locked -= quantity;
-        self.entry(seller, quote).available += cost - seller_fee;
-        self.fees[usize::from(quote)] += buyer_fee + seller_fee;
+        delivered.locked = delivered.locked.saturating_sub(quantity);
+        let proceeds = self.entry(seller, quote);
+        proceeds.available = proceeds.available.saturating_add(cost.saturating_sub(seller_fee));
+        let fees = &mut self.fees[usize::from(quote)];
+        *fees = fees.saturating_add(buyer_fee.saturating_add(seller_fee));
     }
 
-    /// Returns, for `asset`, the sum of every balance and the collected fees.
-    pub fn held(&self, asset: AssetIdx) -> Decimal {
-        let accounts: Decimal = self.balances.iter().map(|b| b[usize::from(asset)].total()).sum();
-        accounts + self.fees(asset)
+    /// Returns, for `asset`, the sum of every balance and the collected fees (`None` if it
+    /// overflows, which only state that broke the holdings rule can).
+    pub fn held(&self, asset: AssetIdx) -> Option<Decimal> {
+        self.balances.iter().try_fold(self.fees(asset), |sum, b| {
+            let b = b[usize::from(asset)];
+            sum.checked_add(b.available)?.checked_add(b.locked)
+        })
     }
 }
 
@@ -253,8 +319,8 @@ mod tests {
         assert_eq!(ledger.balance(buyer, 0).available, d("0.001"));
         assert_eq!(ledger.balance(seller, 1).available, d("99.98"));
         assert_eq!(ledger.fees(1), d("0.07"));
-        assert_eq!(ledger.held(1), ledger.net_deposits(1));
-        assert_eq!(ledger.held(0), ledger.net_deposits(0));
+        assert_eq!(ledger.held(1), Some(ledger.net_deposits(1)));
+        assert_eq!(ledger.held(0), Some(ledger.net_deposits(0)));
     }
 
     #[test]
@@ -285,5 +351,58 @@ mod tests {
         ledger.withdraw(a, 0, d("4")).unwrap();
         assert_eq!(ledger.take_touched(), [(a, 0)]);
         assert_eq!(ledger.net_deposits(0), d("6"));
+    }
+
+    #[test]
+    fn a_deposit_that_would_overflow_is_refused_and_changes_nothing() {
+        let mut ledger = Ledger::new(vec!["USD".into()]);
+        let (a, b) = (ledger.open_account(), ledger.open_account());
+        ledger.deposit(a, 0, Decimal::MAX).unwrap();
+        ledger.take_touched();
+        for account in [a, b] {
+            let refused = ledger.deposit(account, 0, Decimal::ONE).unwrap_err();
+            assert!(matches!(refused, LedgerError::TooLarge { .. }), "{refused}");
+            assert!(
+                refused
+                    .to_string()
+                    .contains("would exceed 79228162514264337593543950335")
+            );
+        }
+        assert_eq!(ledger.balance(a, 0).available, Decimal::MAX);
+        assert_eq!(ledger.balance(b, 0).available, Decimal::ZERO);
+        assert_eq!(ledger.net_deposits(0), Decimal::MAX);
+        assert!(ledger.take_touched().is_empty());
+        // A balance restored beyond the holdings (state that broke the rule) is still checked.
+        ledger.restore(
+            b,
+            0,
+            Balance {
+                available: Decimal::MAX,
+                locked: Decimal::ZERO,
+            },
+        );
+        ledger.restore_totals(0, Decimal::ZERO, Decimal::ONE);
+        assert!(matches!(
+            ledger.deposit(b, 0, Decimal::ONE),
+            Err(LedgerError::TooLarge { .. })
+        ));
+        assert_eq!(ledger.held(0), None);
+    }
+
+    #[test]
+    fn holdings_stay_within_what_is_exact_at_the_assets_scale() {
+        assert_eq!(exact_limit(28), Decimal::ONE);
+        assert_eq!(exact_limit(11), d("100000000000000000"));
+        assert_eq!(exact_limit(0), d("10000000000000000000000000000"));
+        let mut ledger = Ledger::new(vec!["USD".into()]).with_limits(vec![exact_limit(11)]);
+        let a = ledger.open_account();
+        ledger.deposit(a, 0, d("99999999999999999.99999999999")).unwrap();
+        ledger.deposit(a, 0, d("0.00000000001")).unwrap();
+        assert_eq!(ledger.balance(a, 0).available, exact_limit(11));
+        let e = ledger.deposit(a, 0, d("0.00000000001")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a deposit of 0.00000000001 USD is refused: the exchange's USD holdings (100000000000000000.00000000000) would exceed 100000000000000000, the most that stays exact"
+        );
     }
 }

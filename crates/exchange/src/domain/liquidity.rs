@@ -2,6 +2,9 @@
 //! reference price, `levels` deep, the first level `spread_bps` away and each next one `step_bps`
 //! further, every level `size` of the base asset. Bids round down and asks round up to the tick, so
 //! the ladder never crosses the reference; quantities round down to the lot, never below one lot.
+//!
+//! The reference comes from another instance, so nothing here trusts its size: the arithmetic is
+//! checked, and a level that cannot be computed is left out (an absurd reference quotes nothing).
 
 use std::collections::BTreeMap;
 
@@ -62,20 +65,45 @@ pub fn ladder(
             .filter(|d| *d > Decimal::ZERO)
             .unwrap_or(Decimal::ONE)
     };
-    let spread = rule.spread_bps * factor(spread_factor);
-    let lots = (rule.size(&instrument.base) * factor(size_factor) / instrument.lot_size)
-        .floor()
-        .max(Decimal::ONE);
-    let quantity = lots * instrument.lot_size;
+    let Some(spread) = rule.spread_bps.checked_mul(factor(spread_factor)) else {
+        return ladder;
+    };
     let tick = instrument.tick_size;
+    let Some(quantity) = rule
+        .size(&instrument.base)
+        .checked_mul(factor(size_factor))
+        .and_then(|size| size.checked_div(instrument.lot_size))
+        .and_then(|lots| lots.floor().max(Decimal::ONE).checked_mul(instrument.lot_size))
+    else {
+        return ladder;
+    };
     for level in 0..rule.levels {
-        let offset = (spread + rule.step_bps * Decimal::from(level)) / BPS;
-        let bid = (reference * (Decimal::ONE - offset) / tick).floor() * tick;
-        if bid > Decimal::ZERO && ladder.bids.last().is_none_or(|(p, _)| bid < *p) {
+        let Some(offset) = rule
+            .step_bps
+            .checked_mul(Decimal::from(level))
+            .and_then(|step| step.checked_add(spread))
+            .and_then(|bps| bps.checked_div(BPS))
+        else {
+            break;
+        };
+        // `reference × (1 ∓ offset)` on the tick grid: bids round down, asks up.
+        let on_grid = |factor: Option<Decimal>, round: fn(&Decimal) -> Decimal| {
+            factor
+                .and_then(|f| reference.checked_mul(f))
+                .and_then(|p| p.checked_div(tick))
+                .and_then(|ticks| round(&ticks).checked_mul(tick))
+        };
+        let bid = on_grid(Decimal::ONE.checked_sub(offset), Decimal::floor);
+        if let Some(bid) = bid
+            && bid > Decimal::ZERO
+            && ladder.bids.last().is_none_or(|(p, _)| bid < *p)
+        {
             ladder.bids.push((bid.normalize(), quantity.normalize()));
         }
-        let ask = (reference * (Decimal::ONE + offset) / tick).ceil() * tick;
-        if ladder.asks.last().is_none_or(|(p, _)| ask > *p) {
+        let ask = on_grid(Decimal::ONE.checked_add(offset), Decimal::ceil);
+        if let Some(ask) = ask
+            && ladder.asks.last().is_none_or(|(p, _)| ask > *p)
+        {
             ladder.asks.push((ask.normalize(), quantity.normalize()));
         }
     }
@@ -84,10 +112,10 @@ pub fn ladder(
 
 /// Returns how far `now` is from `before`, in basis points of `before`.
 pub fn moved_bps(before: Decimal, now: Decimal) -> Decimal {
-    if before.is_zero() {
-        return Decimal::MAX;
-    }
-    ((now - before) / before).abs() * BPS
+    now.checked_sub(before)
+        .and_then(|moved| moved.checked_div(before))
+        .and_then(|ratio| ratio.abs().checked_mul(BPS))
+        .unwrap_or(Decimal::MAX)
 }
 
 #[cfg(test)]
@@ -161,5 +189,28 @@ mod tests {
     fn moves_are_measured_in_basis_points() {
         assert_eq!(moved_bps(d("100"), d("100.03")), d("3"));
         assert_eq!(moved_bps(d("100"), d("99.98")), d("2"));
+    }
+
+    #[test]
+    fn absurd_references_and_factors_quote_what_they_can_without_overflowing() {
+        // In ticks, the asks above this reference overflow; the bids below it do not.
+        let l = ladder(&btc(), d("792000000000000000000000000"), &rule(), 1.0, 1.0);
+        assert!(l.asks.is_empty(), "{l:?}");
+        assert_eq!(l.bids.len(), 3);
+        assert_eq!(ladder(&btc(), Decimal::MAX, &rule(), 1.0, 1.0), Ladder::default());
+        let tiny = ladder(
+            &btc(),
+            d("0.0000000000000000000000000001"),
+            &rule(),
+            f64::MAX,
+            f64::MAX,
+        );
+        assert!(tiny.bids.is_empty());
+        assert_eq!(
+            moved_bps(d("0.0000000000000000000000000001"), Decimal::MAX),
+            Decimal::MAX
+        );
+        assert_eq!(moved_bps(Decimal::ZERO, d("1")), Decimal::MAX);
+        assert_eq!(moved_bps(Decimal::MAX, Decimal::MIN), Decimal::MAX);
     }
 }

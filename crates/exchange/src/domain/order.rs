@@ -24,6 +24,15 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// Every status, in life order.
+    pub const ALL: [OrderStatus; 5] = [
+        OrderStatus::New,
+        OrderStatus::PartiallyFilled,
+        OrderStatus::Filled,
+        OrderStatus::Cancelled,
+        OrderStatus::Rejected,
+    ];
+
     /// Returns the name used in APIs and storage.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -64,6 +73,9 @@ pub enum OrderType {
 }
 
 impl OrderType {
+    /// Both types.
+    pub const ALL: [OrderType; 2] = [OrderType::Limit, OrderType::Market];
+
     /// Returns `LIMIT` or `MARKET`.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -9,18 +9,27 @@
 //! - what an order no longer needs is released as it fills, and all of it when it leaves the book.
 //!
 //! Every request either succeeds completely or changes nothing.
+//!
+//! No request can overflow the decimal arithmetic. Validation is checked: prices, quantities,
+//! amounts and every order's notional (price × quantity, a market buy's sweep cost) are at most
+//! [`MAX_AMOUNT`], a deposit may not take an asset's holdings beyond what a decimal holds, and a
+//! book side never rests more lots than it counts. What follows a match — a fill's cost and fees,
+//! what it releases — is then bounded by the reservations validated before it, and every balance by
+//! its asset's holdings (see [`super::ledger`]).
 
 use std::collections::{HashMap, VecDeque};
 
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 use tse_matching::{
-    CancelReason, Command, Event, NewOrder, OrderBook, RejectReason, SelfTradePrevention, Side, TimeInForce,
+    CancelReason, Command, Event, Lots, NewOrder, OrderBook, RejectReason, SelfTradePrevention, Side, Ticks,
+    TimeInForce,
 };
+use tse_runtime::money::{self, MAX_AMOUNT};
 
 use super::{
     instrument::Instrument,
-    ledger::{AccountIdx, AssetIdx, Balance, Ledger, LedgerError},
+    ledger::{AccountIdx, AssetIdx, Balance, Ledger, LedgerError, exact_limit},
     order::{Order, OrderStatus, OrderType, Trade},
 };
 
@@ -168,6 +177,8 @@ pub struct Changes {
 #[derive(Debug)]
 pub struct Venue {
     instruments: Vec<Instrument>,
+    /// Decimals each ledger asset takes (see [`asset_scales`]).
+    scales: Vec<u32>,
     books: Vec<OrderBook>,
     ledger: Ledger,
     fees: Fees,
@@ -197,10 +208,13 @@ impl Venue {
                 }
             }
         }
+        let scales = asset_scales(&instruments, &assets, fees);
         Self {
             books: instruments.iter().map(|_| OrderBook::new()).collect(),
+            ledger: Ledger::new(assets).with_limits(scales.iter().copied().map(exact_limit).collect()),
+            scales,
             instruments,
-            ledger: Ledger::new(assets),
+
             fees,
             accounts: Vec::new(),
             account_index: HashMap::new(),
@@ -324,9 +338,11 @@ impl Venue {
     /// Credits a deposit.
     ///
     /// # Errors
-    /// [`VenueError`] for an unknown account or asset or a non-positive amount.
+    /// [`VenueError`] for an unknown account or asset, a non-positive amount, one beyond
+    /// [`MAX_AMOUNT`] or with more decimals than the asset takes, or holdings that would overflow.
     pub fn deposit(&mut self, account: &str, asset: &str, amount: Decimal) -> Result<Balance, VenueError> {
         let (account, asset) = (self.account(account)?, self.asset(asset)?);
+        self.check_amount(asset, amount)?;
         self.ledger
             .deposit(account, asset, amount)
             .map_err(|e| VenueError::Invalid(e.to_string()))?;
@@ -336,16 +352,69 @@ impl Venue {
     /// Debits a withdrawal from the available balance.
     ///
     /// # Errors
-    /// [`VenueError`] for an unknown account or asset, a non-positive amount, or an overdraft.
+    /// [`VenueError`] for an unknown account or asset, an invalid amount (as for a deposit), or an
+    /// overdraft.
     pub fn withdraw(&mut self, account: &str, asset: &str, amount: Decimal) -> Result<Balance, VenueError> {
         let (account, asset) = (self.account(account)?, self.asset(asset)?);
+        self.check_amount(asset, amount)?;
         self.ledger
             .withdraw(account, asset, amount)
             .map_err(|e| match e {
-                LedgerError::NonPositive(_) => VenueError::Invalid(e.to_string()),
-                insufficient => VenueError::Insufficient(insufficient),
+                LedgerError::Insufficient { .. } => VenueError::Insufficient(e),
+                other => VenueError::Invalid(other.to_string()),
             })?;
         Ok(self.ledger.balance(account, asset))
+    }
+
+    /// Returns how many decimals amounts of `asset` take here.
+    pub fn asset_scale(&self, asset: AssetIdx) -> u32 {
+        self.scales[usize::from(asset)]
+    }
+
+    /// Refuses an amount beyond [`MAX_AMOUNT`] or finer than the asset's scale.
+    fn check_amount(&self, asset: AssetIdx, amount: Decimal) -> Result<(), VenueError> {
+        money::bounded(amount).map_err(|e| VenueError::Invalid(format!("amount {e}")))?;
+        let (decimals, allowed) = (money::decimals(amount), self.asset_scale(asset));
+        if decimals > allowed {
+            return Err(VenueError::Invalid(format!(
+                "amount {amount} has {decimals} decimals; {} takes at most {allowed} on this exchange",
+                self.ledger.asset_name(asset)
+            )));
+        }
+        Ok(())
+    }
+
+    /// The quote a buy of `lots` at `ticks` reserves: its notional and the highest fee on it.
+    fn limit_reserve(&self, index: usize, ticks: Ticks, lots: Lots) -> Result<Decimal, VenueError> {
+        self.instruments[index]
+            .notional(ticks, lots)
+            .and_then(|n| n.checked_mul(Decimal::ONE + self.fees.max()))
+            .ok_or_else(|| self.notional_error(index, ticks, lots))
+    }
+
+    fn notional_error(&self, index: usize, ticks: Ticks, lots: Lots) -> VenueError {
+        let i = &self.instruments[index];
+        VenueError::Invalid(format!(
+            "notional {} × {} is beyond the largest amount handled ({MAX_AMOUNT})",
+            i.price(ticks).normalize(),
+            i.quantity(lots).normalize()
+        ))
+    }
+
+    /// Refuses `lots` more on `side` of book `index` when the side could not count them.
+    fn check_room(&self, index: usize, side: Side, lots: Lots) -> Result<(), VenueError> {
+        let resting = self.books[index].volume(side);
+        if resting.checked_add(lots).is_none() {
+            let i = &self.instruments[index];
+            return Err(VenueError::Invalid(format!(
+                "{} cannot rest {} more: its {} side already holds {}",
+                i.symbol,
+                i.quantity(lots).normalize(),
+                if side == Side::Buy { "bid" } else { "ask" },
+                i.quantity(resting).normalize()
+            )));
+        }
+        Ok(())
     }
 
     /// Places an order: validates it, reserves its funds, matches it, and rests or drops what is left.
@@ -370,15 +439,22 @@ impl Venue {
         let instrument = &self.instruments[index];
         let (base, quote) = self.assets_of(index);
         let (reserve_asset, reserve) = match (request.side, ticks) {
-            (Side::Buy, Some(ticks)) => (
-                quote,
-                instrument.notional(ticks, lots) * (Decimal::ONE + self.fees.max()),
-            ),
+            (Side::Buy, Some(ticks)) => (quote, self.limit_reserve(index, ticks, lots)?),
             (Side::Buy, None) => {
                 let (_, notional) = self.books[index].sweep(Side::Buy, lots, None);
-                let cost =
-                    Decimal::from_i128_with_scale(notional, 0) * instrument.tick_size * instrument.lot_size;
-                (quote, cost * (Decimal::ONE + self.fees.taker))
+                let cost = Decimal::try_from_i128_with_scale(notional, 0)
+                    .ok()
+                    .and_then(|n| n.checked_mul(instrument.tick_size))
+                    .and_then(|n| n.checked_mul(instrument.lot_size))
+                    .filter(|cost| *cost <= MAX_AMOUNT)
+                    .and_then(|cost| cost.checked_mul(Decimal::ONE + self.fees.taker))
+                    .ok_or_else(|| {
+                        VenueError::Invalid(format!(
+                            "a MARKET buy of {} {} would cost more than the largest amount handled ({MAX_AMOUNT})",
+                            request.quantity, instrument.symbol
+                        ))
+                    })?;
+                (quote, cost)
             }
             (Side::Sell, _) => (base, request.quantity),
         };
@@ -441,6 +517,14 @@ impl Venue {
         };
         if request.post_only && time_in_force != TimeInForce::Gtc {
             return Err(VenueError::Invalid("a post-only order must be GTC".into()));
+        }
+        if let Some(ticks) = ticks
+            && instrument.notional(ticks, lots).is_none()
+        {
+            return Err(self.notional_error(index, ticks, lots));
+        }
+        if time_in_force == TimeInForce::Gtc {
+            self.check_room(index, request.side, lots)?;
         }
         if let Some(cid) = &request.client_order_id {
             if cid.is_empty() || cid.len() > 64 {
@@ -588,17 +672,24 @@ impl Venue {
         let new_price = price.or(order.price).unwrap_or_default();
         let ticks = instrument.ticks(new_price).map_err(VenueError::Invalid)?;
         let new_quantity = quantity.unwrap_or(order.quantity);
-        let remaining = new_quantity - order.filled;
-        if remaining <= Decimal::ZERO {
-            return Err(VenueError::Invalid(format!(
-                "quantity {new_quantity} must exceed the {} already filled",
-                order.filled
-            )));
-        }
+        money::bounded(new_quantity).map_err(|e| VenueError::Invalid(format!("quantity {e}")))?;
+        let remaining = new_quantity
+            .checked_sub(order.filled)
+            .filter(|r| *r > Decimal::ZERO)
+            .ok_or_else(|| {
+                VenueError::Invalid(format!(
+                    "quantity {new_quantity} must exceed the {} already filled",
+                    order.filled
+                ))
+            })?;
         let lots = instrument.lots(remaining).map_err(VenueError::Invalid)?;
+        if instrument.notional(ticks, lots).is_none() {
+            return Err(self.notional_error(order.instrument, ticks, lots));
+        }
+        self.check_room(order.instrument, order.side, lots)?;
         let (base, quote) = self.assets_of(order.instrument);
         let (asset, needed) = match order.side {
-            Side::Buy => (quote, new_price * remaining * (Decimal::ONE + self.fees.max())),
+            Side::Buy => (quote, self.limit_reserve(order.instrument, ticks, lots)?),
             Side::Sell => (base, remaining),
         };
         if needed > order.locked {
@@ -938,6 +1029,33 @@ impl Venue {
     }
 }
 
+/// Decimals each of `assets` takes: a base asset moves in lots, a quote asset in a price times a
+/// quantity and a fee rate on that; the finest of its instruments counts (at most 28, all an
+/// exact decimal holds).
+fn asset_scales(instruments: &[Instrument], assets: &[String], fees: Fees) -> Vec<u32> {
+    let rate = fees.maker.normalize().scale().max(fees.taker.normalize().scale());
+    assets
+        .iter()
+        .map(|asset| {
+            instruments
+                .iter()
+                .map(|i| {
+                    let lot = i.lot_size.scale();
+                    let as_base = if &i.base == asset { lot } else { 0 };
+                    let as_quote = if &i.quote == asset {
+                        i.tick_size.scale() + lot + rate
+                    } else {
+                        0
+                    };
+                    as_base.max(as_quote)
+                })
+                .max()
+                .unwrap_or(0)
+                .min(Decimal::MAX_SCALE)
+        })
+        .collect()
+}
+
 /// Updates an order for one fill.
 fn record_fill(order: &mut Order, quantity: Decimal, cost: Decimal, fee: Decimal, at: OffsetDateTime) {
     order.filled += quantity;
@@ -1069,7 +1187,7 @@ mod tests {
         );
         assert!(matches!(v.cancel(sell.id, AT), Err(VenueError::NotOpen { .. })));
         for asset in [usd, btc] {
-            assert_eq!(v.ledger().held(asset), v.ledger().net_deposits(asset));
+            assert_eq!(v.ledger().held(asset), Some(v.ledger().net_deposits(asset)));
         }
         let changes = v.take_changes();
         assert_eq!(changes.accounts.len(), 2);
@@ -1295,6 +1413,103 @@ mod tests {
             v.amend(buy.id, Some(d("95")), Some(d("100")), AT),
             Err(VenueError::Insufficient(_))
         ));
-        assert_eq!(v.ledger().held(usd), v.ledger().net_deposits(usd));
+        assert_eq!(v.ledger().held(usd), Some(v.ledger().net_deposits(usd)));
+    }
+
+    #[test]
+    fn values_that_would_overflow_are_refused_and_change_nothing() {
+        let mut v = venue();
+        v.open_account(None, AT);
+        v.open_account(None, AT);
+        v.deposit("acct-1", "USD", d("100000000000000000000")).unwrap();
+        v.deposit("acct-2", "BTC", d("12000000000000000")).unwrap();
+        // Two asks of 6 × 10^19 USD each: within the bound one by one, not together.
+        for _ in 0..2 {
+            v.place(
+                order(
+                    "acct-2",
+                    Side::Sell,
+                    OrderType::Limit,
+                    Some("10000"),
+                    "6000000000000000",
+                ),
+                AT,
+            )
+            .unwrap();
+        }
+        let (resting, _) = v
+            .place(order("acct-1", Side::Buy, OrderType::Limit, Some("0.5"), "1"), AT)
+            .unwrap();
+        v.take_changes();
+        let max = Decimal::MAX.to_string();
+        let refused = |v: &mut Venue, request: PlaceRequest| {
+            let e = v.place(request.clone(), AT).unwrap_err();
+            assert!(matches!(e, VenueError::Invalid(_)), "{request:?}: {e}");
+            e.to_string()
+        };
+        for (price, quantity) in [(max.as_str(), "1"), ("1", max.as_str())] {
+            let e = refused(
+                &mut v,
+                order("acct-1", Side::Buy, OrderType::Limit, Some(price), quantity),
+            );
+            assert!(e.contains("beyond the largest amount handled"), "{e}");
+        }
+        // 9e16 × 1e14, each fine alone.
+        let e = refused(
+            &mut v,
+            order(
+                "acct-1",
+                Side::Buy,
+                OrderType::Limit,
+                Some("90000000000000000"),
+                "100000000000000",
+            ),
+        );
+        assert_eq!(
+            e,
+            "notional 90000000000000000 × 100000000000000 is beyond the largest amount handled (100000000000000000000)"
+        );
+        let e = refused(
+            &mut v,
+            order("acct-1", Side::Buy, OrderType::Market, None, "12000000000000000"),
+        );
+        assert_eq!(
+            e,
+            "a MARKET buy of 12000000000000000 BTC-USD would cost more than the largest amount handled (100000000000000000000)"
+        );
+        for (price, quantity) in [
+            (Some(max.as_str()), None),
+            (None, Some(max.as_str())),
+            (Some("90000000000000000"), Some("100000000000000")),
+        ] {
+            let e = v
+                .amend(resting.id, price.map(d), quantity.map(d), AT)
+                .unwrap_err();
+            assert!(e.to_string().contains("beyond"), "{e}");
+        }
+        assert!(matches!(
+            v.deposit("acct-1", "USD", Decimal::MAX),
+            Err(VenueError::Invalid(e)) if e.contains("beyond")
+        ));
+        assert!(matches!(
+            v.deposit("acct-1", "BTC", d("0.0001")),
+            Err(VenueError::Invalid(e)) if e == "amount 0.0001 has 4 decimals; BTC takes at most 3 on this exchange"
+        ));
+        let changes = v.take_changes();
+        assert!(
+            changes.orders.is_empty() && changes.balances.is_empty(),
+            "{changes:?}"
+        );
+        for asset in 0..2 {
+            assert_eq!(v.ledger().held(asset), Some(v.ledger().net_deposits(asset)));
+        }
+    }
+
+    #[test]
+    fn assets_take_the_decimals_their_instruments_and_fees_produce() {
+        let v = venue();
+        // BTC moves in lots of 0.001; USD as price (0.01) × quantity (0.001) × a fee rate (0.001).
+        assert_eq!(v.asset_scale(v.asset("BTC").unwrap()), 3);
+        assert_eq!(v.asset_scale(v.asset("USD").unwrap()), 8);
     }
 }

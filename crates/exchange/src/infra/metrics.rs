@@ -1,11 +1,22 @@
 //! The Prometheus adapter of [`ExchangeMetrics`]: `exchange_orders_total{symbol,side,type,status}`,
 //! `exchange_trades_total{symbol}`, `exchange_order_latency_seconds` and
 //! `exchange_book_depth{symbol,side}`. (`exchange_faults_active{kind}` is kept by the fault board.)
+//!
+//! Every label set is bounded (the listed symbols, two sides, two types, five statuses), so every
+//! series exists from the start at 0: a rate or an alert works before the first order.
 
 use prometheus::{GaugeVec, Histogram, HistogramOpts, IntCounterVec, Opts, Registry};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 
-use crate::app::ExchangeMetrics;
+use tse_matching::Side;
+
+use crate::{
+    app::ExchangeMetrics,
+    domain::{
+        instrument::Instrument,
+        order::{OrderStatus, OrderType, side_name},
+    },
+};
 
 /// Prometheus metrics of one exchange instance.
 pub struct PrometheusMetrics {
@@ -16,11 +27,12 @@ pub struct PrometheusMetrics {
 }
 
 impl PrometheusMetrics {
-    /// Registers the metrics in the instance's registry.
+    /// Registers the metrics of an exchange listing `instruments` in the instance's registry, every
+    /// series at 0.
     ///
     /// # Errors
     /// Returns a Prometheus error if a name is taken.
-    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+    pub fn register(registry: &Registry, instruments: &[Instrument]) -> Result<Self, prometheus::Error> {
         let orders = IntCounterVec::new(
             Opts::new(
                 "exchange_orders_total",
@@ -47,6 +59,24 @@ impl PrometheusMetrics {
             ),
             &["symbol", "side"],
         )?;
+        for symbol in instruments.iter().map(|i| i.symbol.as_str()) {
+            trades.with_label_values(&[symbol]);
+            for side in [Side::Buy, Side::Sell] {
+                depth
+                    .with_label_values(&[symbol, if side == Side::Buy { "bid" } else { "ask" }])
+                    .set(0.0);
+                for order_type in OrderType::ALL {
+                    for status in OrderStatus::ALL {
+                        orders.with_label_values(&[
+                            symbol,
+                            side_name(side),
+                            order_type.as_str(),
+                            status.as_str(),
+                        ]);
+                    }
+                }
+            }
+        }
         registry.register(Box::new(orders.clone()))?;
         registry.register(Box::new(trades.clone()))?;
         registry.register(Box::new(latency.clone()))?;

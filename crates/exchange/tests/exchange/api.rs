@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tse_testing::app::sample;
 
 use crate::support::{
-    QUIET, TOKEN, account, balances, d, dec, delete, exchange, fund, limit, patch, place, post,
+    QUIET, TOKEN, account, balances, d, dec, delete, exchange, fund, limit, patch, place, post, post_text,
 };
 
 #[tokio::test]
@@ -278,19 +278,19 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             order(json!({ "quantity": "0.000001" })),
             400,
             "invalid_order",
-            "lot size",
+            "takes at most 5 (lot size 0.00001)",
         ),
         (
             order(json!({ "price": "100.001" })),
             400,
             "invalid_order",
-            "tick size",
+            "takes at most 2 (tick size 0.01)",
         ),
         (
             order(json!({ "price": "abc" })),
             400,
             "invalid_price",
-            "not a decimal",
+            "not a plain decimal",
         ),
         (
             order(json!({ "quantity": true })),
@@ -749,4 +749,291 @@ async fn trades_filter_by_entity_and_page_oldest_first_after_an_id() {
         let message = answer["error"]["message"].as_str().unwrap();
         assert!(message.contains(needle), "{path} → {message}");
     }
+}
+
+/// Asserts that the exchange still serves: healthy and ready, and an ordinary order trades.
+async fn assert_still_trading(app: &tse_testing::app::TestApp) {
+    let (status, health) = app.get_json("/api/v1/health").await;
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (200, Some("healthy")),
+        "{health}"
+    );
+    let (status, _) = app.get_json("/api/v1/ready").await;
+    assert_eq!(status, 200);
+    let (seller, buyer) = (account(app).await, account(app).await);
+    fund(app, &seller, "BTC", "1").await;
+    fund(app, &buyer, "USD", "1000").await;
+    place(app, limit(&seller, "BTC-USD", "SELL", "200", "1")).await;
+    let taken = place(app, limit(&buyer, "BTC-USD", "BUY", "200", "0.5")).await;
+    assert_eq!(taken["order"]["status"], "FILLED", "{taken}");
+    assert_eq!(balances(app, &buyer).await["BTC"], (d("0.5"), Decimal::ZERO));
+}
+
+const DECIMAL_MAX: &str = "79228162514264337593543950335";
+const BOUND: &str = "is beyond the largest amount handled (100000000000000000000)";
+
+#[tokio::test]
+async fn prices_quantities_and_notionals_that_would_overflow_get_400_and_trading_goes_on() {
+    let app = exchange(QUIET).await;
+    let trader = account(&app).await;
+    fund(&app, &trader, "USD", "1000").await;
+    fund(&app, &trader, "BTC", "1").await;
+    let big = |side: &str, price: Value, quantity: Value| {
+        let mut body = limit(&trader, "BTC-USD", side, "1", "1");
+        body["price"] = price;
+        body["quantity"] = quantity;
+        body
+    };
+    let huge = || json!(DECIMAL_MAX);
+    let cases = [
+        (big("BUY", huge(), json!("1")), "invalid_price"),
+        (big("BUY", json!("100"), huge()), "invalid_quantity"),
+        // Each below the bound, their product (9 × 10^30) beyond what a decimal holds.
+        (
+            big("BUY", json!("90000000000000000"), json!("100000000000000")),
+            "invalid_order",
+        ),
+        (
+            big("SELL", json!("90000000000000000"), json!("100000000000000")),
+            "invalid_order",
+        ),
+    ];
+    for (body, code) in cases {
+        let (status, answer) = post(&app, "/api/v1/orders", body.clone()).await;
+        assert_eq!(status, 400, "{body} → {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body} → {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(BOUND), "{body} → {message}");
+    }
+    // As JSON numbers too: they are read from their token, not as a float.
+    for (price, quantity, code) in [
+        (DECIMAL_MAX, "1", "invalid_price"),
+        ("100", DECIMAL_MAX, "invalid_quantity"),
+    ] {
+        let body = format!(
+            r#"{{"account_id": "{trader}", "symbol": "BTC-USD", "side": "SELL", "price": {price}, "quantity": {quantity}}}"#
+        );
+        let (status, answer) = post_text(&app, "/api/v1/orders", body).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("{DECIMAL_MAX} {BOUND}")), "{message}");
+    }
+    let mut market = limit(&trader, "BTC-USD", "BUY", "1", DECIMAL_MAX);
+    market["type"] = json!("MARKET");
+    market.as_object_mut().unwrap().remove("price");
+    let (status, answer) = post(&app, "/api/v1/orders", market).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("invalid_quantity")),
+        "{answer}"
+    );
+
+    let resting = place(&app, limit(&trader, "BTC-USD", "BUY", "100", "1")).await;
+    let path = format!("/api/v1/orders/{}", resting["order"]["id"].as_str().unwrap());
+    for (body, code) in [
+        (json!({ "price": DECIMAL_MAX }), "invalid_price"),
+        (json!({ "quantity": DECIMAL_MAX }), "invalid_quantity"),
+        (
+            json!({ "price": "90000000000000000", "quantity": "100000000000000" }),
+            "invalid_amend",
+        ),
+    ] {
+        let (status, answer) = patch(&app, &path, body.clone()).await;
+        assert_eq!(status, 400, "{body} → {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body} → {answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains("beyond"),
+            "{answer}"
+        );
+    }
+    let (_, order) = app.get_json(&path).await;
+    assert_eq!(
+        (order["price"].as_str(), order["status"].as_str()),
+        (Some("100"), Some("NEW"))
+    );
+    assert_still_trading(&app).await;
+}
+
+#[tokio::test]
+async fn deposits_that_would_overflow_get_400_and_trading_goes_on() {
+    let app = exchange(QUIET).await;
+    let trader = account(&app).await;
+    let deposits = format!("/api/v1/accounts/{trader}/deposits");
+    for body in [
+        format!(r#"{{"asset": "USD", "amount": "{DECIMAL_MAX}"}}"#),
+        format!(r#"{{"asset": "USD", "amount": {DECIMAL_MAX}}}"#),
+    ] {
+        let (status, answer) = post_text(&app, &deposits, body).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("invalid_amount")),
+            "{answer}"
+        );
+        assert_eq!(
+            answer["error"]["message"],
+            format!("amount: {DECIMAL_MAX} {BOUND}"),
+        );
+    }
+    // The largest deposit, twice: the sum is exact, not an overflow.
+    fund(&app, &trader, "BTC", "100000000000000000000").await;
+    fund(&app, &trader, "BTC", "100000000000000000000").await;
+    assert_eq!(
+        balances(&app, &trader).await["BTC"],
+        (d("200000000000000000000"), Decimal::ZERO)
+    );
+    // USD takes 11 decimals here: holdings stay below 10^17, where every digit is still kept.
+    let (status, answer) = post(
+        &app,
+        &deposits,
+        json!({ "asset": "USD", "amount": "100000000000000000000" }),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("invalid_amount")),
+        "{answer}"
+    );
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("would exceed 100000000000000000, the most that stays exact"),
+        "{answer}"
+    );
+    assert_still_trading(&app).await;
+}
+
+#[tokio::test]
+async fn amounts_are_read_exactly_as_plain_decimals_within_the_assets_decimals() {
+    let app = exchange(QUIET).await;
+    let trader = account(&app).await;
+    let deposits = format!("/api/v1/accounts/{trader}/deposits");
+    // A JSON number keeps every digit: no f64 on the way.
+    let (status, answer) = post_text(
+        &app,
+        &deposits,
+        r#"{"asset": "USD", "amount": 1234567890.123456789}"#.to_owned(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["balance"]["available"], "1234567890.123456789");
+    // An exponent in a number is spelled out exactly.
+    let (status, answer) = post_text(
+        &app,
+        &deposits,
+        r#"{"asset": "BTC", "amount": 1.5e-3}"#.to_owned(),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["balance"]["available"].as_str()),
+        (200, Some("0.0015")),
+        "{answer}"
+    );
+    let cases = [
+        (
+            r#""1.00000000000000000000000000001""#,
+            "more digits than an exact decimal holds",
+        ),
+        (
+            "1.00000000000000000000000000001",
+            "more digits than an exact decimal holds",
+        ),
+        (r#""1_000""#, "not a plain decimal"),
+        (r#""+5""#, "not a plain decimal"),
+        (r#""1e3""#, "not a plain decimal"),
+        (r#""0x10""#, "not a plain decimal"),
+        (r#"".5""#, "not a plain decimal"),
+    ];
+    for (amount, needle) in cases {
+        let body = format!(r#"{{"asset": "USD", "amount": {amount}}}"#);
+        let (status, answer) = post_text(&app, &deposits, body).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("invalid_amount")),
+            "{amount}: {answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{amount}: {message}");
+    }
+    // BTC moves in lots of 0.00001 here; USD as a price, a quantity and a fee rate (2 + 5 + 4).
+    for (asset, amount, allowed) in [
+        ("BTC", "0.000001", "BTC takes at most 5"),
+        ("USD", "0.000000000001", "USD takes at most 11"),
+    ] {
+        let (status, answer) = post(&app, &deposits, json!({ "asset": asset, "amount": amount })).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("invalid_amount")),
+            "{answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(allowed), "{message}");
+    }
+    // A price or quantity finer than the instrument's increments: the same kind of answer.
+    let (status, answer) = post_text(
+        &app,
+        "/api/v1/orders",
+        format!(r#"{{"account_id": "{trader}", "symbol": "BTC-USD", "side": "BUY", "price": 100.001, "quantity": "0.1"}}"#),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["error"]["message"],
+        "price 100.001 has 3 decimals; BTC-USD takes at most 2 (tick size 0.01)"
+    );
+    let b = balances(&app, &trader).await;
+    assert_eq!(b["USD"], (d("1234567890.123456789"), Decimal::ZERO));
+    assert_eq!(b["BTC"], (d("0.0015"), Decimal::ZERO));
+}
+
+#[tokio::test]
+async fn a_fresh_exchange_exports_every_bounded_series_at_zero() {
+    let app = exchange(QUIET).await;
+    let metrics = app.metrics().await;
+    let symbols = [
+        "BTC-USD", "ETH-USD", "USDT-USD", "BTC-ETH", "ETH-USDT", "BTC-USDT",
+    ];
+    for symbol in symbols {
+        assert_eq!(
+            sample(&metrics, "exchange_trades_total", &[("symbol", symbol)]),
+            Some(0.0),
+            "{symbol}"
+        );
+        for (side, book_side) in [("BUY", "bid"), ("SELL", "ask")] {
+            assert_eq!(
+                sample(
+                    &metrics,
+                    "exchange_book_depth",
+                    &[("symbol", symbol), ("side", book_side)]
+                ),
+                Some(0.0)
+            );
+            for order_type in ["LIMIT", "MARKET"] {
+                for status in ["NEW", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED"] {
+                    let labels = [
+                        ("symbol", symbol),
+                        ("side", side),
+                        ("type", order_type),
+                        ("status", status),
+                    ];
+                    assert_eq!(
+                        sample(&metrics, "exchange_orders_total", &labels),
+                        Some(0.0),
+                        "{labels:?}"
+                    );
+                }
+            }
+        }
+    }
+    // Nothing beyond the listed symbols.
+    let listed: std::collections::BTreeSet<String> = symbols.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(
+        tse_testing::app::label_values(&metrics, "exchange_orders_total", "symbol"),
+        listed
+    );
 }

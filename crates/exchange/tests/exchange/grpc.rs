@@ -254,6 +254,115 @@ async fn grpc_errors_carry_the_matching_codes_and_messages() {
 }
 
 #[tokio::test]
+async fn grpc_refuses_values_that_would_overflow_with_invalid_argument_and_goes_on_trading() {
+    let app = exchange(QUIET).await;
+    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let max = "79228162514264337593543950335";
+    let bound = "is beyond the largest amount handled (100000000000000000000)";
+    let trader = funded(&mut client, &[("USD", "100000"), ("ETH", "10")]).await;
+    let resting = client
+        .place_order(order(&trader, "BUY", "10", "1"))
+        .await
+        .unwrap()
+        .into_inner();
+    let id: u64 = resting.order.unwrap().id.parse().unwrap();
+    for (request, needle) in [
+        (order(&trader, "BUY", max, "1"), format!("price: {max} {bound}")),
+        (
+            order(&trader, "SELL", "10", max),
+            format!("quantity: {max} {bound}"),
+        ),
+        (
+            order(&trader, "BUY", "90000000000000000", "100000000000000"),
+            format!("notional 90000000000000000 × 100000000000000 {bound}"),
+        ),
+    ] {
+        let status = client.place_order(request.clone()).await.unwrap_err();
+        assert_eq!(
+            (status.code(), status.message()),
+            (Code::InvalidArgument, needle.as_str()),
+            "{request:?}"
+        );
+    }
+    for (price, quantity) in [(max, ""), ("", max), ("90000000000000000", "100000000000000")] {
+        let status = client
+            .amend_order(AmendOrderRequest {
+                order_id: id,
+                price: price.into(),
+                quantity: quantity.into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{}", status.message());
+        assert!(status.message().contains(bound), "{}", status.message());
+    }
+    let status = client
+        .deposit(MoveFundsRequest {
+            account_id: trader.clone(),
+            asset: "USD".into(),
+            amount: max.into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status.code(), status.message()),
+        (Code::InvalidArgument, format!("amount: {max} {bound}").as_str())
+    );
+
+    // Still trading: the resting buy fills against a sell.
+    let other = funded(&mut client, &[("ETH", "1")]).await;
+    let filled = client
+        .place_order(order(&other, "SELL", "10", "1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(filled.trades.len(), 1, "{filled:?}");
+    let (status, _) = app.get_json("/api/v1/ready").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn grpc_reads_amounts_exactly_and_only_as_plain_decimals() {
+    let app = exchange(QUIET).await;
+    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let trader = funded(&mut client, &[]).await;
+    let deposit = |amount: &str| MoveFundsRequest {
+        account_id: trader.clone(),
+        asset: "USD".into(),
+        amount: amount.into(),
+    };
+    let credited = client
+        .deposit(deposit("1234567890.123456789"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(credited.available, "1234567890.123456789");
+    for (amount, needle) in [
+        (
+            "1.00000000000000000000000000001",
+            "more digits than an exact decimal holds",
+        ),
+        ("1_000", "not a plain decimal"),
+        ("+5", "not a plain decimal"),
+        ("1e3", "not a plain decimal"),
+        ("0.000000000001", "USD takes at most 11"),
+    ] {
+        let status = client.deposit(deposit(amount)).await.unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{amount}: {}",
+            status.message()
+        );
+        assert!(
+            status.message().contains(needle),
+            "{amount}: {}",
+            status.message()
+        );
+    }
+}
+
+#[tokio::test]
 async fn grpc_streams_trades_and_books() {
     let app = exchange(QUIET).await;
     let mut client = ExchangeServiceClient::new(app.grpc_channel().await);

@@ -13,7 +13,9 @@ use tse_testing::{
     servers::{PgGuard, database_url, pg_strings},
 };
 
-use crate::support::{QUIET, account, balances, d, eventually, fund, limit, options, place, post};
+use crate::support::{
+    QUIET, account, balances, d, delete, eventually, fund, limit, options, patch, place, post,
+};
 
 /// What a restart must keep.
 #[derive(Debug, PartialEq)]
@@ -260,4 +262,149 @@ async fn when_the_database_comes_late_the_exchange_restores_before_it_serves() {
     );
     let again = account(&second).await;
     assert_eq!(again, "acct-2", "account numbers continue");
+}
+
+#[tokio::test]
+async fn a_balance_at_the_decimal_limit_stored_before_the_bounds_restores_and_overflows_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let options = TestOptions {
+        data_dir: Some(data.path().to_owned()),
+        ..options(QUIET)
+    };
+    let mut first = spawn_with(tse_exchange::service(), options.clone()).await;
+    let (rich, seller) = (account(&first).await, account(&first).await);
+    fund(&first, &rich, "USD", "1").await;
+    fund(&first, &seller, "BTC", "1").await;
+    first.stop().await.unwrap();
+    // What an exchange without the bounds stored after a deposit of the largest decimal.
+    let max = "79228162514264337593543950335";
+    let path = first.data_dir.join("tse.sqlite");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    for sql in [
+        format!("UPDATE balances SET available = '{max}' WHERE account_id = '{rich}' AND asset = 'USD'"),
+        format!("UPDATE asset_totals SET net_deposits = '{max}' WHERE asset = 'USD'"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let second = spawn_with(tse_exchange::service(), options).await;
+    assert_eq!(balances(&second, &rich).await["USD"], (d(max), Decimal::ZERO));
+    // A deposit on top of it, by anyone, is refused rather than overflowed.
+    for who in [&rich, &seller] {
+        let (status, answer) = post(
+            &second,
+            &format!("/api/v1/accounts/{who}/deposits"),
+            json!({ "asset": "USD", "amount": "1" }),
+        )
+        .await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("invalid_amount")),
+            "{answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("would exceed 100000000000000000, the most that stays exact"),
+            "{message}"
+        );
+    }
+    // The engine lives on: the account trades, and the instance is healthy.
+    place(&second, limit(&seller, "BTC-USD", "SELL", "100", "1")).await;
+    let bought = place(&second, limit(&rich, "BTC-USD", "BUY", "100", "1")).await;
+    assert_eq!(bought["order"]["status"], "FILLED", "{bought}");
+    assert_eq!(
+        balances(&second, &seller).await["USD"],
+        (d("99.98"), Decimal::ZERO)
+    );
+    let (status, health) = second.get_json("/api/v1/health").await;
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (200, Some("healthy")),
+        "{health}"
+    );
+}
+
+/// Cancels and amends order `id` over HTTP and gRPC; returns each answer as `status error`.
+async fn change_finished(app: &TestApp, id: &str) -> Vec<String> {
+    use tse_proto::exchange::v1::{
+        AmendOrderRequest, OrderRef, exchange_service_client::ExchangeServiceClient,
+    };
+    let (cancel, cancelled) = delete(app, &format!("/api/v1/orders/{id}")).await;
+    let (amend, amended) = patch(app, &format!("/api/v1/orders/{id}"), json!({ "price": "101" })).await;
+    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let order_id = id.parse().unwrap();
+    let grpc_cancel = client.cancel_order(OrderRef { order_id }).await.unwrap_err();
+    let grpc_amend = client
+        .amend_order(AmendOrderRequest {
+            order_id,
+            price: "101".into(),
+            quantity: String::new(),
+        })
+        .await
+        .unwrap_err();
+    vec![
+        format!("{cancel} {}", cancelled["error"]),
+        format!("{amend} {}", amended["error"]),
+        format!("{:?} {}", grpc_cancel.code(), grpc_cancel.message()),
+        format!("{:?} {}", grpc_amend.code(), grpc_amend.message()),
+    ]
+}
+
+#[tokio::test]
+async fn changing_an_order_that_finished_before_a_restart_is_409_as_before_it() {
+    let data = tempfile::tempdir().unwrap();
+    let options = TestOptions {
+        data_dir: Some(data.path().to_owned()),
+        ..options(QUIET)
+    };
+    let mut first = spawn_with(tse_exchange::service(), options.clone()).await;
+    let (seller, buyer) = (account(&first).await, account(&first).await);
+    fund(&first, &seller, "BTC", "1").await;
+    fund(&first, &buyer, "USD", "1000").await;
+    let sold = place(&first, limit(&seller, "BTC-USD", "SELL", "100", "1")).await;
+    place(&first, limit(&buyer, "BTC-USD", "BUY", "100", "1")).await;
+    let resting = place(&first, limit(&buyer, "BTC-USD", "BUY", "90", "1")).await;
+    let cancelled = resting["order"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = delete(&first, &format!("/api/v1/orders/{cancelled}")).await;
+    assert_eq!(status, 200);
+    let filled = sold["order"]["id"].as_str().unwrap().to_owned();
+    let mut before = Vec::new();
+    for id in [&filled, &cancelled] {
+        before.push(change_finished(&first, id).await);
+    }
+    for answers in &before {
+        for http in &answers[..2] {
+            assert!(
+                http.starts_with("409 ") && http.contains("order_not_open"),
+                "{answers:?}"
+            );
+        }
+        for grpc in &answers[2..] {
+            assert!(grpc.starts_with("FailedPrecondition order "), "{answers:?}");
+        }
+    }
+    first.stop().await.unwrap();
+
+    let second = spawn_with(tse_exchange::service(), options).await;
+    for (id, before) in [&filled, &cancelled].into_iter().zip(before) {
+        let (status, order) = second.get_json(&format!("/api/v1/orders/{id}")).await;
+        assert_eq!(status, 200, "{order}");
+        assert_eq!(
+            change_finished(&second, id).await,
+            before,
+            "order {id} ({})",
+            order["status"]
+        );
+    }
+    let (status, answer) = delete(&second, "/api/v1/orders/424242").await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (404, Some("unknown_order"))
+    );
 }

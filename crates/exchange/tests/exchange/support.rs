@@ -61,6 +61,20 @@ pub async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
     app.post_json(path, body).await
 }
 
+/// Posts `body` as written: JSON numbers keep every digit (a `Value` would hold them as `f64`).
+pub async fn post_text(app: &TestApp, path: &str, body: String) -> (u16, Value) {
+    answer(
+        app.client
+            .post(format!("{}{path}", app.http))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 pub async fn patch(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
     answer(
         app.client

@@ -14,7 +14,12 @@ fn filters() -> Vec<Value> {
         query_param("type", "string", "event type, e.g. trade.executed"),
         query_param("trace_id", "string", "one flow"),
         query_param("scenario_run_id", "string", "one scenario run"),
-        param_with("caused_by", "query", "events caused by this event id (empty: any)", or_empty(event_id())),
+        param_with(
+            "caused_by",
+            "query",
+            "events caused by this event id (empty: any)",
+            or_empty(event_id()),
+        ),
         param_with(
             "from",
             "query",

@@ -2,6 +2,9 @@
 //! tick due since the last round is produced, priced under the faults in effect at its instant,
 //! published to subscribers, folded into the latest prices and candles the API reads ([`Feed`]), and
 //! handed to the writer with its events and the engine's state.
+//!
+//! A fresh feed publishes its first prices at start; the instance reports ready only once every
+//! symbol has one (the [`PRICES_CHECK`]), so a client that waits for ready always finds prices.
 
 use std::{
     collections::{BTreeMap, BTreeSet},

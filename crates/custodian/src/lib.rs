@@ -112,6 +112,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
                 board: board.clone(),
                 metrics,
                 health: health.clone(),
+                stop: ctx.stopping(),
             },
             restore,
         );

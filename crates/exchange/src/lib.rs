@@ -123,7 +123,7 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         });
         // The engine stops once every handle is gone (servers drained, provider stopped); the writer
         // then stores what is left and answers it.
-        ctx.spawn(engine.run(restore));
+        ctx.spawn(engine.run(restore, ctx.stopping()));
         ctx.spawn(repo::write_commits(WriterParts {
             storage: storage.clone(),
             commits,

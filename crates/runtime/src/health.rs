@@ -132,7 +132,7 @@ impl Dependency {
 /// to end quickly without hammering a server that is still starting.
 pub(crate) struct RetryPace {
     interval: std::time::Duration,
-    backoff: std::time::Duration,
+    backoff: crate::backoff::Backoff,
 }
 
 impl RetryPace {
@@ -141,19 +141,20 @@ impl RetryPace {
     pub(crate) fn new(interval: std::time::Duration) -> Self {
         Self {
             interval,
-            backoff: Self::FIRST_RETRY,
+            backoff: crate::backoff::Backoff::new(
+                Self::FIRST_RETRY,
+                interval.min(std::time::Duration::from_secs(5)),
+            ),
         }
     }
 
     /// Returns how long to wait after a check that found the dependency `up` or not.
     pub(crate) fn next(&mut self, up: bool) -> std::time::Duration {
         if up {
-            self.backoff = Self::FIRST_RETRY;
+            self.backoff.reset();
             return self.interval;
         }
-        let wait = self.backoff;
-        self.backoff = (self.backoff * 2).min(self.interval.min(std::time::Duration::from_secs(5)));
-        wait
+        self.backoff.next_wait()
     }
 }
 

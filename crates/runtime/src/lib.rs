@@ -5,6 +5,7 @@
 //! it, how it serves HTTP and gRPC, how it reports health and metrics, where it logs, and how it stops.
 //!
 //! # Layout
+//! - [`backoff`]: exponential backoff for retry loops (10 ms doubling to 1 s by default).
 //! - [`identity`]: service kinds, instance names, derived PostgreSQL schema and Redis namespace.
 //! - [`config`]: environment variables, flags and the topology file, validated before any port is bound;
 //!   secrets masked wherever shown.
@@ -29,6 +30,7 @@
 //! - [`telemetry`]: stdout logs, and JSON log files per instance even when many share a process.
 
 pub mod api;
+pub mod backoff;
 pub mod cache;
 pub mod clock;
 pub mod config;

@@ -25,6 +25,7 @@ use tse_proto::exchange::v1::{
     ListAccountsRequest, ListTradesRequest, Trade, exchange_service_client::ExchangeServiceClient,
 };
 use tse_runtime::{
+    backoff::Backoff,
     clock::Clock,
     discovery::Registry,
     faults::FaultBoard,
@@ -45,8 +46,6 @@ use crate::{
 pub const CHECK: &str = "exchange_pnl";
 /// Trades asked for per page.
 const PAGE: u32 = 1_000;
-/// Wall time before a failed collection is tried again.
-const RETRY: Duration = Duration::from_secs(1);
 /// Pages read per exchange and settlement point, at most (the rest waits for the next point).
 const MAX_PAGES: usize = 100;
 
@@ -75,11 +74,9 @@ pub async fn run(parts: PnlParts) {
     if parts.clients.is_empty() {
         return;
     }
-    while !parts.custodian.is_ready() {
-        tokio::select! {
-            () = parts.stop.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_millis(50)) => {}
-        }
+    tokio::select! {
+        () = parts.stop.cancelled() => return,
+        () = parts.custodian.ready() => {}
     }
     let mut collector = Collector {
         clients: HashMap::new(),
@@ -95,6 +92,11 @@ pub async fn run(parts: PnlParts) {
         .unwrap_or(Duration::from_secs(60));
     // When each client's trades were last collected from all its exchanges.
     let mut last_point: HashMap<String, time::OffsetDateTime> = HashMap::new();
+    // A failed collection is tried again soon, then less and less often: an exchange still
+    // starting (a cold `tse up` starts every instance at once) registers within milliseconds, one
+    // that is down may stay down for long.
+    let mut retry = Backoff::default();
+    let mut reported: Option<String> = None;
     loop {
         let offline = parts
             .board
@@ -130,25 +132,35 @@ pub async fn run(parts: PnlParts) {
             }
             if failures.is_empty() {
                 parts.health.set_check(CHECK, Check::up(false));
+                reported = None;
             } else {
                 let reason = failures
                     .iter()
                     .map(|(k, v)| format!("{k}: {v}"))
                     .collect::<Vec<_>>()
                     .join("; ");
-                warn!(
-                    reason,
-                    "exchange P&L: trades could not be collected; they wait at the exchange"
-                );
-                parts.health.set_check(CHECK, Check::down(false, reason));
+                // One line per new trouble, not one per retry.
+                if reported.as_ref() == Some(&reason) {
+                    debug!(reason, "exchange P&L: trades still not collected");
+                } else {
+                    warn!(
+                        reason,
+                        "exchange P&L: trades could not be collected; they wait at the exchange"
+                    );
+                }
+                parts.health.set_check(CHECK, Check::down(false, reason.clone()));
+                reported = Some(reason);
             }
         }
         // A failed collection is tried again soon (an exchange still starting, a restart), not only
         // at the next settlement point.
-        let wait = if failures.is_empty() && !offline {
+        let wait = if offline {
+            retry.max()
+        } else if failures.is_empty() {
+            retry.reset();
             parts.clock.wall_duration(every.min(Duration::from_secs(3600)))
         } else {
-            RETRY
+            retry.next_wait()
         };
         tokio::select! {
             () = parts.stop.cancelled() => return,

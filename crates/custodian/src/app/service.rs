@@ -4,16 +4,11 @@
 //! the task runs settlement passes on the simulated clock: it sleeps until the next settlement falls
 //! due, settles it, stores, and only then counts it in the metrics.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 use tse_runtime::{
     clock::Clock,
@@ -56,13 +51,22 @@ pub struct Context {
 #[derive(Clone)]
 pub struct CustodianHandle {
     jobs: mpsc::Sender<Job>,
-    ready: Arc<AtomicBool>,
+    ready: watch::Receiver<bool>,
 }
 
 impl CustodianHandle {
     /// Returns whether the books are restored and requests are served.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        *self.ready.borrow()
+    }
+
+    /// Waits until the books are restored and requests are served (forever if they never are).
+    pub async fn ready(&self) {
+        let mut ready = self.ready.clone();
+        if ready.wait_for(|ready| *ready).await.is_err() {
+            // The service is gone: its books will never be ready.
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Runs `f` on the books in turn and answers once its changes are stored.
@@ -104,19 +108,29 @@ pub struct ServiceParts {
     pub metrics: Arc<dyn MetricsPort>,
     /// Where a refused commit is reported.
     pub health: Health,
+    /// Ends the service: it stops waiting for the books, runs what is queued, stores it and returns.
+    pub stop: CancellationToken,
 }
 
 /// Starts the service: returns its task and its handle. The task serves once `restore` gives it
-/// the books, and ends once every handle is gone.
+/// the books, and ends at `stop` (after running and storing what was queued) or once every handle
+/// is gone. A stop while the books are still being restored (the database is away) ends it at once.
 pub fn start(parts: ServiceParts, restore: Restore) -> (BoxFuture<'static, ()>, CustodianHandle) {
     let (jobs, queue) = mpsc::channel(QUEUE);
-    let ready = Arc::new(AtomicBool::new(false));
+    let (ready, watch_ready) = watch::channel(false);
     let handle = CustodianHandle {
         jobs,
-        ready: ready.clone(),
+        ready: watch_ready,
     };
     let task = Box::pin(async move {
-        let books = match restore.await {
+        let restored = tokio::select! {
+            () = parts.stop.cancelled() => {
+                info!("stopped before the books were restored");
+                return;
+            }
+            restored = restore => restored,
+        };
+        let books = match restored {
             Ok(books) => books,
             Err(reason) => {
                 error!(reason, "the custodian cannot restore its books");
@@ -129,7 +143,7 @@ pub fn start(parts: ServiceParts, restore: Restore) -> (BoxFuture<'static, ()>, 
         for (account, asset, balance) in books.custody().all_balances() {
             parts.metrics.set_balance(account, asset, balance.total());
         }
-        ready.store(true, Ordering::Release);
+        ready.send_replace(true);
         info!(
             accounts = books.custody().accounts().count(),
             pending = books.custody().pending_count(),
@@ -140,10 +154,16 @@ pub fn start(parts: ServiceParts, restore: Restore) -> (BoxFuture<'static, ()>, 
     (task, handle)
 }
 
-async fn run(parts: ServiceParts, mut books: Books, mut queue: mpsc::Receiver<Job>, ready: Arc<AtomicBool>) {
+async fn run(
+    parts: ServiceParts,
+    mut books: Books,
+    mut queue: mpsc::Receiver<Job>,
+    ready: watch::Sender<bool>,
+) {
     let mut held = false;
+    let mut stopping = false;
     loop {
-        if !ready.load(Ordering::Acquire) {
+        if !*ready.borrow() {
             // The books are no longer what storage holds: answer nothing more from them.
             break;
         }
@@ -166,6 +186,12 @@ async fn run(parts: ServiceParts, mut books: Books, mut queue: mpsc::Receiver<Jo
                 None => break,
             },
             () = tokio::time::sleep(wait) => {}
+            // No more requests are taken; those already queued still run, and the loop ends once
+            // the queue is empty.
+            () = parts.stop.cancelled(), if !stopping => {
+                stopping = true;
+                queue.close();
+            }
         }
         while jobs.len() < REQUESTS_PER_COMMIT {
             match queue.try_recv() {
@@ -211,12 +237,12 @@ async fn run(parts: ServiceParts, mut books: Books, mut queue: mpsc::Receiver<Jo
 }
 
 /// Turns the instance unready for good: memory may differ from storage.
-fn stop_serving(parts: &ServiceParts, ready: &AtomicBool, what: &str) {
+fn stop_serving(parts: &ServiceParts, ready: &watch::Sender<bool>, what: &str) {
     error!(
         what,
         "the custodian stops serving its books; restart the instance to recover the stored books"
     );
-    ready.store(false, Ordering::Release);
+    ready.send_replace(false);
     parts.health.set_check(
         BOOKS_CHECK,
         Check::down(

@@ -233,6 +233,9 @@ impl From<&Settlement> for SettlementView {
     }
 }
 
+/// Every name [`step`] gives, in a settlement's order of life.
+pub const STEPS: [&str; 5] = ["pending", "partial", "completed", "failed", "cancelled"];
+
 /// The metrics' and events' name of a settlement's step: `pending` when accepted, `partial` after a
 /// partial settlement, then `completed`, `failed` or `cancelled`.
 pub fn step(s: &Settlement) -> &'static str {

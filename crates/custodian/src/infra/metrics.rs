@@ -4,12 +4,19 @@
 //! plus `custodian_settlement_duration_seconds{type}` (simulated time from acceptance to completion),
 //! `custodian_settlements_pending` and `custodian_balance{account,currency}` (available plus locked).
 //! (`custodian_faults_active{kind}` is kept by the fault board.)
+//!
+//! Series whose labels come from a fixed set (`custodian_settlements_total{status,type}`,
+//! `custodian_settlement_duration_seconds{type}`) exist from the start, at 0, so rates and alerts
+//! work before the first settlement.
 
 use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::domain::metrics::MetricsPort;
+use crate::{app::views::STEPS, domain::metrics::MetricsPort};
+
+/// Every value of the `type` label: the settlement kinds' labels.
+const TYPES: [&str; 3] = ["trade", "net", "exchange_pnl"];
 
 /// Simulated seconds: a second to a week (T+2 at a day each is 172,800 s).
 const DURATION_BUCKETS: &[f64] = &[
@@ -73,6 +80,12 @@ impl PrometheusMetrics {
             ),
             &["account", "currency"],
         )?;
+        for kind in TYPES {
+            for status in STEPS {
+                settlements.with_label_values(&[status, kind]);
+            }
+            duration.with_label_values(&[kind]);
+        }
         registry.register(Box::new(positions.clone()))?;
         registry.register(Box::new(settlements.clone()))?;
         registry.register(Box::new(balance_changes.clone()))?;
@@ -115,5 +128,18 @@ impl MetricsPort for PrometheusMetrics {
         self.balance
             .with_label_values(&[account, currency])
             .set(total.to_f64().unwrap_or(f64::NAN));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::settlement::Kind;
+
+    #[test]
+    fn the_type_labels_are_the_settlement_kinds_labels() {
+        for label in TYPES {
+            assert_eq!(Kind::parse_label(label), Some(label));
+        }
     }
 }

@@ -518,3 +518,31 @@ async fn amounts_are_read_exactly_as_plain_decimals_of_at_most_18_places() {
         "nothing else moved"
     );
 }
+
+#[tokio::test]
+async fn a_fresh_instance_exports_every_settlement_series_at_zero() {
+    let app = custodian(FAST).await;
+    let metrics = app.metrics().await;
+    for kind in ["trade", "net", "exchange_pnl"] {
+        for status in ["pending", "partial", "completed", "failed", "cancelled"] {
+            assert_eq!(
+                sample(
+                    &metrics,
+                    "custodian_settlements_total",
+                    &[("status", status), ("type", kind)]
+                ),
+                Some(0.0),
+                "custodian_settlements_total{{status={status},type={kind}}}"
+            );
+        }
+        assert_eq!(
+            sample(
+                &metrics,
+                "custodian_settlement_duration_seconds_count",
+                &[("type", kind)]
+            ),
+            Some(0.0),
+            "custodian_settlement_duration_seconds{{type={kind}}}"
+        );
+    }
+}

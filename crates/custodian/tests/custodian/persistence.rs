@@ -94,6 +94,39 @@ async fn on_sqlite_the_books_survive_a_restart() {
 }
 
 #[tokio::test]
+async fn an_instance_waiting_for_its_database_stops_promptly() {
+    // A port nothing listens on: the database is unreachable, so the books wait to be restored.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut app = spawn_with(
+        tse_custodian::service(),
+        TestOptions {
+            database_url: Some(format!("postgres://postgres@{closed}/test")),
+            ..options(FAST)
+        },
+    )
+    .await;
+    let health = app
+        .wait_health(Duration::from_secs(5), |h| {
+            h["checks"]["books"]["status"] == "down"
+        })
+        .await;
+    assert!(
+        health["checks"]["books"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("waiting for the database")),
+        "{health}"
+    );
+    let asked = std::time::Instant::now();
+    app.stop().await.unwrap();
+    let took = asked.elapsed();
+    // Before, the task waiting for the database ignored the stop until the host gave up on it (10 s).
+    assert!(took < Duration::from_secs(5), "stopping took {took:?}");
+}
+
+#[tokio::test]
 async fn books_changed_behind_the_custodians_back_are_reported_not_served() {
     let opts = options(FAST);
     let mut first = spawn_with(tse_custodian::service(), opts.clone()).await;

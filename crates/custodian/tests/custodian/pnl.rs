@@ -13,12 +13,16 @@ use crate::support::{d, dec, eventually, options, post, sample, settled};
 const ENTITY: &str = "trading-system-T";
 
 async fn exchange(registry: &Registry) -> TestApp {
+    named_exchange(registry, unique_instance("exchange")).await
+}
+
+async fn named_exchange(registry: &Registry, name: String) -> TestApp {
     spawn_with(
         tse_exchange::service(),
         TestOptions {
             registry: Some(registry.clone()),
             clock_speed: Some(crate::support::FAST_CLOCK),
-            instance: Some(unique_instance("exchange")),
+            instance: Some(name),
             settings: Some("[liquidity]\nenabled = false".parse().unwrap()),
             ..Default::default()
         },
@@ -172,4 +176,40 @@ async fn an_unreachable_exchange_degrades_the_check_and_loses_nothing() {
         .to_owned();
     assert!(reason.contains("exchange-Nowhere is not registered"), "{health}");
     assert_eq!(health["status"], "degraded", "{health}");
+}
+
+#[tokio::test]
+async fn a_missing_exchange_is_looked_for_again_soon_after_it_appears() {
+    let registry = Registry::embedded();
+    let name = unique_instance("exchange");
+    let custodian = spawn_with(
+        tse_custodian::service(),
+        TestOptions {
+            registry: Some(registry.clone()),
+            ..options(&format!(
+                "[[clients]]\nentity = \"{ENTITY}\"\nexchanges = [\"{name}\"]\nevery = \"1h\""
+            ))
+        },
+    )
+    .await;
+    custodian
+        .wait_health(Duration::from_secs(10), |h| {
+            h["checks"]["exchange_pnl"]["status"] == "down"
+        })
+        .await;
+    let failed = std::time::Instant::now();
+    let _exchange = named_exchange(&registry, name).await;
+    let started = std::time::Instant::now();
+    custodian
+        .wait_health(Duration::from_secs(10), |h| {
+            h["checks"]["exchange_pnl"]["status"] == "up"
+        })
+        .await;
+    let (appeared, found) = (started - failed, started.elapsed());
+    // Retries that start at 10 ms and double find the exchange within about the time it took to
+    // appear; a fixed retry after 1 s found it only a second after the first failure.
+    assert!(
+        found <= appeared + Duration::from_millis(300),
+        "the exchange appeared {appeared:?} after the first failure and was found {found:?} later"
+    );
 }

@@ -17,6 +17,7 @@ use std::{
 use rust_decimal::Decimal;
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use tse_matching::{SelfTradePrevention, Side, TimeInForce};
 use tse_runtime::{
@@ -493,10 +494,17 @@ impl Engine {
     /// Handles requests until every handle is dropped, committing as it goes. With `restore`, the
     /// venue is first replaced by what it yields (the state read from storage once the database is
     /// reachable); requests wait meanwhile, and the API answers 503 until it is done. A restore that
-    /// fails stops the engine.
-    pub async fn run(mut self, restore: Option<Restore>) {
+    /// fails stops the engine, and so does `stop` while the restore still waits for the database.
+    pub async fn run(mut self, restore: Option<Restore>, stop: CancellationToken) {
         if let Some(restore) = restore {
-            match restore.await {
+            let restored = tokio::select! {
+                restored = restore => restored,
+                () = stop.cancelled() => {
+                    info!("stopping before the database returned: nothing restored, nothing to store");
+                    return;
+                }
+            };
+            match restored {
                 Ok(venue) => {
                     self.venue = venue;
                     self.find_liquidity();

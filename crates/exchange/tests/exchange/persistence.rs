@@ -408,3 +408,38 @@ async fn changing_an_order_that_finished_before_a_restart_is_409_as_before_it() 
         (404, Some("unknown_order"))
     );
 }
+
+/// An exchange whose database is down at start waits to restore its books (unhealthy, saying why),
+/// and a stop meanwhile is prompt: the wait observes it instead of holding the instance until the
+/// host gives up on its tasks (10 s before).
+#[tokio::test]
+async fn an_exchange_waiting_for_its_database_stops_promptly() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut app = spawn_with(
+        tse_exchange::service(),
+        TestOptions {
+            database_url: Some(format!("postgres://postgres@{closed}/test")),
+            ..options(QUIET)
+        },
+    )
+    .await;
+    let health = app
+        .wait_health(Duration::from_secs(5), |h| {
+            h["checks"]["ledger"]["status"] == "down"
+        })
+        .await;
+    assert_eq!(health["status"], "unhealthy", "{health}");
+    assert!(
+        health["checks"]["ledger"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("waiting for the database")),
+        "{health}"
+    );
+    let asked = std::time::Instant::now();
+    app.stop().await.unwrap();
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(5), "stopping took {took:?}");
+}

@@ -2,6 +2,9 @@
 //! tick due since the last round is produced, priced under the faults in effect at its instant,
 //! published to subscribers, folded into the latest prices and candles the API reads ([`Feed`]), and
 //! handed to the writer with its events and the engine's state.
+//!
+//! A fresh feed publishes its first prices at start; the instance reports ready only once every
+//! symbol has one (the [`PRICES_CHECK`]), so a client that waits for ready always finds prices.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -37,6 +40,8 @@ const MAX_STEPS_PER_ROUND: u64 = 2_000;
 
 /// Name of the health check the feed reports.
 pub const FEED_CHECK: &str = "feed";
+/// Name of the health check that holds readiness until every symbol has a price to answer with.
+pub const PRICES_CHECK: &str = "prices";
 
 /// One published price.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,7 +59,49 @@ pub struct Tick {
 /// What the production API reads.
 struct Market {
     latest: BTreeMap<Symbol, Tick>,
-    candles: BTreeMap<(Symbol, Interval), CandleSeries>,
+    /// Each symbol's candle series, one per interval in [`Interval::ALL`] order.
+    candles: BTreeMap<Symbol, [CandleSeries; Interval::ALL.len()]>,
+}
+
+impl Market {
+    /// Folds `ticks` into the latest prices and the candles. Returns the final state of every candle
+    /// they touched — also those they closed: a round that catches up several steps (a feed behind
+    /// the clock) spans several candles of the short intervals, and each must be stored.
+    ///
+    /// This runs for every tick of every symbol (thousands a second on a fast clock): one map
+    /// lookup per tick, and a symbol is cloned only for a candle new to the round.
+    fn record(&mut self, ticks: &[Tick]) -> Vec<(Symbol, Interval, Candle)> {
+        let mut changed: Vec<(Symbol, Interval, Candle)> = Vec::new();
+        // Where each series' candle last changed by this round sits in `changed`.
+        let mut slots: BTreeMap<&Symbol, [Option<usize>; Interval::ALL.len()]> = BTreeMap::new();
+        for tick in ticks {
+            match self.latest.get_mut(&tick.symbol) {
+                Some(latest) => *latest = tick.clone(),
+                None => {
+                    self.latest.insert(tick.symbol.clone(), tick.clone());
+                }
+            }
+            if !self.candles.contains_key(&tick.symbol) {
+                self.candles
+                    .insert(tick.symbol.clone(), Interval::ALL.map(CandleSeries::new));
+            }
+            let Some(all) = self.candles.get_mut(&tick.symbol) else {
+                continue;
+            };
+            let slots = slots.entry(&tick.symbol).or_default();
+            for ((series, slot), interval) in all.iter_mut().zip(slots.iter_mut()).zip(Interval::ALL) {
+                let candle = series.record(tick.timestamp, tick.price);
+                match *slot {
+                    Some(k) if changed[k].2.open_time == candle.open_time => changed[k].2 = candle,
+                    _ => {
+                        *slot = Some(changed.len());
+                        changed.push((tick.symbol.clone(), interval, candle));
+                    }
+                }
+            }
+        }
+        changed
+    }
 }
 
 /// The feed as the API sees it; cheap to clone.
@@ -101,8 +148,8 @@ impl Feed {
     pub fn candles(&self, symbol: &Symbol, interval: Interval, limit: usize) -> Vec<Candle> {
         self.market()
             .candles
-            .get(&(symbol.clone(), interval))
-            .map(|series| series.last(limit))
+            .get(symbol)
+            .map(|all| all[interval.index()].last(limit))
             .unwrap_or_default()
     }
 
@@ -194,6 +241,8 @@ pub struct Engine {
     clock: Clock,
     events: Events,
     health: Health,
+    /// Whether every symbol has a price (the `prices` check is up).
+    priced: bool,
     metrics: Arc<dyn MarketMetrics>,
     writer: mpsc::Sender<Persist>,
 }
@@ -252,17 +301,23 @@ impl Engine {
             }
             None => {
                 info!(seed, interval = ?interval, symbols = names.len(), "feed starts");
-                (Generator::new(&specs, seed, interval), clock.now(), None)
+                // Step 0 is one interval back, so the first prices are published at once rather
+                // than an interval (up to an hour of simulated time) after the start.
+                let now = clock.now();
+                let origin = time::Duration::try_from(interval)
+                    .ok()
+                    .and_then(|back| now.checked_sub(back))
+                    .unwrap_or(now);
+                (Generator::new(&specs, seed, interval), origin, None)
             }
         };
-        let candles = start
-            .candles
-            .into_iter()
-            .map(|(key, saved)| {
-                let series = CandleSeries::restored(key.1, saved);
-                (key, series)
-            })
-            .collect();
+        let mut candles: BTreeMap<Symbol, [CandleSeries; Interval::ALL.len()]> = BTreeMap::new();
+        for ((symbol, interval), saved) in start.candles {
+            candles
+                .entry(symbol)
+                .or_insert_with(|| Interval::ALL.map(CandleSeries::new))[interval.index()] =
+                CandleSeries::restored(interval, saved);
+        }
         let (ticks, _) = broadcast::channel(1_024);
         let feed = Feed {
             inner: Arc::new(FeedInner {
@@ -290,6 +345,7 @@ impl Engine {
             clock,
             events,
             health,
+            priced: false,
             metrics,
             writer,
         };
@@ -319,6 +375,7 @@ impl Engine {
                 );
             }
         }
+        engine.report_prices();
         (engine, feed)
     }
 
@@ -372,6 +429,32 @@ impl Engine {
                 break;
             }
         }
+    }
+
+    /// Holds the instance's readiness (the `prices` check) until every symbol has a price: a
+    /// client that waits for ready must find prices to read.
+    fn report_prices(&mut self) {
+        if self.priced {
+            return;
+        }
+        let missing: Vec<&str> = {
+            let market = self.feed.market();
+            self.specs
+                .iter()
+                .filter(|s| !market.latest.contains_key(&s.symbol))
+                .map(|s| s.symbol.as_str())
+                .collect()
+        };
+        let check = if missing.is_empty() {
+            self.priced = true;
+            Check::up(false)
+        } else {
+            Check::down(
+                false,
+                format!("no price published yet for {}", missing.join(", ")),
+            )
+        };
+        self.health.set_check(PRICES_CHECK, check);
     }
 
     fn report_outage(&self) {
@@ -449,6 +532,9 @@ impl Engine {
             return Ok(());
         }
         let candles = self.publish(&ticks);
+        if !ticks.is_empty() {
+            self.report_prices();
+        }
         let snapshot = self.snapshot();
         if ticks.is_empty() && events.is_empty() && steps < MAX_STEPS_PER_ROUND {
             // An outage round: only the state moved; store it with the next published round.
@@ -470,22 +556,13 @@ impl Engine {
         if ticks.is_empty() {
             return Vec::new();
         }
-        let mut changed: BTreeMap<(Symbol, Interval), Candle> = BTreeMap::new();
-        {
-            let mut market = self.feed.inner.market.write().unwrap_or_else(|e| e.into_inner());
-            for tick in ticks {
-                market.latest.insert(tick.symbol.clone(), tick.clone());
-                for interval in Interval::ALL {
-                    let key = (tick.symbol.clone(), interval);
-                    let candle = market
-                        .candles
-                        .entry(key.clone())
-                        .or_insert_with(|| CandleSeries::new(interval))
-                        .record(tick.timestamp, tick.price);
-                    changed.insert(key, candle);
-                }
-            }
-        }
+        let changed = self
+            .feed
+            .inner
+            .market
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .record(ticks);
         let now = self.clock.now();
         for tick in ticks {
             self.metrics.published(&tick.symbol, tick.price);
@@ -494,7 +571,7 @@ impl Engine {
         }
         // Nobody listening is fine: the feed publishes regardless.
         let _ = self.feed.inner.ticks.send(Arc::new(ticks.to_vec()));
-        changed.into_iter().map(|((s, i), c)| (s, i, c)).collect()
+        changed
     }
 
     fn snapshot(&self) -> Snapshot {
@@ -511,5 +588,53 @@ impl Engine {
             last: self.last.clone(),
             frozen: self.frozen.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tick(symbol: &Symbol, sequence: u64, second: i64, price: i64) -> Tick {
+        Tick {
+            symbol: symbol.clone(),
+            price: Decimal::from(price),
+            sequence,
+            timestamp: OffsetDateTime::from_unix_timestamp(1_800_000_000 + second).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_round_of_several_steps_returns_every_candle_it_touched() {
+        let btc = Symbol::parse("BTC-USD").unwrap();
+        let mut market = Market {
+            latest: BTreeMap::new(),
+            candles: BTreeMap::new(),
+        };
+        // Three steps a second apart, published in one round (a feed catching up).
+        let ticks = [tick(&btc, 1, 0, 100), tick(&btc, 2, 1, 101), tick(&btc, 3, 2, 99)];
+        let changed = market.record(&ticks);
+        let seconds: Vec<(i64, Decimal)> = changed
+            .iter()
+            .filter(|(s, i, _)| *s == btc && *i == Interval::S1)
+            .map(|(_, _, c)| (c.open_time.unix_timestamp() - 1_800_000_000, c.close))
+            .collect();
+        assert_eq!(
+            seconds,
+            [
+                (0, Decimal::from(100)),
+                (1, Decimal::from(101)),
+                (2, Decimal::from(99))
+            ],
+            "each 1s candle of the round, not only the last"
+        );
+        let minute: Vec<&Candle> = changed
+            .iter()
+            .filter(|(_, i, _)| *i == Interval::M1)
+            .map(|(_, _, c)| c)
+            .collect();
+        assert_eq!(minute.len(), 1, "one 1m candle, in its final state");
+        assert_eq!((minute[0].ticks, minute[0].close), (3, Decimal::from(99)));
+        assert_eq!(market.latest[&btc].sequence, 3);
     }
 }

@@ -47,6 +47,11 @@ impl Interval {
         Interval::D1,
     ];
 
+    /// Returns the interval's position in [`Interval::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     /// Returns the interval's name (`1m`).
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -217,6 +222,13 @@ mod tests {
         assert_eq!(Interval::M1.open_time(at(125)), at(120));
         assert_eq!(Interval::H1.open_time(at(7_199)), at(3_600));
         assert_eq!(Interval::D1.open_time(at(86_400 * 3 + 5)), at(86_400 * 3));
+    }
+
+    #[test]
+    fn each_interval_knows_its_place_in_the_list() {
+        for (i, interval) in Interval::ALL.into_iter().enumerate() {
+            assert_eq!(interval.index(), i, "{interval}");
+        }
     }
 
     #[test]

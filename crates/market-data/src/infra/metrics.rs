@@ -2,7 +2,7 @@
 //! `market_data_price{symbol}`, `market_data_publish_latency_seconds`, and
 //! `market_data_symbol_pegged{symbol}` (1 for a pegged, mean-reverting symbol, whose price may
 //! legitimately stay put for minutes; 0 otherwise). (`market_data_faults_active{kind}` is kept by the
-//! fault board.)
+//! fault board.) The counters of every published symbol start at 0.
 
 use prometheus::{GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
@@ -51,6 +51,9 @@ impl PrometheusMetrics {
             pegged
                 .with_label_values(&[spec.symbol.as_str()])
                 .set(i64::from(spec.is_pegged()));
+            // Every symbol's counter exists from the start, at 0, so a rate (or an alert on a feed
+            // that never published) works before the first price.
+            ticks.with_label_values(&[spec.symbol.as_str()]);
         }
         registry.register(Box::new(pegged))?;
         registry.register(Box::new(ticks.clone()))?;

@@ -2,8 +2,12 @@
 //! the runtime's storage layer. The writer turns rounds into batches: one transaction holds the
 //! ticks, the candles they changed, the events (in the outbox) and the engine's state, so what is
 //! stored is always a consistent prefix of what was published.
+//!
+//! A candle no longer than the tick interval holds a single tick: it is that tick, so it is not
+//! stored twice but rebuilt from the stored ticks on restart. (With one-minute ticks, the 1s, 5s,
+//! 15s and 1m candles would otherwise be four more rows per tick of every symbol.)
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Duration};
 
 use tokio::sync::mpsc;
 use tracing::{error, warn};
@@ -15,7 +19,7 @@ use tse_runtime::{
 use crate::{
     app::feed::{Persist, Snapshot, Start},
     domain::{
-        candles::{Candle, Interval, KEPT},
+        candles::{Candle, CandleSeries, Interval, KEPT},
         symbol::{Symbol, SymbolSpec},
     },
 };
@@ -85,8 +89,11 @@ fn batch(rounds: Vec<Persist>) -> Result<WriteBatch, StorageError> {
     for round in rounds {
         ticks.extend(round.ticks);
         events.extend(round.events);
+        let tick = Duration::from_millis(round.snapshot.interval_ms);
         for (symbol, interval, candle) in round.candles {
-            candles.insert((symbol, interval, candle.open_time.unix_timestamp()), candle);
+            if interval.duration() > tick {
+                candles.insert((symbol, interval, candle.open_time.unix_timestamp()), candle);
+            }
         }
         snapshot = Some(round.snapshot);
     }
@@ -183,9 +190,20 @@ async fn try_load(storage: &Storage, specs: &[SymbolSpec]) -> Result<Start, Stor
         .transpose()?
         .and_then(|json| serde_json::from_value::<Snapshot>(json).ok());
     let mut candles = BTreeMap::new();
-    if snapshot.is_some() {
+    if let Some(saved) = &snapshot {
+        let tick = Duration::from_millis(saved.interval_ms);
         for spec in specs {
-            for interval in Interval::ALL {
+            let (short, long): (Vec<Interval>, Vec<Interval>) =
+                Interval::ALL.into_iter().partition(|i| i.duration() <= tick);
+            if !short.is_empty() {
+                candles.extend(
+                    candles_of_ticks(storage, &spec.symbol, &short)
+                        .await?
+                        .into_iter()
+                        .filter(|(_, series)| !series.is_empty()),
+                );
+            }
+            for interval in long {
                 let rows = storage
                     .query(
                         Statement::new(format!(
@@ -217,4 +235,33 @@ async fn try_load(storage: &Storage, specs: &[SymbolSpec]) -> Result<Start, Stor
         }
     }
     Ok(Start { snapshot, candles })
+}
+
+/// Rebuilds the candles of `intervals` (each no longer than the tick interval, so one tick each)
+/// from the symbol's most recent stored ticks.
+async fn candles_of_ticks(
+    storage: &Storage,
+    symbol: &Symbol,
+    intervals: &[Interval],
+) -> Result<Vec<((Symbol, Interval), Vec<Candle>)>, StorageError> {
+    let rows = storage
+        .query(
+            Statement::new(format!(
+                "SELECT sim_time, price FROM ticks WHERE symbol = $1 ORDER BY sim_time DESC LIMIT {KEPT}"
+            ))
+            .bind(symbol.as_str()),
+        )
+        .await?;
+    let mut series: Vec<CandleSeries> = intervals.iter().map(|i| CandleSeries::new(*i)).collect();
+    for row in rows.iter().rev() {
+        let (at, price) = (row.get("sim_time")?, row.get("price")?);
+        for s in &mut series {
+            s.record(at, price);
+        }
+    }
+    Ok(intervals
+        .iter()
+        .zip(series)
+        .map(|(interval, s)| ((symbol.clone(), *interval), s.last(KEPT)))
+        .collect())
 }

@@ -72,6 +72,24 @@ async fn prices_move_with_sequences_and_timestamps_on_the_simulated_clock() {
 }
 
 #[tokio::test]
+async fn once_ready_every_symbol_has_a_price() {
+    // An hour of simulated time between ticks, on a real-time clock: the first prices must come at
+    // the start, and readiness must wait for them.
+    let app = market("1", "tick_interval = \"1h\"").await;
+    eventually(Duration::from_secs(5), "ready", || async {
+        (app.get("/api/v1/ready").await.status() == 200).then_some(())
+    })
+    .await;
+    let (status, all) = app.get_json("/api/v1/prices").await;
+    assert_eq!(status, 200);
+    assert_eq!(all["prices"].as_array().unwrap().len(), 6, "{all}");
+    let btc = price(&app, "BTC-USD").await;
+    assert_eq!(btc["sequence"], 1, "{btc}");
+    let (_, health) = app.get_json("/api/v1/health").await;
+    assert_eq!(health["checks"]["prices"]["status"], "up", "{health}");
+}
+
+#[tokio::test]
 async fn candles_cover_simulated_intervals_and_bad_queries_are_refused() {
     let app = market("3600", "").await;
     let candles = eventually(Duration::from_secs(10), "three 1m candles", || async {

@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use sqlx::Row;
 use tse_testing::{
-    app::{TestOptions, spawn_with},
+    app::{TestOptions, sample, spawn_with},
     servers::{PgGuard, database_url, pg_strings},
 };
 
-use crate::support::{eventually, options, price, sqlite_rows};
+use crate::support::{TOKEN, eventually, options, price, sqlite_rows};
 
 #[tokio::test]
 async fn ticks_and_candles_are_stored_and_a_restart_continues_the_series() {
@@ -80,4 +80,57 @@ async fn on_postgres_ticks_reach_the_instance_schema() {
     )
     .await;
     assert!(state[0].parse::<u64>().unwrap() >= 10);
+}
+
+#[tokio::test]
+async fn a_feed_without_prices_is_not_ready_says_why_and_counts_from_zero() {
+    // A real-time clock, so the fault injected in the first run is in the past for the second.
+    let data = tempfile::tempdir().unwrap();
+    let opts = TestOptions {
+        data_dir: Some(data.path().to_owned()),
+        ..options("1", "seed = 5")
+    };
+    let mut first = spawn_with(tse_market_data::service(), opts.clone()).await;
+    let outage = first
+        .inject_fault(TOKEN, serde_json::json!({"kind": "outage"}))
+        .await;
+    first.stop().await.unwrap();
+
+    // Another tick interval: the saved state does not fit, so the feed starts afresh, and the
+    // outage still in force keeps it from publishing anything.
+    let second = spawn_with(
+        tse_market_data::service(),
+        TestOptions {
+            settings: Some("seed = 5\ntick_interval = \"2s\"".parse().unwrap()),
+            ..opts
+        },
+    )
+    .await;
+    let ready = second.get("/api/v1/ready").await;
+    assert_eq!(ready.status(), 503);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    let reasons = body["reasons"].to_string();
+    assert!(
+        reasons.contains("prices: no price published yet for BTC-USD, ETH-USD, USDT-USD"),
+        "{body}"
+    );
+    let metrics = second.metrics().await;
+    for symbol in [
+        "BTC-USD", "ETH-USD", "USDT-USD", "BTC-ETH", "ETH-USDT", "BTC-USDT",
+    ] {
+        assert_eq!(
+            sample(&metrics, "market_data_ticks_total", &[("symbol", symbol)]),
+            Some(0.0),
+            "market_data_ticks_total{{symbol={symbol}}}"
+        );
+    }
+
+    second.clear_fault(TOKEN, outage["id"].as_str().unwrap()).await;
+    eventually(Duration::from_secs(10), "ready once prices exist", || async {
+        (second.get("/api/v1/ready").await.status() == 200).then_some(())
+    })
+    .await;
+    let (status, all) = second.get_json("/api/v1/prices").await;
+    assert_eq!(status, 200);
+    assert_eq!(all["prices"].as_array().unwrap().len(), 6, "{all}");
 }

@@ -280,6 +280,11 @@ impl StorageMetrics {
             "Write batches waiting in the local spool for the database.",
         ))
         .map_err(open)?;
+        // Every outcome's series exists from the start, at 0, so rates and alerts work before the
+        // first write.
+        for outcome in ["committed", "spooled", "replayed", "dead"] {
+            writes.with_label_values(&[outcome]);
+        }
         registry.register(Box::new(writes.clone())).map_err(open)?;
         registry.register(Box::new(spool_pending.clone())).map_err(open)?;
         Ok(Self {
@@ -763,26 +768,36 @@ impl Storage {
 
     /// Keeps PostgreSQL under watch until `stop`: pings it every `interval` while up, retries with
     /// backoff while down, and catches up when it returns. Returns at once for SQLite.
+    ///
+    /// A ping, a connection attempt or a replay in progress is abandoned as soon as `stop` comes (a
+    /// database that hangs must not hold the instance's stop): an interrupted replay leaves its
+    /// batches in the spool, and the sequence numbers skip whichever of them did commit next time.
     pub async fn supervise(self, interval: Duration, stop: CancellationToken) {
         let Some(pg) = &self.inner.postgres else {
             return;
         };
         let mut pace = RetryPace::new(interval);
         loop {
-            let up = if *pg.available.borrow() {
-                match tokio::time::timeout(CONNECT_TIMEOUT, self.inner.pool.ping()).await {
-                    Ok(Ok(())) => true,
-                    Ok(Err(e)) => {
-                        self.mark_down(&e.to_string());
-                        false
+            let attempt = async {
+                if *pg.available.borrow() {
+                    match tokio::time::timeout(CONNECT_TIMEOUT, self.inner.pool.ping()).await {
+                        Ok(Ok(())) => true,
+                        Ok(Err(e)) => {
+                            self.mark_down(&e.to_string());
+                            false
+                        }
+                        Err(_) => {
+                            self.mark_down("ping timed out");
+                            false
+                        }
                     }
-                    Err(_) => {
-                        self.mark_down("ping timed out");
-                        false
-                    }
+                } else {
+                    self.connect().await
                 }
-            } else {
-                self.connect().await
+            };
+            let up = tokio::select! {
+                () = stop.cancelled() => break,
+                up = attempt => up,
             };
             let wait = pace.next(up);
             tokio::select! {

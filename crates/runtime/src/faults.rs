@@ -76,6 +76,14 @@ pub trait FaultKind: Sized + Clone + Send + Sync + 'static {
     /// Returns a message saying what is wrong (unknown kind, missing or invalid param).
     fn parse(kind: &str, params: &serde_json::Value, context: &Self::Context) -> Result<Self, String>;
 
+    /// Returns the JSON schema of the params of `kind` for the OpenAPI document: their fields,
+    /// types and ranges as [`FaultKind::parse`] checks them (`additionalProperties: false` for params
+    /// that refuse unknown fields). By default any object.
+    fn params_schema(kind: &str, context: &Self::Context) -> serde_json::Value {
+        let _ = (kind, context);
+        serde_json::json!({ "type": "object" })
+    }
+
     /// Returns how long the fault stays active given its requested `duration`: by default the
     /// duration itself; a fault with a recovery phase lasts longer.
     fn lifetime(&self, duration: Option<Duration>) -> Option<Duration> {
@@ -333,6 +341,13 @@ impl<K: FaultKind> FaultBoard<K> {
         params: serde_json::Value,
         duration: Option<&str>,
     ) -> Result<Fault<K>, ApiError> {
+        if !params.is_object() && K::KINDS.contains(&kind) {
+            // serde would read a kind's params struct from an array too.
+            return Err(ApiError::bad_request(
+                "invalid_fault",
+                format!("{kind} params must be a JSON object, got {params}"),
+            ));
+        }
         let spec = K::parse(kind, &params, &self.inner.context).map_err(|message| {
             if K::KINDS.contains(&kind) {
                 ApiError::bad_request("invalid_fault", message)
@@ -535,7 +550,11 @@ impl<K: FaultKind> FaultBoard<K> {
 
     /// The OpenAPI description of [`FaultBoard::router`], with this service's fault kinds.
     pub fn openapi(&self) -> crate::openapi::OpenApi {
-        crate::openapi::fault_endpoints(K::KINDS)
+        let kinds: Vec<(&str, serde_json::Value)> = K::KINDS
+            .iter()
+            .map(|kind| (*kind, K::params_schema(kind, &self.inner.context)))
+            .collect();
+        crate::openapi::fault_endpoints(&kinds)
     }
 
     /// Returns the `/chaos/v1/faults` routes, guarded by the admin token.
@@ -564,8 +583,9 @@ async fn list_faults<K: FaultKind>(State(board): State<FaultBoard<K>>) -> Respon
 
 async fn inject_fault<K: FaultKind>(
     State(board): State<FaultBoard<K>>,
-    Json(request): Json<InjectRequest>,
+    Json(body): Json<serde_json::Value>,
 ) -> Result<Response, ApiError> {
+    let request: InjectRequest = crate::api::json_object(body, "the body")?;
     let fault = board
         .inject(&request.kind, request.params, request.duration.as_deref())
         .await?;

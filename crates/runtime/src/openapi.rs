@@ -145,6 +145,23 @@ pub fn operation(
 ) -> Value {
     let mut responses = errors(error_cases);
     responses.insert(status.to_string(), answer);
+    if body.is_some() {
+        // Every body is read the same way by the host and `Json`: a body sent without a JSON
+        // content type is 415, one that is not JSON of the described shape is 400.
+        responses.entry("400").or_insert_with(|| {
+            json_answer(
+                "`invalid_json`: the body is not JSON of this shape",
+                schema_ref("Error"),
+            )
+        });
+        responses.insert(
+            "415".into(),
+            json_answer(
+                "`unsupported_media_type`: the body was not sent with `Content-Type: application/json`",
+                schema_ref("Error"),
+            ),
+        );
+    }
     let mut op = json!({ "summary": summary, "responses": Value::Object(responses) });
     if !parameters.is_empty() {
         op["parameters"] = Value::Array(parameters);
@@ -153,6 +170,109 @@ pub fn operation(
         op["requestBody"] = json_body(schema);
     }
     op
+}
+
+/// A server-sent event stream: `summary`, its query `parameters`, the events it sends as (event
+/// name, schema of the event's JSON `data`), and the error answers. Each event is described as
+/// the object `{event, data, id?, retry?}` with `data` JSON text of its schema (`contentSchema`,
+/// inlined: write the schemas without `$ref`).
+pub fn event_stream(
+    summary: &str,
+    parameters: Vec<Value>,
+    events: &[(&str, Value)],
+    error_cases: &[(u16, &str)],
+) -> Value {
+    let described: Vec<Value> = events
+        .iter()
+        .map(|(name, schema)| {
+            json!({
+                "type": "object",
+                "required": ["event", "data"],
+                "properties": {
+                    "event": {"const": name},
+                    "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": schema},
+                    "id": {"type": "string"},
+                    "retry": {"type": "integer", "minimum": 0},
+                },
+            })
+        })
+        .collect();
+    let names: Vec<String> = events.iter().map(|(name, _)| format!("`{name}`")).collect();
+    let mut responses = errors(error_cases);
+    responses.insert(
+        "200".into(),
+        json!({
+            "description": format!("an event stream of {}, each event's `data` one JSON object", names.join(", ")),
+            "content": {"text/event-stream": {"schema": {"oneOf": described}}},
+        }),
+    );
+    let mut op = json!({ "summary": summary, "responses": Value::Object(responses) });
+    if !parameters.is_empty() {
+        op["parameters"] = Value::Array(parameters);
+    }
+    op
+}
+
+/// A non-blank text without control characters (what services accept for names and ids): at least
+/// one character that is not white space, none in Unicode category Cc.
+pub fn plain_text(max_length: usize) -> Value {
+    json!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": max_length,
+        "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+    })
+}
+
+/// A positive decimal in requests of at most `10^integer_digits`: plain decimal text (at most
+/// `integer_digits` integer and 8 fractional digits, not zero) or a number above 0.
+pub fn positive_decimal_input(integer_digits: u32) -> Value {
+    json!({ "oneOf": [
+        {"type": "string", "pattern": format!("^[0-9]{{1,{integer_digits}}}(\\.[0-9]{{1,8}})?$"),
+            "not": {"pattern": "^0+(\\.0+)?$"}},
+        {"type": "number", "exclusiveMinimum": 0, "maximum": power_of_ten(integer_digits)},
+    ]})
+}
+
+/// A decimal of any sign in requests of magnitude at most `10^integer_digits`: plain decimal text
+/// (at most `integer_digits` integer and 8 fractional digits) or a number.
+pub fn signed_decimal_input(integer_digits: u32) -> Value {
+    let bound = power_of_ten(integer_digits);
+    json!({ "oneOf": [
+        {"type": "string", "pattern": format!("^-?[0-9]{{1,{integer_digits}}}(\\.[0-9]{{1,8}})?$")},
+        {"type": "number", "minimum": -bound, "maximum": bound},
+    ]})
+}
+
+fn power_of_ten(digits: u32) -> f64 {
+    10f64.powi(i32::try_from(digits).unwrap_or(i32::MAX))
+}
+
+/// A duration in simulated or wall time as the back doors read it, within `(0, 3650d]`: one
+/// number and a unit (`500ms`, `30s`, `10m`, `36h`, `7d`).
+pub fn duration() -> Value {
+    json!({
+        "type": "string",
+        "pattern": "^([1-9][0-9]{0,10}ms|[1-9][0-9]{0,7}s|[1-9][0-9]{0,5}m|[1-9][0-9]{0,3}h|[1-9][0-9]{0,2}d)$",
+        "examples": ["500ms", "30s", "10m", "36h"],
+    })
+}
+
+/// An enumeration of names accepted in any case (as given, upper and lower case), e.g. symbols.
+pub fn names_any_case<S: AsRef<str>>(names: &[S]) -> Value {
+    let mut all: Vec<String> = Vec::new();
+    for name in names {
+        for form in [
+            name.as_ref().to_owned(),
+            name.as_ref().to_ascii_uppercase(),
+            name.as_ref().to_ascii_lowercase(),
+        ] {
+            if !all.contains(&form) {
+                all.push(form);
+            }
+        }
+    }
+    json!({ "type": "string", "enum": all })
 }
 
 /// A server-sent event stream of the chosen symbols (`?symbols=A,B`, default all): `summary`, what
@@ -286,8 +406,40 @@ fn host_endpoints() -> OpenApi {
         }))
 }
 
-/// The `/chaos/v1/faults` back door of a service whose fault kinds are `kinds`.
-pub(crate) fn fault_endpoints(kinds: &[&str]) -> OpenApi {
+/// The params of a fault kind that takes none.
+pub fn no_params() -> Value {
+    json!({ "type": "object", "additionalProperties": false, "maxProperties": 0 })
+}
+
+/// The `/chaos/v1/faults` back door of a service whose fault kinds are `kinds`, each with the
+/// schema of its params (a request is one of them: `{kind, params, duration}`).
+pub(crate) fn fault_endpoints(kinds: &[(&str, Value)]) -> OpenApi {
+    let names: Vec<&str> = kinds.iter().map(|(name, _)| *name).collect();
+    let requests: Vec<Value> = kinds
+        .iter()
+        .map(|(name, params)| {
+            // A kind whose params have required fields needs `params`; omitted, they are `{}`.
+            let mut required = vec!["kind"];
+            if params["required"].as_array().is_some_and(|r| !r.is_empty()) || params["oneOf"].is_array() {
+                required.push("params");
+            }
+            json!({
+                "type": "object",
+                "required": required,
+                "additionalProperties": false,
+                "properties": {
+                    "kind": {"const": name},
+                    "params": params,
+                    "duration": {
+                        "type": ["string", "null"],
+                        "pattern": duration()["pattern"],
+                        "description": "simulated time; omitted or null: until cleared",
+                        "examples": ["30s", "10m", "36h"],
+                    },
+                },
+            })
+        })
+        .collect();
     let admin = json!([{ "admin": [] }]);
     let refused: &[(u16, &str)] = &[
         (401, "no or wrong bearer token"),
@@ -355,17 +507,14 @@ pub(crate) fn fault_endpoints(kinds: &[&str]) -> OpenApi {
             "FaultRequest": {
                 "type": "object",
                 "required": ["kind"],
-                "properties": {
-                    "kind": {"enum": kinds},
-                    "params": {"type": "object"},
-                    "duration": {"type": "string", "examples": ["30s", "10m", "36h"]},
-                },
+                "properties": {"kind": {"enum": names}},
+                "oneOf": requests,
             },
             "Fault": {
                 "type": "object",
                 "properties": {
                     "id": {"type": "string"},
-                    "kind": {"enum": kinds},
+                    "kind": {"enum": names},
                     "params": {"type": "object"},
                     "status": {"enum": ["active", "expired", "cleared"]},
                 },
@@ -384,7 +533,7 @@ mod tests {
         let service = OpenApi::new()
             .paths(json!({"/api/v1/things": {"get": operation("Things", vec![], None, (200, json_answer("things", schema_ref("Thing"))), &[(400, "bad")])}}))
             .schemas(json!({"Thing": {"type": "object"}}))
-            .merge(fault_endpoints(&["outage"]));
+            .merge(fault_endpoints(&[("outage", no_params())]));
         let doc = service.document(&identity);
         assert_eq!(doc["openapi"], "3.1.0");
         assert_eq!(doc["info"]["title"], "exchange-simulator (exchange-A)");
@@ -407,6 +556,10 @@ mod tests {
             doc["components"]["schemas"]["FaultRequest"]["properties"]["kind"]["enum"],
             json!(["outage"])
         );
+        let outage = &doc["components"]["schemas"]["FaultRequest"]["oneOf"][0];
+        assert_eq!(outage["properties"]["kind"]["const"], "outage");
+        assert_eq!(outage["properties"]["params"], no_params());
+        assert_eq!(outage["additionalProperties"], false);
         assert_eq!(
             doc["paths"]["/chaos/v1/faults"]["post"]["security"],
             json!([{"admin": []}])

@@ -537,7 +537,10 @@ mod tests {
             &[(404, "unknown")],
         );
         for status in ["400", "415", "404", "201"] {
-            assert!(with_body["responses"][status].is_object(), "{status}: {with_body}");
+            assert!(
+                with_body["responses"][status].is_object(),
+                "{status}: {with_body}"
+            );
         }
         let explained = operation(
             "Things",
@@ -547,7 +550,13 @@ mod tests {
             &[(400, "`invalid_thing`")],
         );
         assert_eq!(explained["responses"]["400"]["description"], "`invalid_thing`");
-        let without = operation("Things", vec![], None, (200, json_answer("things", json!({}))), &[]);
+        let without = operation(
+            "Things",
+            vec![],
+            None,
+            (200, json_answer("things", json!({}))),
+            &[],
+        );
         assert!(without["responses"].get("415").is_none(), "{without}");
         assert!(without["responses"].get("400").is_none(), "{without}");
     }
@@ -557,17 +566,36 @@ mod tests {
         let delay = json!({"type": "object", "required": ["delay"], "additionalProperties": false,
             "properties": {"delay": duration()}});
         let doc = OpenApi::new()
-            .merge(fault_endpoints(&[("outage", no_params()), ("latency", delay.clone())]))
-            .document(&Identity::new(ServiceKind::ExchangeSimulator, Some("exchange-A"), None, None).unwrap());
+            .merge(fault_endpoints(&[
+                ("outage", no_params()),
+                ("latency", delay.clone()),
+            ]))
+            .document(
+                &Identity::new(ServiceKind::ExchangeSimulator, Some("exchange-A"), None, None).unwrap(),
+            );
         let request = &doc["components"]["schemas"]["FaultRequest"];
-        assert_eq!(request["properties"]["kind"]["enum"], json!(["outage", "latency"]));
+        assert_eq!(
+            request["properties"]["kind"]["enum"],
+            json!(["outage", "latency"])
+        );
         let latency = &request["oneOf"][1];
         assert_eq!(latency["properties"]["kind"]["const"], "latency");
         assert_eq!(latency["properties"]["params"], delay);
-        assert_eq!(latency["required"], json!(["kind", "params"]), "its params have a required field");
-        assert_eq!(request["oneOf"][0]["required"], json!(["kind"]), "outage takes no params");
+        assert_eq!(
+            latency["required"],
+            json!(["kind", "params"]),
+            "its params have a required field"
+        );
+        assert_eq!(
+            request["oneOf"][0]["required"],
+            json!(["kind"]),
+            "outage takes no params"
+        );
         assert_eq!(latency["additionalProperties"], false);
-        assert_eq!(latency["properties"]["duration"]["type"], json!(["string", "null"]));
+        assert_eq!(
+            latency["properties"]["duration"]["type"],
+            json!(["string", "null"])
+        );
         assert!(doc["paths"]["/chaos/v1/faults"]["post"]["responses"]["415"].is_object());
     }
 
@@ -582,7 +610,10 @@ mod tests {
             let (more, unit) = rest.split_once('}').expect(alternative);
             let longest = format!("{}{unit}", "9".repeat(more.parse::<usize>().unwrap() + 1));
             let parsed = crate::config::parse_duration(&longest).unwrap();
-            assert!(parsed <= std::time::Duration::from_secs(3_650 * 86_400), "{longest}");
+            assert!(
+                parsed <= std::time::Duration::from_secs(3_650 * 86_400),
+                "{longest}"
+            );
             units.push(unit.to_owned());
         }
         assert_eq!(units, ["ms", "s", "m", "h", "d"]);
@@ -598,8 +629,14 @@ mod tests {
         );
         let event = &op["responses"]["200"]["content"]["text/event-stream"]["schema"]["oneOf"][0];
         assert_eq!(event["properties"]["event"]["const"], "price");
-        assert_eq!(event["properties"]["data"]["contentMediaType"], "application/json");
-        assert_eq!(event["properties"]["data"]["contentSchema"]["required"], json!(["price"]));
+        assert_eq!(
+            event["properties"]["data"]["contentMediaType"],
+            "application/json"
+        );
+        assert_eq!(
+            event["properties"]["data"]["contentSchema"]["required"],
+            json!(["price"])
+        );
         assert!(op["responses"]["400"].is_object());
         assert_eq!(op["parameters"][0]["name"], "symbols");
     }
@@ -608,8 +645,14 @@ mod tests {
     fn plain_text_refuses_blank_and_control_characters_by_its_pattern() {
         let pattern = plain_text(128)["pattern"].as_str().unwrap().to_owned();
         assert!(pattern.contains("\\u0000-\\u001f"), "{pattern}");
-        assert!(pattern.contains("\\u007f-\\u009f"), "Unicode Cc, as char::is_control: {pattern}");
-        assert!(pattern.contains("[^\\s"), "one character that is not white space: {pattern}");
+        assert!(
+            pattern.contains("\\u007f-\\u009f"),
+            "Unicode Cc, as char::is_control: {pattern}"
+        );
+        assert!(
+            pattern.contains("[^\\s"),
+            "one character that is not white space: {pattern}"
+        );
     }
 
     #[test]

@@ -461,12 +461,15 @@ async fn the_openapi_document_describes_every_route() {
     }
     // Assets are the instance's; a fault's params have their own schema.
     let deposit = &doc["paths"]["/api/v1/accounts/{id}/deposits"]["post"];
-    let asset = &deposit["requestBody"]["content"]["application/json"]["schema"]["properties"]["asset"]["enum"];
+    let asset =
+        &deposit["requestBody"]["content"]["application/json"]["schema"]["properties"]["asset"]["enum"];
     for held in ["BTC", "ETH", "USDT", "USD"] {
         assert!(asset.as_array().unwrap().contains(&json!(held)), "{asset}");
     }
     assert!(deposit["responses"]["415"].is_object(), "{deposit}");
-    let kinds = doc["components"]["schemas"]["FaultRequest"]["oneOf"].as_array().unwrap();
+    let kinds = doc["components"]["schemas"]["FaultRequest"]["oneOf"]
+        .as_array()
+        .unwrap();
     let delay = kinds
         .iter()
         .find(|k| k["properties"]["kind"]["const"] == "settlement_delay")
@@ -478,9 +481,7 @@ async fn the_openapi_document_describes_every_route() {
 async fn names_are_counted_in_characters_not_bytes() {
     let app = custodian(FAST).await;
     let name = "é".repeat(128);
-    let (status, body) = app
-        .post_json("/api/v1/accounts", json!({"entity": name}))
-        .await;
+    let (status, body) = app.post_json("/api/v1/accounts", json!({"entity": name})).await;
     assert_eq!(status, 201, "128 characters (256 bytes) are allowed: {body}");
     let (status, body) = app
         .post_json("/api/v1/accounts", json!({"entity": "é".repeat(129)}))

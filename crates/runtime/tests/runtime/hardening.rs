@@ -325,7 +325,10 @@ async fn a_fault_with_an_absurd_duration_is_refused_with_400() {
 async fn a_fault_request_or_its_params_that_are_not_json_objects_are_refused_with_400() {
     let app = spawn_misbehaving(Vec::new()).await;
     for (body, says) in [
-        (serde_json::json!(["outage", {}, null]), "the body must be a JSON object"),
+        (
+            serde_json::json!(["outage", {}, null]),
+            "the body must be a JSON object",
+        ),
         (
             serde_json::json!({"kind": "outage", "params": [null]}),
             "outage params must be a JSON object",
@@ -355,7 +358,10 @@ async fn a_fault_request_or_its_params_that_are_not_json_objects_are_refused_wit
             TOKEN,
         )
         .await;
-    assert_eq!(status, 201, "a null duration is documented: until cleared; {answer}");
+    assert_eq!(
+        status, 201,
+        "a null duration is documented: until cleared; {answer}"
+    );
 }
 
 #[test]

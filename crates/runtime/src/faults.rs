@@ -6,7 +6,8 @@
 //!   cleared.
 //! - `GET /chaos/v1/faults` lists active faults and the most recently ended ones;
 //!   `GET /chaos/v1/faults/{id}` shows one.
-//! - `DELETE /chaos/v1/faults/{id}` clears one; `DELETE /chaos/v1/faults` clears every active fault.
+//! - `DELETE /chaos/v1/faults/{id}` clears one (409 when it has already ended); `DELETE
+//!   /chaos/v1/faults` clears every active fault.
 //!
 //! A service says which kinds it knows and how their params are validated by implementing
 //! [`FaultKind`]; the [`FaultBoard`] does the rest once: persistence (faults survive a restart),
@@ -423,14 +424,30 @@ impl<K: FaultKind> FaultBoard<K> {
     /// Ends fault `id` now.
     ///
     /// # Errors
-    /// [`ApiError`] 404 when no active fault has that id.
+    /// [`ApiError`] 404 when no fault has that id, 409 when it has already ended (expired or
+    /// cleared: a short fault may expire before its clearance arrives).
     pub async fn clear(&self, id: &str) -> Result<Fault<K>, ApiError> {
         let now = self.inner.clock.now();
         let ended = self.end(|f| f.id == id, FaultStatus::Cleared, now).await?;
-        ended
-            .into_iter()
-            .next()
-            .ok_or_else(|| ApiError::not_found("unknown_fault", format!("no active fault with id '{id}'")))
+        if let Some(fault) = ended.into_iter().next() {
+            return Ok(fault);
+        }
+        match self.read().iter().find(|f| f.id == id) {
+            Some(fault) => Err(ApiError::conflict(
+                "fault_not_active",
+                format!(
+                    "fault '{id}' has already ended ({} at {})",
+                    fault.status.as_str(),
+                    fault
+                        .ended_at
+                        .map_or_else(|| "an unknown time".to_owned(), crate::health::rfc3339)
+                ),
+            )),
+            None => Err(ApiError::not_found(
+                "unknown_fault",
+                format!("no fault with id '{id}'"),
+            )),
+        }
     }
 
     /// Ends every active fault now; returns them.

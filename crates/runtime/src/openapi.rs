@@ -493,7 +493,11 @@ pub(crate) fn fault_endpoints(kinds: &[(&str, Value)]) -> OpenApi {
         None,
         (200, json_answer("the fault, cleared", schema_ref("Fault"))),
         &with(&[
-            (404, "no active fault with that id"),
+            (404, "no fault with that id"),
+            (
+                409,
+                "`fault_not_active`: the fault has already ended (expired or cleared)",
+            ),
             (503, "the clearance cannot be recorded"),
         ]),
     );

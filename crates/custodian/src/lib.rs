@@ -61,6 +61,7 @@ pub fn service() -> ServiceDef {
 fn build(ctx: ServiceContext) -> BuildFuture {
     Box::pin(async move {
         let settings = Settings::parse(&ctx.config().settings)?;
+        let assets = settings.assets.clone();
         let board = FaultBoard::<CustodianFault>::open(&ctx, "custodian_faults_active", ()).await?;
         let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics())?);
         let storage = ctx.storage().clone();
@@ -132,9 +133,10 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             board: board.clone(),
         };
         let http = api::http::router(api.clone()).merge(board.router());
+        let openapi = api::openapi::description(&assets).merge(board.openapi());
         Ok(ServiceParts::new()
             .with_http(http)
             .with_grpc(api::grpc::server(api))
-            .with_openapi(api::openapi::description().merge(board.openapi())))
+            .with_openapi(openapi))
     })
 }

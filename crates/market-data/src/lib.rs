@@ -84,9 +84,10 @@ fn build(ctx: ServiceContext) -> BuildFuture {
         ctx.spawn(engine.run(ctx.stopping()));
         ctx.spawn(repo::write_rounds(ctx.storage().clone(), rounds));
         let http = api::http::router(feed.clone(), ctx.draining()).merge(board.router());
+        let openapi = api::openapi::description(feed.symbols()).merge(board.openapi());
         Ok(ServiceParts::new()
             .with_http(http)
-            .with_openapi(api::openapi::description().merge(board.openapi()))
+            .with_openapi(openapi)
             .with_grpc(api::grpc::server(feed, ctx.draining())))
     })
 }

@@ -156,7 +156,8 @@ where
 }
 
 /// Reads an optional JSON body: an empty (or blank) body is the default value, anything else must
-/// be JSON of `T` (`400 invalid_json` naming the problem).
+/// be a JSON object of `T` (`400 invalid_json` naming the problem; an array is refused although
+/// serde would read a struct from one).
 ///
 /// # Errors
 /// `invalid_json`.
@@ -164,8 +165,40 @@ pub fn optional_json_body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(bytes)
+    let invalid =
+        |e: serde_json::Error| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}"));
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(invalid)?;
+    json_object(value, "the body")
+}
+
+/// Reads `T` from `value`, which must be a JSON object (serde would also read a struct from an
+/// array).
+///
+/// # Errors
+/// `invalid_json` saying what `what` is, or what is wrong in it.
+pub fn json_object<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    what: &str,
+) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            format!("{what} must be a JSON object, got {}", json_kind(&value)),
+        ));
+    }
+    serde_json::from_value(value)
         .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 /// A decimal field of a JSON request, given as a string or a number (BRIEF §11), as its text;

@@ -6,7 +6,8 @@
 //!   cleared.
 //! - `GET /chaos/v1/faults` lists active faults and the most recently ended ones;
 //!   `GET /chaos/v1/faults/{id}` shows one.
-//! - `DELETE /chaos/v1/faults/{id}` clears one; `DELETE /chaos/v1/faults` clears every active fault.
+//! - `DELETE /chaos/v1/faults/{id}` clears one (409 when it has already ended); `DELETE
+//!   /chaos/v1/faults` clears every active fault.
 //!
 //! A service says which kinds it knows and how their params are validated by implementing
 //! [`FaultKind`]; the [`FaultBoard`] does the rest once: persistence (faults survive a restart),
@@ -75,6 +76,14 @@ pub trait FaultKind: Sized + Clone + Send + Sync + 'static {
     /// # Errors
     /// Returns a message saying what is wrong (unknown kind, missing or invalid param).
     fn parse(kind: &str, params: &serde_json::Value, context: &Self::Context) -> Result<Self, String>;
+
+    /// Returns the JSON schema of the params of `kind` for the OpenAPI document: their fields,
+    /// types and ranges as [`FaultKind::parse`] checks them (`additionalProperties: false` for params
+    /// that refuse unknown fields). By default any object.
+    fn params_schema(kind: &str, context: &Self::Context) -> serde_json::Value {
+        let _ = (kind, context);
+        serde_json::json!({ "type": "object" })
+    }
 
     /// Returns how long the fault stays active given its requested `duration`: by default the
     /// duration itself; a fault with a recovery phase lasts longer.
@@ -333,6 +342,13 @@ impl<K: FaultKind> FaultBoard<K> {
         params: serde_json::Value,
         duration: Option<&str>,
     ) -> Result<Fault<K>, ApiError> {
+        if !params.is_object() && K::KINDS.contains(&kind) {
+            // serde would read a kind's params struct from an array too.
+            return Err(ApiError::bad_request(
+                "invalid_fault",
+                format!("{kind} params must be a JSON object, got {params}"),
+            ));
+        }
         let spec = K::parse(kind, &params, &self.inner.context).map_err(|message| {
             if K::KINDS.contains(&kind) {
                 ApiError::bad_request("invalid_fault", message)
@@ -408,14 +424,30 @@ impl<K: FaultKind> FaultBoard<K> {
     /// Ends fault `id` now.
     ///
     /// # Errors
-    /// [`ApiError`] 404 when no active fault has that id.
+    /// [`ApiError`] 404 when no fault has that id, 409 when it has already ended (expired or
+    /// cleared: a short fault may expire before its clearance arrives).
     pub async fn clear(&self, id: &str) -> Result<Fault<K>, ApiError> {
         let now = self.inner.clock.now();
         let ended = self.end(|f| f.id == id, FaultStatus::Cleared, now).await?;
-        ended
-            .into_iter()
-            .next()
-            .ok_or_else(|| ApiError::not_found("unknown_fault", format!("no active fault with id '{id}'")))
+        if let Some(fault) = ended.into_iter().next() {
+            return Ok(fault);
+        }
+        match self.read().iter().find(|f| f.id == id) {
+            Some(fault) => Err(ApiError::conflict(
+                "fault_not_active",
+                format!(
+                    "fault '{id}' has already ended ({} at {})",
+                    fault.status.as_str(),
+                    fault
+                        .ended_at
+                        .map_or_else(|| "an unknown time".to_owned(), crate::health::rfc3339)
+                ),
+            )),
+            None => Err(ApiError::not_found(
+                "unknown_fault",
+                format!("no fault with id '{id}'"),
+            )),
+        }
     }
 
     /// Ends every active fault now; returns them.
@@ -535,7 +567,11 @@ impl<K: FaultKind> FaultBoard<K> {
 
     /// The OpenAPI description of [`FaultBoard::router`], with this service's fault kinds.
     pub fn openapi(&self) -> crate::openapi::OpenApi {
-        crate::openapi::fault_endpoints(K::KINDS)
+        let kinds: Vec<(&str, serde_json::Value)> = K::KINDS
+            .iter()
+            .map(|kind| (*kind, K::params_schema(kind, &self.inner.context)))
+            .collect();
+        crate::openapi::fault_endpoints(&kinds)
     }
 
     /// Returns the `/chaos/v1/faults` routes, guarded by the admin token.
@@ -564,8 +600,9 @@ async fn list_faults<K: FaultKind>(State(board): State<FaultBoard<K>>) -> Respon
 
 async fn inject_fault<K: FaultKind>(
     State(board): State<FaultBoard<K>>,
-    Json(request): Json<InjectRequest>,
+    Json(body): Json<serde_json::Value>,
 ) -> Result<Response, ApiError> {
+    let request: InjectRequest = crate::api::json_object(body, "the body")?;
     let fault = board
         .inject(&request.kind, request.params, request.duration.as_deref())
         .await?;

@@ -147,6 +147,23 @@ pub fn operation(
 ) -> Value {
     let mut responses = errors(error_cases);
     responses.insert(status.to_string(), answer);
+    if body.is_some() {
+        // Every body is read the same way by the host and `Json`: a body sent without a JSON
+        // content type is 415, one that is not JSON of the described shape is 400.
+        responses.entry("400").or_insert_with(|| {
+            json_answer(
+                "`invalid_json`: the body is not JSON of this shape",
+                schema_ref("Error"),
+            )
+        });
+        responses.insert(
+            "415".into(),
+            json_answer(
+                "`unsupported_media_type`: the body was not sent with `Content-Type: application/json`",
+                schema_ref("Error"),
+            ),
+        );
+    }
     let mut op = json!({ "summary": summary, "responses": Value::Object(responses) });
     if !parameters.is_empty() {
         op["parameters"] = Value::Array(parameters);
@@ -155,6 +172,109 @@ pub fn operation(
         op["requestBody"] = json_body(schema);
     }
     op
+}
+
+/// A server-sent event stream: `summary`, its query `parameters`, the events it sends as (event
+/// name, schema of the event's JSON `data`), and the error answers. Each event is described as
+/// the object `{event, data, id?, retry?}` with `data` JSON text of its schema (`contentSchema`,
+/// inlined: write the schemas without `$ref`).
+pub fn event_stream(
+    summary: &str,
+    parameters: Vec<Value>,
+    events: &[(&str, Value)],
+    error_cases: &[(u16, &str)],
+) -> Value {
+    let described: Vec<Value> = events
+        .iter()
+        .map(|(name, schema)| {
+            json!({
+                "type": "object",
+                "required": ["event", "data"],
+                "properties": {
+                    "event": {"const": name},
+                    "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": schema},
+                    "id": {"type": "string"},
+                    "retry": {"type": "integer", "minimum": 0},
+                },
+            })
+        })
+        .collect();
+    let names: Vec<String> = events.iter().map(|(name, _)| format!("`{name}`")).collect();
+    let mut responses = errors(error_cases);
+    responses.insert(
+        "200".into(),
+        json!({
+            "description": format!("an event stream of {}, each event's `data` one JSON object", names.join(", ")),
+            "content": {"text/event-stream": {"schema": {"oneOf": described}}},
+        }),
+    );
+    let mut op = json!({ "summary": summary, "responses": Value::Object(responses) });
+    if !parameters.is_empty() {
+        op["parameters"] = Value::Array(parameters);
+    }
+    op
+}
+
+/// A non-blank text without control characters (what services accept for names and ids): at least
+/// one character that is not white space, none in Unicode category Cc.
+pub fn plain_text(max_length: usize) -> Value {
+    json!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": max_length,
+        "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+    })
+}
+
+/// A positive decimal in requests of at most `10^integer_digits`: plain decimal text (at most
+/// `integer_digits` integer and 8 fractional digits, not zero) or a number above 0.
+pub fn positive_decimal_input(integer_digits: u32) -> Value {
+    json!({ "oneOf": [
+        {"type": "string", "pattern": format!("^[0-9]{{1,{integer_digits}}}(\\.[0-9]{{1,8}})?$"),
+            "not": {"pattern": "^0+(\\.0+)?$"}},
+        {"type": "number", "exclusiveMinimum": 0, "maximum": power_of_ten(integer_digits)},
+    ]})
+}
+
+/// A decimal of any sign in requests of magnitude at most `10^integer_digits`: plain decimal text
+/// (at most `integer_digits` integer and 8 fractional digits) or a number.
+pub fn signed_decimal_input(integer_digits: u32) -> Value {
+    let bound = power_of_ten(integer_digits);
+    json!({ "oneOf": [
+        {"type": "string", "pattern": format!("^-?[0-9]{{1,{integer_digits}}}(\\.[0-9]{{1,8}})?$")},
+        {"type": "number", "minimum": -bound, "maximum": bound},
+    ]})
+}
+
+fn power_of_ten(digits: u32) -> f64 {
+    10f64.powi(i32::try_from(digits).unwrap_or(i32::MAX))
+}
+
+/// A duration in simulated or wall time as the back doors read it, within `(0, 3650d]`: one
+/// number and a unit (`500ms`, `30s`, `10m`, `36h`, `7d`).
+pub fn duration() -> Value {
+    json!({
+        "type": "string",
+        "pattern": "^([1-9][0-9]{0,10}ms|[1-9][0-9]{0,7}s|[1-9][0-9]{0,5}m|[1-9][0-9]{0,3}h|[1-9][0-9]{0,2}d)$",
+        "examples": ["500ms", "30s", "10m", "36h"],
+    })
+}
+
+/// An enumeration of names accepted in any case (as given, upper and lower case), e.g. symbols.
+pub fn names_any_case<S: AsRef<str>>(names: &[S]) -> Value {
+    let mut all: Vec<String> = Vec::new();
+    for name in names {
+        for form in [
+            name.as_ref().to_owned(),
+            name.as_ref().to_ascii_uppercase(),
+            name.as_ref().to_ascii_lowercase(),
+        ] {
+            if !all.contains(&form) {
+                all.push(form);
+            }
+        }
+    }
+    json!({ "type": "string", "enum": all })
 }
 
 /// A server-sent event stream of the chosen symbols (`?symbols=A,B`, default all): `summary`, what
@@ -292,8 +412,40 @@ fn host_endpoints() -> OpenApi {
         }))
 }
 
-/// The `/chaos/v1/faults` back door of a service whose fault kinds are `kinds`.
-pub(crate) fn fault_endpoints(kinds: &[&str]) -> OpenApi {
+/// The params of a fault kind that takes none.
+pub fn no_params() -> Value {
+    json!({ "type": "object", "additionalProperties": false, "maxProperties": 0 })
+}
+
+/// The `/chaos/v1/faults` back door of a service whose fault kinds are `kinds`, each with the
+/// schema of its params (a request is one of them: `{kind, params, duration}`).
+pub(crate) fn fault_endpoints(kinds: &[(&str, Value)]) -> OpenApi {
+    let names: Vec<&str> = kinds.iter().map(|(name, _)| *name).collect();
+    let requests: Vec<Value> = kinds
+        .iter()
+        .map(|(name, params)| {
+            // A kind whose params have required fields needs `params`; omitted, they are `{}`.
+            let mut required = vec!["kind"];
+            if params["required"].as_array().is_some_and(|r| !r.is_empty()) || params["oneOf"].is_array() {
+                required.push("params");
+            }
+            json!({
+                "type": "object",
+                "required": required,
+                "additionalProperties": false,
+                "properties": {
+                    "kind": {"const": name},
+                    "params": params,
+                    "duration": {
+                        "type": ["string", "null"],
+                        "pattern": duration()["pattern"],
+                        "description": "simulated time; omitted or null: until cleared",
+                        "examples": ["30s", "10m", "36h"],
+                    },
+                },
+            })
+        })
+        .collect();
     let admin = json!([{ "admin": [] }]);
     let refused: &[(u16, &str)] = &[
         (401, "no or wrong bearer token"),
@@ -347,7 +499,11 @@ pub(crate) fn fault_endpoints(kinds: &[&str]) -> OpenApi {
         None,
         (200, json_answer("the fault, cleared", schema_ref("Fault"))),
         &with(&[
-            (404, "no active fault with that id"),
+            (404, "no fault with that id"),
+            (
+                409,
+                "`fault_not_active`: the fault has already ended (expired or cleared)",
+            ),
             (503, "the clearance cannot be recorded"),
         ]),
     );
@@ -361,17 +517,14 @@ pub(crate) fn fault_endpoints(kinds: &[&str]) -> OpenApi {
             "FaultRequest": {
                 "type": "object",
                 "required": ["kind"],
-                "properties": {
-                    "kind": {"enum": kinds},
-                    "params": {"type": "object"},
-                    "duration": {"type": "string", "examples": ["30s", "10m", "36h"]},
-                },
+                "properties": {"kind": {"enum": names}},
+                "oneOf": requests,
             },
             "Fault": {
                 "type": "object",
                 "properties": {
                     "id": {"type": "string"},
-                    "kind": {"enum": kinds},
+                    "kind": {"enum": names},
                     "params": {"type": "object"},
                     "status": {"enum": ["active", "expired", "cleared"]},
                 },
@@ -385,12 +538,140 @@ mod tests {
     use crate::identity::ServiceKind;
 
     #[test]
+    fn an_operation_with_a_body_documents_415_and_400_for_bodies_that_are_not_json_of_its_shape() {
+        let with_body = operation(
+            "Things",
+            vec![],
+            Some(json!({"type": "object"})),
+            (201, json_answer("made", json!({}))),
+            &[(404, "unknown")],
+        );
+        for status in ["400", "415", "404", "201"] {
+            assert!(
+                with_body["responses"][status].is_object(),
+                "{status}: {with_body}"
+            );
+        }
+        let explained = operation(
+            "Things",
+            vec![],
+            Some(json!({"type": "object"})),
+            (201, json_answer("made", json!({}))),
+            &[(400, "`invalid_thing`")],
+        );
+        assert_eq!(explained["responses"]["400"]["description"], "`invalid_thing`");
+        let without = operation(
+            "Things",
+            vec![],
+            None,
+            (200, json_answer("things", json!({}))),
+            &[],
+        );
+        assert!(without["responses"].get("415").is_none(), "{without}");
+        assert!(without["responses"].get("400").is_none(), "{without}");
+    }
+
+    #[test]
+    fn fault_requests_are_one_of_the_kinds_each_with_its_params() {
+        let delay = json!({"type": "object", "required": ["delay"], "additionalProperties": false,
+            "properties": {"delay": duration()}});
+        let doc = OpenApi::new()
+            .merge(fault_endpoints(&[
+                ("outage", no_params()),
+                ("latency", delay.clone()),
+            ]))
+            .document(
+                &Identity::new(ServiceKind::ExchangeSimulator, Some("exchange-A"), None, None).unwrap(),
+            );
+        let request = &doc["components"]["schemas"]["FaultRequest"];
+        assert_eq!(
+            request["properties"]["kind"]["enum"],
+            json!(["outage", "latency"])
+        );
+        let latency = &request["oneOf"][1];
+        assert_eq!(latency["properties"]["kind"]["const"], "latency");
+        assert_eq!(latency["properties"]["params"], delay);
+        assert_eq!(
+            latency["required"],
+            json!(["kind", "params"]),
+            "its params have a required field"
+        );
+        assert_eq!(
+            request["oneOf"][0]["required"],
+            json!(["kind"]),
+            "outage takes no params"
+        );
+        assert_eq!(latency["additionalProperties"], false);
+        assert_eq!(
+            latency["properties"]["duration"]["type"],
+            json!(["string", "null"])
+        );
+        assert!(doc["paths"]["/chaos/v1/faults"]["post"]["responses"]["415"].is_object());
+    }
+
+    #[test]
+    fn durations_in_the_document_are_positive_and_at_most_3650_days() {
+        let pattern = duration()["pattern"].as_str().unwrap().to_owned();
+        let alternatives = pattern.trim_start_matches("^(").trim_end_matches(")$");
+        let mut units = Vec::new();
+        for alternative in alternatives.split('|') {
+            // `[1-9][0-9]{0,N}unit`: the longest text is N + 1 nines and the unit.
+            let rest = alternative.strip_prefix("[1-9][0-9]{0,").expect(alternative);
+            let (more, unit) = rest.split_once('}').expect(alternative);
+            let longest = format!("{}{unit}", "9".repeat(more.parse::<usize>().unwrap() + 1));
+            let parsed = crate::config::parse_duration(&longest).unwrap();
+            assert!(
+                parsed <= std::time::Duration::from_secs(3_650 * 86_400),
+                "{longest}"
+            );
+            units.push(unit.to_owned());
+        }
+        assert_eq!(units, ["ms", "s", "m", "h", "d"]);
+    }
+
+    #[test]
+    fn an_event_stream_describes_each_event_with_its_json_data() {
+        let op = event_stream(
+            "Prices",
+            vec![query_param("symbols", "string", "which")],
+            &[("price", json!({"type": "object", "required": ["price"]}))],
+            &[(400, "an unknown symbol")],
+        );
+        let event = &op["responses"]["200"]["content"]["text/event-stream"]["schema"]["oneOf"][0];
+        assert_eq!(event["properties"]["event"]["const"], "price");
+        assert_eq!(
+            event["properties"]["data"]["contentMediaType"],
+            "application/json"
+        );
+        assert_eq!(
+            event["properties"]["data"]["contentSchema"]["required"],
+            json!(["price"])
+        );
+        assert!(op["responses"]["400"].is_object());
+        assert_eq!(op["parameters"][0]["name"], "symbols");
+    }
+
+    #[test]
+    fn plain_text_refuses_blank_and_control_characters_by_its_pattern() {
+        let pattern = plain_text(128)["pattern"].as_str().unwrap().to_owned();
+        assert!(pattern.contains("\\u0000-\\u001f"), "{pattern}");
+        assert!(
+            pattern.contains("\\u007f-\\u009f"),
+            "Unicode Cc, as char::is_control: {pattern}"
+        );
+        assert!(
+            pattern.contains("[^\\s"),
+            "one character that is not white space: {pattern}"
+        );
+    }
+
+    #[test]
     fn the_document_holds_the_host_endpoints_the_back_door_and_the_service() {
         let identity = Identity::new(ServiceKind::ExchangeSimulator, Some("exchange-A"), None, None).unwrap();
         let service = OpenApi::new()
             .paths(json!({"/api/v1/things": {"get": operation("Things", vec![], None, (200, json_answer("things", schema_ref("Thing"))), &[(400, "bad")])}}))
             .schemas(json!({"Thing": {"type": "object"}}))
-            .merge(fault_endpoints(&["outage"]));
+            .merge(fault_endpoints(&[("outage", no_params())]));
         let doc = service.document(&identity);
         assert_eq!(doc["openapi"], "3.1.0");
         assert_eq!(doc["info"]["title"], "exchange-simulator (exchange-A)");
@@ -413,6 +694,10 @@ mod tests {
             doc["components"]["schemas"]["FaultRequest"]["properties"]["kind"]["enum"],
             json!(["outage"])
         );
+        let outage = &doc["components"]["schemas"]["FaultRequest"]["oneOf"][0];
+        assert_eq!(outage["properties"]["kind"]["const"], "outage");
+        assert_eq!(outage["properties"]["params"], no_params());
+        assert_eq!(outage["additionalProperties"], false);
         assert_eq!(
             doc["paths"]["/chaos/v1/faults"]["post"]["security"],
             json!([{"admin": []}])

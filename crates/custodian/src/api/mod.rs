@@ -145,7 +145,7 @@ pub(crate) fn required(field: &str, value: Option<String>) -> Result<String, Api
 }
 
 fn bounded(field: &str, text: &str) -> Result<(), ApiError> {
-    if text.len() > MAX_TEXT {
+    if text.chars().count() > MAX_TEXT {
         return Err(ApiError::bad_request(
             "invalid_request",
             format!("{field} must have at most {MAX_TEXT} characters"),

@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 use tse_runtime::openapi::{
-    OpenApi, any_case, decimal, decimal_input, json_answer, operation, param_with, path_param, query_param,
-    schema_ref, timestamp,
+    OpenApi, any_case, decimal, json_answer, names_any_case, operation, param_with, path_param, plain_text,
+    positive_decimal_input, query_param, schema_ref, signed_decimal_input, timestamp,
 };
 
 /// What every production call may answer while restoring or offline.
@@ -17,19 +17,49 @@ fn object(required: &[&str], properties: Value) -> Value {
     json!({"type": "object", "required": required, "additionalProperties": false, "properties": properties})
 }
 
-/// The custodian paths and schemas.
-pub fn description() -> OpenApi {
+/// Text without control characters (Unicode category Cc), which names and reasons refuse.
+const NO_CONTROL: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
+/// Integer digits of an amount: every amount is at most 10^20 (`MAX_AMOUNT`; for a trade,
+/// quantity × price + fee too, which the schema cannot say).
+const AMOUNT_DIGITS: u32 = 20;
+
+/// The custodian paths and schemas of an instance holding `assets`: assets and symbols in
+/// requests are those (any case).
+pub fn description(assets: &[String]) -> OpenApi {
     let account = || path_param("id", "account id, e.g. cust-1");
     let settlement = || path_param("id", "settlement id, e.g. stl-1");
     let page = || {
         vec![
-            query_param("limit", "integer", "page size, 1–1000 (default 100)"),
-            query_param("cursor", "string", "`next_cursor` of the previous page"),
+            param_with(
+                "limit",
+                "query",
+                "page size (default 100)",
+                json!({"type": "integer", "minimum": 1, "maximum": super::MAX_LIMIT}),
+            ),
+            param_with(
+                "cursor",
+                "query",
+                "`next_cursor` of the previous page (blank: the first page)",
+                json!({"type": "string", "pattern": "^[0-9]{0,19}$"}),
+            ),
         ]
     };
+    let asset = names_any_case(assets);
+    // BASE-QUOTE of two different assets held here.
+    let pairs: Vec<String> = assets
+        .iter()
+        .flat_map(|base| {
+            assets
+                .iter()
+                .filter(move |quote| *quote != base)
+                .map(move |quote| format!("{base}-{quote}"))
+        })
+        .collect();
+    let symbol = names_any_case(&pairs);
     let funds = object(
         &["asset", "amount"],
-        json!({"asset": {"type": "string", "examples": ["USD"]}, "amount": decimal_input()}),
+        json!({"asset": asset, "amount": positive_decimal_input(AMOUNT_DIGITS)}),
     );
     let mut accounts_page = vec![query_param(
         "entity",
@@ -56,10 +86,11 @@ pub fn description() -> OpenApi {
             "string",
             "only exchange P&L of this exchange instance",
         ),
-        query_param(
+        param_with(
             "trade_id",
-            "string",
+            "query",
             "only the exchange P&L settlement covering this trade id (needs `exchange`)",
+            json!({"type": "string", "pattern": "^[0-9]{1,19}$"}),
         ),
     ];
     settlements_page.extend(page());
@@ -68,29 +99,62 @@ pub fn description() -> OpenApi {
         vec![],
         Some(object(
             &[],
-            json!({"entity": {"type": ["string", "null"], "maxLength": 128,
-            "description": "the trading entity it belongs to"}}),
+            json!({"entity": {"type": ["string", "null"], "maxLength": 128, "pattern": NO_CONTROL,
+            "description": "the trading entity it belongs to (blank: none)"}}),
         )),
         (201, json_answer("the account", schema_ref("Account"))),
         &[(400, "invalid JSON or entity"), UNAVAILABLE],
     );
     open_account["requestBody"]["required"] = false.into();
-    let new_settlement = object(
-        &["external_id", "account_id", "type"],
-        json!({
-            "external_id": {"type": "string", "maxLength": 128, "description": "yours; the same id with the same content is the same instruction"},
-            "account_id": {"type": "string"},
-            "type": any_case(&["TRADE", "NET"]),
-            "cycle": {"enum": ["T+0", "T+1", "T+2", "t+0", "t+1", "t+2"], "description": "default T+2 for TRADE, T+0 for NET"},
-            "symbol": {"type": "string", "description": "TRADE: BASE-QUOTE"},
+    // What both kinds share; TRADE and NET each add theirs (`oneOf`).
+    let common = json!({
+        "external_id": plain_text(128),
+        "account_id": plain_text(128),
+        "cycle": {"enum": ["T+0", "T+1", "T+2", "t+0", "t+1", "t+2", null], "description": "default T+2 for TRADE, T+0 for NET"},
+        "fee": {"oneOf": [
+            {"type": "string", "pattern": "^[0-9]{1,20}(\\.[0-9]{1,8})?$"},
+            {"type": "number", "minimum": 0, "maximum": 1e20},
+            {"type": "null"},
+        ], "description": "TRADE: default 0"},
+    });
+    let with_common = |extra: Value| {
+        let mut properties = common.clone();
+        if let (Some(all), Value::Object(extra)) = (properties.as_object_mut(), extra) {
+            all.extend(extra);
+        }
+        properties
+    };
+    let trade = object(
+        &[
+            "external_id",
+            "account_id",
+            "type",
+            "symbol",
+            "side",
+            "quantity",
+            "price",
+        ],
+        with_common(json!({
+            "type": any_case(&["TRADE"]),
+            "symbol": symbol,
             "side": any_case(&["BUY", "SELL"]),
-            "quantity": decimal_input(),
-            "price": decimal_input(),
-            "fee": decimal_input(),
-            "legs": {"type": "array", "description": "NET: signed amounts for the account",
-                "items": object(&["asset", "amount"], json!({"asset": {"type": "string"}, "amount": decimal_input()}))},
-        }),
+            "quantity": positive_decimal_input(AMOUNT_DIGITS),
+            "price": positive_decimal_input(AMOUNT_DIGITS),
+            "legs": {"type": ["array", "null"], "maxItems": 0},
+        })),
     );
+    let net = object(
+        &["external_id", "account_id", "type", "legs"],
+        with_common(json!({
+            "type": any_case(&["NET"]),
+            "symbol": {"type": "null"}, "side": {"type": "null"},
+            "quantity": {"type": "null"}, "price": {"type": "null"},
+            "legs": {"type": "array", "minItems": 1, "description": "signed amounts for the account, one per asset",
+                "items": object(&["asset", "amount"], json!({"asset": asset,
+                    "amount": {"allOf": [signed_decimal_input(AMOUNT_DIGITS), {"not": {"anyOf": [{"const": 0}, {"type": "string", "pattern": "^-?0+(\\.0+)?$"}]}}]}}))},
+        })),
+    );
+    let new_settlement = json!({"oneOf": [trade, net]});
     let balances = json!({"type": "object", "properties": {
         "account_id": {"type": "string"}, "balances": {"type": "array", "items": schema_ref("Balance")}}});
     OpenApi::new()
@@ -137,7 +201,8 @@ pub fn description() -> OpenApi {
                 "Compares the account's totals with another party's report: one break per differing asset",
                 vec![account()],
                 Some(object(&["balances"], json!({"balances": {"type": "object",
-                    "additionalProperties": decimal_input(), "examples": [{"BTC": "1.5", "USD": 1000}]}}))),
+                    "propertyNames": asset, "additionalProperties": signed_decimal_input(AMOUNT_DIGITS),
+                    "examples": [{"BTC": "1.5", "USD": 1000}]}}))),
                 (200, json_answer("the breaks", json!({"type": "object", "properties": {
                     "account_id": {"type": "string"}, "reconciled": {"type": "boolean"},
                     "breaks": {"type": "array", "items": schema_ref("Break")}}}))),
@@ -146,8 +211,8 @@ pub fn description() -> OpenApi {
             "/api/v1/transfers": {"post": operation(
                 "Moves an available amount between two custody accounts", vec![],
                 Some(object(&["from_account_id", "to_account_id", "asset", "amount"], json!({
-                    "from_account_id": {"type": "string"}, "to_account_id": {"type": "string"},
-                    "asset": {"type": "string"}, "amount": decimal_input()}))),
+                    "from_account_id": plain_text(128), "to_account_id": plain_text(128),
+                    "asset": asset, "amount": positive_decimal_input(AMOUNT_DIGITS)}))),
                 (200, json_answer("both balances after", json!({"type": "object", "properties": {
                     "from": schema_ref("Balance"), "to": schema_ref("Balance")}}))),
                 &[(400, "`insufficient_balance`, `invalid_amount`, `unknown_asset`, the same account twice"),
@@ -176,9 +241,10 @@ pub fn description() -> OpenApi {
             )},
             "/api/v1/settlements/{id}/cancel": {"post": operation(
                 "Cancels a pending settlement: nothing moves, its locks are released", vec![settlement()],
-                Some(object(&[], json!({"reason": {"type": "string", "maxLength": 128}}))),
+                Some(object(&[], json!({"reason": {"type": ["string", "null"], "maxLength": 128, "pattern": NO_CONTROL,
+                    "description": "default `cancelled by request`"}}))),
                 (200, json_answer("the settlement", schema_ref("Settlement"))),
-                &[(404, "`unknown_settlement`"), (409, "`settlement_not_pending`"), UNAVAILABLE],
+                &[(404, "`unknown_settlement`"), (409, "`settlement_not_pending`, `settlement_not_cancellable`"), UNAVAILABLE],
             )},
         }))
         .schemas(json!({

@@ -151,6 +151,28 @@ impl FaultKind for CustodianFault {
             other => Err(format!("unknown fault kind '{other}'")),
         }
     }
+
+    fn params_schema(kind: &str, (): &()) -> serde_json::Value {
+        use serde_json::json;
+        use tse_runtime::openapi::{duration, names_any_case, no_params};
+        let types = json!({"type": ["array", "null"], "items": names_any_case(&["trade", "net", "exchange_pnl"]),
+            "description": "settlement types; omitted or empty: all"});
+        let object = |required: &[&str], properties: serde_json::Value| json!({"type": "object", "required": required, "additionalProperties": false, "properties": properties});
+        match kind {
+            "settlement_delay" => object(&["delay"], json!({"delay": duration(), "types": types})),
+            "reject_transfers" => object(
+                &[],
+                json!({"fraction": {"type": ["number", "null"],
+                "exclusiveMinimum": 0, "maximum": 1, "description": "default 1"}}),
+            ),
+            "partial_settlement" => object(
+                &[],
+                json!({"fraction": {"type": ["number", "null"],
+                "exclusiveMinimum": 0, "exclusiveMaximum": 1, "description": "default 0.5"}, "types": types}),
+            ),
+            _ => no_params(),
+        }
+    }
 }
 
 #[cfg(test)]

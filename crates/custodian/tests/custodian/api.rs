@@ -130,6 +130,27 @@ async fn refusals_are_clear_and_change_nothing() {
             "control characters",
         ),
         (
+            "/api/v1/accounts".to_owned(),
+            json!({"entity": "a\u{85}b"}),
+            400,
+            "invalid_request",
+            "control characters",
+        ),
+        (
+            "/api/v1/accounts".to_owned(),
+            json!(["entity"]),
+            400,
+            "invalid_json",
+            "the body must be a JSON object",
+        ),
+        (
+            format!("/api/v1/settlements/{a}/cancel"),
+            json!([null]),
+            400,
+            "invalid_json",
+            "the body must be a JSON object",
+        ),
+        (
             format!("/api/v1/accounts/{a}/reconciliation"),
             json!({"balances": {"BTC": "-79228162514264337593543950335"}}),
             400,
@@ -438,6 +459,41 @@ async fn the_openapi_document_describes_every_route() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is described");
     }
+    // Assets are the instance's; a fault's params have their own schema.
+    let deposit = &doc["paths"]["/api/v1/accounts/{id}/deposits"]["post"];
+    let asset =
+        &deposit["requestBody"]["content"]["application/json"]["schema"]["properties"]["asset"]["enum"];
+    for held in ["BTC", "ETH", "USDT", "USD"] {
+        assert!(asset.as_array().unwrap().contains(&json!(held)), "{asset}");
+    }
+    assert!(deposit["responses"]["415"].is_object(), "{deposit}");
+    let kinds = doc["components"]["schemas"]["FaultRequest"]["oneOf"]
+        .as_array()
+        .unwrap();
+    let delay = kinds
+        .iter()
+        .find(|k| k["properties"]["kind"]["const"] == "settlement_delay")
+        .unwrap();
+    assert_eq!(delay["properties"]["params"]["required"], json!(["delay"]));
+}
+
+#[tokio::test]
+async fn names_are_counted_in_characters_not_bytes() {
+    let app = custodian(FAST).await;
+    let name = "é".repeat(128);
+    let (status, body) = app.post_json("/api/v1/accounts", json!({"entity": name})).await;
+    assert_eq!(status, 201, "128 characters (256 bytes) are allowed: {body}");
+    let (status, body) = app
+        .post_json("/api/v1/accounts", json!({"entity": "é".repeat(129)}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 128 characters"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

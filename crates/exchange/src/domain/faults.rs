@@ -233,6 +233,51 @@ impl FaultKind for ExchangeFault {
             other => Err(format!("unknown fault kind '{other}'")),
         }
     }
+
+    fn params_schema(kind: &str, listed: &Listed) -> serde_json::Value {
+        use serde_json::json;
+        use tse_runtime::openapi::{names_any_case, no_params};
+        let names: Vec<&str> = listed.iter().map(|i| i.symbol.as_str()).collect();
+        let symbols = json!({"type": ["array", "null"], "items": names_any_case(&names),
+            "description": "omitted or empty: all"});
+        let object = |required: &[&str], properties: serde_json::Value| json!({"type": "object", "required": required, "additionalProperties": false, "properties": properties});
+        match kind {
+            "latency" => object(
+                &["delay"],
+                json!({
+                    "delay": {"type": "string", "pattern": "^([1-9][0-9]{0,3}ms|([1-9]|[1-5][0-9]|60)s|1m)$",
+                        "description": "wall time, 1ms to 60s", "examples": ["200ms"]},
+                    "operations": {"type": ["array", "null"], "minItems": 1,
+                        "items": {"enum": ["place", "cancel", "query"]}},
+                }),
+            ),
+            "reject_orders" => object(
+                &["fraction"],
+                json!({
+                    "fraction": {"type": "number", "exclusiveMinimum": 0, "maximum": 1}, "symbols": symbols,
+                }),
+            ),
+            "spread_widening" => object(
+                &["factor"],
+                json!({
+                    "factor": {"type": "number", "exclusiveMinimum": 1, "maximum": 1000}, "symbols": symbols,
+                }),
+            ),
+            "liquidity_reduction" => object(
+                &["factor"],
+                json!({
+                    "factor": {"type": "number", "minimum": 0, "exclusiveMaximum": 1}, "symbols": symbols,
+                }),
+            ),
+            "symbol_halt" => object(
+                &["symbols"],
+                json!({
+                    "symbols": {"type": "array", "minItems": 1, "items": names_any_case(&names)},
+                }),
+            ),
+            _ => no_params(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,17 +1,54 @@
 //! The OpenAPI description of the production HTTP API ([`super::http`]); the host publishes it with
 //! its own endpoints and the back door's at `GET /api/v1/openapi.json`.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tse_runtime::openapi::{
-    OpenApi, decimal, json_answer, operation, param_with, path_param, schema_ref, symbol_stream, timestamp,
+    OpenApi, decimal, event_stream, json_answer, names_any_case, operation, param_with, schema_ref, timestamp,
 };
+
+use crate::domain::symbol::SymbolSpec;
 
 /// What every production call answers during the `outage` fault.
 const OUTAGE: (u16, &str) = (503, "the feed is out (the outage fault)");
 
-/// The market data paths and schemas.
-pub fn description() -> OpenApi {
-    let symbol = || path_param("symbol", "e.g. BTC-USD (any case)");
+/// A price as answers and the stream's `price` events carry it.
+fn price() -> Value {
+    json!({"type": "object", "required": ["symbol", "price", "sequence", "timestamp"], "properties": {
+        "symbol": {"type": "string"}, "price": decimal(),
+        "sequence": {"type": "integer", "minimum": 0}, "timestamp": timestamp(),
+    }})
+}
+
+/// The market data paths and schemas of an instance publishing `specs`: symbols in paths and
+/// queries are the published ones (any case).
+pub fn description(specs: &[SymbolSpec]) -> OpenApi {
+    let names: Vec<&str> = specs.iter().map(|s| s.symbol.as_str()).collect();
+    let one_of = names_any_case(&names);
+    let symbol = || {
+        param_with(
+            "symbol",
+            "path",
+            "a published symbol, e.g. BTC-USD (any case)",
+            one_of.clone(),
+        )
+    };
+    // `?symbols=A,B`: published symbols, comma-separated; empty parts are skipped, none: all.
+    let alternatives = one_of["enum"]
+        .as_array()
+        .map(|values| {
+            values
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .unwrap_or_default();
+    let chosen = param_with(
+        "symbols",
+        "query",
+        "published symbols, comma-separated (any case); default all",
+        json!({"type": "string", "pattern": format!("^(({alternatives})?)(,(({alternatives})?))*$")}),
+    );
     OpenApi::new()
         .paths(json!({
             "/api/v1/symbols": {"get": operation(
@@ -29,14 +66,14 @@ pub fn description() -> OpenApi {
             "/api/v1/prices/{symbol}": {"get": operation(
                 "The latest price of one symbol", vec![symbol()], None,
                 (200, json_answer("the latest price", schema_ref("Price"))),
-                &[(400, "not a symbol"), (404, "`unknown_symbol`"), OUTAGE],
+                &[(400, "not a symbol"), (404, "`unknown_symbol`"), (503, "the feed is out (the outage fault), or no price yet just after start")],
             )},
             "/api/v1/candles/{symbol}": {"get": operation(
                 "OHLC candles, newest last",
                 vec![
                     symbol(),
                     param_with("interval", "query", "candle width (default 1m)",
-                        json!({"enum": ["1s", "5s", "15s", "1m", "5m", "15m", "1h", "4h", "1d"]})),
+                        json!({"enum": ["", "1s", "5s", "15s", "1m", "5m", "15m", "1h", "4h", "1d"]})),
                     param_with("limit", "query", "candles (default 100)",
                         json!({"type": "integer", "minimum": 1, "maximum": 1000})),
                 ],
@@ -46,8 +83,9 @@ pub fn description() -> OpenApi {
                     "candles": {"type": "array", "items": schema_ref("Candle")}}}))),
                 &[(400, "bad interval or limit, or not a symbol"), (404, "`unknown_symbol`"), OUTAGE],
             )},
-            "/api/v1/stream": {"get": symbol_stream(
-                "Server-sent events `price` for every new price of the chosen symbols", "a Price", &[OUTAGE],
+            "/api/v1/stream": {"get": event_stream(
+                "Server-sent events `price` for every new price of the chosen symbols",
+                vec![chosen], &[("price", price())], &[(400, "an unknown symbol"), OUTAGE],
             )},
         }))
         .schemas(json!({
@@ -55,10 +93,7 @@ pub fn description() -> OpenApi {
                 "symbol": {"type": "string"}, "base": {"type": "string"}, "quote": {"type": "string"},
                 "process": {"enum": ["gbm", "mean_reverting", "cross"]}, "tick_size": decimal(),
             }},
-            "Price": {"type": "object", "properties": {
-                "symbol": {"type": "string"}, "price": decimal(),
-                "sequence": {"type": "integer", "minimum": 0}, "timestamp": timestamp(),
-            }},
+            "Price": price(),
             "Candle": {"type": "object", "properties": {
                 "open_time": timestamp(), "close_time": timestamp(),
                 "open": decimal(), "high": decimal(), "low": decimal(), "close": decimal(),

@@ -219,6 +219,59 @@ impl FaultKind for MarketFault {
         }
     }
 
+    fn params_schema(kind: &str, specs: &Symbols) -> serde_json::Value {
+        use serde_json::json;
+        use tse_runtime::openapi::{duration, names_any_case, no_params};
+        let names = |keep: &dyn Fn(&SymbolSpec) -> bool| -> Vec<&str> {
+            specs
+                .iter()
+                .filter(|s| keep(s))
+                .map(|s| s.symbol.as_str())
+                .collect()
+        };
+        let legs = names(&|s| !s.is_cross());
+        let all = names(&|_| true);
+        let pegged = names(&|s| s.is_pegged());
+        // `percent` within its range and not 0 (the parser refuses both).
+        let percent = |low: f64, high: f64| json!({"type": "number", "minimum": low, "maximum": high, "not": {"const": 0}});
+        let list = |names: &[&str]| json!({"type": ["array", "null"], "minItems": 1, "items": names_any_case(names)});
+        let recovery = json!({"type": ["string", "null"], "pattern": duration()["pattern"],
+            "description": "simulated time to return afterwards; omitted: the move stays"});
+        let object = |required: &[&str], properties: serde_json::Value| json!({"type": "object", "required": required, "additionalProperties": false, "properties": properties});
+        match kind {
+            "price_shock" => json!({"oneOf": [
+                object(&["symbol", "percent"], json!({
+                    "symbol": names_any_case(&legs), "symbols": {"type": "null"},
+                    "percent": percent(-95.0, 500.0), "recovery": recovery,
+                })),
+                object(&["symbols", "percent"], json!({
+                    "symbols": {"type": "array", "minItems": 1, "items": names_any_case(&legs)},
+                    "symbol": {"type": "null"},
+                    "percent": percent(-95.0, 500.0), "recovery": recovery,
+                })),
+            ]}),
+            "depeg" => {
+                let mut symbol = names_any_case(&pegged);
+                symbol["type"] = json!(["string", "null"]);
+                if let Some(values) = symbol["enum"].as_array_mut() {
+                    values.push(serde_json::Value::Null);
+                }
+                object(
+                    &["deviation"],
+                    json!({
+                        "symbol": symbol, "deviation": percent(-90.0, 90.0), "recovery": recovery,
+                    }),
+                )
+            }
+            "stale_feed" => object(&[], json!({"symbols": list(&all)})),
+            "divergence" => object(
+                &["percent"],
+                json!({"symbols": list(&legs), "percent": percent(-50.0, 50.0)}),
+            ),
+            _ => no_params(),
+        }
+    }
+
     fn lifetime(&self, duration: Option<Duration>) -> Option<Duration> {
         match self {
             MarketFault::PriceShock {

@@ -317,4 +317,35 @@ async fn the_openapi_document_describes_every_route_and_fault_kind() {
         doc["components"]["schemas"]["FaultRequest"]["properties"]["kind"]["enum"],
         serde_json::json!(["price_shock", "depeg", "stale_feed", "divergence", "outage"])
     );
+    // Symbols in paths are the published ones; stream events carry a price as JSON data.
+    let symbol = &doc["paths"]["/api/v1/prices/{symbol}"]["get"]["parameters"][0]["schema"]["enum"];
+    assert!(
+        symbol.as_array().unwrap().contains(&serde_json::json!("BTC-USD")),
+        "{symbol}"
+    );
+    assert!(
+        symbol.as_array().unwrap().contains(&serde_json::json!("btc-usd")),
+        "{symbol}"
+    );
+    let event = &doc["paths"]["/api/v1/stream"]["get"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
+        ["oneOf"][0];
+    assert_eq!(event["properties"]["event"]["const"], "price");
+    assert_eq!(
+        event["properties"]["data"]["contentSchema"]["required"],
+        serde_json::json!(["symbol", "price", "sequence", "timestamp"])
+    );
+    // A fault's params: depeg needs its deviation, within the parser's range and not 0.
+    let kinds = doc["components"]["schemas"]["FaultRequest"]["oneOf"]
+        .as_array()
+        .unwrap();
+    let depeg = kinds
+        .iter()
+        .find(|k| k["properties"]["kind"]["const"] == "depeg")
+        .unwrap();
+    let deviation = &depeg["properties"]["params"]["properties"]["deviation"];
+    assert_eq!(
+        (&deviation["minimum"], &deviation["maximum"]),
+        (&serde_json::json!(-90.0), &serde_json::json!(90.0))
+    );
+    assert_eq!(depeg["required"], serde_json::json!(["kind", "params"]));
 }

@@ -322,6 +322,92 @@ async fn a_fault_with_an_absurd_duration_is_refused_with_400() {
 }
 
 #[tokio::test]
+async fn a_fault_request_or_its_params_that_are_not_json_objects_are_refused_with_400() {
+    let app = spawn_misbehaving(Vec::new()).await;
+    for (body, says) in [
+        (
+            serde_json::json!(["outage", {}, null]),
+            "the body must be a JSON object",
+        ),
+        (
+            serde_json::json!({"kind": "outage", "params": [null]}),
+            "outage params must be a JSON object",
+        ),
+        (
+            serde_json::json!({"kind": "outage", "params": null}),
+            "outage params must be a JSON object",
+        ),
+    ] {
+        let (status, answer) = app
+            .admin(
+                app.client
+                    .post(format!("{}/chaos/v1/faults", app.http))
+                    .json(&body),
+                TOKEN,
+            )
+            .await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{body}: {answer}");
+    }
+    let (status, answer) = app
+        .admin(
+            app.client
+                .post(format!("{}/chaos/v1/faults", app.http))
+                .json(&serde_json::json!({"kind": "outage", "duration": null})),
+            TOKEN,
+        )
+        .await;
+    assert_eq!(
+        status, 201,
+        "a null duration is documented: until cleared; {answer}"
+    );
+}
+
+#[tokio::test]
+async fn clearing_a_fault_that_has_already_ended_answers_409_and_an_unknown_one_404() {
+    let app = spawn_misbehaving(Vec::new()).await;
+    let fault = app
+        .inject_fault(TOKEN, serde_json::json!({"kind": "outage"}))
+        .await;
+    let id = fault["id"].as_str().unwrap().to_owned();
+    let clear = |id: String| {
+        app.admin(
+            app.client.delete(format!("{}/chaos/v1/faults/{id}", app.http)),
+            TOKEN,
+        )
+    };
+    let (status, body) = clear(id.clone()).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("cleared")),
+        "{body}"
+    );
+    let (status, body) = clear(id.clone()).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "fault_not_active");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("has already ended (cleared at"),
+        "{body}"
+    );
+    let (status, body) = clear("fault-nope".into()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("unknown_fault"))
+    );
+}
+
+#[test]
+fn json_numbers_are_read_exactly() {
+    // 0.9999999999999999 is below 1: a fault's `factor` in [0, 1) must not round up to 1.
+    let value: f64 = serde_json::from_str("0.9999999999999999").unwrap();
+    assert!(value < 1.0, "{value}");
+}
+
+#[tokio::test]
 async fn embedded_storage_exports_no_postgres_dependency() {
     let app = spawn_app().await;
     let metrics = app.metrics().await;

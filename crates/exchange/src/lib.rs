@@ -146,11 +146,12 @@ fn build(ctx: ServiceContext) -> BuildFuture {
             engine: handle,
             storage,
             faults,
+            draining: ctx.draining(),
         };
         let http = api::http::router(api.clone(), ctx.draining()).merge(board.router());
         Ok(ServiceParts::new()
             .with_http(http)
-            .with_openapi(api::openapi::description().merge(board.openapi()))
+            .with_openapi(api::openapi::description(&settings.instruments).merge(board.openapi()))
             .with_grpc(api::grpc::server(api, ctx.draining())))
     })
 }

@@ -115,7 +115,13 @@ pub async fn run(parts: PnlParts) {
                 let mut all = true;
                 for exchange in &client.exchanges {
                     let key = format!("{exchange} ({})", client.entity);
-                    match collector.collect(&parts, client, exchange.as_str()).await {
+                    // Cancelling a collection is safe: it only reads the exchange until its last
+                    // step, one call into the books that settles the batch and moves the cursor.
+                    let collected = tokio::select! {
+                        () = parts.stop.cancelled() => return,
+                        collected = collector.collect(&parts, client, exchange.as_str()) => collected,
+                    };
+                    match collected {
                         Ok(()) => {
                             failures.remove(&key);
                         }

@@ -287,7 +287,10 @@ impl ExchangeService for Service {
                         let outcome = pending.wait().await.map_err(|e| engine_error(e, "invalid_order"));
                         // A latency fault delays the acknowledgement of every order of the session.
                         if let Some(delay) = api.faults.now().delay(Operation::Place) {
-                            tokio::time::sleep(delay).await;
+                            tokio::select! {
+                                () = tokio::time::sleep(delay) => {}
+                                () = api.draining.cancelled() => {}
+                            }
                         }
                         outcome
                     }

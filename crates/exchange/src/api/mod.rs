@@ -80,6 +80,16 @@ pub struct Api {
     pub storage: Storage,
     /// Faults in force.
     pub faults: FaultState,
+    /// Cancelled when the instance starts draining.
+    pub draining: CancellationToken,
+}
+
+/// What a request still waiting when the instance stops is answered.
+pub(crate) fn stopping() -> ApiError {
+    ApiError::unavailable(
+        "exchange_stopping",
+        "the exchange is stopping; try again on its restart",
+    )
 }
 
 impl Api {
@@ -105,7 +115,11 @@ impl Api {
         self.available()?;
         let delay = self.faults.now().delay(op);
         if let Some(delay) = delay.filter(|d| *d > Duration::ZERO) {
-            tokio::time::sleep(delay).await;
+            // A stop does not wait out the delay (up to 60 s): the request is answered at once.
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.draining.cancelled() => return Err(stopping()),
+            }
         }
         Ok(())
     }
@@ -336,7 +350,7 @@ pub struct AccountQuery {
 pub(crate) fn entity(entity: Option<String>) -> Result<Option<String>, ApiError> {
     let entity = entity.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
     if let Some(e) = &entity {
-        if e.len() > 128 {
+        if e.chars().count() > 128 {
             return Err(ApiError::bad_request(
                 "invalid_entity",
                 "entity must have at most 128 characters",

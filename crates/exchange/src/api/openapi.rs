@@ -1,64 +1,145 @@
 //! The OpenAPI description of the production HTTP API ([`super::http`]); the host publishes it with
 //! its own endpoints and the back door's at `GET /api/v1/openapi.json`.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tse_runtime::openapi::{
-    OpenApi, any_case, decimal, decimal_input, json_answer, operation, param_with, path_param, query_param,
-    schema_ref, symbol_stream, timestamp,
+    OpenApi, any_case, decimal, event_stream, json_answer, names_any_case, operation, param_with, path_param,
+    plain_text, positive_decimal_input, query_param, schema_ref, timestamp,
 };
+
+use crate::domain::instrument::Instrument;
 
 /// Errors every production call may meet while the exchange is down or restoring.
 const UNAVAILABLE: (u16, &str) = (
     503,
-    "`exchange_unavailable` (the downtime fault) or `exchange_restoring` (state still loading)",
+    "`exchange_unavailable` (the downtime fault), `exchange_restoring` (state still loading) or \
+     `exchange_stopping` (a request still waiting when the instance stops)",
 );
 
-/// The exchange's paths and schemas.
-pub fn description() -> OpenApi {
+/// `schema`, or an empty text (a filter given empty is no filter).
+fn or_empty(schema: Value) -> Value {
+    json!({"anyOf": [schema, {"type": "string", "maxLength": 0}]})
+}
+
+/// An entity name as the exchange reads it: at most 128 characters, no control characters; blank
+/// (or absent) is none.
+fn entity() -> Value {
+    json!({"anyOf": [plain_text(128), {"type": "string", "pattern": "^\\s*$"}]})
+}
+
+/// A numeric id (order, trade) or cursor.
+fn number_text() -> Value {
+    json!({"type": "string", "pattern": "^[0-9]{1,19}$"})
+}
+
+/// The exchange's paths and schemas for an instance listing `instruments`: symbols and assets in
+/// requests are the listed ones.
+pub fn description(instruments: &[Instrument]) -> OpenApi {
+    let symbols: Vec<&str> = instruments.iter().map(|i| i.symbol.as_str()).collect();
+    let mut assets: Vec<&str> = Vec::new();
+    for i in instruments {
+        for asset in [i.base.as_str(), i.quote.as_str()] {
+            if !assets.contains(&asset) {
+                assets.push(asset);
+            }
+        }
+    }
+    let symbol_name = names_any_case(&symbols);
+    // `?symbols=A,B` of the stream: listed symbols, comma-separated; empty parts are skipped.
+    let alternatives = symbol_name["enum"]
+        .as_array()
+        .map(|values| {
+            values
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .unwrap_or_default();
     let account = || path_param("id", "account id, e.g. acct-1");
-    let order = || path_param("id", "order id");
+    let order = || param_with("id", "path", "order id", number_text());
+    let limit = || {
+        param_with(
+            "limit",
+            "query",
+            "page size, 1–1000 (default 100)",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+        )
+    };
     let page = || {
         vec![
-            query_param("account_id", "string", "only this account's"),
-            query_param("symbol", "string", "only this symbol's"),
-            query_param("limit", "integer", "page size, 1–1000 (default 100)"),
-            query_param("cursor", "string", "`next_cursor` of the previous page"),
+            query_param(
+                "account_id",
+                "string",
+                "only this account's (an unknown one: 404)",
+            ),
+            param_with(
+                "symbol",
+                "query",
+                "only this listed symbol's (any case)",
+                or_empty(symbol_name.clone()),
+            ),
+            limit(),
+            param_with(
+                "cursor",
+                "query",
+                "`next_cursor` of the previous page",
+                or_empty(number_text()),
+            ),
         ]
     };
     let mut orders_page = page();
     orders_page.insert(
         2,
-        query_param(
+        param_with(
             "status",
-            "string",
-            "NEW, PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED, or open",
+            "query",
+            "NEW, PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED, or open (any case)",
+            or_empty(names_any_case(&[
+                "NEW",
+                "PARTIALLY_FILLED",
+                "FILLED",
+                "CANCELLED",
+                "REJECTED",
+                "open",
+            ])),
         ),
     );
     let mut trades_page = page();
     trades_page.insert(
         1,
-        query_param(
+        param_with(
             "entity",
-            "string",
+            "query",
             "only trades where the buyer's or the seller's account belongs to this entity (none for an unknown one)",
+            json!({"type": "string"}),
         ),
     );
-    trades_page.push(query_param(
+    trades_page.push(param_with(
         "after",
-        "string",
+        "query",
         "a trade id: only later trades, oldest first, at most `limit`, `next_cursor` null \
          (go on with `after` = the last id returned; 0 starts at the first trade); not with `cursor`",
+        or_empty(number_text()),
     ));
     let accounts_page = vec![
         query_param("entity", "string", "only this trading entity's accounts"),
-        query_param("limit", "integer", "page size, 1–1000 (default 100)"),
-        query_param("cursor", "string", "`next_cursor` of the previous page"),
+        limit(),
+        param_with(
+            "cursor",
+            "query",
+            "`next_cursor` of the previous page",
+            or_empty(json!({"type": "string", "pattern": "^acct-[0-9]{1,19}$"})),
+        ),
     ];
     let funds = json!({
         "type": "object",
         "required": ["asset", "amount"],
         "additionalProperties": false,
-        "properties": {"asset": {"type": "string", "minLength": 1, "examples": ["USD"]}, "amount": decimal_input()},
+        "properties": {
+            "asset": {"enum": assets, "examples": ["USD"]},
+            "amount": positive_decimal_input(20),
+        },
     });
     let moved = json!({
         "type": "object",
@@ -68,7 +149,7 @@ pub fn description() -> OpenApi {
         "Opens an account (the body is optional)",
         vec![],
         Some(json!({"type": "object", "additionalProperties": false,
-            "properties": {"entity": {"type": ["string", "null"], "maxLength": 128, "description": "the trading entity it belongs to"}}})),
+            "properties": {"entity": {"anyOf": [entity(), {"type": "null"}], "description": "the trading entity it belongs to"}}})),
         (201, json_answer("the account", schema_ref("Account"))),
         &[(400, "invalid JSON or entity"), UNAVAILABLE],
     );
@@ -124,7 +205,7 @@ pub fn description() -> OpenApi {
                     (200, json_answer("a page", json!({"type": "object", "properties": {
                         "orders": {"type": "array", "items": schema_ref("Order")},
                         "next_cursor": {"type": ["string", "null"]}}}))),
-                    &[(400, "bad filter, limit or cursor"), UNAVAILABLE],
+                    &[(400, "bad filter, limit or cursor"), (404, "`unknown_account`"), UNAVAILABLE],
                 ),
             },
             "/api/v1/orders/{id}": {
@@ -137,7 +218,7 @@ pub fn description() -> OpenApi {
                     "Amends an order: a smaller quantity keeps its place, a new price or a larger quantity sends it to the back",
                     vec![order()],
                     Some(json!({"type": "object", "additionalProperties": false, "minProperties": 1,
-                        "properties": {"price": decimal_input(), "quantity": decimal_input()}})),
+                        "properties": {"price": positive_decimal_input(20), "quantity": positive_decimal_input(20)}})),
                     (200, json_answer("the order and any trades the new price made", schema_ref("OrderResult"))),
                     &[(400, "neither price nor quantity, or an invalid one; `insufficient_balance`"), (404, "`unknown_order`"),
                       (409, "`order_not_open`"), UNAVAILABLE],
@@ -157,8 +238,9 @@ pub fn description() -> OpenApi {
             )},
             "/api/v1/orderbook/{symbol}": {"get": operation(
                 "The book's best levels on each side",
-                vec![path_param("symbol", "e.g. BTC-USD"), param_with("depth", "query", "levels per side (default 20)",
-                    json!({"type": "integer", "minimum": 1, "maximum": 1000}))],
+                vec![param_with("symbol", "path", "a listed symbol, e.g. BTC-USD (any case)", symbol_name.clone()),
+                    param_with("depth", "query", "levels per side, 1–1000 (0 or absent: 20)",
+                    json!({"type": "integer", "minimum": 0, "maximum": 1000}))],
                 None,
                 (200, json_answer("bids and asks, best first", schema_ref("OrderBook"))),
                 &[(400, "bad depth"), (404, "`unknown_symbol`"), UNAVAILABLE],
@@ -169,8 +251,12 @@ pub fn description() -> OpenApi {
                     "symbols": {"type": "array", "items": schema_ref("Symbol")}}}))),
                 &[],
             )},
-            "/api/v1/stream": {"get": symbol_stream(
-                "Server-sent events `trade` and `book` as they are stored", "a Trade or an OrderBook", &[UNAVAILABLE],
+            "/api/v1/stream": {"get": event_stream(
+                "Server-sent events `trade` and `book` as they are stored",
+                vec![param_with("symbols", "query", "listed symbols, comma-separated (any case); default all",
+                    json!({"type": "string", "pattern": format!("^(({alternatives})?)(,(({alternatives})?))*$")}))],
+                &[("trade", trade()), ("book", book())],
+                &[(400, "an unknown symbol"), UNAVAILABLE],
             )},
         }))
         .schemas(json!({
@@ -184,11 +270,11 @@ pub fn description() -> OpenApi {
                 "additionalProperties": false,
                 "properties": {
                     "account_id": {"type": "string", "minLength": 1},
-                    "symbol": {"type": "string", "minLength": 1, "examples": ["BTC-USD"]},
+                    "symbol": symbol_name,
                     "side": any_case(&["BUY", "SELL"]),
                     "type": any_case(&["LIMIT", "MARKET"]),
-                    "price": decimal_input(),
-                    "quantity": decimal_input(),
+                    "price": positive_decimal_input(20),
+                    "quantity": positive_decimal_input(20),
                     "time_in_force": any_case(&["GTC", "IOC", "FOK"]),
                     "client_order_id": {"type": "string", "pattern": "^[A-Za-z0-9._:/-]{1,64}$", "description": "unique per account"},
                     "post_only": {"type": "boolean"},
@@ -218,34 +304,44 @@ pub fn description() -> OpenApi {
                 "created_at": timestamp(),
                 "updated_at": timestamp(),
             }},
-            "Trade": {"type": "object", "properties": {
-                "id": {"type": "string"},
-                "symbol": {"type": "string"},
-                "price": decimal(),
-                "quantity": decimal(),
-                "buy_order_id": {"type": "string"},
-                "sell_order_id": {"type": "string"},
-                "buyer_account_id": {"type": "string"},
-                "seller_account_id": {"type": "string"},
-                "taker_side": {"enum": ["BUY", "SELL"]},
-                "buyer_fee": decimal(),
-                "seller_fee": decimal(),
-                "executed_at": timestamp(),
-            }},
+            "Trade": trade(),
             "OrderResult": {"type": "object", "properties": {
                 "order": schema_ref("Order"),
                 "trades": {"type": "array", "items": schema_ref("Trade")},
             }},
-            "OrderBook": {"type": "object", "properties": {
-                "symbol": {"type": "string"},
-                "bids": {"type": "array", "items": {"type": "array", "items": decimal(), "minItems": 2, "maxItems": 2,
-                         "description": "[price, quantity]"}},
-                "asks": {"type": "array", "items": {"type": "array", "items": decimal(), "minItems": 2, "maxItems": 2}},
-                "timestamp": timestamp(),
-            }},
+            "OrderBook": book(),
             "Symbol": {"type": "object", "properties": {
                 "symbol": {"type": "string"}, "base": {"type": "string"}, "quote": {"type": "string"},
                 "tick_size": decimal(), "lot_size": decimal(), "maker_fee": decimal(), "taker_fee": decimal(),
             }},
         }))
+}
+
+/// A trade (in answers and `trade` events).
+fn trade() -> Value {
+    json!({"type": "object", "properties": {
+        "id": {"type": "string"},
+        "symbol": {"type": "string"},
+        "price": decimal(),
+        "quantity": decimal(),
+        "buy_order_id": {"type": "string"},
+        "sell_order_id": {"type": "string"},
+        "buyer_account_id": {"type": "string"},
+        "seller_account_id": {"type": "string"},
+        "taker_side": {"enum": ["BUY", "SELL"]},
+        "buyer_fee": decimal(),
+        "seller_fee": decimal(),
+        "executed_at": timestamp(),
+    }})
+}
+
+/// A book's best levels (in answers and `book` events).
+fn book() -> Value {
+    json!({"type": "object", "properties": {
+        "symbol": {"type": "string"},
+        "bids": {"type": "array", "items": {"type": "array", "items": decimal(), "minItems": 2, "maxItems": 2,
+                 "description": "[price, quantity]"}},
+        "asks": {"type": "array", "items": {"type": "array", "items": decimal(), "minItems": 2, "maxItems": 2}},
+        "timestamp": timestamp(),
+    }})
 }

@@ -119,6 +119,28 @@ async fn latency_slows_the_chosen_operations() {
     );
 }
 
+/// A stop does not wait out a latency fault's delay (up to 60 s): the waiting request is answered
+/// 503 at once and the instance stops promptly (before, the drain waited 10 s and gave up).
+#[tokio::test]
+async fn a_stop_does_not_wait_out_a_latency_fault() {
+    let mut app = exchange(QUIET).await;
+    let trader = account(&app).await;
+    inject(
+        &app,
+        json!({ "kind": "latency", "params": { "delay": "60s", "operations": ["query"] } }),
+    )
+    .await;
+    let url = format!("{}/api/v1/accounts/{trader}/balances", app.http);
+    let waiting = tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status().as_u16()) });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    app.stop().await.unwrap();
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(5), "stopping took {took:?}");
+    let status = waiting.await.unwrap();
+    assert!(matches!(status, Ok(503)), "{status:?}");
+}
+
 #[tokio::test]
 async fn invalid_faults_are_refused_naming_the_problem() {
     let app = exchange(QUIET).await;

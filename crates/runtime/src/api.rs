@@ -167,8 +167,13 @@ pub fn optional_json_body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]
     }
     let invalid =
         |e: serde_json::Error| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}"));
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(invalid)?;
-    json_object(value, "the body")
+    // Read from the bytes themselves, not through a `Value`: raw number tokens (exact decimals)
+    // must reach `T` as written.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(invalid)?;
+        return json_object(value, "the body");
+    }
+    serde_json::from_slice(bytes).map_err(invalid)
 }
 
 /// Reads `T` from `value`, which must be a JSON object (serde would also read a struct from an

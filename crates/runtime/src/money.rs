@@ -74,33 +74,23 @@ pub fn parse_decimal(text: &str) -> Result<Decimal, DecimalError> {
     if significant_frac.len() > MAX_DIGITS {
         return Err(DecimalError::Precision(text.to_owned()));
     }
-    let written = format!(
-        "{}{}{}{}",
-        if negative { "-" } else { "" },
-        if significant_int.is_empty() {
-            "0"
-        } else {
-            significant_int
-        },
-        if frac.is_empty() { "" } else { "." },
-        frac,
-    );
-    if let Ok(value) = Decimal::from_str_exact(&written) {
+    let spelled = |frac: &str| {
+        format!(
+            "{}{}{}{frac}",
+            if negative { "-" } else { "" },
+            if significant_int.is_empty() {
+                "0"
+            } else {
+                significant_int
+            },
+            if frac.is_empty() { "" } else { "." },
+        )
+    };
+    if let Ok(value) = Decimal::from_str_exact(&spelled(frac)) {
         return Ok(value);
     }
     // Too many zeros written after the point: drop them.
-    let shortest = format!(
-        "{}{}{}{}",
-        if negative { "-" } else { "" },
-        if significant_int.is_empty() {
-            "0"
-        } else {
-            significant_int
-        },
-        if significant_frac.is_empty() { "" } else { "." },
-        significant_frac,
-    );
-    Decimal::from_str_exact(&shortest).map_err(|_| {
+    Decimal::from_str_exact(&spelled(significant_frac)).map_err(|_| {
         if significant_int.len() > MAX_DIGITS {
             DecimalError::TooLarge(text.to_owned())
         } else {

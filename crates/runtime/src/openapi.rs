@@ -277,6 +277,27 @@ pub fn names_any_case<S: AsRef<str>>(names: &[S]) -> Value {
     json!({ "type": "string", "enum": all })
 }
 
+/// The `?symbols=A,B` parameter of a stream over `names` (a [`names_any_case`] schema): those
+/// names, comma-separated; empty parts are skipped, none means all.
+pub fn symbols_query(names: &Value, description: &str) -> Value {
+    let alternatives = names["enum"]
+        .as_array()
+        .map(|values| {
+            values
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .unwrap_or_default();
+    param_with(
+        "symbols",
+        "query",
+        description,
+        json!({"type": "string", "pattern": format!("^(({alternatives})?)(,(({alternatives})?))*$")}),
+    )
+}
+
 /// A server-sent event stream of the chosen symbols (`?symbols=A,B`, default all): `summary`, what
 /// each event's `data` is, and the error answers (an unknown symbol is always one of them).
 pub fn symbol_stream(summary: &str, data: &str, error_cases: &[(u16, &str)]) -> Value {

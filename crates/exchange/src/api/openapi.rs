@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use tse_runtime::openapi::{
     OpenApi, any_case, decimal, event_stream, json_answer, names_any_case, operation, param_with, path_param,
-    plain_text, positive_decimal_input, query_param, schema_ref, timestamp,
+    plain_text, positive_decimal_input, query_param, schema_ref, symbols_query, timestamp,
 };
 
 use crate::domain::instrument::Instrument;
@@ -45,17 +45,6 @@ pub fn description(instruments: &[Instrument]) -> OpenApi {
         }
     }
     let symbol_name = names_any_case(&symbols);
-    // `?symbols=A,B` of the stream: listed symbols, comma-separated; empty parts are skipped.
-    let alternatives = symbol_name["enum"]
-        .as_array()
-        .map(|values| {
-            values
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .unwrap_or_default();
     let account = || path_param("id", "account id, e.g. acct-1");
     let order = || param_with("id", "path", "order id", number_text());
     let limit = || {
@@ -253,8 +242,7 @@ pub fn description(instruments: &[Instrument]) -> OpenApi {
             )},
             "/api/v1/stream": {"get": event_stream(
                 "Server-sent events `trade` and `book` as they are stored",
-                vec![param_with("symbols", "query", "listed symbols, comma-separated (any case); default all",
-                    json!({"type": "string", "pattern": format!("^(({alternatives})?)(,(({alternatives})?))*$")}))],
+                vec![symbols_query(&symbol_name, "listed symbols, comma-separated (any case); default all")],
                 &[("trade", trade()), ("book", book())],
                 &[(400, "an unknown symbol"), UNAVAILABLE],
             )},

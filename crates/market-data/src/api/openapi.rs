@@ -3,7 +3,8 @@
 
 use serde_json::{Value, json};
 use tse_runtime::openapi::{
-    OpenApi, decimal, event_stream, json_answer, names_any_case, operation, param_with, schema_ref, timestamp,
+    OpenApi, decimal, event_stream, json_answer, names_any_case, operation, param_with, schema_ref,
+    symbols_query, timestamp,
 };
 
 use crate::domain::symbol::SymbolSpec;
@@ -32,22 +33,9 @@ pub fn description(specs: &[SymbolSpec]) -> OpenApi {
             one_of.clone(),
         )
     };
-    // `?symbols=A,B`: published symbols, comma-separated; empty parts are skipped, none: all.
-    let alternatives = one_of["enum"]
-        .as_array()
-        .map(|values| {
-            values
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .unwrap_or_default();
-    let chosen = param_with(
-        "symbols",
-        "query",
+    let chosen = symbols_query(
+        &one_of,
         "published symbols, comma-separated (any case); default all",
-        json!({"type": "string", "pattern": format!("^(({alternatives})?)(,(({alternatives})?))*$")}),
     );
     OpenApi::new()
         .paths(json!({

@@ -69,6 +69,21 @@ impl Tse {
         self.child.id()
     }
 
+    /// Reads the ready table `tse up` prints for `count` instances, and its summary line: (instance,
+    /// HTTP URL) per row, in order.
+    pub fn ready_table(&mut self, count: usize, timeout: Duration) -> Vec<(String, String)> {
+        self.wait_for(timeout, |l| l.starts_with("INSTANCE"));
+        let rows = (0..count)
+            .map(|_| {
+                let line = self.wait_for(Duration::from_secs(5), |_| true);
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                (fields[0].to_owned(), fields[2].to_owned())
+            })
+            .collect();
+        self.wait_for(Duration::from_secs(10), |l| l.starts_with("tse:"));
+        rows
+    }
+
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .arg(format!("-{signal}"))

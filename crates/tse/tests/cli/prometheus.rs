@@ -244,17 +244,9 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
         "60",
     ]);
     let mut tse = Tse::spawn(cmd);
-    tse.wait_for(Duration::from_secs(30), |l| l.starts_with("INSTANCE"));
     // (instance, URL) of each instance, from the table `tse up` prints.
-    let instances: Vec<(String, String)> = (0..8)
-        .map(|_| {
-            let line = tse.wait_for(Duration::from_secs(5), |_| true);
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields[0].to_owned(), fields[2].to_owned())
-        })
-        .collect();
+    let instances = tse.ready_table(8, Duration::from_secs(30));
     let urls: Vec<String> = instances.iter().map(|(_, url)| url.clone()).collect();
-    tse.wait_for(Duration::from_secs(10), |l| l.starts_with("tse:"));
 
     // Every instance's exposition passes promtool's parser and lint.
     let client = reqwest::Client::new();

@@ -102,15 +102,8 @@ async fn every_instances_openapi_document_agrees_with_what_it_does_under_schemat
         "60",
     ]);
     let mut tse = Tse::spawn(cmd);
-    tse.wait_for(Duration::from_secs(60), |l| l.starts_with("INSTANCE"));
-    let instances: Vec<(String, String)> = (0..8)
-        .map(|_| {
-            let line = tse.wait_for(Duration::from_secs(5), |_| true);
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields[0].to_owned(), fields[2].to_owned())
-        })
-        .collect();
-    tse.wait_for(Duration::from_secs(10), |l| l.starts_with("tse:"));
+    // (instance, URL) of each instance, from the table `tse up` prints.
+    let instances = tse.ready_table(8, Duration::from_secs(60));
 
     let mut failures = Vec::new();
     let passes: [(Option<&str>, Option<&str>, &str); 2] = [

@@ -356,9 +356,6 @@ impl Storage {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            // Each SQLite connection is a thread of its own: an idle instance keeps none open
-            // beyond 30 s (200 idle instances would otherwise hold some 700 threads).
-            .idle_timeout(Duration::from_secs(30))
             // A local file needs no liveness probe: it would cost a round trip per transaction.
             .test_before_acquire(false)
             .connect_with(options)

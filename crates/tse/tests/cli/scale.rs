@@ -4,20 +4,8 @@ use std::{fmt::Write as _, path::Path, time::Duration};
 
 use crate::{
     process::{Tse, command},
-    up::DEFAULT_INSTANCES,
+    up::{DEFAULT_INSTANCES, DEFAULT_SERVICES},
 };
-
-/// The default ecosystem's services, in the order of [`DEFAULT_INSTANCES`].
-const DEFAULT_SERVICES: [&str; 8] = [
-    "audit-correlator",
-    "test-coordinator",
-    "exchange-simulator",
-    "exchange-simulator",
-    "custodian-simulator",
-    "market-data-simulator",
-    "trading-system-engine",
-    "risk-monitor",
-];
 
 /// How many instances the large topology has.
 const INSTANCES: usize = 200;

@@ -18,6 +18,18 @@ pub(crate) const DEFAULT_INSTANCES: [&str; 8] = [
     "risk-monitor-LH",
 ];
 
+/// The default ecosystem's services, in the order of [`DEFAULT_INSTANCES`].
+pub(crate) const DEFAULT_SERVICES: [&str; 8] = [
+    "audit-correlator",
+    "test-coordinator",
+    "exchange-simulator",
+    "exchange-simulator",
+    "custodian-simulator",
+    "market-data-simulator",
+    "trading-system-engine",
+    "risk-monitor",
+];
+
 #[tokio::test]
 async fn brings_up_eight_healthy_instances_on_distinct_ports_and_schemas() {
     let dir = tempfile::tempdir().unwrap();
@@ -201,16 +213,7 @@ async fn with_postgres_and_redis_every_instance_creates_its_schema_and_registers
     };
     // The default ecosystem's services under names of this run, so the test never touches a user's.
     let suffix = format!("u{}", std::process::id());
-    let services = [
-        "audit-correlator",
-        "test-coordinator",
-        "exchange-simulator",
-        "exchange-simulator",
-        "custodian-simulator",
-        "market-data-simulator",
-        "trading-system-engine",
-        "risk-monitor",
-    ];
+    let services = DEFAULT_SERVICES;
     let names: Vec<String> = DEFAULT_INSTANCES
         .iter()
         .map(|n| format!("{n}-{suffix}"))

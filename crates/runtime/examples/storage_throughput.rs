@@ -67,7 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err("database unreachable".into());
         }
         let started = Instant::now();
-        let now = time::OffsetDateTime::now_utc();
+        let now = tse_runtime::clock::wall_now();
         let mut written = 0;
         while written < rows {
             let n = batch.min(rows - written);

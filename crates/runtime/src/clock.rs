@@ -34,6 +34,17 @@ pub struct Clock {
     spec: ClockSpec,
 }
 
+/// Returns the wall-clock time: the one place the runtime reads the system clock (`clippy.toml`
+/// refuses `SystemTime::now` and `OffsetDateTime::now_utc` everywhere else). Simulated time — what
+/// settlement cycles, candles, faults and SLAs run on — is [`Clock::now`]; wall time is for what
+/// people and other processes read beside it (log and registration timestamps, an event's
+/// `wall_time`, run ids).
+#[allow(clippy::disallowed_methods)]
+pub fn wall_now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+#[allow(clippy::disallowed_methods)]
 fn wall_now_ns() -> i64 {
     let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
@@ -148,7 +159,7 @@ mod tests {
     #[test]
     fn a_real_time_clock_tracks_the_wall_clock() {
         let clock = Clock::new(1.0);
-        let drift = (clock.now() - OffsetDateTime::now_utc()).abs();
+        let drift = (clock.now() - wall_now()).abs();
         assert!(drift < time::Duration::milliseconds(50), "{drift}");
     }
 

@@ -294,7 +294,7 @@ impl Events {
         Event {
             id: Uuid::now_v7(),
             sim_time,
-            wall_time: OffsetDateTime::now_utc(),
+            wall_time: crate::clock::wall_now(),
             service: self.service.name().to_owned(),
             instance: self.instance.clone(),
             event_type: event_type.to_owned(),

@@ -189,7 +189,7 @@ impl Health {
                 identity,
                 version,
                 environment,
-                started_at: OffsetDateTime::now_utc(),
+                started_at: crate::clock::wall_now(),
                 started: Instant::now(),
                 state: RwLock::new(State {
                     phase: Phase::Starting,
@@ -270,7 +270,7 @@ impl Health {
             instance: id.instance().to_string(),
             version: self.inner.version,
             environment: self.inner.environment.clone(),
-            timestamp: rfc3339(OffsetDateTime::now_utc()),
+            timestamp: rfc3339(crate::clock::wall_now()),
             schema: id.schema().to_string(),
             redis_namespace: id.redis_namespace().to_string(),
             service_type: id.service_type().as_str(),

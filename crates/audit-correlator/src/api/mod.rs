@@ -171,7 +171,7 @@ impl Api {
         }
         let _turn = self.ingesting.lock().await;
         let (ingested, stored) = repo::ingest(&self.storage, events).await.map_err(storage_error)?;
-        let now = OffsetDateTime::now_utc();
+        let now = tse_runtime::clock::wall_now();
         for e in &stored {
             self.metrics
                 .ingested

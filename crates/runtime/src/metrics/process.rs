@@ -223,10 +223,7 @@ mod tests {
         );
         assert!(collector.open_fds.get() > 0);
         let start = collector.start_time.get();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64();
+        let now = crate::clock::wall_now().unix_timestamp() as f64;
         assert!(
             start > now - 3600.0 && start <= now + 1.0,
             "start {start} now {now}"

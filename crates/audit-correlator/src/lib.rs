@@ -16,8 +16,10 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 use tse_runtime::{
-    host::{BuildFuture, ServiceContext, ServiceDef, ServiceParts, no_settings},
+    host::{BoxError, BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable, no_settings},
     identity::ServiceKind,
+    metrics::dashboards::Panel,
+    storage::Migration,
 };
 
 use crate::{
@@ -25,29 +27,50 @@ use crate::{
     infra::{metrics::Metrics, repo},
 };
 
-/// Returns the definition the instance host runs.
-pub fn service() -> ServiceDef {
-    ServiceDef {
-        kind: ServiceKind::AuditCorrelator,
-        migrations: repo::MIGRATIONS,
-        check: no_settings,
-        build,
+/// The audit correlator, as the instance host runs it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AuditCorrelator;
+
+/// Returns the audit correlator, as the instance host runs it.
+pub fn service() -> AuditCorrelator {
+    AuditCorrelator
+}
+
+impl Service for AuditCorrelator {
+    type Settings = ();
+
+    fn kind(&self) -> ServiceKind {
+        ServiceKind::AuditCorrelator
+    }
+
+    fn settings(&self, settings: &SettingsTable) -> Result<(), String> {
+        no_settings(settings)
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        repo::MIGRATIONS
+    }
+
+    fn build(&self, ctx: ServiceContext, (): ()) -> BuildFuture {
+        Box::pin(build(ctx))
+    }
+
+    fn panels(&self) -> Vec<Panel> {
+        infra::dashboards::panels()
     }
 }
 
-fn build(ctx: ServiceContext) -> BuildFuture {
-    Box::pin(async move {
-        let api = Api {
-            storage: ctx.storage().clone(),
-            metrics: Arc::new(Metrics::register(ctx.metrics())?),
-            ingesting: Arc::new(Mutex::new(())),
-            registry: ctx.discovery().registry().clone(),
-            environment: ctx.config().common.environment.clone(),
-            ingest_token: ctx.config().common.ingest_secret(),
-        };
-        Ok(ServiceParts::new()
-            .with_http(api::http::router(api.clone()))
-            .with_grpc(api::grpc::server(api))
-            .with_openapi(api::openapi::description()))
-    })
+async fn build(ctx: ServiceContext) -> Result<ServiceParts, BoxError> {
+    let api = Api {
+        storage: ctx.storage().clone(),
+        metrics: Arc::new(Metrics::register(ctx.metrics())?),
+        ingesting: Arc::new(Mutex::new(())),
+        registry: ctx.discovery().registry().clone(),
+        environment: ctx.config().common.environment.clone(),
+        ingest_token: ctx.config().common.ingest_secret(),
+    };
+    Ok(ServiceParts::new()
+        .with_http(api::http::router(api.clone()))
+        .with_grpc(api::grpc::server(api))
+        .with_openapi(api::openapi::description()))
 }

@@ -28,8 +28,10 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tse_runtime::{
     faults::FaultBoard,
-    host::{BuildFuture, ServiceContext, ServiceDef, ServiceParts},
+    host::{BoxError, BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable},
     identity::ServiceKind,
+    metrics::dashboards::{Panel, Rule},
+    storage::Migration,
 };
 
 use crate::{
@@ -43,51 +45,75 @@ use crate::{
 /// database shows as feed lag (`market_data_publish_latency_seconds`) rather than growth.
 const WRITER_BACKLOG: usize = 64;
 
-/// Returns the definition the instance host runs.
-pub fn service() -> ServiceDef {
-    ServiceDef {
-        kind: ServiceKind::MarketDataSimulator,
-        migrations: repo::MIGRATIONS,
-        check: |settings| Settings::parse(settings).map(drop),
-        build,
+/// The market data simulator, as the instance host runs it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MarketData;
+
+/// Returns the market data simulator, as the instance host runs it.
+pub fn service() -> MarketData {
+    MarketData
+}
+
+impl Service for MarketData {
+    type Settings = Settings;
+
+    fn kind(&self) -> ServiceKind {
+        ServiceKind::MarketDataSimulator
+    }
+
+    fn settings(&self, settings: &SettingsTable) -> Result<Settings, String> {
+        Settings::parse(settings)
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        repo::MIGRATIONS
+    }
+
+    fn build(&self, ctx: ServiceContext, settings: Settings) -> BuildFuture {
+        Box::pin(build(ctx, settings))
+    }
+
+    fn panels(&self) -> Vec<Panel> {
+        infra::dashboards::panels()
+    }
+
+    fn rules(&self) -> Vec<Rule> {
+        infra::dashboards::rules()
     }
 }
 
-fn build(ctx: ServiceContext) -> BuildFuture {
-    Box::pin(async move {
-        let settings = Settings::parse(&ctx.config().settings)?;
-        let seed = tse_runtime::config::instance_seed(
-            settings.seed,
-            ctx.config().common.seed,
-            ctx.identity().instance().as_str(),
-        );
-        let specs: Arc<[SymbolSpec]> = settings.symbols.into();
-        let board = FaultBoard::<MarketFault>::open(&ctx, "market_data_faults_active", specs.clone()).await?;
-        let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics(), &specs)?);
-        let start = repo::load(ctx.storage(), &specs).await;
-        let (writer, rounds) = mpsc::channel(WRITER_BACKLOG);
-        let (engine, feed) = Engine::new(
-            EngineParts {
-                specs,
-                seed,
-                interval: settings.tick_interval,
-                clock: ctx.clock(),
-                events: ctx.events().clone(),
-                health: ctx.health().clone(),
-                metrics,
-                board: board.clone(),
-                writer,
-            },
-            start,
-        );
-        // The engine stops once requests have drained; the writer then stores what is left.
-        ctx.spawn(engine.run(ctx.stopping()));
-        ctx.spawn(repo::write_rounds(ctx.storage().clone(), rounds));
-        let http = api::http::router(feed.clone(), ctx.draining()).merge(board.router());
-        let openapi = api::openapi::description(feed.symbols()).merge(board.openapi());
-        Ok(ServiceParts::new()
-            .with_http(http)
-            .with_openapi(openapi)
-            .with_grpc(api::grpc::server(feed, ctx.draining())))
-    })
+async fn build(ctx: ServiceContext, settings: Settings) -> Result<ServiceParts, BoxError> {
+    let seed = tse_runtime::config::instance_seed(
+        settings.seed,
+        ctx.config().common.seed,
+        ctx.identity().instance().as_str(),
+    );
+    let specs: Arc<[SymbolSpec]> = settings.symbols.into();
+    let board = FaultBoard::<MarketFault>::open(&ctx, "market_data_faults_active", specs.clone()).await?;
+    let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics(), &specs)?);
+    let start = repo::load(ctx.storage(), &specs).await;
+    let (writer, rounds) = mpsc::channel(WRITER_BACKLOG);
+    let (engine, feed) = Engine::new(
+        EngineParts {
+            specs,
+            seed,
+            interval: settings.tick_interval,
+            clock: ctx.clock(),
+            events: ctx.events().clone(),
+            health: ctx.health().clone(),
+            metrics,
+            board: board.clone(),
+            writer,
+        },
+        start,
+    );
+    // The engine stops once requests have drained; the writer then stores what is left.
+    ctx.spawn(engine.run(ctx.stopping()));
+    ctx.spawn(repo::write_rounds(ctx.storage().clone(), rounds));
+    let http = api::http::router(feed.clone(), ctx.draining()).merge(board.router());
+    let openapi = api::openapi::description(feed.symbols()).merge(board.openapi());
+    Ok(ServiceParts::new()
+        .with_http(http)
+        .with_openapi(openapi)
+        .with_grpc(api::grpc::server(feed, ctx.draining())))
 }

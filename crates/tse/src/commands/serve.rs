@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tse_runtime::{
     config::{InstanceConfig, ProcessEnv, ServeOverrides, topology::Topology},
     host::{self, Listeners, Shared},
+    identity::ServiceKind,
     telemetry::{self, LogTarget, Terminal},
 };
 
@@ -46,9 +47,8 @@ Environment variables (flags win over them; an empty variable counts as unset):
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Service to run [env: SERVICE_NAME]: audit-correlator, test-coordinator, exchange-simulator,
-    /// custodian-simulator, market-data-simulator, trading-system-engine, risk-monitor
-    #[arg(value_name = "SERVICE")]
+    // Its help lists every service kind, as `service_help` spells them.
+    #[arg(value_name = "SERVICE", help = service_help())]
     service: Option<String>,
     /// Instance name; default: the service name (a singleton) [env: SERVICE_INSTANCE_NAME]
     #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
@@ -77,6 +77,12 @@ pub(crate) struct ServeArgs {
     topology: Option<PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
+}
+
+/// The help of the SERVICE argument: every service kind there is.
+fn service_help() -> String {
+    let names: Vec<&str> = ServiceKind::ALL.into_iter().map(ServiceKind::name).collect();
+    format!("Service to run [env: SERVICE_NAME]: {}", names.join(", "))
 }
 
 /// Runs one instance until a signal stops it.

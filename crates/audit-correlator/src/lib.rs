@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 use tse_runtime::{
-    host::{BoxError, BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable, no_settings},
+    host::{BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable, no_settings},
     identity::ServiceKind,
     metrics::dashboards::Panel,
     storage::Migration,
@@ -52,7 +52,7 @@ impl Service for AuditCorrelator {
     }
 
     fn build(&self, ctx: ServiceContext, (): ()) -> BuildFuture {
-        Box::pin(build(ctx))
+        build(ctx)
     }
 
     fn panels(&self) -> Vec<Panel> {
@@ -60,17 +60,19 @@ impl Service for AuditCorrelator {
     }
 }
 
-async fn build(ctx: ServiceContext) -> Result<ServiceParts, BoxError> {
-    let api = Api {
-        storage: ctx.storage().clone(),
-        metrics: Arc::new(Metrics::register(ctx.metrics())?),
-        ingesting: Arc::new(Mutex::new(())),
-        registry: ctx.discovery().registry().clone(),
-        environment: ctx.config().common.environment.clone(),
-        ingest_token: ctx.config().common.ingest_secret(),
-    };
-    Ok(ServiceParts::new()
-        .with_http(api::http::router(api.clone()))
-        .with_grpc(api::grpc::server(api))
-        .with_openapi(api::openapi::description()))
+fn build(ctx: ServiceContext) -> BuildFuture {
+    Box::pin(async move {
+        let api = Api {
+            storage: ctx.storage().clone(),
+            metrics: Arc::new(Metrics::register(ctx.metrics())?),
+            ingesting: Arc::new(Mutex::new(())),
+            registry: ctx.discovery().registry().clone(),
+            environment: ctx.config().common.environment.clone(),
+            ingest_token: ctx.config().common.ingest_secret(),
+        };
+        Ok(ServiceParts::new()
+            .with_http(api::http::router(api.clone()))
+            .with_grpc(api::grpc::server(api))
+            .with_openapi(api::openapi::description()))
+    })
 }

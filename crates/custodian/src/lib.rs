@@ -32,7 +32,7 @@ use tse_runtime::{
     config::instance_seed,
     faults::FaultBoard,
     health::Check,
-    host::{BoxError, BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable},
+    host::{BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable},
     identity::ServiceKind,
     metrics::dashboards::{Panel, Rule},
     storage::Migration,
@@ -75,7 +75,7 @@ impl Service for Custodian {
     }
 
     fn build(&self, ctx: ServiceContext, settings: Settings) -> BuildFuture {
-        Box::pin(build(ctx, settings))
+        build(ctx, settings)
     }
 
     fn panels(&self) -> Vec<Panel> {
@@ -87,82 +87,84 @@ impl Service for Custodian {
     }
 }
 
-async fn build(ctx: ServiceContext, settings: Settings) -> Result<ServiceParts, BoxError> {
-    let assets = settings.assets.clone();
-    let board = FaultBoard::<CustodianFault>::open(&ctx, "custodian_faults_active", ()).await?;
-    let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics())?);
-    let storage = ctx.storage().clone();
-    let health = ctx.health().clone();
-    let day =
-        time::Duration::try_from(settings.settlement_day).map_err(|e| format!("settlement_day: {e}"))?;
-    let instance = ctx.identity().instance().to_string();
-    let seed = instance_seed(None, ctx.config().common.seed, &instance);
-    let restore: Restore = {
-        let (storage, health, events, assets) = (
-            storage.clone(),
-            health.clone(),
-            ctx.events().clone(),
-            settings.assets.clone(),
-        );
-        let load = async move |storage: tse_runtime::storage::Storage| {
-            let custody = repo::load(&storage, &assets, day)
-                .await
-                .map_err(|e| format!("cannot restore the stored books: {e}"))?;
-            let problems = custody.audit();
-            if !problems.is_empty() {
-                return Err(format!(
-                    "the stored books do not add up, so they are not served: {}",
-                    problems.join("; ")
-                ));
-            }
-            Ok(Books::new(custody, events, instance, seed))
-        };
-        if storage.is_available() {
-            // The usual case: the books are read before the instance serves anything (books
-            // that cannot be read or do not add up are reported, and not served).
-            let books = load(storage).await;
-            Box::pin(async move { books })
-        } else {
-            health.set_check(
-                BOOKS_CHECK,
-                Check::down(true, "waiting for the database to restore the books"),
+fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
+    Box::pin(async move {
+        let assets = settings.assets.clone();
+        let board = FaultBoard::<CustodianFault>::open(&ctx, "custodian_faults_active", ()).await?;
+        let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics())?);
+        let storage = ctx.storage().clone();
+        let health = ctx.health().clone();
+        let day =
+            time::Duration::try_from(settings.settlement_day).map_err(|e| format!("settlement_day: {e}"))?;
+        let instance = ctx.identity().instance().to_string();
+        let seed = instance_seed(None, ctx.config().common.seed, &instance);
+        let restore: Restore = {
+            let (storage, health, events, assets) = (
+                storage.clone(),
+                health.clone(),
+                ctx.events().clone(),
+                settings.assets.clone(),
             );
-            Box::pin(async move {
-                storage.available().await;
-                load(storage).await
-            })
-        }
-    };
-    let (task, handle) = service::start(
-        service::ServiceParts {
-            storage,
+            let load = async move |storage: tse_runtime::storage::Storage| {
+                let custody = repo::load(&storage, &assets, day)
+                    .await
+                    .map_err(|e| format!("cannot restore the stored books: {e}"))?;
+                let problems = custody.audit();
+                if !problems.is_empty() {
+                    return Err(format!(
+                        "the stored books do not add up, so they are not served: {}",
+                        problems.join("; ")
+                    ));
+                }
+                Ok(Books::new(custody, events, instance, seed))
+            };
+            if storage.is_available() {
+                // The usual case: the books are read before the instance serves anything (books
+                // that cannot be read or do not add up are reported, and not served).
+                let books = load(storage).await;
+                Box::pin(async move { books })
+            } else {
+                health.set_check(
+                    BOOKS_CHECK,
+                    Check::down(true, "waiting for the database to restore the books"),
+                );
+                Box::pin(async move {
+                    storage.available().await;
+                    load(storage).await
+                })
+            }
+        };
+        let (task, handle) = service::start(
+            service::ServiceParts {
+                storage,
+                clock: ctx.clock(),
+                board: board.clone(),
+                metrics,
+                health: health.clone(),
+                stop: ctx.stopping(),
+            },
+            restore,
+        );
+        ctx.spawn(task);
+        ctx.spawn(pnl::run(PnlParts {
+            custodian: handle.clone(),
+            clients: settings.clients,
+            registry: ctx.discovery().registry().clone(),
+            environment: ctx.config().common.environment.clone(),
             clock: ctx.clock(),
             board: board.clone(),
-            metrics,
-            health: health.clone(),
+            health,
             stop: ctx.stopping(),
-        },
-        restore,
-    );
-    ctx.spawn(task);
-    ctx.spawn(pnl::run(PnlParts {
-        custodian: handle.clone(),
-        clients: settings.clients,
-        registry: ctx.discovery().registry().clone(),
-        environment: ctx.config().common.environment.clone(),
-        clock: ctx.clock(),
-        board: board.clone(),
-        health,
-        stop: ctx.stopping(),
-    }));
-    let api = Api {
-        custodian: handle,
-        board: board.clone(),
-    };
-    let http = api::http::router(api.clone()).merge(board.router());
-    let openapi = api::openapi::description(&assets).merge(board.openapi());
-    Ok(ServiceParts::new()
-        .with_http(http)
-        .with_grpc(api::grpc::server(api))
-        .with_openapi(openapi))
+        }));
+        let api = Api {
+            custodian: handle,
+            board: board.clone(),
+        };
+        let http = api::http::router(api.clone()).merge(board.router());
+        let openapi = api::openapi::description(&assets).merge(board.openapi());
+        Ok(ServiceParts::new()
+            .with_http(http)
+            .with_grpc(api::grpc::server(api))
+            .with_openapi(openapi))
+    })
 }

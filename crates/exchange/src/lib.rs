@@ -19,7 +19,7 @@
 //! - [`api`]: production API, HTTP ([`api::http`], with SSE; described in [`api::openapi`]) and
 //!   gRPC ([`api::grpc`]).
 //! - [`infra`]: storage and recovery ([`infra::repo`]); the Prometheus adapter; the exchange's
-//!   panels and alert rules in the generated monitoring ([`infra::dashboards`]).
+//!   panels in the generated monitoring ([`infra::dashboards`]).
 //!
 //! The back door is the runtime's `/chaos/v1/faults` with the kinds of [`domain::faults`].
 
@@ -36,7 +36,7 @@ use tse_runtime::{
     config::instance_seed,
     faults::FaultBoard,
     health::Check,
-    host::{BoxError, BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable},
+    host::{BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable},
     identity::ServiceKind,
     metrics::dashboards::Panel,
     storage::Migration,
@@ -86,7 +86,7 @@ impl Service for Exchange {
     }
 
     fn build(&self, ctx: ServiceContext, settings: Settings) -> BuildFuture {
-        Box::pin(build(ctx, settings))
+        build(ctx, settings)
     }
 
     fn panels(&self) -> Vec<Panel> {
@@ -94,87 +94,89 @@ impl Service for Exchange {
     }
 }
 
-async fn build(ctx: ServiceContext, settings: Settings) -> Result<ServiceParts, BoxError> {
-    let instruments: Arc<[Instrument]> = settings.instruments.clone().into();
-    let board = FaultBoard::<ExchangeFault>::open(&ctx, "exchange_faults_active", instruments).await?;
-    let faults = FaultState::default();
-    ctx.spawn(faults.clone().follow(board.clone(), ctx.stopping()));
-    let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics(), &settings.instruments)?);
-    let storage = ctx.storage().clone();
-    let health = ctx.health().clone();
-    let fresh = {
-        let (instruments, fees) = (settings.instruments.clone(), settings.fees);
-        move || Venue::new(instruments.clone(), fees)
-    };
-    let (venue, restore): (Venue, Option<Restore>) = if storage.is_available() {
-        let mut venue = fresh();
-        repo::load(&storage, &mut venue).await?;
-        health.set_check(LEDGER_CHECK, Check::up(true));
-        (venue, None)
-    } else {
-        health.set_check(
-            LEDGER_CHECK,
-            Check::down(true, "waiting for the database to restore books and balances"),
-        );
-        let (storage, health, empty) = (storage.clone(), health.clone(), fresh.clone());
-        let restore = async move {
-            storage.available().await;
-            let mut venue = empty();
-            match repo::load(&storage, &mut venue).await {
-                Ok(_) => {
-                    health.set_check(LEDGER_CHECK, Check::up(true));
-                    Ok(venue)
-                }
-                Err(e) => {
-                    let reason = format!("cannot restore the stored state: {e}");
-                    health.set_check(LEDGER_CHECK, Check::down(true, reason.clone()));
-                    Err(reason)
-                }
-            }
+fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
+    Box::pin(async move {
+        let instruments: Arc<[Instrument]> = settings.instruments.clone().into();
+        let board = FaultBoard::<ExchangeFault>::open(&ctx, "exchange_faults_active", instruments).await?;
+        let faults = FaultState::default();
+        ctx.spawn(faults.clone().follow(board.clone(), ctx.stopping()));
+        let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics(), &settings.instruments)?);
+        let storage = ctx.storage().clone();
+        let health = ctx.health().clone();
+        let fresh = {
+            let (instruments, fees) = (settings.instruments.clone(), settings.fees);
+            move || Venue::new(instruments.clone(), fees)
         };
-        (fresh(), Some(Box::pin(restore) as Restore))
-    };
-    let (writer, commits) = mpsc::channel(WRITER_BACKLOG);
-    let (engine, handle) = Engine::new(EngineParts {
-        venue,
-        clock: ctx.clock(),
-        events: ctx.events().clone(),
-        instance: ctx.identity().instance().to_string(),
-        faults: faults.clone(),
-        metrics,
-        seed: instance_seed(None, ctx.config().common.seed, ctx.identity().instance().as_str()),
-        writer,
-    });
-    // The engine stops once every handle is gone (servers drained, provider stopped); the writer
-    // then stores what is left and answers it.
-    ctx.spawn(engine.run(restore, ctx.stopping()));
-    ctx.spawn(repo::write_commits(WriterParts {
-        storage: storage.clone(),
-        commits,
-        market: handle.market_sender(),
-        health: health.clone(),
-    }));
-    ctx.spawn(liquidity::run(LiquidityParts {
-        engine: handle.clone(),
-        rule: settings.liquidity,
-        market_data: settings.market_data,
-        registry: ctx.discovery().registry().clone(),
-        environment: ctx.config().common.environment.clone(),
-        faults: faults.clone(),
-        health,
-        stop: ctx.stopping(),
-        events: ctx.events().clone(),
-        storage: storage.clone(),
-    }));
-    let api = Api {
-        engine: handle,
-        storage,
-        faults,
-        draining: ctx.draining(),
-    };
-    let http = api::http::router(api.clone(), ctx.draining()).merge(board.router());
-    Ok(ServiceParts::new()
-        .with_http(http)
-        .with_openapi(api::openapi::description(&settings.instruments).merge(board.openapi()))
-        .with_grpc(api::grpc::server(api, ctx.draining())))
+        let (venue, restore): (Venue, Option<Restore>) = if storage.is_available() {
+            let mut venue = fresh();
+            repo::load(&storage, &mut venue).await?;
+            health.set_check(LEDGER_CHECK, Check::up(true));
+            (venue, None)
+        } else {
+            health.set_check(
+                LEDGER_CHECK,
+                Check::down(true, "waiting for the database to restore books and balances"),
+            );
+            let (storage, health, empty) = (storage.clone(), health.clone(), fresh.clone());
+            let restore = async move {
+                storage.available().await;
+                let mut venue = empty();
+                match repo::load(&storage, &mut venue).await {
+                    Ok(_) => {
+                        health.set_check(LEDGER_CHECK, Check::up(true));
+                        Ok(venue)
+                    }
+                    Err(e) => {
+                        let reason = format!("cannot restore the stored state: {e}");
+                        health.set_check(LEDGER_CHECK, Check::down(true, reason.clone()));
+                        Err(reason)
+                    }
+                }
+            };
+            (fresh(), Some(Box::pin(restore) as Restore))
+        };
+        let (writer, commits) = mpsc::channel(WRITER_BACKLOG);
+        let (engine, handle) = Engine::new(EngineParts {
+            venue,
+            clock: ctx.clock(),
+            events: ctx.events().clone(),
+            instance: ctx.identity().instance().to_string(),
+            faults: faults.clone(),
+            metrics,
+            seed: instance_seed(None, ctx.config().common.seed, ctx.identity().instance().as_str()),
+            writer,
+        });
+        // The engine stops once every handle is gone (servers drained, provider stopped); the writer
+        // then stores what is left and answers it.
+        ctx.spawn(engine.run(restore, ctx.stopping()));
+        ctx.spawn(repo::write_commits(WriterParts {
+            storage: storage.clone(),
+            commits,
+            market: handle.market_sender(),
+            health: health.clone(),
+        }));
+        ctx.spawn(liquidity::run(LiquidityParts {
+            engine: handle.clone(),
+            rule: settings.liquidity,
+            market_data: settings.market_data,
+            registry: ctx.discovery().registry().clone(),
+            environment: ctx.config().common.environment.clone(),
+            faults: faults.clone(),
+            health,
+            stop: ctx.stopping(),
+            events: ctx.events().clone(),
+            storage: storage.clone(),
+        }));
+        let api = Api {
+            engine: handle,
+            storage,
+            faults,
+            draining: ctx.draining(),
+        };
+        let http = api::http::router(api.clone(), ctx.draining()).merge(board.router());
+        Ok(ServiceParts::new()
+            .with_http(http)
+            .with_openapi(api::openapi::description(&settings.instruments).merge(board.openapi()))
+            .with_grpc(api::grpc::server(api, ctx.draining())))
+    })
 }

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tse_runtime::{
     faults::FaultBoard,
-    host::{BoxError, BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable},
+    host::{BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable},
     identity::ServiceKind,
     metrics::dashboards::{Panel, Rule},
     storage::Migration,
@@ -70,7 +70,7 @@ impl Service for MarketData {
     }
 
     fn build(&self, ctx: ServiceContext, settings: Settings) -> BuildFuture {
-        Box::pin(build(ctx, settings))
+        build(ctx, settings)
     }
 
     fn panels(&self) -> Vec<Panel> {
@@ -82,38 +82,40 @@ impl Service for MarketData {
     }
 }
 
-async fn build(ctx: ServiceContext, settings: Settings) -> Result<ServiceParts, BoxError> {
-    let seed = tse_runtime::config::instance_seed(
-        settings.seed,
-        ctx.config().common.seed,
-        ctx.identity().instance().as_str(),
-    );
-    let specs: Arc<[SymbolSpec]> = settings.symbols.into();
-    let board = FaultBoard::<MarketFault>::open(&ctx, "market_data_faults_active", specs.clone()).await?;
-    let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics(), &specs)?);
-    let start = repo::load(ctx.storage(), &specs).await;
-    let (writer, rounds) = mpsc::channel(WRITER_BACKLOG);
-    let (engine, feed) = Engine::new(
-        EngineParts {
-            specs,
-            seed,
-            interval: settings.tick_interval,
-            clock: ctx.clock(),
-            events: ctx.events().clone(),
-            health: ctx.health().clone(),
-            metrics,
-            board: board.clone(),
-            writer,
-        },
-        start,
-    );
-    // The engine stops once requests have drained; the writer then stores what is left.
-    ctx.spawn(engine.run(ctx.stopping()));
-    ctx.spawn(repo::write_rounds(ctx.storage().clone(), rounds));
-    let http = api::http::router(feed.clone(), ctx.draining()).merge(board.router());
-    let openapi = api::openapi::description(feed.symbols()).merge(board.openapi());
-    Ok(ServiceParts::new()
-        .with_http(http)
-        .with_openapi(openapi)
-        .with_grpc(api::grpc::server(feed, ctx.draining())))
+fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
+    Box::pin(async move {
+        let seed = tse_runtime::config::instance_seed(
+            settings.seed,
+            ctx.config().common.seed,
+            ctx.identity().instance().as_str(),
+        );
+        let specs: Arc<[SymbolSpec]> = settings.symbols.into();
+        let board = FaultBoard::<MarketFault>::open(&ctx, "market_data_faults_active", specs.clone()).await?;
+        let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics(), &specs)?);
+        let start = repo::load(ctx.storage(), &specs).await;
+        let (writer, rounds) = mpsc::channel(WRITER_BACKLOG);
+        let (engine, feed) = Engine::new(
+            EngineParts {
+                specs,
+                seed,
+                interval: settings.tick_interval,
+                clock: ctx.clock(),
+                events: ctx.events().clone(),
+                health: ctx.health().clone(),
+                metrics,
+                board: board.clone(),
+                writer,
+            },
+            start,
+        );
+        // The engine stops once requests have drained; the writer then stores what is left.
+        ctx.spawn(engine.run(ctx.stopping()));
+        ctx.spawn(repo::write_rounds(ctx.storage().clone(), rounds));
+        let http = api::http::router(feed.clone(), ctx.draining()).merge(board.router());
+        let openapi = api::openapi::description(feed.symbols()).merge(board.openapi());
+        Ok(ServiceParts::new()
+            .with_http(http)
+            .with_openapi(openapi)
+            .with_grpc(api::grpc::server(feed, ctx.draining())))
+    })
 }

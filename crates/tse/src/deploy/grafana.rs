@@ -113,4 +113,22 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn panels_of_one_title_are_one_panel_drawing_every_contributor() {
+        for dashboard in Dashboard::ALL {
+            let panels = panels(dashboard);
+            let titles: std::collections::BTreeSet<&str> = panels.iter().map(|p| p.title).collect();
+            assert_eq!(titles.len(), panels.len(), "{dashboard:?} repeats a title");
+        }
+        let entities = panels(Dashboard::Entities);
+        let faults = entities.iter().find(|p| p.title == "Faults active").unwrap();
+        for gauge in [
+            "exchange_faults_active",
+            "custodian_faults_active",
+            "market_data_faults_active",
+        ] {
+            assert!(faults.exprs.iter().any(|e| e.starts_with(gauge)), "{gauge}");
+        }
+    }
 }

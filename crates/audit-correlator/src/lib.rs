@@ -16,8 +16,10 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 use tse_runtime::{
-    host::{BuildFuture, ServiceContext, ServiceDef, ServiceParts, no_settings},
+    host::{BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable, no_settings},
     identity::ServiceKind,
+    metrics::dashboards::Panel,
+    storage::Migration,
 };
 
 use crate::{
@@ -25,13 +27,36 @@ use crate::{
     infra::{metrics::Metrics, repo},
 };
 
-/// Returns the definition the instance host runs.
-pub fn service() -> ServiceDef {
-    ServiceDef {
-        kind: ServiceKind::AuditCorrelator,
-        migrations: repo::MIGRATIONS,
-        check: no_settings,
-        build,
+/// The audit correlator, as the instance host runs it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AuditCorrelator;
+
+/// Returns the audit correlator, as the instance host runs it.
+pub fn service() -> AuditCorrelator {
+    AuditCorrelator
+}
+
+impl Service for AuditCorrelator {
+    type Settings = ();
+
+    fn kind(&self) -> ServiceKind {
+        ServiceKind::AuditCorrelator
+    }
+
+    fn settings(&self, settings: &SettingsTable) -> Result<(), String> {
+        no_settings(settings)
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        repo::MIGRATIONS
+    }
+
+    fn build(&self, ctx: ServiceContext, (): ()) -> BuildFuture {
+        build(ctx)
+    }
+
+    fn panels(&self) -> Vec<Panel> {
+        infra::dashboards::panels()
     }
 }
 

@@ -32,8 +32,10 @@ use tse_runtime::{
     config::instance_seed,
     faults::FaultBoard,
     health::Check,
-    host::{BuildFuture, ServiceContext, ServiceDef, ServiceParts},
+    host::{BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable},
     identity::ServiceKind,
+    metrics::dashboards::{Panel, Rule},
+    storage::Migration,
 };
 
 use crate::{
@@ -48,19 +50,45 @@ use crate::{
     settings::Settings,
 };
 
-/// Returns the definition the instance host runs.
-pub fn service() -> ServiceDef {
-    ServiceDef {
-        kind: ServiceKind::CustodianSimulator,
-        migrations: repo::MIGRATIONS,
-        check: |settings| Settings::parse(settings).map(drop),
-        build,
+/// The custodian simulator, as the instance host runs it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Custodian;
+
+/// Returns the custodian simulator, as the instance host runs it.
+pub fn service() -> Custodian {
+    Custodian
+}
+
+impl Service for Custodian {
+    type Settings = Settings;
+
+    fn kind(&self) -> ServiceKind {
+        ServiceKind::CustodianSimulator
+    }
+
+    fn settings(&self, settings: &SettingsTable) -> Result<Settings, String> {
+        Settings::parse(settings)
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        repo::MIGRATIONS
+    }
+
+    fn build(&self, ctx: ServiceContext, settings: Settings) -> BuildFuture {
+        build(ctx, settings)
+    }
+
+    fn panels(&self) -> Vec<Panel> {
+        infra::dashboards::panels()
+    }
+
+    fn rules(&self) -> Vec<Rule> {
+        infra::dashboards::rules()
     }
 }
 
-fn build(ctx: ServiceContext) -> BuildFuture {
+fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
     Box::pin(async move {
-        let settings = Settings::parse(&ctx.config().settings)?;
         let assets = settings.assets.clone();
         let board = FaultBoard::<CustodianFault>::open(&ctx, "custodian_faults_active", ()).await?;
         let metrics = Arc::new(PrometheusMetrics::register(ctx.metrics())?);

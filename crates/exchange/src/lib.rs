@@ -18,7 +18,8 @@
 //!   ([`app::liquidity`]), the views the APIs answer with, the fault snapshot, the metrics port.
 //! - [`api`]: production API, HTTP ([`api::http`], with SSE; described in [`api::openapi`]) and
 //!   gRPC ([`api::grpc`]).
-//! - [`infra`]: storage and recovery ([`infra::repo`]); the Prometheus adapter.
+//! - [`infra`]: storage and recovery ([`infra::repo`]); the Prometheus adapter; the exchange's
+//!   panels in the generated monitoring ([`infra::dashboards`]).
 //!
 //! The back door is the runtime's `/chaos/v1/faults` with the kinds of [`domain::faults`].
 
@@ -35,8 +36,10 @@ use tse_runtime::{
     config::instance_seed,
     faults::FaultBoard,
     health::Check,
-    host::{BuildFuture, ServiceContext, ServiceDef, ServiceParts},
+    host::{BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable},
     identity::ServiceKind,
+    metrics::dashboards::Panel,
+    storage::Migration,
 };
 
 use crate::{
@@ -58,19 +61,41 @@ use crate::{
 /// database shows as acknowledgement latency rather than growth.
 const WRITER_BACKLOG: usize = 64;
 
-/// Returns the definition the instance host runs.
-pub fn service() -> ServiceDef {
-    ServiceDef {
-        kind: ServiceKind::ExchangeSimulator,
-        migrations: repo::MIGRATIONS,
-        check: |settings| Settings::parse(settings).map(drop),
-        build,
+/// The exchange simulator, as the instance host runs it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Exchange;
+
+/// Returns the exchange simulator, as the instance host runs it.
+pub fn service() -> Exchange {
+    Exchange
+}
+
+impl Service for Exchange {
+    type Settings = Settings;
+
+    fn kind(&self) -> ServiceKind {
+        ServiceKind::ExchangeSimulator
+    }
+
+    fn settings(&self, settings: &SettingsTable) -> Result<Settings, String> {
+        Settings::parse(settings)
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        repo::MIGRATIONS
+    }
+
+    fn build(&self, ctx: ServiceContext, settings: Settings) -> BuildFuture {
+        build(ctx, settings)
+    }
+
+    fn panels(&self) -> Vec<Panel> {
+        infra::dashboards::panels()
     }
 }
 
-fn build(ctx: ServiceContext) -> BuildFuture {
+fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
     Box::pin(async move {
-        let settings = Settings::parse(&ctx.config().settings)?;
         let instruments: Arc<[Instrument]> = settings.instruments.clone().into();
         let board = FaultBoard::<ExchangeFault>::open(&ctx, "exchange_faults_active", instruments).await?;
         let faults = FaultState::default();

@@ -28,8 +28,10 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tse_runtime::{
     faults::FaultBoard,
-    host::{BuildFuture, ServiceContext, ServiceDef, ServiceParts},
+    host::{BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable},
     identity::ServiceKind,
+    metrics::dashboards::{Panel, Rule},
+    storage::Migration,
 };
 
 use crate::{
@@ -43,19 +45,45 @@ use crate::{
 /// database shows as feed lag (`market_data_publish_latency_seconds`) rather than growth.
 const WRITER_BACKLOG: usize = 64;
 
-/// Returns the definition the instance host runs.
-pub fn service() -> ServiceDef {
-    ServiceDef {
-        kind: ServiceKind::MarketDataSimulator,
-        migrations: repo::MIGRATIONS,
-        check: |settings| Settings::parse(settings).map(drop),
-        build,
+/// The market data simulator, as the instance host runs it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MarketData;
+
+/// Returns the market data simulator, as the instance host runs it.
+pub fn service() -> MarketData {
+    MarketData
+}
+
+impl Service for MarketData {
+    type Settings = Settings;
+
+    fn kind(&self) -> ServiceKind {
+        ServiceKind::MarketDataSimulator
+    }
+
+    fn settings(&self, settings: &SettingsTable) -> Result<Settings, String> {
+        Settings::parse(settings)
+    }
+
+    fn migrations(&self) -> &'static [Migration] {
+        repo::MIGRATIONS
+    }
+
+    fn build(&self, ctx: ServiceContext, settings: Settings) -> BuildFuture {
+        build(ctx, settings)
+    }
+
+    fn panels(&self) -> Vec<Panel> {
+        infra::dashboards::panels()
+    }
+
+    fn rules(&self) -> Vec<Rule> {
+        infra::dashboards::rules()
     }
 }
 
-fn build(ctx: ServiceContext) -> BuildFuture {
+fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
     Box::pin(async move {
-        let settings = Settings::parse(&ctx.config().settings)?;
         let seed = tse_runtime::config::instance_seed(
             settings.seed,
             ctx.config().common.seed,

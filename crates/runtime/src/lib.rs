@@ -10,7 +10,7 @@
 //! - [`config`]: environment variables, flags and the topology file, validated before any port is bound;
 //!   secrets masked wherever shown.
 //! - [`host`]: starts an instance on bound listeners, in the brief's order, and drains it on shutdown;
-//!   the [`host::ServiceDef`] / [`host::ServiceContext`] / [`host::ServiceParts`] contract with services.
+//!   the [`host::Service`] / [`host::ServiceContext`] / [`host::ServiceParts`] contract with services.
 //! - [`storage`]: PostgreSQL schema or SQLite file per instance, SQL written once for both, migrations,
 //!   and the durable spool that keeps writes while the database is away.
 //! - [`cache`]: Redis or embedded key-value store, confined to the instance's namespace.

@@ -6,9 +6,32 @@
 //! Its domain (`domain/`, pure), use cases (`app/`), APIs (`api/`) and adapters (`infra/`) come
 //! with the issue that builds its behaviour.
 
-use tse_runtime::{host::ServiceDef, identity::ServiceKind};
+use tse_runtime::{
+    host::{BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable, no_settings},
+    identity::ServiceKind,
+};
 
-/// Returns the definition the instance host runs.
-pub fn service() -> ServiceDef {
-    ServiceDef::host_only(ServiceKind::TestCoordinator)
+/// The test coordinator, as the instance host runs it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TestCoordinator;
+
+/// Returns the test coordinator, as the instance host runs it.
+pub fn service() -> TestCoordinator {
+    TestCoordinator
+}
+
+impl Service for TestCoordinator {
+    type Settings = ();
+
+    fn kind(&self) -> ServiceKind {
+        ServiceKind::TestCoordinator
+    }
+
+    fn settings(&self, settings: &SettingsTable) -> Result<(), String> {
+        no_settings(settings)
+    }
+
+    fn build(&self, _ctx: ServiceContext, (): ()) -> BuildFuture {
+        Box::pin(async { Ok(ServiceParts::new()) })
+    }
 }

@@ -12,7 +12,7 @@ use tse_runtime::{
     clock::Clock,
     config::{InstanceConfig, ServeOverrides},
     discovery::Registry,
-    host::{self, Listeners, RunningInstance, ServiceDef, Shared},
+    host::{self, Listeners, PreparedService, RunningInstance, Service, ServiceDef, Shared},
     identity::ServiceKind,
 };
 
@@ -42,7 +42,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// An instance of `service` with default options.
-pub async fn spawn_service(service: ServiceDef) -> TestApp {
+pub async fn spawn_service(service: impl Service) -> TestApp {
     spawn_with(service, TestOptions::default()).await
 }
 
@@ -73,7 +73,7 @@ pub struct TestOptions {
 }
 
 /// An instance of `service` with `options`; panics if it cannot start.
-pub async fn spawn_with(service: ServiceDef, options: TestOptions) -> TestApp {
+pub async fn spawn_with(service: impl Service, options: TestOptions) -> TestApp {
     try_spawn(service, options).await.expect("instance starts")
 }
 
@@ -82,7 +82,7 @@ pub async fn spawn_with(service: ServiceDef, options: TestOptions) -> TestApp {
 /// # Errors
 /// The host's error.
 pub async fn try_spawn(
-    service: ServiceDef,
+    service: impl Service,
     options: TestOptions,
 ) -> Result<TestApp, tse_runtime::host::HostError> {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -91,7 +91,7 @@ pub async fn try_spawn(
         .clone()
         .unwrap_or_else(|| unique_instance("exchange"));
     let overrides = ServeOverrides {
-        service: Some(service.kind.name().to_owned()),
+        service: Some(service.kind().name().to_owned()),
         instance: Some(instance_name.clone()),
         http_port: Some(0),
         grpc_port: Some(0),
@@ -125,9 +125,9 @@ pub async fn try_spawn(
     env.extend(options.env.iter().copied());
     let mut config = InstanceConfig::load(&overrides, &env).expect("valid test configuration");
     if let Some(settings) = options.settings.clone() {
-        (service.check)(&settings).expect("valid test settings");
         config.settings = settings;
     }
+    let service = PreparedService::new(service, &config.settings).expect("valid test settings");
     let data_dir = config.data_dir.clone();
     let shared = match options.registry {
         Some(registry) => Shared {

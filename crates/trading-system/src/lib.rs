@@ -5,16 +5,47 @@
 //! metrics, the standard gRPC health and reflection services and `tse.runtime.v1.InstanceService`.
 //! Its domain (`domain/`, pure), use cases (`app/`), APIs (`api/`) and adapters (`infra/`) come
 //! with the issue that builds its behaviour.
+//! - [`dashboards`]: its panels in the generated monitoring.
 //!
 //! # Metrics the dashboards expect
-//! The generated Grafana dashboards (`tse::deploy::grafana`) already read what this service is to
-//! publish — `trading_strategies_running{strategy}`, `trading_orders_submitted_total{strategy,exchange}`,
-//! `trading_orders_rejected_total{strategy,reason}`, `trading_pnl_usd{strategy}` — and mark those
-//! panels as awaiting them until it does.
+//! Its panels on the generated Grafana dashboards ([`dashboards`]) already read what this service
+//! is to publish — `trading_strategies_running{strategy}`,
+//! `trading_orders_submitted_total{strategy,exchange}`, `trading_orders_rejected_total{strategy,reason}`,
+//! `trading_pnl_usd{strategy}` — and mark those panels as awaiting them until it does.
 
-use tse_runtime::{host::ServiceDef, identity::ServiceKind};
+pub mod dashboards;
 
-/// Returns the definition the instance host runs.
-pub fn service() -> ServiceDef {
-    ServiceDef::host_only(ServiceKind::TradingSystemEngine)
+use tse_runtime::{
+    host::{BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable, no_settings},
+    identity::ServiceKind,
+    metrics::dashboards::Panel,
+};
+
+/// The trading system engine, as the instance host runs it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TradingSystem;
+
+/// Returns the trading system engine, as the instance host runs it.
+pub fn service() -> TradingSystem {
+    TradingSystem
+}
+
+impl Service for TradingSystem {
+    type Settings = ();
+
+    fn kind(&self) -> ServiceKind {
+        ServiceKind::TradingSystemEngine
+    }
+
+    fn settings(&self, settings: &SettingsTable) -> Result<(), String> {
+        no_settings(settings)
+    }
+
+    fn build(&self, _ctx: ServiceContext, (): ()) -> BuildFuture {
+        Box::pin(async { Ok(ServiceParts::new()) })
+    }
+
+    fn panels(&self) -> Vec<Panel> {
+        dashboards::panels()
+    }
 }

@@ -1,18 +1,26 @@
 //! Which crate implements which service kind: the one place the binary wires services to the host.
+//! Each service describes itself (settings, migrations, build, panels, rules); this list only names
+//! them, one line each.
 
-use tse_runtime::{host::ServiceDef, identity::ServiceKind};
+use tse_runtime::{host::AnyService, identity::ServiceKind};
 
-/// Returns the definition of `kind` the instance host runs.
-pub fn service(kind: ServiceKind) -> ServiceDef {
-    match kind {
-        ServiceKind::AuditCorrelator => tse_audit_correlator::service(),
-        ServiceKind::TestCoordinator => tse_test_coordinator::service(),
-        ServiceKind::ExchangeSimulator => tse_exchange::service(),
-        ServiceKind::CustodianSimulator => tse_custodian::service(),
-        ServiceKind::MarketDataSimulator => tse_market_data::service(),
-        ServiceKind::TradingSystemEngine => tse_trading_system::service(),
-        ServiceKind::RiskMonitor => tse_risk_monitor::service(),
-    }
+/// Every service the binary runs, in the order the generated monitoring lists their panels and rules.
+pub const SERVICES: [&dyn AnyService; ServiceKind::ALL.len()] = [
+    &tse_audit_correlator::AuditCorrelator,
+    &tse_test_coordinator::TestCoordinator,
+    &tse_exchange::Exchange,
+    &tse_custodian::Custodian,
+    &tse_market_data::MarketData,
+    &tse_trading_system::TradingSystem,
+    &tse_risk_monitor::RiskMonitor,
+];
+
+/// Returns the service of `kind` the instance host runs.
+pub fn service(kind: ServiceKind) -> &'static dyn AnyService {
+    SERVICES
+        .into_iter()
+        .find(|service| service.kind() == kind)
+        .expect("the catalog lists every service kind (a test checks it)")
 }
 
 #[cfg(test)]
@@ -22,7 +30,9 @@ mod tests {
     #[test]
     fn every_kind_maps_to_its_own_service() {
         for kind in ServiceKind::ALL {
-            assert_eq!(service(kind).kind, kind);
+            assert_eq!(service(kind).kind(), kind);
+            let listed = SERVICES.iter().filter(|s| s.kind() == kind).count();
+            assert_eq!(listed, 1, "{kind} is listed once");
         }
     }
 }

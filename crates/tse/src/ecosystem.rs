@@ -11,10 +11,8 @@ use futures::{StreamExt, stream::FuturesUnordered};
 use tokio_util::sync::CancellationToken;
 use tse_runtime::{
     config::topology::EcosystemConfig,
-    host::{self, HostError, Listeners, RunningInstance, Shared},
+    host::{self, HostError, Listeners, PreparedService, RunningInstance, Shared},
 };
-
-use crate::catalog;
 
 /// A running ecosystem.
 pub struct Ecosystem {
@@ -23,11 +21,16 @@ pub struct Ecosystem {
 }
 
 impl Ecosystem {
-    /// Binds every port, then starts every instance. Cancelling `shutdown` stops them all.
+    /// Binds every port, then starts every instance, each with its service in `services` (in
+    /// topology order, settings parsed). Cancelling `shutdown` stops them all.
     ///
     /// # Errors
     /// Returns the first failure; instances already started are stopped before returning.
-    pub async fn start(config: &EcosystemConfig, shutdown: CancellationToken) -> Result<Self, String> {
+    pub async fn start(
+        config: &EcosystemConfig,
+        services: Vec<PreparedService>,
+        shutdown: CancellationToken,
+    ) -> Result<Self, String> {
         let mut listeners = Vec::with_capacity(config.instances.len());
         for instance in &config.instances {
             listeners.push(Listeners::bind(instance).await.map_err(|e| e.to_string())?);
@@ -38,9 +41,8 @@ impl Ecosystem {
         let starts = config
             .instances
             .iter()
-            .zip(listeners)
-            .map(|(instance, listeners)| {
-                let service = catalog::service(instance.identity.service());
+            .zip(services.into_iter().zip(listeners))
+            .map(|(instance, (service, listeners))| {
                 host::start(
                     instance.clone(),
                     service,

@@ -11,18 +11,26 @@
 //! on stderr, 1 a runtime failure (a port in use, a service that cannot start, a panic).
 //!
 //! # Layout
-//! - [`cli`]: the command line, its help texts, and what each command does.
-//! - [`catalog`]: which crate implements which service kind.
+//! - [`cli`]: the command line and its help texts; it parses and dispatches.
+//! - `commands`: what each command does, one file per command (`up`, `serve`, `names`, `deploy`).
+//! - [`catalog`]: which crate implements which service kind, one line each.
 //! - [`ecosystem`]: many instances in one process, started and stopped together.
 //! - [`status`]: `tse status`.
+//! - [`deploy`]: generated deployments (Compose, Kubernetes, Prometheus, Grafana provisioning).
+//! - `failure`: how a command fails, and its exit code.
+//! - `secrets`: private files, the admin token, random secrets.
+//! - `signal`: SIGINT and SIGTERM.
 //! - `panics`: a panic logged as an error, and exit 1.
-//! - [`deploy`]: generated deployments (Compose, Prometheus, Grafana provisioning).
 
 pub mod catalog;
 pub mod cli;
+mod commands;
 pub mod deploy;
 pub mod ecosystem;
+mod failure;
 mod panics;
+mod secrets;
+mod signal;
 pub mod status;
 mod table;
 

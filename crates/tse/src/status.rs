@@ -8,7 +8,7 @@ use tse_runtime::{
     discovery::{Registration, Registry},
 };
 
-use crate::cli::{Failure, input, runtime};
+use crate::failure::{Failure, input, runtime};
 
 const DEFAULT_URL: &str = "http://127.0.0.1:8080";
 

@@ -1,4 +1,6 @@
-//! Adapters: storage of the exchange's state and the Prometheus metrics.
+//! Adapters: storage of the exchange's state, the Prometheus metrics, and the exchange's panels
+//! and rules in the generated monitoring.
 
+pub mod dashboards;
 pub mod metrics;
 pub mod repo;

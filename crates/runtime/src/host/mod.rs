@@ -1,59 +1,83 @@
 //! The instance host: everything an instance needs that is not its business (BRIEF §4).
 //!
-//! A service hands the host a [`ServiceDef`]: its kind, its migrations, and an async `build` function
-//! that receives a [`ServiceContext`] (configuration, metrics registry, health, storage, cache,
-//! discovery, lifecycle, task tracker) and returns its [`ServiceParts`] (HTTP routes, gRPC services).
-//! The host does the rest, in the order of the brief: validated configuration → open storage (never
-//! fatal when the database is down) → register in discovery → start the heartbeat → start the service
-//! → serve gRPC and HTTP, logging each step inside the instance's span. On shutdown it stops
-//! accepting, drains in-flight requests, stops the service's tasks, deregisters, stops its own
-//! supervisors and closes storage (spooled writes stay on disk for the next start).
+//! A service describes itself to the host as a [`Service`]: its kind, its settings and their parser,
+//! its migrations, an async `build` that receives a [`ServiceContext`] (configuration, metrics
+//! registry, health, storage, cache, discovery, lifecycle, task tracker) and the parsed settings and
+//! returns its [`ServiceParts`] (HTTP routes, gRPC services), and its panels and rules. The settings
+//! are parsed once, before any port is bound ([`PreparedService`]). The host does the rest, in the
+//! order of the brief: validated configuration → open storage (never fatal when the database is
+//! down) → register in discovery → start the heartbeat → start the service → serve gRPC and HTTP,
+//! logging each step inside the instance's span. On shutdown it stops accepting, drains in-flight
+//! requests, stops the service's tasks, deregisters, stops its own supervisors and closes storage
+//! (spooled writes stay on disk for the next start); a start that fails part way takes down what it
+//! started through the same teardown.
 //!
 //! Listeners are bound separately ([`Listeners::bind`]) so that `tse up` can claim every port of an
 //! ecosystem before starting any instance, and so that port 0 resolves to a real port first.
+//!
+//! # Layout
+//! - `service`: the [`Service`] contract, its type-erased [`AnyService`] and [`PreparedService`],
+//!   [`ServiceDef`] (a service written as functions), [`ServiceParts`].
+//! - `monitoring`: the host's own panels and rules ([`monitoring::panels`], [`monitoring::rules`]).
+//! - `error`: [`HostError`].
+//! - `failure`: a panicking task takes the instance down.
+//! - `supervisor`: the running instance's watch, and the one teardown.
+//! - `http`, `grpc`, `conn`: the two servers and their connection limits.
 
 mod conn;
+mod error;
+mod failure;
 mod grpc;
 mod http;
+pub mod monitoring;
+mod service;
+mod supervisor;
 
-use std::{
-    any::Any,
-    future::Future,
-    io,
-    net::SocketAddr,
-    panic::AssertUnwindSafe,
-    pin::Pin,
-    sync::{Arc, Mutex},
-};
-
-use futures::FutureExt;
+use std::{net::SocketAddr, sync::Arc};
 
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tracing::{Instrument, error, info, warn};
+use tracing::{Instrument, info, warn};
 
+pub use error::HostError;
+pub(crate) use failure::panic_message;
+pub use service::{
+    AnyService, BoxError, BuildFuture, PreparedService, Service, ServiceDef, ServiceParts, SettingsTable,
+    no_settings,
+};
+
+use self::{
+    failure::Failure,
+    supervisor::{Supervisor, Teardown},
+};
 use crate::{
-    cache::{self, Cache, CacheError},
+    cache::{self, Cache},
     clock::Clock,
-    config::{CommonConfig, DRAIN_TIMEOUT, InstanceConfig},
+    config::{CommonConfig, InstanceConfig},
     discovery::{self, Discovery, DiscoveryError, Registration, Registry},
-    events::Events,
+    events::{self, Events},
+    faults,
     health::{Check, Dependency, Health, Phase},
-    identity::{Identity, ServiceKind},
+    identity::Identity,
     metrics::InstanceMetrics,
     shipper::{Shipper, ShipperMetrics},
-    storage::{Migration, MigrationSet, Storage, StorageError},
+    storage::{MigrationSet, RUNTIME_COMPONENT, Storage},
     telemetry::instance_span,
 };
+
+/// A running HTTP or gRPC server; it ends with why it stopped, when it stopped on its own.
+type Server = JoinHandle<Result<(), String>>;
 
 /// Version of the binary, reported in health, metrics and discovery.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Errors a service's `build` may return.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The future a service's `build` returns.
-pub type BuildFuture = Pin<Box<dyn Future<Output = Result<ServiceParts, BoxError>> + Send>>;
+/// The tables of the runtime's features above storage, in every instance's schema: the event
+/// outbox and the faults of the back door (storage's own write marker is version 1 of the same
+/// component).
+pub const RUNTIME_MIGRATIONS: MigrationSet = MigrationSet {
+    component: RUNTIME_COMPONENT,
+    migrations: &[events::OUTBOX_MIGRATION, faults::FAULTS_MIGRATION],
+};
 
 /// What every instance of an ecosystem shares: the discovery registry and the simulated clock.
 #[derive(Clone)]
@@ -99,44 +123,6 @@ impl Shared {
             }
         };
         Ok(Self { registry, clock })
-    }
-}
-
-/// What a service crate gives the host: its kind, its schema, and how to build it for one instance.
-#[derive(Clone, Copy)]
-pub struct ServiceDef {
-    /// The service kind this builds.
-    pub kind: ServiceKind,
-    /// The service's migrations, applied to the instance's schema before it is built.
-    pub migrations: &'static [Migration],
-    /// Validates the instance's `[instance.settings]` from the topology file, before any port is
-    /// bound; the error says what is wrong.
-    pub check: fn(&toml::Table) -> Result<(), String>,
-    /// Builds the service for one instance.
-    pub build: fn(ServiceContext) -> BuildFuture,
-}
-
-impl ServiceDef {
-    /// A service that so far serves only the host's own endpoints (health, readiness, metrics,
-    /// discovery, the standard gRPC services).
-    pub const fn host_only(kind: ServiceKind) -> Self {
-        Self {
-            kind,
-            migrations: &[],
-            check: no_settings,
-            build: |_| Box::pin(async { Ok(ServiceParts::new()) }),
-        }
-    }
-}
-
-/// The `check` of a service that takes no settings.
-///
-/// # Errors
-/// Names the first setting given.
-pub fn no_settings(settings: &toml::Table) -> Result<(), String> {
-    match settings.keys().next() {
-        None => Ok(()),
-        Some(key) => Err(format!("this service takes no settings; found `{key}`")),
     }
 }
 
@@ -231,202 +217,6 @@ impl ServiceContext {
         self.tasks
             .spawn(self.failure.watch(task).instrument(self.span.clone()))
     }
-}
-
-/// The first failure of a task an instance needs, and the signal that stops the instance for it.
-#[derive(Clone)]
-struct Failure {
-    health: Health,
-    reason: Arc<Mutex<Option<String>>>,
-    signal: CancellationToken,
-}
-
-impl Failure {
-    /// The check a failed task turns critical.
-    const CHECK: &'static str = "tasks";
-
-    fn new(health: Health) -> Self {
-        Self {
-            health,
-            reason: Arc::default(),
-            signal: CancellationToken::new(),
-        }
-    }
-
-    /// Runs `task`; a panic in it is reported, then carried on to whoever joins the task.
-    fn watch<F: Future>(&self, task: F) -> impl Future<Output = F::Output> + use<F> {
-        let failure = self.clone();
-        async move {
-            match AssertUnwindSafe(task).catch_unwind().await {
-                Ok(output) => output,
-                Err(panic) => {
-                    failure.fail(format!(
-                        "a task the instance needs panicked: {}",
-                        panic_message(panic.as_ref())
-                    ));
-                    std::panic::resume_unwind(panic)
-                }
-            }
-        }
-    }
-
-    /// Records the failure (the first one wins), turns health unhealthy and asks the instance to stop.
-    fn fail(&self, reason: String) {
-        error!(%reason, "the instance cannot go on and stops");
-        self.health
-            .set_check(Self::CHECK, Check::down(true, reason.clone()));
-        self.reason
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_or_insert(reason);
-        self.signal.cancel();
-    }
-
-    fn reason(&self) -> Option<String> {
-        self.reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-/// The message a panic was raised with.
-pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned())
-}
-
-/// What a service serves: HTTP routes and gRPC services, added to the host's own.
-#[derive(Default)]
-pub struct ServiceParts {
-    http: axum::Router,
-    grpc: tonic::service::Routes,
-    grpc_services: Vec<&'static str>,
-    openapi: crate::openapi::OpenApi,
-}
-
-impl ServiceParts {
-    /// Creates parts serving nothing beyond the host's own endpoints.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds HTTP routes (with their state already applied).
-    #[must_use]
-    pub fn with_http(mut self, router: axum::Router) -> Self {
-        self.http = self.http.merge(router);
-        self
-    }
-
-    /// Adds to the OpenAPI description of the HTTP routes (`GET /api/v1/openapi.json`).
-    #[must_use]
-    pub fn with_openapi(mut self, description: crate::openapi::OpenApi) -> Self {
-        self.openapi = self.openapi.merge(description);
-        self
-    }
-
-    /// Adds a gRPC service; its name goes into health, reflection and the metrics' method list.
-    #[must_use]
-    pub fn with_grpc<S>(mut self, service: S) -> Self
-    where
-        S: tower::Service<::http::Request<tonic::body::Body>, Error = std::convert::Infallible>
-            + tonic::server::NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Response: axum::response::IntoResponse,
-        S::Future: Send + 'static,
-    {
-        self.grpc = self.grpc.add_service(service);
-        self.grpc_services.push(S::NAME);
-        self
-    }
-}
-
-/// Why an instance could not start or stopped abnormally.
-#[derive(Debug, thiserror::Error)]
-pub enum HostError {
-    /// A port cannot be bound.
-    #[error("{instance} cannot listen for {protocol} on {addr}: {source}")]
-    Bind {
-        /// Instance name.
-        instance: String,
-        /// `HTTP` or `gRPC`.
-        protocol: &'static str,
-        /// The address.
-        addr: SocketAddr,
-        /// Why.
-        source: io::Error,
-    },
-    /// The instance's directories cannot be created.
-    #[error("{instance} cannot create {dir}: {source}")]
-    Directory {
-        /// Instance name.
-        instance: String,
-        /// The directory.
-        dir: String,
-        /// Why.
-        source: io::Error,
-    },
-    /// The metrics registry refused a metric.
-    #[error("{instance} metrics: {source}")]
-    Metrics {
-        /// Instance name.
-        instance: String,
-        /// Why.
-        source: prometheus::Error,
-    },
-    /// Storage cannot be opened (bad URL, unwritable data directory, failed SQLite migration).
-    #[error("{instance} storage: {source}")]
-    Storage {
-        /// Instance name.
-        instance: String,
-        /// Why.
-        source: StorageError,
-    },
-    /// Another live instance holds this instance's name, schema or namespace.
-    #[error("{instance} refused to start: {reason}")]
-    Conflict {
-        /// Instance name.
-        instance: String,
-        /// What is held, and by whom.
-        reason: String,
-    },
-    /// The cache cannot be set up.
-    #[error("{instance} cache: {source}")]
-    Cache {
-        /// Instance name.
-        instance: String,
-        /// Why.
-        source: CacheError,
-    },
-    /// The service failed to build.
-    #[error("{instance} service failed to start: {source}")]
-    Service {
-        /// Instance name.
-        instance: String,
-        /// Why.
-        source: BoxError,
-    },
-    /// A task the instance needs failed (panicked), so the instance stopped.
-    #[error("{instance} stopped: {reason}")]
-    Task {
-        /// Instance name.
-        instance: String,
-        /// What failed.
-        reason: String,
-    },
-    /// A server stopped with an error.
-    #[error("{instance} {protocol} server failed: {reason}")]
-    Serve {
-        /// Instance name.
-        instance: String,
-        /// `HTTP` or `gRPC`.
-        protocol: &'static str,
-        /// Why.
-        reason: String,
-    },
 }
 
 /// The two listening sockets of an instance, bound before it starts.
@@ -525,12 +315,12 @@ impl RunningInstance {
 /// it on the shared clock. It runs until `shutdown` is cancelled, then drains.
 ///
 /// # Errors
-/// Returns a [`HostError`] when a directory, the metrics registry, storage or the service cannot be
-/// set up, or when another live instance holds its name, schema or namespace; nothing is left running
-/// in that case.
+/// Returns a [`HostError`] when a directory, the metrics registry, storage, the cache or the service
+/// cannot be set up, or when another live instance holds its name, schema or namespace; nothing is
+/// left running in that case.
 pub async fn start(
     config: InstanceConfig,
-    service: ServiceDef,
+    service: PreparedService,
     listeners: Listeners,
     shared: Shared,
     shutdown: CancellationToken,
@@ -543,7 +333,7 @@ pub async fn start(
 
 async fn start_in_span(
     config: InstanceConfig,
-    service: ServiceDef,
+    service: PreparedService,
     listeners: Listeners,
     shared: Shared,
     shutdown: CancellationToken,
@@ -551,69 +341,168 @@ async fn start_in_span(
 ) -> Result<RunningInstance, HostError> {
     let Shared { registry, clock } = shared;
     let config = Arc::new(config);
-    let identity = &config.identity;
-    let instance = identity.instance().to_string();
-    let interval = config.common.health_check_interval;
     info!(config = %config.redacted(), "configuration loaded and validated");
+    create_directories(&config)?;
+    let base = Base::new(&config, span.clone())?;
+    let storage = open_storage(&config, &service, &base).await?;
+    let mut teardown = Teardown::new(storage.clone());
+    let started = async {
+        let cache = open_cache(&config, &base).await?;
+        let discovery = register(&config, &base, registry, clock, &listeners).await?;
+        teardown.discovery = Some(discovery.clone());
+        start_host_tasks(&config, &base, clock, &storage, &cache, &discovery, &mut teardown);
+        info!(service = %service.kind(), "starting service");
+        let context = ServiceContext {
+            config: config.clone(),
+            metrics: base.metrics.registry().clone(),
+            health: base.health.clone(),
+            storage: storage.clone(),
+            cache,
+            discovery: discovery.clone(),
+            clock,
+            events: Events::new(&config.identity, clock),
+            span: span.clone(),
+            draining: shutdown.clone(),
+            stopping: teardown.stopping.clone(),
+            tasks: teardown.tasks.clone(),
+            failure: base.failure.clone(),
+        };
+        let parts = service
+            .build(context)
+            .await
+            .map_err(|source| HostError::Service {
+                instance: config.identity.instance().to_string(),
+                source,
+            })?;
+        info!("service started");
+        Ok::<_, HostError>((parts, discovery))
+    }
+    .await;
+    let (parts, discovery) = match started {
+        Ok(started) => started,
+        Err(error) => {
+            teardown.run().await;
+            return Err(error);
+        }
+    };
+    let (http_addr, grpc_addr) = (listeners.http_addr(), listeners.grpc_addr());
+    let (http_server, grpc_server) =
+        serve(&config, &base, parts, listeners, &discovery, &shutdown, &teardown);
+    base.health.set_phase(Phase::Running);
+    info!(http = %http_addr, grpc = %grpc_addr, status = base.health.status().as_str(), "instance ready");
 
+    let supervisor = Supervisor {
+        instance: config.identity.instance().to_string(),
+        health: base.health.clone(),
+        failure: base.failure,
+        shutdown,
+        http_server,
+        grpc_server,
+        teardown,
+    };
+    let supervisor = tokio::spawn(supervisor.run().instrument(span));
+    Ok(RunningInstance {
+        config,
+        http_addr,
+        grpc_addr,
+        health: base.health,
+        supervisor,
+    })
+}
+
+/// Creates the instance's data and log directories.
+fn create_directories(config: &InstanceConfig) -> Result<(), HostError> {
     for dir in [&config.data_dir, &config.log_dir] {
         std::fs::create_dir_all(dir).map_err(|source| HostError::Directory {
-            instance: instance.clone(),
+            instance: config.identity.instance().to_string(),
             dir: dir.display().to_string(),
             source,
         })?;
     }
     info!(data_dir = %config.data_dir.display(), log_dir = %config.log_dir.display(), "directories ready");
+    Ok(())
+}
 
-    let metrics = InstanceMetrics::new(identity, VERSION).map_err(|source| HostError::Metrics {
-        instance: instance.clone(),
-        source,
-    })?;
-    let shipper_metrics =
-        ShipperMetrics::register(metrics.registry()).map_err(|source| HostError::Metrics {
-            instance: instance.clone(),
+/// What every step of a start uses: metrics, health, the failure signal, the connection gate, the
+/// instance's span.
+struct Base {
+    metrics: InstanceMetrics,
+    shipper_metrics: ShipperMetrics,
+    health: Health,
+    failure: Failure,
+    gate: Arc<conn::Gate>,
+    span: tracing::Span,
+}
+
+impl Base {
+    fn new(config: &InstanceConfig, span: tracing::Span) -> Result<Self, HostError> {
+        let identity = &config.identity;
+        let metrics_error = |source| HostError::Metrics {
+            instance: identity.instance().to_string(),
             source,
-        })?;
-    let health = Health::new(identity.clone(), VERSION, config.common.environment.clone());
-    // A dependency is exported in `tse_dependency_up` only when the instance uses it: embedded
-    // storage must not show PostgreSQL as down (and fire the generated TseDependencyDown alert).
-    let dependency = |name: &'static str, in_use: bool| {
+        };
+        let metrics = InstanceMetrics::new(identity, VERSION).map_err(metrics_error)?;
+        let shipper_metrics = ShipperMetrics::register(metrics.registry()).map_err(metrics_error)?;
+        let health = Health::new(identity.clone(), VERSION, config.common.environment.clone());
+        let gate = conn::Gate::new(config.common.limits.max_connections, metrics.registry())
+            .map_err(metrics_error)?;
+        Ok(Self {
+            failure: Failure::new(health.clone()),
+            metrics,
+            shipper_metrics,
+            health,
+            gate,
+            span,
+        })
+    }
+
+    /// The health dependency `name`, exported in `tse_dependency_up` only when the instance uses
+    /// it: embedded storage must not show PostgreSQL as down (and fire the generated
+    /// TseDependencyDown alert).
+    fn dependency(&self, name: &'static str, in_use: bool) -> Dependency {
         let gauge = if in_use {
-            metrics.dependency_up(name)
+            self.metrics.dependency_up(name)
         } else {
             prometheus::IntGauge::new("tse_dependency_up", "unused dependency, never exported")
                 .expect("a valid metric name")
         };
-        Dependency::new(name, health.clone(), gauge)
-    };
-    let failure = Failure::new(health.clone());
-    let gate =
-        conn::Gate::new(config.common.limits.max_connections, metrics.registry()).map_err(|source| {
-            HostError::Metrics {
-                instance: instance.clone(),
-                source,
-            }
-        })?;
+        Dependency::new(name, self.health.clone(), gauge)
+    }
+}
 
-    let migrations = vec![MigrationSet {
-        component: service.kind.name(),
-        migrations: service.migrations,
-    }];
+/// Opens storage with the runtime's tables and the service's, and makes the first connection attempt.
+async fn open_storage(
+    config: &InstanceConfig,
+    service: &PreparedService,
+    base: &Base,
+) -> Result<Storage, HostError> {
+    let migrations = vec![
+        RUNTIME_MIGRATIONS,
+        MigrationSet {
+            component: service.kind().name(),
+            migrations: service.migrations(),
+        },
+    ];
     let storage = Storage::open(
-        &config,
+        config,
         migrations,
-        metrics.registry(),
-        dependency("postgres", config.common.database_url.is_some()),
+        base.metrics.registry(),
+        base.dependency("postgres", config.common.database_url.is_some()),
     )
     .await
     .map_err(|source| HostError::Storage {
-        instance: instance.clone(),
+        instance: config.identity.instance().to_string(),
         source,
     })?;
     let storage_up = storage.connect().await;
-    health.set_backend("storage", storage.dialect().as_str());
+    base.health.set_backend("storage", storage.dialect().as_str());
     info!(storage = %storage.description(), available = storage_up, "storage opened");
+    Ok(storage)
+}
 
+/// Opens the cache: Redis as the instance's own ACL user when configured, else embedded.
+async fn open_cache(config: &InstanceConfig, base: &Base) -> Result<Cache, HostError> {
+    let identity = &config.identity;
     let cache = match &config.common.redis_url {
         None => Cache::memory(identity.redis_namespace().clone()),
         Some(url) => cache::AclUser::for_instance(
@@ -627,56 +516,84 @@ async fn start_in_span(
             Cache::redis(
                 identity.redis_namespace().clone(),
                 url,
-                dependency("redis", true),
+                base.dependency("redis", true),
                 Some(user),
             )
         })
         .map_err(|source| HostError::Cache {
-            instance: instance.clone(),
+            instance: identity.instance().to_string(),
             source,
         })?,
     };
     let cache_up = cache.connect().await;
-    health.set_backend("cache", cache.backend_name());
+    base.health.set_backend("cache", cache.backend_name());
     info!(cache = cache.backend_name(), namespace = %cache.namespace(), available = cache_up, "cache opened");
-    health.set_backend("registry", registry.kind());
+    Ok(cache)
+}
 
+/// Registers the instance in discovery; a registry that cannot be reached now is retried by the
+/// heartbeat, a live instance holding the same name refuses the start.
+async fn register(
+    config: &InstanceConfig,
+    base: &Base,
+    registry: Registry,
+    clock: Clock,
+    listeners: &Listeners,
+) -> Result<Discovery, HostError> {
+    base.health.set_backend("registry", registry.kind());
+    let interval = config.common.health_check_interval;
     let discovery = Discovery::new(
         registry,
-        registration(&config, &health, listeners.http_addr(), listeners.grpc_addr()),
+        registration(config, &base.health, listeners.http_addr(), listeners.grpc_addr()),
         clock.spec(),
         interval * 3,
     );
     match discovery.register().await {
         Ok(()) => {
-            health.set_check(discovery::CHECK, Check::up(false));
+            base.health.set_check(discovery::CHECK, Check::up(false));
             info!(key = %discovery.registration().key(), registry = discovery.registry().kind(), "registered in discovery");
         }
         Err(DiscoveryError::Conflict(reason)) => {
-            storage.close().await;
-            return Err(HostError::Conflict { instance, reason });
+            return Err(HostError::Conflict {
+                instance: config.identity.instance().to_string(),
+                reason,
+            });
         }
         Err(DiscoveryError::Unavailable(reason)) => {
             warn!(%reason, "discovery unavailable; registering when it returns");
-            health.set_check(discovery::CHECK, Check::down(false, reason));
+            base.health
+                .set_check(discovery::CHECK, Check::down(false, reason));
         }
     }
+    Ok(discovery)
+}
 
-    // The host's own background work outlives the service's tasks, which may still write on stop.
-    let host_tasks = TaskTracker::new();
-    let host_stop = CancellationToken::new();
-    host_tasks.spawn(
+/// Starts the host's own background work (storage and cache supervisors, the outbox shipper) and
+/// the heartbeat, each watched for panics.
+fn start_host_tasks(
+    config: &InstanceConfig,
+    base: &Base,
+    clock: Clock,
+    storage: &Storage,
+    cache: &Cache,
+    discovery: &Discovery,
+    teardown: &mut Teardown,
+) {
+    let span = &base.span;
+    let interval = config.common.health_check_interval;
+    let (failure, stop, tasks) = (&base.failure, &teardown.host_stop, &teardown.host_tasks);
+    tasks.spawn(
         failure
-            .watch(storage.clone().supervise(interval, host_stop.clone()))
+            .watch(storage.clone().supervise(interval, stop.clone()))
             .instrument(span.clone()),
     );
-    host_tasks.spawn(
+    tasks.spawn(
         failure
-            .watch(cache.clone().supervise(interval, host_stop.clone()))
+            .watch(cache.clone().supervise(interval, stop.clone()))
             .instrument(span.clone()),
     );
     // The outbox ships until the very end: the service's tasks may still write events on stop.
-    host_tasks.spawn(
+    tasks.spawn(
         failure
             .watch(
                 Shipper::new(
@@ -684,9 +601,9 @@ async fn start_in_span(
                     discovery.registry().clone(),
                     &config.common.environment,
                     config.common.ingest_secret(),
-                    shipper_metrics,
+                    base.shipper_metrics.clone(),
                 )
-                .run(host_stop.clone()),
+                .run(stop.clone()),
             )
             .instrument(span.clone()),
     );
@@ -698,53 +615,30 @@ async fn start_in_span(
             .watch(
                 discovery
                     .clone()
-                    .heartbeat(health.clone(), interval, heartbeat_stop.clone()),
+                    .heartbeat(base.health.clone(), interval, heartbeat_stop.clone()),
             )
             .instrument(span.clone()),
     );
+    teardown.heartbeat = Some((heartbeat_stop, heartbeat));
     info!(interval = ?interval, ttl = ?(interval * 3), clock_speed = clock.speed(), "heartbeat started");
+}
 
-    let stopping = CancellationToken::new();
-    let tasks = TaskTracker::new();
-    let context = ServiceContext {
-        config: config.clone(),
-        metrics: metrics.registry().clone(),
-        health: health.clone(),
-        storage: storage.clone(),
-        cache: cache.clone(),
-        discovery: discovery.clone(),
-        clock,
-        events: Events::new(identity, clock),
-        span: span.clone(),
-        draining: shutdown.clone(),
-        stopping: stopping.clone(),
-        tasks: tasks.clone(),
-        failure: failure.clone(),
-    };
-    info!(service = %service.kind, "starting service");
-    let parts = match (service.build)(context).await {
-        Ok(parts) => parts,
-        Err(source) => {
-            stopping.cancel();
-            tasks.close();
-            tasks.wait().await;
-            heartbeat_stop.cancel();
-            let _ = heartbeat.await;
-            discovery.deregister().await;
-            host_stop.cancel();
-            host_tasks.close();
-            host_tasks.wait().await;
-            storage.close().await;
-            return Err(HostError::Service { instance, source });
-        }
-    };
-    info!("service started");
-
-    let http_addr = listeners.http_addr();
-    let grpc_addr = listeners.grpc_addr();
-    let grpc = grpc::assemble(parts.grpc, &parts.grpc_services, &health, &metrics, &span);
-    let openapi = parts.openapi.document(identity);
-    let http_router = http::assemble(parts.http, openapi, &health, &metrics, &discovery, &span);
+/// Serves gRPC and HTTP on the bound listeners, with the host's endpoints around the service's.
+fn serve(
+    config: &InstanceConfig,
+    base: &Base,
+    parts: ServiceParts,
+    listeners: Listeners,
+    discovery: &Discovery,
+    shutdown: &CancellationToken,
+    teardown: &Teardown,
+) -> (Server, Server) {
+    let span = &base.span;
+    let (http_addr, grpc_addr) = (listeners.http_addr(), listeners.grpc_addr());
+    let (health, metrics) = (&base.health, &base.metrics);
+    let grpc = grpc::assemble(parts.grpc, &parts.grpc_services, health, metrics, span);
+    let openapi = parts.openapi.document(&config.identity);
+    let http_router = http::assemble(parts.http, openapi, health, metrics, discovery, span);
 
     let limits = config.common.limits;
     let grpc_server = tokio::spawn(
@@ -753,50 +647,30 @@ async fn start_in_span(
             grpc.layer,
             listeners.grpc,
             shutdown.clone(),
-            gate.clone(),
+            base.gate.clone(),
             limits,
         )
         .instrument(span.clone()),
     );
     info!(addr = %grpc_addr, "gRPC server listening");
     let http_server = tokio::spawn(
-        http::serve(http_router, listeners.http, shutdown.clone(), gate, limits).instrument(span.clone()),
+        http::serve(
+            http_router,
+            listeners.http,
+            shutdown.clone(),
+            base.gate.clone(),
+            limits,
+        )
+        .instrument(span.clone()),
     );
     info!(addr = %http_addr, max_connections = limits.max_connections, "HTTP server listening");
-    host_tasks.spawn(failure.watch(grpc::report_health(
+    teardown.host_tasks.spawn(base.failure.watch(grpc::report_health(
         grpc.reporter,
         grpc.services,
         health.clone(),
-        host_stop.clone(),
+        teardown.host_stop.clone(),
     )));
-
-    health.set_phase(Phase::Running);
-    info!(http = %http_addr, grpc = %grpc_addr, status = health.status().as_str(), "instance ready");
-
-    let supervisor = Supervisor {
-        instance,
-        health: health.clone(),
-        failure,
-        shutdown,
-        stopping,
-        tasks,
-        http_server,
-        grpc_server,
-        discovery,
-        heartbeat_stop,
-        heartbeat,
-        storage,
-        host_stop,
-        host_tasks,
-    };
-    let supervisor = tokio::spawn(supervisor.run().instrument(span));
-    Ok(RunningInstance {
-        config,
-        http_addr,
-        grpc_addr,
-        health,
-        supervisor,
-    })
+    (http_server, grpc_server)
 }
 
 /// The registration an instance publishes, from its configuration and bound addresses.
@@ -832,128 +706,4 @@ fn registration(
 fn run_id() -> String {
     let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
     format!("{:x}-{:x}-{:x}", std::process::id(), nanos, rand::random::<u64>())
-}
-
-/// Watches a running instance and takes it down in order.
-struct Supervisor {
-    instance: String,
-    health: Health,
-    failure: Failure,
-    shutdown: CancellationToken,
-    stopping: CancellationToken,
-    tasks: TaskTracker,
-    http_server: JoinHandle<Result<(), String>>,
-    grpc_server: JoinHandle<Result<(), String>>,
-    discovery: Discovery,
-    heartbeat_stop: CancellationToken,
-    heartbeat: JoinHandle<()>,
-    storage: Storage,
-    host_stop: CancellationToken,
-    host_tasks: TaskTracker,
-}
-
-impl Supervisor {
-    async fn run(mut self) -> Result<(), HostError> {
-        // A server that stops before shutdown was asked for takes the instance down with it.
-        let mut failure = None;
-        tokio::select! {
-            // Servers end when shutdown is requested too; checking the token first (biased) and again
-            // below keeps a requested stop from being mistaken for a failure.
-            biased;
-            () = self.shutdown.cancelled() => info!("shutdown requested: draining"),
-            () = self.failure.signal.cancelled() => {}
-            result = &mut self.http_server, if !self.shutdown.is_cancelled() => {
-                failure = Some(self.server_failure("HTTP", result));
-            }
-            result = &mut self.grpc_server, if !self.shutdown.is_cancelled() => {
-                failure = Some(self.server_failure("gRPC", result));
-            }
-        }
-        if failure.is_some() && self.shutdown.is_cancelled() {
-            failure = None;
-        }
-        self.shutdown.cancel();
-        self.health.set_phase(Phase::Draining);
-
-        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-            if !self.http_server.is_finished() {
-                let _ = (&mut self.http_server).await;
-            }
-            if !self.grpc_server.is_finished() {
-                let _ = (&mut self.grpc_server).await;
-            }
-        })
-        .await;
-        if drained.is_err() {
-            warn!(timeout = ?DRAIN_TIMEOUT, "requests still in flight after the drain timeout; closing them");
-            self.http_server.abort();
-            self.grpc_server.abort();
-        }
-        info!("servers stopped; stopping service tasks");
-        self.stopping.cancel();
-        self.tasks.close();
-        if tokio::time::timeout(DRAIN_TIMEOUT, self.tasks.wait())
-            .await
-            .is_err()
-        {
-            warn!(
-                timeout = ?DRAIN_TIMEOUT,
-                remaining = self.tasks.len(),
-                "service tasks did not finish in time"
-            );
-        }
-        self.heartbeat_stop.cancel();
-        let _ = (&mut self.heartbeat).await;
-        self.discovery.deregister().await;
-        self.host_stop.cancel();
-        self.host_tasks.close();
-        if tokio::time::timeout(DRAIN_TIMEOUT, self.host_tasks.wait())
-            .await
-            .is_err()
-        {
-            warn!("host tasks did not finish in time");
-        }
-        // A task that failed, also while draining, is the instance's failure.
-        if let Some(reason) = self.failure.reason() {
-            failure.get_or_insert(HostError::Task {
-                instance: self.instance.clone(),
-                reason,
-            });
-        }
-        let spooled = self.storage.spooled();
-        self.storage.close().await;
-        if spooled > 0 {
-            warn!(
-                spooled,
-                "stopped with writes in the local spool; they reach the database after the next start"
-            );
-        }
-        match failure {
-            Some(error) => {
-                error!(%error, "instance stopped after a failure");
-                Err(error)
-            }
-            None => {
-                info!("instance stopped");
-                Ok(())
-            }
-        }
-    }
-
-    fn server_failure(
-        &self,
-        protocol: &'static str,
-        result: Result<Result<(), String>, tokio::task::JoinError>,
-    ) -> HostError {
-        let reason = match result {
-            Ok(Ok(())) => "stopped unexpectedly".to_owned(),
-            Ok(Err(reason)) => reason,
-            Err(join) => join.to_string(),
-        };
-        HostError::Serve {
-            instance: self.instance.clone(),
-            protocol,
-            reason,
-        }
-    }
 }

@@ -3,7 +3,10 @@
 //! The registry holds the RED metrics of both servers ([`HttpMetrics`], [`GrpcMetrics`]), the
 //! `tse_instance_info` identity gauge, process metrics, and whatever business metrics the service
 //! registers through its own metrics port. [`InstanceMetrics::render`] answers `GET /metrics`.
+//! [`dashboards`] holds the types of the generated monitoring: the panels and rules the host and each
+//! service contribute over their metrics.
 
+pub mod dashboards;
 mod grpc;
 mod http;
 mod process;

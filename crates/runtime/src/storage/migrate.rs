@@ -25,20 +25,20 @@ pub struct MigrationSet {
     pub migrations: &'static [Migration],
 }
 
-/// The runtime's own tables: the write marker that makes spooled replays exactly-once, the event
-/// outbox, and the faults of the back door.
-pub(super) const RUNTIME: MigrationSet = MigrationSet {
-    component: "tse-runtime",
-    migrations: &[
-        Migration {
-            version: 1,
-            name: "write sequence marker",
-            sql: "CREATE TABLE _tse_applied (stream TEXT PRIMARY KEY, seq BIGINT NOT NULL);
-                  INSERT INTO _tse_applied (stream, seq) VALUES ('writes', 0);",
-        },
-        crate::events::OUTBOX_MIGRATION,
-        crate::faults::FAULTS_MIGRATION,
-    ],
+/// The component of the runtime's own tables, storage's and its features' alike.
+pub const RUNTIME_COMPONENT: &str = "tse-runtime";
+
+/// Storage's own table, version 1 of the runtime's component: the write marker that makes spooled
+/// replays exactly-once. The runtime's features above storage (the event outbox, the faults of the
+/// back door) bring their tables as later versions of the same component, through the caller.
+pub(super) const OWN: MigrationSet = MigrationSet {
+    component: RUNTIME_COMPONENT,
+    migrations: &[Migration {
+        version: 1,
+        name: "write sequence marker",
+        sql: "CREATE TABLE _tse_applied (stream TEXT PRIMARY KEY, seq BIGINT NOT NULL);
+              INSERT INTO _tse_applied (stream, seq) VALUES ('writes', 0);",
+    }],
 };
 
 /// Applies every missing migration of `sets`, in order. `prelude` runs first in each transaction
@@ -93,12 +93,12 @@ pub(super) async fn migrate(pool: &Pool, prelude: &str, sets: &[MigrationSet]) -
             if !prelude.is_empty() {
                 tx.raw(prelude).await?;
             }
-            tx.raw(&dialect.expand(m.sql)).await.map_err(|e| {
-                StorageError::Migration(format!(
-                    "{} migration {} ({}): {e}",
-                    set.component, m.version, m.name
-                ))
-            })?;
+            tx.raw(&dialect.expand(m.sql))
+                .await
+                .map_err(|source| StorageError::Migration {
+                    migration: format!("{} migration {} ({})", set.component, m.version, m.name),
+                    source,
+                })?;
             tx.execute(
                 &Statement::new(
                     "INSERT INTO _tse_migrations (component, version, name, applied_at) VALUES ($1, $2, $3, $4)",

@@ -21,42 +21,43 @@
 //! # Layout
 //! - [`sql`]: values, statements, rows, and the dialect differences (placeholders, type tokens).
 //! - `backend`: the two sqlx drivers behind one transaction type; error classification.
-//! - `migrate`: per-component migrations recorded in `_tse_migrations`.
+//! - `migrate`: per-component migrations recorded in `_tse_migrations`; the caller passes every
+//!   component's, storage adds only its own write marker.
+//! - `batch`: write batches and where an acknowledged one is.
+//! - `postgres`: the instance's schema, login role and kept password.
 //! - `spool`: the durable local spool.
+//! - `error`: [`StorageError`], with the driver's or file system's error as its source.
 
 mod backend;
+mod batch;
+mod error;
 mod migrate;
+mod postgres;
 mod spool;
 pub mod sql;
 
-use std::{
-    path::Path,
-    str::FromStr,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
-use sqlx::{
-    Executor,
-    postgres::{PgConnectOptions, PgPoolOptions},
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-};
-use tokio::sync::{Notify, watch};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-pub use migrate::{Migration, MigrationSet};
+pub use batch::{PreparedWrite, WriteBatch, Written};
+pub use error::{ErrorSource, StorageError};
+pub use migrate::{Migration, MigrationSet, RUNTIME_COMPONENT};
+pub(crate) use postgres::kept_secret;
+pub use postgres::{Isolation, PASSWORD_FILE};
 pub use sql::{Column, Dialect, JsonText, Kind, Row, Statement, Value};
 
 use self::{
     backend::{Pool, is_unavailable},
-    spool::Spool,
+    batch::Prepared,
+    postgres::{Postgres, ident},
 };
 use crate::{
-    config::{InstanceConfig, SecretUrl},
+    config::InstanceConfig,
     health::{Dependency, RetryPace},
-    identity::SchemaName,
 };
 
 /// How long one write transaction may take before its outcome counts as unknown (and it is spooled).
@@ -67,163 +68,6 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Spooled batches replayed per turn of the writer lock.
 const REPLAY_CHUNK: i64 = 200;
-
-/// Why a storage operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// The database cannot be reached now (reads only: writes are spooled instead).
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// The database refused a statement: a bug or invalid data; nothing of the batch was applied.
-    #[error("database refused the statement: {0}")]
-    Rejected(String),
-    /// A column could not be read as the asked type.
-    #[error("cannot decode {0}")]
-    Decode(String),
-    /// The request itself is malformed.
-    #[error("{0}")]
-    Invalid(String),
-    /// A migration failed.
-    #[error("migration failed: {0}")]
-    Migration(String),
-    /// The local spool failed: the write is not durable and was not acknowledged.
-    #[error("local spool failed: {0}")]
-    Spool(String),
-    /// Storage cannot be opened at all (bad URL, unwritable data directory).
-    #[error("cannot open storage: {0}")]
-    Open(String),
-}
-
-impl From<sqlx::Error> for StorageError {
-    fn from(error: sqlx::Error) -> Self {
-        if is_unavailable(&error) {
-            StorageError::Unavailable(error.to_string())
-        } else {
-            StorageError::Rejected(error.to_string())
-        }
-    }
-}
-
-/// Where an acknowledged write is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Written {
-    /// Committed in the database.
-    Committed,
-    /// Durably in the local spool; it reaches the database, in order, when the database is back.
-    Spooled,
-}
-
-/// A write batch made ready for the database by [`Storage::prepare`].
-pub struct PreparedWrite(Prepared);
-
-enum Prepared {
-    Statements(WriteBatch),
-    Sqlite(backend::BoundSqlite),
-}
-
-/// Statements applied atomically, in order.
-#[derive(Clone, Debug, Default)]
-pub struct WriteBatch {
-    statements: Vec<Statement>,
-}
-
-impl WriteBatch {
-    /// Creates an empty batch.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Appends a statement.
-    pub fn push(&mut self, statement: Statement) {
-        self.statements.push(statement);
-    }
-
-    /// Appends a statement, builder style.
-    #[must_use]
-    pub fn with(mut self, statement: Statement) -> Self {
-        self.push(statement);
-        self
-    }
-
-    /// Returns the number of statements.
-    pub fn len(&self) -> usize {
-        self.statements.len()
-    }
-
-    /// Returns whether the batch has no statement.
-    pub fn is_empty(&self) -> bool {
-        self.statements.is_empty()
-    }
-}
-
-impl From<Vec<Statement>> for WriteBatch {
-    fn from(statements: Vec<Statement>) -> Self {
-        Self { statements }
-    }
-}
-
-impl Extend<Statement> for WriteBatch {
-    fn extend<I: IntoIterator<Item = Statement>>(&mut self, statements: I) {
-        self.statements.extend(statements);
-    }
-}
-
-impl From<Statement> for WriteBatch {
-    fn from(statement: Statement) -> Self {
-        Self {
-            statements: vec![statement],
-        }
-    }
-}
-
-/// How the instance's PostgreSQL connections are kept to its own schema.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Isolation {
-    /// Connections log in as a role of the instance's own (`tse_{schema}`, its password generated
-    /// and kept in the instance's data directory), which owns the instance's schema and nothing
-    /// else: the server enforces the boundary, `RESET ROLE` included.
-    Login(String),
-    /// The login user may not create roles: only `search_path` points at the schema.
-    SearchPath,
-}
-
-impl Isolation {
-    /// How health shows it (`backends.postgres_isolation`).
-    pub fn describe(&self) -> String {
-        match self {
-            Isolation::Login(role) => format!("login role {role} (enforced by the server)"),
-            Isolation::SearchPath => {
-                "search_path only (the login user may not create roles; not enforced)".to_owned()
-            }
-        }
-    }
-}
-
-/// The file in the instance's data directory that keeps its PostgreSQL login role's password.
-pub const PASSWORD_FILE: &str = "postgres-password";
-
-/// Reads a secret of the instance's (its PostgreSQL role's or Redis user's password) from file `name`
-/// in `dir`, generating and keeping one (owner read/write only) the first time.
-pub(crate) fn kept_secret(dir: &Path, name: &str) -> Result<String, StorageError> {
-    let path = dir.join(name);
-    let failed = |e: std::io::Error| StorageError::Open(format!("{}: {e}", path.display()));
-    match std::fs::read_to_string(&path) {
-        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_owned()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(failed(e)),
-    }
-    let password = format!("{:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>());
-    std::fs::create_dir_all(dir).map_err(failed)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path).map_err(failed)?;
-    std::io::Write::write_all(&mut file, password.as_bytes()).map_err(failed)?;
-    file.sync_all().map_err(failed)?;
-    Ok(password)
-}
 
 /// The storage of one instance; cheap to clone.
 #[derive(Clone)]
@@ -241,23 +85,6 @@ struct Inner {
     postgres: Option<Postgres>,
 }
 
-/// What only the PostgreSQL backend needs: setup, availability, spool.
-struct Postgres {
-    admin: sqlx::PgPool,
-    /// The main pool's connect options as given (`DATABASE_URL`); with [`Isolation::Login`] the
-    /// pool logs in as the instance's role instead.
-    options: PgConnectOptions,
-    password: String,
-    schema: SchemaName,
-    role: String,
-    isolation: Arc<Mutex<Option<Isolation>>>,
-    migrations: Vec<MigrationSet>,
-    spool: Spool,
-    available: watch::Sender<bool>,
-    dependency: Dependency,
-    wake: Notify,
-}
-
 #[derive(Clone)]
 struct StorageMetrics {
     writes: IntCounterVec,
@@ -266,7 +93,7 @@ struct StorageMetrics {
 
 impl StorageMetrics {
     fn register(registry: &Registry) -> Result<Self, StorageError> {
-        let open = |e: prometheus::Error| StorageError::Open(format!("metrics: {e}"));
+        let open = |e: prometheus::Error| StorageError::open(Some("metrics".to_owned()), e);
         let writes = IntCounterVec::new(
             Opts::new(
                 "tse_storage_writes_total",
@@ -294,28 +121,11 @@ impl StorageMetrics {
     }
 }
 
-/// The role an instance's connections run as: `tse_{schema}`, shortened with a hash when longer than
-/// PostgreSQL's 63 bytes.
-fn role_name(schema: &SchemaName) -> String {
-    let name = format!("tse_{schema}");
-    if name.len() <= 63 {
-        return name;
-    }
-    let hash = schema.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    format!("tse_{}_{:08x}", &schema.as_str()[..50], hash as u32)
-}
-
-/// Quotes an identifier (names are validated, so this never needs escaping beyond the quotes).
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 impl Storage {
     /// Opens the instance's storage: PostgreSQL when `DATABASE_URL` is set, else SQLite under the
     /// data directory. For PostgreSQL this only prepares connections; [`Storage::connect`] makes the
-    /// first attempt and [`Storage::supervise`] keeps trying.
+    /// first attempt and [`Storage::supervise`] keeps trying. `migrations` are every component's
+    /// (the runtime's features', the service's); storage adds only its own write marker before them.
     ///
     /// # Errors
     /// Returns [`StorageError::Open`] when the URL or the data directory cannot be used, and a
@@ -326,7 +136,7 @@ impl Storage {
         metrics: &Registry,
         dependency: Dependency,
     ) -> Result<Self, StorageError> {
-        let mut sets = vec![migrate::RUNTIME];
+        let mut sets = vec![migrate::OWN];
         sets.extend(migrations);
         let metrics = StorageMetrics::register(metrics)?;
         match &config.common.database_url {
@@ -342,7 +152,7 @@ impl Storage {
     ) -> Result<Self, StorageError> {
         let path = data_dir.join("tse.sqlite");
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(|e| StorageError::Open(e.to_string()))?
+            .map_err(|e| StorageError::open(None, e))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // Acknowledged writes survive a crash.
@@ -360,7 +170,7 @@ impl Storage {
             .test_before_acquire(false)
             .connect_with(options)
             .await
-            .map_err(|e| StorageError::Open(format!("{}: {e}", path.display())))?;
+            .map_err(|e| StorageError::open(Some(path.display().to_string()), e))?;
         let committed = Arc::new(std::sync::atomic::AtomicU64::new(0));
         tokio::spawn(checkpoint_wal(pool.clone(), committed.clone()));
         let pool = Pool::Sqlite(pool);
@@ -373,75 +183,6 @@ impl Storage {
                 committed,
                 metrics,
                 postgres: None,
-            }),
-        })
-    }
-
-    async fn open_postgres(
-        config: &InstanceConfig,
-        url: &SecretUrl,
-        sets: Vec<MigrationSet>,
-        metrics: StorageMetrics,
-        dependency: Dependency,
-    ) -> Result<Self, StorageError> {
-        let options = PgConnectOptions::from_str(url.expose())
-            .map_err(|_| StorageError::Open(format!("DATABASE_URL {url} is not a PostgreSQL URL")))?
-            .application_name(config.identity.instance().as_str());
-        let schema = config.identity.schema().clone();
-        let isolation: Arc<Mutex<Option<Isolation>>> = Arc::new(Mutex::new(None));
-        let hook_isolation = isolation.clone();
-        let search_path = format!("SET search_path TO {}", ident(schema.as_str()));
-        let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(CONNECT_TIMEOUT)
-            // Every connection works inside the instance's schema, and only once the schema and
-            // the instance's login role are set up (until then the pool would log in as the
-            // `DATABASE_URL` user: it is refused, and the database counts as not there yet).
-            .after_connect(move |conn, _meta| {
-                let known = hook_isolation.lock().unwrap_or_else(|e| e.into_inner()).is_some();
-                let sql = search_path.clone();
-                Box::pin(async move {
-                    if !known {
-                        return Err(sqlx::Error::Protocol("the schema is not set up yet".into()));
-                    }
-                    conn.execute(sqlx::AssertSqlSafe(sql)).await?;
-                    Ok(())
-                })
-            })
-            .connect_lazy_with(options.clone());
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(CONNECT_TIMEOUT)
-            .idle_timeout(Duration::from_secs(30))
-            .connect_lazy_with(options.clone());
-        let password = kept_secret(&config.data_dir, PASSWORD_FILE)?;
-        let spool = Spool::open(&config.data_dir.join("spool.sqlite")).await?;
-        let last_seq = spool.max_seq().await?;
-        metrics
-            .spool_pending
-            .set(i64::try_from(spool.pending()).unwrap_or(i64::MAX));
-        let (available, _) = watch::channel(false);
-        dependency.down("not connected yet");
-        Ok(Self {
-            inner: Arc::new(Inner {
-                pool: Pool::Postgres(pool),
-                description: format!("postgres {} schema {schema}", url.masked()),
-                writer: tokio::sync::Mutex::new(last_seq),
-                committed: Arc::default(),
-                metrics,
-                postgres: Some(Postgres {
-                    admin,
-                    options,
-                    password,
-                    role: role_name(&schema),
-                    schema,
-                    isolation,
-                    migrations: sets,
-                    spool,
-                    available,
-                    dependency,
-                    wake: Notify::new(),
-                }),
             }),
         })
     }
@@ -531,7 +272,7 @@ impl Storage {
                     return Ok(Written::Committed);
                 }
                 Ok(Err(error)) if !is_unavailable(&error) => {
-                    return Err(StorageError::Rejected(error.to_string()));
+                    return Err(StorageError::Rejected(error));
                 }
                 Ok(Err(error)) => self.mark_down(&error.to_string()),
                 Err(_) => self.mark_down("a write timed out"),
@@ -566,7 +307,7 @@ impl Storage {
             && !*pg.available.borrow()
         {
             let reason = pg.dependency.reason().unwrap_or_else(|| "not connected".into());
-            return Err(StorageError::Unavailable(reason));
+            return Err(StorageError::Unavailable(reason.into()));
         }
         match tokio::time::timeout(READ_TIMEOUT, self.inner.pool.fetch_all(&statement)).await {
             Ok(Ok(rows)) => Ok(rows),
@@ -645,81 +386,6 @@ impl Storage {
             .map_err(|_| "setup timed out".to_owned())?
             .map_err(|e| e.to_string())?;
         self.replay(pg).await
-    }
-
-    /// Creates the schema and the role that owns it; returns the SQL every setup transaction starts
-    /// with so objects belong to that role.
-    async fn setup_schema(&self, pg: &Postgres) -> Result<String, StorageError> {
-        let schema = ident(pg.schema.as_str());
-        let role = ident(&pg.role);
-        let admin = Pool::Postgres(pg.admin.clone());
-        // Concurrent first starts may race on CREATE; the second attempt sees the object.
-        for attempt in 0..2 {
-            let mut tx = admin.begin().await?;
-            match tx.raw(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await {
-                Ok(()) => {
-                    tx.commit().await?;
-                    break;
-                }
-                Err(e) if attempt == 0 && !is_unavailable(&e) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let known = pg.isolation.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let isolation = match known {
-            Some(isolation) => isolation,
-            None => {
-                let mut tx = admin.begin().await?;
-                // The password is generated hex: nothing to escape.
-                let created = tx
-                    .raw(&format!(
-                        "DO $$ BEGIN
-                           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{name}') THEN
-                             CREATE ROLE {role} LOGIN PASSWORD '{password}';
-                           ELSE
-                             ALTER ROLE {role} LOGIN PASSWORD '{password}';
-                           END IF;
-                         END $$;
-                         GRANT {role} TO CURRENT_USER;
-                         ALTER SCHEMA {schema} OWNER TO {role};
-                         SET LOCAL ROLE {role};",
-                        name = pg.role,
-                        password = pg.password,
-                    ))
-                    .await;
-                match created {
-                    Ok(()) => {
-                        tx.commit().await?;
-                        // From now on the instance's own connections log in as its role.
-                        if let Pool::Postgres(pool) = &self.inner.pool {
-                            pool.set_connect_options(
-                                pg.options.clone().username(&pg.role).password(&pg.password),
-                            );
-                        }
-                        Isolation::Login(pg.role.clone())
-                    }
-                    Err(e) if is_unavailable(&e) => return Err(e.into()),
-                    Err(e) => {
-                        warn!(
-                            error = %e,
-                            "cannot create a role for the schema; isolation relies on search_path only"
-                        );
-                        Isolation::SearchPath
-                    }
-                }
-            }
-        };
-        pg.dependency
-            .set_backend("postgres_isolation", isolation.describe());
-        let prelude = match &isolation {
-            Isolation::Login(role) => format!(
-                "SET LOCAL ROLE {}; SET LOCAL search_path TO {schema}",
-                ident(role)
-            ),
-            Isolation::SearchPath => format!("SET LOCAL search_path TO {schema}"),
-        };
-        *pg.isolation.lock().unwrap_or_else(|e| e.into_inner()) = Some(isolation);
-        Ok(prelude)
     }
 
     /// Replays the spool in order, a chunk per turn of the writer lock so new writes keep queueing
@@ -876,18 +542,6 @@ async fn apply(pool: &Pool, seq: Option<i64>, statements: &[Statement]) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn role_names_fit_postgres_limits() {
-        let short = SchemaName::parse("exchange_okx").unwrap();
-        assert_eq!(role_name(&short), "tse_exchange_okx");
-        let long = SchemaName::parse(&"a".repeat(63)).unwrap();
-        let role = role_name(&long);
-        assert!(role.len() <= 63, "{role}");
-        assert!(role.starts_with("tse_aaaa"));
-        let other = SchemaName::parse(&format!("{}b", "a".repeat(62))).unwrap();
-        assert_ne!(role_name(&other), role);
-    }
 
     #[test]
     fn sequence_numbers_grow_even_when_the_clock_is_behind() {

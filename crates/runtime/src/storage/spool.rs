@@ -23,7 +23,7 @@ pub(super) struct Spool {
 impl Spool {
     pub(super) async fn open(path: &Path) -> Result<Self, StorageError> {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(|e| StorageError::Spool(e.to_string()))?
+            .map_err(|e| StorageError::spool(None, e))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // An acknowledged write must survive a crash: fsync on every commit.
@@ -32,7 +32,7 @@ impl Spool {
             .max_connections(1)
             .connect_with(options)
             .await
-            .map_err(|e| StorageError::Spool(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| StorageError::spool(Some(format!("cannot open {}", path.display())), e))?;
         for ddl in [
             "CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS dead_batches (seq INTEGER PRIMARY KEY, body TEXT NOT NULL, error TEXT NOT NULL)",
@@ -67,7 +67,7 @@ impl Spool {
 
     /// Appends a batch durably; returns once it is on disk.
     pub(super) async fn append(&self, seq: i64, statements: &[Statement]) -> Result<(), StorageError> {
-        let body = serde_json::to_string(statements).map_err(|e| StorageError::Spool(e.to_string()))?;
+        let body = serde_json::to_string(statements).map_err(|e| StorageError::spool(None, e))?;
         sqlx::query("INSERT INTO batches (seq, body) VALUES (?1, ?2)")
             .bind(seq)
             .bind(body)
@@ -89,7 +89,7 @@ impl Spool {
             .map(|(seq, body)| {
                 serde_json::from_str(&body)
                     .map(|statements| (seq, statements))
-                    .map_err(|e| StorageError::Spool(format!("batch {seq} is corrupt: {e}")))
+                    .map_err(|e| StorageError::spool(Some(format!("batch {seq} is corrupt")), e))
             })
             .collect()
     }
@@ -132,5 +132,5 @@ impl Spool {
 }
 
 fn spool_error(error: sqlx::Error) -> StorageError {
-    StorageError::Spool(error.to_string())
+    StorageError::spool(None, error)
 }

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use tse_runtime::{
     config::{InstanceConfig, ServeOverrides},
     health::{Dependency, Health},
+    host::RUNTIME_MIGRATIONS,
     identity::ServiceKind,
     storage::{
         Dialect, Isolation, Migration, MigrationSet, Statement, Storage, StorageError, WriteBatch, Written,
@@ -72,10 +73,13 @@ pub async fn open(database_url: Option<&str>, migrations: &'static [Migration]) 
     let gauge = prometheus::IntGauge::new("up", "up").unwrap();
     let storage = Storage::open(
         &config,
-        vec![MigrationSet {
-            component: ServiceKind::CustodianSimulator.name(),
-            migrations,
-        }],
+        vec![
+            RUNTIME_MIGRATIONS,
+            MigrationSet {
+                component: ServiceKind::CustodianSimulator.name(),
+                migrations,
+            },
+        ],
         &registry,
         Dependency::new("postgres", health.clone(), gauge),
     )

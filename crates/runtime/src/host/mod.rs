@@ -704,6 +704,6 @@ fn registration(
 
 /// A fresh identifier of this run of an instance.
 fn run_id() -> String {
-    let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let nanos = crate::clock::wall_now().unix_timestamp_nanos();
     format!("{:x}-{:x}-{:x}", std::process::id(), nanos, rand::random::<u64>())
 }

@@ -106,7 +106,7 @@ pub(super) async fn migrate(pool: &Pool, prelude: &str, sets: &[MigrationSet]) -
                 .bind(set.component)
                 .bind(m.version)
                 .bind(m.name)
-                .bind(time::OffsetDateTime::now_utc()),
+                .bind(crate::clock::wall_now()),
             )
             .await?;
             tx.commit().await?;

@@ -510,7 +510,7 @@ async fn checkpoint_wal(pool: sqlx::SqlitePool, committed: Arc<std::sync::atomic
 /// The next write sequence number: after the last one, and at least the current time in microseconds,
 /// so numbers keep growing across restarts.
 fn next_seq(last: &mut i64) -> i64 {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000;
+    let now = crate::clock::wall_now().unix_timestamp_nanos() / 1_000;
     let next = (*last + 1).max(i64::try_from(now).unwrap_or(i64::MAX));
     *last = next;
     next

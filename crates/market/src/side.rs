@@ -28,7 +28,7 @@ impl Side {
     }
 
     /// Returns `BUY` or `SELL`.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Side::Buy => "BUY",
             Side::Sell => "SELL",

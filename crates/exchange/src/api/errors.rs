@@ -13,6 +13,14 @@ pub(crate) fn stopping() -> ApiError {
     )
 }
 
+/// The API error for an account id nobody opened, as the engine words it.
+pub(super) fn unknown_account(id: &str) -> ApiError {
+    ApiError::not_found(
+        "unknown_account",
+        VenueError::UnknownAccount(id.to_owned()).to_string(),
+    )
+}
+
 pub(super) fn unknown_order(id: u64) -> ApiError {
     ApiError::not_found("unknown_order", format!("unknown order {id}"))
 }
@@ -21,8 +29,8 @@ pub(super) fn unknown_order(id: u64) -> ApiError {
 pub(crate) fn engine_error(error: EngineError, invalid: &'static str) -> ApiError {
     match error {
         EngineError::Venue(e) => venue_error(e, invalid),
-        EngineError::Storage(message) => ApiError::internal(format!(
-            "the exchange could not store the change and did not make it: {message}"
+        EngineError::Storage(e) => ApiError::internal(format!(
+            "the exchange could not store the change and did not make it: {e}"
         )),
         EngineError::Stopped => ApiError::unavailable("exchange_unavailable", "the exchange is stopping"),
     }
@@ -79,7 +87,7 @@ mod tests {
         );
         let e = venue_error(
             VenueError::DuplicateClientOrderId {
-                client_order_id: "a".into(),
+                client_order_id: tse_market::ClientOrderId::parse("a").unwrap(),
                 order: 3,
             },
             "invalid_order",

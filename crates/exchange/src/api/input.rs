@@ -1,16 +1,14 @@
 //! Reading a request's values: an order as both faces give it, decimals, an account's entity.
 
 use rust_decimal::Decimal;
+use tse_market::{ClientOrderId, Side};
 use tse_matching::SelfTradePrevention;
 use tse_runtime::{api::ApiError, money::MAX_AMOUNT};
 
 use crate::domain::{
-    order::{OrderType, parse_side, parse_stp, parse_tif},
+    order::{OrderType, parse_stp, parse_tif},
     venue::PlaceRequest,
 };
-
-/// Longest `client_order_id`: ids are kept for every order, so their size is bounded.
-const MAX_CLIENT_ORDER_ID: usize = 64;
 
 /// Reads an account's trading entity: trimmed, blank is none, at most 128 characters, no control
 /// characters (PostgreSQL refuses NUL in text, and an entity is stored with every commit of its
@@ -97,12 +95,11 @@ impl OrderInput {
     /// # Errors
     /// 400 naming the first field that is missing or malformed.
     pub fn parse(self) -> Result<PlaceRequest, ApiError> {
-        let account = required("account_id", &self.account_id)?.to_owned();
+        let account = super::account_id(required("account_id", &self.account_id)?)?;
         let symbol = required("symbol", &self.symbol)?.to_owned();
         let side_text = required("side", &self.side)?;
-        let side = parse_side(side_text).ok_or_else(|| {
-            ApiError::bad_request("invalid_side", format!("side '{side_text}' is not BUY or SELL"))
-        })?;
+        let side =
+            Side::parse(side_text).map_err(|e| ApiError::bad_request("invalid_side", e.to_string()))?;
         let price = optional_decimal("price", self.price.as_deref())?;
         let order_type = match present(self.order_type.as_ref()) {
             None if price.is_some() => OrderType::Limit,
@@ -147,18 +144,13 @@ impl OrderInput {
             })
             .transpose()?
             .unwrap_or(SelfTradePrevention::CancelTaker);
-        let client_order_id = self.client_order_id.filter(|c| !c.is_empty());
-        if let Some(id) = &client_order_id {
-            let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.:/".contains(c);
-            if id.len() > MAX_CLIENT_ORDER_ID || !id.chars().all(allowed) {
-                return Err(ApiError::bad_request(
-                    "invalid_client_order_id",
-                    format!(
-                        "client_order_id must be 1 to {MAX_CLIENT_ORDER_ID} ASCII letters, digits and - _ . : /"
-                    ),
-                ));
-            }
-        }
+        // An empty id is no id: the field is optional.
+        let client_order_id = self
+            .client_order_id
+            .filter(|c| !c.is_empty())
+            .map(|c| ClientOrderId::parse(&c))
+            .transpose()
+            .map_err(|e| ApiError::bad_request("invalid_client_order_id", e.to_string()))?;
         Ok(PlaceRequest {
             account,
             symbol,

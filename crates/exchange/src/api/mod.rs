@@ -39,6 +39,7 @@ mod stream;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tse_market::{AccountId, Symbol};
 
 use tse_runtime::{
     api::{ApiError, numeric_cursor, page_limit},
@@ -52,7 +53,7 @@ pub(crate) use self::{
     stream::{Batch, market_for, stream_symbols},
 };
 use self::{
-    errors::{unknown_order, venue_error},
+    errors::{unknown_account, unknown_order, venue_error},
     input::present,
 };
 use crate::{
@@ -261,7 +262,7 @@ impl Api {
             None => Ok(None),
             Some(id) => {
                 self.engine
-                    .account(id.trim().to_owned())
+                    .account(account_id(id.trim())?)
                     .await
                     .map_err(|e| engine_error(e, "invalid_query"))?;
                 Ok(Some(id.trim().to_owned()))
@@ -272,20 +273,17 @@ impl Api {
     fn listed_symbol(&self, symbol: Option<String>) -> Result<Option<String>, ApiError> {
         match symbol.filter(|s| !s.trim().is_empty()) {
             None => Ok(None),
-            Some(s) => Ok(Some(self.instrument(&s)?.symbol.clone())),
+            Some(s) => Ok(Some(self.listed(&s)?.to_string())),
         }
     }
 
-    /// The listed instrument `symbol`, or 400 naming what is listed.
-    pub(crate) fn instrument(
-        &self,
-        symbol: &str,
-    ) -> Result<&crate::domain::instrument::Instrument, ApiError> {
-        let upper = symbol.trim().to_ascii_uppercase();
-        self.engine
-            .instruments()
-            .iter()
-            .find(|i| i.symbol == upper)
+    /// The listed symbol `symbol` (in any case), or 400 naming what is listed; a text that is not
+    /// a symbol at all is unknown just the same.
+    pub(crate) fn listed(&self, symbol: &str) -> Result<Symbol, ApiError> {
+        let instruments = self.engine.instruments();
+        Symbol::parse(symbol)
+            .ok()
+            .filter(|s| instruments.iter().any(|i| i.symbol == s.as_str()))
             .ok_or_else(|| {
                 let listed: Vec<&str> = self
                     .engine
@@ -385,6 +383,11 @@ pub(crate) fn depth(depth: Option<u32>) -> Result<usize, ApiError> {
             format!("depth must be between 1 and {MAX_DEPTH}, got {n}"),
         )),
     }
+}
+
+/// Parses an account id; one that cannot be an id is unknown (404), as one nobody opened.
+pub(crate) fn account_id(text: &str) -> Result<AccountId, ApiError> {
+    AccountId::parse(text).map_err(|_| unknown_account(text))
 }
 
 /// Parses an order id.

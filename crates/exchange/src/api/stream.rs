@@ -21,7 +21,7 @@ pub(crate) fn stream_symbols<'a>(
 ) -> Result<BTreeSet<String>, ApiError> {
     let mut chosen = BTreeSet::new();
     for name in names.into_iter().map(str::trim).filter(|n| !n.is_empty()) {
-        chosen.insert(api.instrument(name)?.symbol.clone());
+        chosen.insert(api.listed(name)?.to_string());
     }
     if chosen.is_empty() {
         chosen = api

@@ -2,6 +2,7 @@
 
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
+use tse_market::AccountId;
 
 use super::{Ack, Engine, EngineError, EngineHandle, Reply, deferred, request::Request};
 use crate::app::views::{AccountView, BalanceView};
@@ -22,7 +23,7 @@ impl OpenAccount {
 
 /// Credits a deposit to an account, or debits a withdrawal.
 pub(super) struct MoveFunds {
-    account: String,
+    account: AccountId,
     asset: String,
     amount: Decimal,
     withdraw: bool,
@@ -68,7 +69,7 @@ impl EngineHandle {
     /// [`EngineError`].
     pub async fn move_funds(
         &self,
-        account: String,
+        account: AccountId,
         asset: String,
         amount: Decimal,
         withdraw: bool,

@@ -34,6 +34,7 @@ use tracing::{error, info, warn};
 use tse_runtime::{
     clock::Clock,
     events::{Event, Events},
+    storage::StorageError,
 };
 use uuid::Uuid;
 
@@ -64,7 +65,7 @@ pub enum EngineError {
     Venue(#[from] VenueError),
     /// Its changes could not be stored; it did not happen as far as anyone was told.
     #[error("the exchange could not store the change: {0}")]
-    Storage(String),
+    Storage(#[source] Arc<StorageError>),
     /// The engine is stopping.
     #[error("the exchange is stopping")]
     Stopped,
@@ -127,7 +128,7 @@ pub struct Commit {
 }
 
 /// An answer waiting for its commit.
-pub type Ack = Box<dyn FnOnce(Result<(), String>) + Send>;
+pub type Ack = Box<dyn FnOnce(Result<(), Arc<StorageError>>) + Send>;
 
 /// The engine's handle; cheap to clone.
 #[derive(Clone)]

@@ -2,13 +2,14 @@
 //! they arrived in, so nobody sees state that a crash could still undo.
 
 use time::OffsetDateTime;
+use tse_market::{AccountId, Symbol};
 
 use super::{Ack, Engine, EngineError, EngineHandle, Reply, deferred, request::Request};
 use crate::app::views::{AccountView, BalanceView, BookView, OrderView};
 
 /// An account's balances, one per asset.
 pub(super) struct Balances {
-    account: String,
+    account: AccountId,
     reply: Reply<Vec<BalanceView>>,
 }
 
@@ -29,7 +30,7 @@ impl Balances {
 
 /// One account by id.
 pub(super) struct Account {
-    account: String,
+    account: AccountId,
     reply: Reply<AccountView>,
 }
 
@@ -82,7 +83,7 @@ impl Order {
 
 /// The top levels of a book.
 pub(super) struct Book {
-    symbol: String,
+    symbol: Symbol,
     depth: usize,
     reply: Reply<BookView>,
 }
@@ -103,7 +104,7 @@ impl EngineHandle {
     ///
     /// # Errors
     /// [`EngineError`].
-    pub async fn balances(&self, account: String) -> Result<Vec<BalanceView>, EngineError> {
+    pub async fn balances(&self, account: AccountId) -> Result<Vec<BalanceView>, EngineError> {
         self.call(|reply| Request::Balances(Balances { account, reply }))
             .await
     }
@@ -112,7 +113,7 @@ impl EngineHandle {
     ///
     /// # Errors
     /// [`EngineError`], [`crate::domain::venue::VenueError::UnknownAccount`] for an unknown id.
-    pub async fn account(&self, account: String) -> Result<AccountView, EngineError> {
+    pub async fn account(&self, account: AccountId) -> Result<AccountView, EngineError> {
         self.call(|reply| Request::Account(Account { account, reply }))
             .await
     }
@@ -151,7 +152,7 @@ impl EngineHandle {
     ///
     /// # Errors
     /// [`EngineError`].
-    pub async fn book(&self, symbol: String, depth: usize) -> Result<BookView, EngineError> {
+    pub async fn book(&self, symbol: Symbol, depth: usize) -> Result<BookView, EngineError> {
         self.call(|reply| Request::Book(Book { symbol, depth, reply }))
             .await
     }

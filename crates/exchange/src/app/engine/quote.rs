@@ -3,6 +3,7 @@
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 use tracing::{info, warn};
+use tse_market::AccountId;
 use tse_matching::{SelfTradePrevention, Side, TimeInForce};
 
 use super::{Engine, EngineError, EngineHandle, LIQUIDITY_ENTITY, request::Request};
@@ -46,6 +47,7 @@ impl Engine {
         self.touched.insert(index);
         let instrument = self.venue.instruments()[index].clone();
         let lp_id = self.venue.account_at(lp).id.clone();
+        let lp_account = AccountId::parse(&lp_id).expect("the venue names every account acct-N");
         // The provider's treasury: keep twice what the ladder needs available. A ladder too large
         // to count is not funded; the venue then refuses its orders like any other.
         let fee = Decimal::ONE + self.venue.fees().maker.max(self.venue.fees().taker);
@@ -80,7 +82,7 @@ impl Engine {
             .chain(asks.iter().map(|(p, q)| (Side::Sell, *p, *q)));
         for (side, price, quantity) in orders {
             let request = PlaceRequest {
-                account: lp_id.clone(),
+                account: lp_account.clone(),
                 symbol: instrument.symbol.clone(),
                 side,
                 order_type: OrderType::Limit,

@@ -2,6 +2,7 @@
 
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
+use tse_market::{AccountId, ClientOrderId};
 use tse_matching::{Command, Lots, NewOrder, SelfTradePrevention, Side, Ticks, TimeInForce};
 use tse_runtime::money::MAX_AMOUNT;
 
@@ -15,7 +16,7 @@ use crate::domain::{
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlaceRequest {
     /// Owner account id.
-    pub account: String,
+    pub account: AccountId,
     /// Symbol.
     pub symbol: String,
     /// Buy or sell.
@@ -31,7 +32,7 @@ pub struct PlaceRequest {
     /// Rest only.
     pub post_only: bool,
     /// The client's id for the order.
-    pub client_order_id: Option<String>,
+    pub client_order_id: Option<ClientOrderId>,
     /// Self-trade prevention (default: cancel the incoming order).
     pub self_trade: SelfTradePrevention,
 }
@@ -193,18 +194,13 @@ impl Venue {
         if time_in_force == TimeInForce::Gtc {
             self.check_room(index, request.side, lots)?;
         }
-        if let Some(cid) = &request.client_order_id {
-            if cid.is_empty() || cid.len() > 64 {
-                return Err(VenueError::Invalid(
-                    "client_order_id must have 1 to 64 characters".into(),
-                ));
-            }
-            if let Some(order) = self.client_ids.get(&(account, cid.clone())) {
-                return Err(VenueError::DuplicateClientOrderId {
-                    client_order_id: cid.clone(),
-                    order: *order,
-                });
-            }
+        if let Some(cid) = &request.client_order_id
+            && let Some(order) = self.client_ids.get(&(account, cid.to_string()))
+        {
+            return Err(VenueError::DuplicateClientOrderId {
+                client_order_id: cid.clone(),
+                order: *order,
+            });
         }
         Ok(Validated {
             account,
@@ -266,13 +262,13 @@ impl Venue {
         let priority = self.next_priority;
         self.next_priority += 1;
         if let Some(cid) = &request.client_order_id {
-            self.client_ids.insert((account, cid.clone()), id);
+            self.client_ids.insert((account, cid.to_string()), id);
         }
         self.orders.insert(
             id,
             Order {
                 id,
-                client_order_id: request.client_order_id.clone(),
+                client_order_id: request.client_order_id.clone().map(String::from),
                 account,
                 instrument: index,
                 side: request.side,
@@ -302,6 +298,7 @@ impl Venue {
 #[cfg(test)]
 mod tests {
     use rust_decimal::Decimal;
+    use tse_market::ClientOrderId;
     use tse_matching::{Side, TimeInForce};
 
     use super::super::{
@@ -445,14 +442,14 @@ mod tests {
         v.open_account(None, AT);
         v.deposit("acct-1", "USD", d("1000")).unwrap();
         let with_cid = PlaceRequest {
-            client_order_id: Some("mine-1".into()),
+            client_order_id: Some(ClientOrderId::parse("mine-1").unwrap()),
             ..order("acct-1", Side::Buy, OrderType::Limit, Some("10"), "1")
         };
         let (first, _) = v.place(with_cid.clone(), AT).unwrap();
         assert_eq!(
             v.place(with_cid, AT).unwrap_err(),
             VenueError::DuplicateClientOrderId {
-                client_order_id: "mine-1".into(),
+                client_order_id: ClientOrderId::parse("mine-1").unwrap(),
                 order: first.id
             }
         );

@@ -33,6 +33,7 @@ use std::collections::{HashMap, VecDeque};
 
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
+use tse_market::ClientOrderId;
 use tse_matching::{Event, OrderBook};
 
 pub use entry::PlaceRequest;
@@ -104,7 +105,7 @@ pub enum VenueError {
     #[error("client_order_id '{client_order_id}' is already used by order {order}")]
     DuplicateClientOrderId {
         /// The id.
-        client_order_id: String,
+        client_order_id: ClientOrderId,
         /// The order using it.
         order: u64,
     },
@@ -242,6 +243,7 @@ pub(super) mod fixtures {
 
     use rust_decimal::Decimal;
     use time::OffsetDateTime;
+    use tse_market::AccountId;
     use tse_matching::{SelfTradePrevention, Side};
 
     use super::{Fees, PlaceRequest, Venue};
@@ -271,7 +273,7 @@ pub(super) mod fixtures {
         quantity: &str,
     ) -> PlaceRequest {
         PlaceRequest {
-            account: account.into(),
+            account: AccountId::parse(account).unwrap(),
             symbol: "btc-usd".into(),
             side,
             order_type,

@@ -285,19 +285,11 @@ impl Api {
             .ok()
             .filter(|s| instruments.iter().any(|i| i.symbol == s.as_str()))
             .ok_or_else(|| {
-                let listed: Vec<&str> = self
-                    .engine
-                    .instruments()
-                    .iter()
-                    .map(|i| i.symbol.as_str())
-                    .collect();
-                ApiError::bad_request(
-                    "unknown_symbol",
-                    format!(
-                        "unknown symbol '{symbol}'; this exchange lists {}",
-                        listed.join(", ")
-                    ),
-                )
+                let unknown = VenueError::UnknownSymbol {
+                    symbol: symbol.to_owned(),
+                    listed: instruments.iter().map(|i| i.symbol.clone()).collect(),
+                };
+                venue_error(unknown, "invalid_symbol")
             })
     }
 }

@@ -80,20 +80,20 @@ pub enum VenueError {
     #[error("unknown account '{0}'")]
     UnknownAccount(String),
     /// The exchange does not list the symbol.
-    #[error("unknown symbol '{symbol}'; this exchange lists {listed}")]
+    #[error("unknown symbol '{symbol}'; this exchange lists {}", .listed.join(", "))]
     UnknownSymbol {
         /// The symbol asked for.
         symbol: String,
         /// What is listed.
-        listed: String,
+        listed: Vec<String>,
     },
     /// The exchange does not hold the asset.
-    #[error("unknown asset '{asset}'; this exchange holds {held}")]
+    #[error("unknown asset '{asset}'; this exchange holds {}", .held.join(", "))]
     UnknownAsset {
         /// The asset asked for.
         asset: String,
         /// What is held.
-        held: String,
+        held: Vec<String>,
     },
     /// A price, quantity or amount is invalid.
     #[error("{0}")]

@@ -41,12 +41,7 @@ impl Venue {
             .position(|i| i.symbol == upper)
             .ok_or_else(|| VenueError::UnknownSymbol {
                 symbol: symbol.to_owned(),
-                listed: self
-                    .instruments
-                    .iter()
-                    .map(|i| i.symbol.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                listed: self.instruments.iter().map(|i| i.symbol.clone()).collect(),
             })
     }
 
@@ -79,7 +74,7 @@ impl Venue {
         let upper = asset.trim().to_ascii_uppercase();
         self.ledger.asset(&upper).ok_or_else(|| VenueError::UnknownAsset {
             asset: asset.to_owned(),
-            held: self.ledger.assets().join(", "),
+            held: self.ledger.assets().to_vec(),
         })
     }
 

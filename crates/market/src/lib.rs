@@ -10,7 +10,8 @@
 //! - [`side`]: [`Side`], buy or sell.
 //! - [`balance`]: [`Balance`], available and locked.
 //!
-//! The workspace's layers and their rules: `ARCHITECTURE.md` at the repository root.
+//! No I/O and no service's rules: which symbols are listed or which accounts exist is each
+//! service's question.
 
 pub mod balance;
 pub mod id;

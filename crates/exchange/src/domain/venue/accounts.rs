@@ -26,7 +26,7 @@ impl Venue {
     ///
     /// # Errors
     /// [`VenueError`] for an unknown account or asset, a non-positive amount, one beyond
-    /// [`MAX_AMOUNT`] or with more decimals than the asset takes, or holdings that would overflow.
+    /// [`MAX_AMOUNT`](money::MAX_AMOUNT) or with more decimals than the asset takes, or holdings that would overflow.
     pub fn deposit(&mut self, account: &str, asset: &str, amount: Decimal) -> Result<Balance, VenueError> {
         let (account, asset) = (self.account(account)?, self.asset(asset)?);
         self.check_amount(asset, amount)?;
@@ -53,7 +53,7 @@ impl Venue {
         Ok(self.ledger.balance(account, asset))
     }
 
-    /// Refuses an amount beyond [`MAX_AMOUNT`] or finer than the asset's scale.
+    /// Refuses an amount beyond [`MAX_AMOUNT`](money::MAX_AMOUNT) or finer than the asset's scale.
     fn check_amount(&self, asset: AssetIdx, amount: Decimal) -> Result<(), VenueError> {
         money::bounded(amount).map_err(|e| VenueError::Invalid(format!("amount {e}")))?;
         let (decimals, allowed) = (money::decimals(amount), self.asset_scale(asset));

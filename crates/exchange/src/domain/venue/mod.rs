@@ -12,10 +12,10 @@
 //!
 //! No request can overflow the decimal arithmetic. Validation is checked: prices, quantities,
 //! amounts and every order's notional (price × quantity, a market buy's sweep cost) are at most
-//! [`MAX_AMOUNT`](tse_runtime::money::MAX_AMOUNT), a deposit may not take an asset's holdings beyond what a decimal holds, and a
-//! book side never rests more lots than it counts. What follows a match — a fill's cost and fees,
-//! what it releases — is then bounded by the reservations validated before it, and every balance by
-//! its asset's holdings (see [`super::ledger`]).
+//! [`MAX_AMOUNT`](tse_runtime::money::MAX_AMOUNT), a deposit may not take an asset's holdings
+//! beyond what a decimal holds, and a book side never rests more lots than it counts. What follows
+//! a match — a fill's cost and fees, what it releases — is then bounded by the reservations
+//! validated before it, and every balance by its asset's holdings (see [`super::ledger`]).
 //!
 //! The venue's methods are grouped by what they serve: `queries` (lookups by name and index),
 //! `accounts` (opening accounts, deposits and withdrawals), `entry` (validating and placing

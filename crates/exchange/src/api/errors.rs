@@ -42,7 +42,7 @@ pub(super) fn venue_error(error: VenueError, invalid: &'static str) -> ApiError 
         VenueError::UnknownAccount(_) => ApiError::not_found("unknown_account", message),
         VenueError::UnknownSymbol { .. } => ApiError::bad_request("unknown_symbol", message),
         VenueError::UnknownAsset { .. } => ApiError::bad_request("unknown_asset", message),
-        VenueError::Invalid(_) => ApiError::bad_request(invalid, message),
+        VenueError::Invalid(_) | VenueError::Ledger(_) => ApiError::bad_request(invalid, message),
         VenueError::Insufficient(_) => ApiError::bad_request("insufficient_balance", message)
             .with_grpc_code(tonic::Code::FailedPrecondition),
         VenueError::DuplicateClientOrderId { .. } => ApiError::conflict("duplicate_client_order_id", message),

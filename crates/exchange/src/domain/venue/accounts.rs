@@ -32,7 +32,7 @@ impl Venue {
         self.check_amount(asset, amount)?;
         self.ledger
             .deposit(account, asset, amount)
-            .map_err(|e| VenueError::Invalid(e.to_string()))?;
+            .map_err(VenueError::Ledger)?;
         Ok(self.ledger.balance(account, asset))
     }
 
@@ -48,7 +48,7 @@ impl Venue {
             .withdraw(account, asset, amount)
             .map_err(|e| match e {
                 LedgerError::Insufficient { .. } => VenueError::Insufficient(e),
-                other => VenueError::Invalid(other.to_string()),
+                other => VenueError::Ledger(other),
             })?;
         Ok(self.ledger.balance(account, asset))
     }

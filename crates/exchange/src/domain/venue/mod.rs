@@ -101,6 +101,10 @@ pub enum VenueError {
     /// Not enough funds.
     #[error(transparent)]
     Insufficient(LedgerError),
+    /// The ledger refused a deposit or withdrawal otherwise: a non-positive amount, or holdings
+    /// beyond what stays exact.
+    #[error(transparent)]
+    Ledger(LedgerError),
     /// The client order id is taken.
     #[error("client_order_id '{client_order_id}' is already used by order {order}")]
     DuplicateClientOrderId {

@@ -29,24 +29,8 @@ pub type Ticks = i64;
 /// A quantity in integer lots.
 pub type Lots = u64;
 
-/// Buy or sell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Side {
-    /// Bids.
-    Buy,
-    /// Asks.
-    Sell,
-}
-
-impl Side {
-    /// Returns the other side.
-    pub fn opposite(self) -> Self {
-        match self {
-            Side::Buy => Side::Sell,
-            Side::Sell => Side::Buy,
-        }
-    }
-}
+/// Buy or sell; shared with the services as a market type.
+pub use tse_market::Side;
 
 /// How long an order may wait for a match.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,4 +1,4 @@
-//! Money values the services' cores share: a balance's two parts, the bound every amount a request
+//! Money values the services' cores share: the bound every amount a request
 //! carries must respect, and the exact reading of decimal text.
 //!
 //! Amounts are read from text exactly, never through binary floating point: `"0.1"` is one tenth,
@@ -9,7 +9,6 @@
 //! first spelled out exactly as plain text ([`json_number_text`]): `1e-3` is `0.001`.
 
 use rust_decimal::Decimal;
-use serde::Serialize;
 
 /// The largest amount, price, quantity or notional (price × quantity) one request may carry
 /// (10^20). Values stay far from the limit of exact decimal arithmetic (about 7.9 × 10^28), so sums
@@ -154,23 +153,8 @@ pub fn decimals(value: Decimal) -> u32 {
     value.normalize().scale()
 }
 
-/// One account's holding of one asset: what is free, and what is committed (to open orders on an
-/// exchange, to pending settlements at a custodian).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Balance {
-    /// Free to use.
-    pub available: Decimal,
-    /// Committed, not free.
-    pub locked: Decimal,
-}
-
-impl Balance {
-    /// Returns available plus locked. It saturates rather than overflow: the ledgers keep every
-    /// balance far below the limit, so it only could for state stored before they did.
-    pub fn total(&self) -> Decimal {
-        self.available.saturating_add(self.locked)
-    }
-}
+/// One account's holding of one asset; it lives with the other market types in `tse-market`.
+pub use tse_market::Balance;
 
 #[cfg(test)]
 mod tests {
@@ -256,13 +240,5 @@ mod tests {
             "79228162514264337593543950335 is beyond the largest amount handled (100000000000000000000)"
         );
         assert_eq!(decimals(d("1.500")), 1);
-        assert_eq!(
-            Balance {
-                available: Decimal::MAX,
-                locked: Decimal::ONE
-            }
-            .total(),
-            Decimal::MAX
-        );
     }
 }

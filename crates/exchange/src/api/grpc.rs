@@ -14,7 +14,7 @@ use tse_proto::exchange::v1::{
 use tse_runtime::api::{ApiError, non_empty};
 
 use super::{
-    AccountQuery, Api, Batch, ListQuery, OrderInput, decimal, depth, engine_error, market_for,
+    AccountQuery, Api, Batch, ListQuery, OrderInput, account_id, decimal, depth, engine_error, market_for,
     optional_decimal, stream_symbols,
 };
 use crate::{
@@ -225,7 +225,7 @@ impl ExchangeService for Service {
         let balances = self
             .api
             .engine
-            .balances(account_id.clone())
+            .balances(super::account_id(&account_id)?)
             .await
             .map_err(|e| engine_error(e, "invalid_account"))?;
         Ok(Response::new(pb::Balances {
@@ -392,10 +392,8 @@ impl ExchangeService for Service {
         let depth = depth(Some(r.depth))?;
         let symbol = self
             .api
-            .instrument(&r.symbol)
-            .map_err(|e| ApiError::not_found("unknown_symbol", e.message()))?
-            .symbol
-            .clone();
+            .listed(&r.symbol)
+            .map_err(|e| ApiError::not_found("unknown_symbol", e.message()))?;
         self.api.enter(Operation::Query).await?;
         let b = self
             .api
@@ -478,7 +476,7 @@ impl Service {
         let b = self
             .api
             .engine
-            .move_funds(r.account_id, r.asset, amount, withdraw)
+            .move_funds(account_id(&r.account_id)?, r.asset, amount, withdraw)
             .await
             .map_err(|e| engine_error(e, "invalid_amount"))?;
         Ok(Response::new(balance(b)))

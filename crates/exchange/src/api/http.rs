@@ -40,7 +40,8 @@ use tokio_util::sync::CancellationToken;
 use tse_runtime::api::{ApiError, Query, decimal_text, optional_json_body};
 
 use super::{
-    AccountQuery, Api, ListQuery, OrderInput, decimal, depth, engine_error, optional_decimal, order_id,
+    AccountQuery, Api, ListQuery, OrderInput, account_id, decimal, depth, engine_error, optional_decimal,
+    order_id,
 };
 use crate::{
     app::{
@@ -104,7 +105,7 @@ async fn account(State(http): State<Http>, Path(id): Path<String>) -> Result<imp
     let account = http
         .api
         .engine
-        .account(id)
+        .account(account_id(&id)?)
         .await
         .map_err(|e| engine_error(e, "invalid_account"))?;
     Ok(Json(account))
@@ -145,7 +146,7 @@ async fn balances(State(http): State<Http>, Path(id): Path<String>) -> Result<im
     let balances = http
         .api
         .engine
-        .balances(id.clone())
+        .balances(account_id(&id)?)
         .await
         .map_err(|e| engine_error(e, "invalid_account"))?;
     Ok(Json(Balances {
@@ -173,7 +174,7 @@ async fn move_funds(http: &Http, id: String, bytes: &Bytes, withdraw: bool) -> R
     let balance = http
         .api
         .engine
-        .move_funds(id.clone(), asset, amount, withdraw)
+        .move_funds(account_id(&id)?, asset, amount, withdraw)
         .await
         .map_err(|e| engine_error(e, "invalid_amount"))?;
     Ok(Json(Moved {
@@ -332,10 +333,8 @@ async fn book(
     let depth = depth(query.depth)?;
     let symbol = http
         .api
-        .instrument(&symbol)
-        .map_err(|e| ApiError::not_found("unknown_symbol", e.message()))?
-        .symbol
-        .clone();
+        .listed(&symbol)
+        .map_err(|e| ApiError::not_found("unknown_symbol", e.message()))?;
     http.api.enter(Operation::Query).await?;
     let book = http
         .api

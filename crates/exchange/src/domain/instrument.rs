@@ -6,6 +6,7 @@
 
 use rust_decimal::Decimal;
 use serde::Serialize;
+use tse_market::Symbol;
 use tse_matching::{Lots, Ticks};
 use tse_runtime::money::{self, MAX_AMOUNT};
 
@@ -35,16 +36,8 @@ impl Instrument {
     /// Returns a message when the symbol is not `BASE-QUOTE` or an increment is not positive or
     /// above [`MAX_INCREMENT`].
     pub fn new(symbol: &str, tick_size: Decimal, lot_size: Decimal) -> Result<Self, String> {
-        let upper = symbol.trim().to_ascii_uppercase();
-        let valid = |p: &str| (2..=10).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric());
-        let Some((base, quote)) = upper
-            .split_once('-')
-            .filter(|(b, q)| valid(b) && valid(q) && b != q)
-        else {
-            return Err(format!(
-                "'{symbol}' is not a symbol: write BASE-QUOTE, e.g. BTC-USD"
-            ));
-        };
+        let parsed = Symbol::parse(symbol).map_err(|e| e.to_string())?;
+        let (base, quote, upper) = (parsed.base(), parsed.quote(), parsed.to_string());
         if tick_size <= Decimal::ZERO || lot_size <= Decimal::ZERO {
             return Err(format!("{upper}: tick_size and lot_size must be positive"));
         }
@@ -54,8 +47,8 @@ impl Instrument {
             ));
         }
         Ok(Self {
-            base: base.to_owned(),
-            quote: quote.to_owned(),
+            base: base.into(),
+            quote: quote.into(),
             symbol: upper,
             tick_size: tick_size.normalize(),
             lot_size: lot_size.normalize(),

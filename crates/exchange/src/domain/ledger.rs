@@ -17,7 +17,7 @@ pub type AccountIdx = u32;
 /// Index of an asset in the ledger.
 pub type AssetIdx = u16;
 
-pub use tse_runtime::money::Balance;
+pub use tse_market::Balance;
 
 /// A movement the ledger refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

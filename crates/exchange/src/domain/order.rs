@@ -96,13 +96,9 @@ impl OrderType {
     }
 }
 
-/// Parses `BUY` or `SELL`, in any case.
+/// Parses `BUY` or `SELL`, in any case (as [`Side::parse`], for stored rows).
 pub fn parse_side(text: &str) -> Option<Side> {
-    match text.trim().to_ascii_uppercase().as_str() {
-        "BUY" => Some(Side::Buy),
-        "SELL" => Some(Side::Sell),
-        _ => None,
-    }
+    Side::parse(text).ok()
 }
 
 /// Parses `GTC`, `IOC` or `FOK`, in any case.
@@ -127,10 +123,7 @@ pub fn parse_stp(text: &str) -> Option<SelfTradePrevention> {
 
 /// Returns `BUY` or `SELL`.
 pub const fn side_name(side: Side) -> &'static str {
-    match side {
-        Side::Buy => "BUY",
-        Side::Sell => "SELL",
-    }
+    side.as_str()
 }
 
 /// Returns `GTC`, `IOC` or `FOK`.

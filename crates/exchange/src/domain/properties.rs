@@ -5,6 +5,7 @@
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
+use tse_market::AccountId;
 use tse_matching::{SelfTradePrevention, Side, TimeInForce};
 
 use super::{
@@ -97,7 +98,7 @@ proptest! {
                 }
                 Op::Place { account, instrument, buy, market, tif, price, lots, stp } => {
                     let request = PlaceRequest {
-                        account: accounts[account].clone(),
+                        account: AccountId::parse(&accounts[account]).unwrap(),
                         symbol: ["BTC-USD", "ETH-USD"][instrument].into(),
                         side: if buy { Side::Buy } else { Side::Sell },
                         order_type: if market { OrderType::Market } else { OrderType::Limit },
@@ -235,7 +236,7 @@ proptest! {
                 }
                 Wild::Place(account, instrument, buy, market, price, quantity) => {
                     let request = PlaceRequest {
-                        account: accounts[account].clone(),
+                        account: AccountId::parse(&accounts[account]).unwrap(),
                         symbol: ["BTC-USD", "ETH-USD"][instrument].into(),
                         side: if buy { Side::Buy } else { Side::Sell },
                         order_type: if market { OrderType::Market } else { OrderType::Limit },

@@ -389,7 +389,7 @@ pub async fn write_commits(parts: WriterParts) {
                         LEDGER_CHECK,
                         Check::down(true, format!("a commit could not be stored ({e}); restart the instance to recover the stored state")),
                     );
-                    Err(e.to_string())
+                    Err(Arc::new(e))
                 }
             };
             tracing::trace!(rows = batch.rows, elapsed = ?started.elapsed(), "commit stored");

@@ -24,8 +24,8 @@
 //! - [`metrics`]: one Prometheus registry per instance; HTTP and gRPC RED metrics with bounded labels,
 //!   `tse_instance_info`, process metrics.
 //! - [`api`]: the error type every API answers with, over HTTP and gRPC.
-//! - [`money`]: money values the services' cores share (the bound on amounts, exact decimal text;
-//!   [`money::Balance`] is `tse-market`'s).
+//! - [`money`]: the bound on amounts and their exact decimal text, shared by every API that takes
+//!   money (balances are `tse-market`'s).
 //! - [`openapi`]: the OpenAPI document each instance publishes, from the host's, the back door's and
 //!   the service's parts.
 //! - [`telemetry`]: stdout logs, and JSON log files per instance even when many share a process.

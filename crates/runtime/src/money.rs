@@ -153,9 +153,6 @@ pub fn decimals(value: Decimal) -> u32 {
     value.normalize().scale()
 }
 
-/// One account's holding of one asset; it lives with the other market types in `tse-market`.
-pub use tse_market::Balance;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,7 +34,7 @@ pub struct Account {
     pub created_at: OffsetDateTime,
 }
 
-pub use tse_runtime::money::Balance;
+pub use tse_market::Balance;
 
 /// A difference between what the custodian holds and what another party reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

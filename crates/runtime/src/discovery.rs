@@ -27,7 +27,7 @@ use crate::{
     clock::ClockSpec,
     config::SecretUrl,
     health::{Check, Health, Status, rfc3339},
-    identity::ServiceKind,
+    identity::{InstanceName, ServiceKind},
 };
 
 /// Prefix of every registration key.
@@ -59,12 +59,18 @@ fn other_ecosystem(registration: &Registration, holder: &Registration) -> String
 }
 
 /// What an instance publishes about itself.
+///
+/// Its JSON spells the service, instance name and status as plain strings (`exchange-simulator`,
+/// `exchange-OKX`, `healthy`), as the seed's format does, so every process and version reads the same
+/// thing; they are parsed into their types when a registration is read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Registration {
     /// `SERVICE_NAME`.
-    pub service: String,
+    #[serde(with = "wire::service")]
+    pub service: ServiceKind,
     /// `SERVICE_INSTANCE_NAME`.
-    pub instance: String,
+    #[serde(with = "wire::instance")]
+    pub instance: InstanceName,
     /// Host other instances reach it at.
     pub host: String,
     /// HTTP port.
@@ -76,7 +82,8 @@ pub struct Registration {
     /// `ENVIRONMENT`.
     pub environment: String,
     /// `healthy`, `degraded` or `unhealthy`.
-    pub status: String,
+    #[serde(with = "wire::status")]
+    pub status: Status,
     /// When this registration was last written (RFC 3339 UTC).
     pub timestamp: String,
     /// PostgreSQL schema.
@@ -112,6 +119,67 @@ impl Registration {
     /// Returns `host:grpc_port`.
     pub fn grpc_addr(&self) -> String {
         format!("{}:{}", self.host, self.grpc_port)
+    }
+}
+
+/// How the typed fields of a [`Registration`] are spelled in its JSON.
+mod wire {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    use crate::{
+        health::Status,
+        identity::{InstanceName, ServiceKind},
+    };
+
+    fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+        String::deserialize(deserializer)
+    }
+
+    pub(super) mod service {
+        use super::*;
+
+        pub(crate) fn serialize<S: Serializer>(kind: &ServiceKind, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(kind.name())
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<ServiceKind, D::Error> {
+            ServiceKind::parse(&text(deserializer)?).map_err(D::Error::custom)
+        }
+    }
+
+    pub(super) mod instance {
+        use super::*;
+
+        pub(crate) fn serialize<S: Serializer>(
+            name: &InstanceName,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(name.as_str())
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<InstanceName, D::Error> {
+            InstanceName::parse(&text(deserializer)?).map_err(D::Error::custom)
+        }
+    }
+
+    pub(super) mod status {
+        use super::*;
+
+        pub(crate) fn serialize<S: Serializer>(status: &Status, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(status.as_str())
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Status, D::Error> {
+            let text = text(deserializer)?;
+            [Status::Healthy, Status::Degraded, Status::Unhealthy]
+                .into_iter()
+                .find(|s| s.as_str() == text)
+                .ok_or_else(|| D::Error::custom(format!("unknown status '{text}'")))
+        }
     }
 }
 
@@ -186,7 +254,7 @@ impl Registry {
     /// As [`Registry::list`].
     pub async fn by_service(&self, service: ServiceKind) -> Result<Vec<Registration>, DiscoveryError> {
         let mut all = self.list().await?;
-        all.retain(|r| r.service == service.name());
+        all.retain(|r| r.service == service);
         Ok(all)
     }
 
@@ -196,7 +264,7 @@ impl Registry {
     /// As [`Registry::list`].
     pub async fn healthy(&self) -> Result<Vec<Registration>, DiscoveryError> {
         let mut all = self.list().await?;
-        all.retain(|r| r.status == Status::Healthy.as_str());
+        all.retain(|r| r.status == Status::Healthy);
         Ok(all)
     }
 
@@ -469,11 +537,17 @@ impl RedisRegistry {
             .query_async(&mut connection)
             .await
             .map_err(|e| unavailable(&e))?;
-        // A value that is not a registration (someone else's key under `services:`) is skipped.
-        Ok(values
-            .into_iter()
-            .flatten()
-            .filter_map(|v| serde_json::from_str(&v).ok())
+        // A value that does not read as a registration (another version's, or someone else's key
+        // under `services:`) is skipped: one stranger must not hide every other instance.
+        Ok(keys
+            .iter()
+            .zip(values)
+            .filter_map(|(key, value)| {
+                let value = value?;
+                serde_json::from_str(&value)
+                    .inspect_err(|error| warn!(%key, %error, "skipping a registration that does not read"))
+                    .ok()
+            })
             .collect())
     }
 
@@ -486,7 +560,7 @@ impl RedisRegistry {
             .arg(payload)
             .arg(ttl_millis(ttl))
             .arg(&registration.run_id)
-            .arg(&registration.instance)
+            .arg(registration.instance.as_str())
             .arg(&registration.schema)
             .arg(&registration.redis_namespace)
             .invoke_async(&mut connection)
@@ -599,7 +673,7 @@ impl Discovery {
                             match what.as_str() {
                                 "schema" => &registration.schema,
                                 "Redis namespace" => &registration.redis_namespace,
-                                _ => &registration.instance,
+                                _ => registration.instance.as_str(),
                             },
                             holder.instance,
                             holder.service,
@@ -642,7 +716,7 @@ impl Discovery {
             {
                 let report = health.report();
                 let mut registration = self.registration.lock().unwrap_or_else(|e| e.into_inner());
-                registration.status = report.status.as_str().to_owned();
+                registration.status = report.status;
                 registration.ready = report.ready;
                 registration.timestamp = rfc3339(time::OffsetDateTime::now_utc());
             }
@@ -714,14 +788,14 @@ mod tests {
 
     fn registration(instance: &str, schema: &str, namespace: &str, run: &str) -> Registration {
         Registration {
-            service: "exchange-simulator".into(),
-            instance: instance.into(),
+            service: ServiceKind::ExchangeSimulator,
+            instance: InstanceName::parse(instance).unwrap(),
             host: "127.0.0.1".into(),
             http_port: 1,
             grpc_port: 2,
             version: "0".into(),
             environment: "test".into(),
-            status: "healthy".into(),
+            status: Status::Healthy,
             timestamp: String::new(),
             schema: schema.into(),
             redis_namespace: namespace.into(),

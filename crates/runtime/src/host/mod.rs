@@ -41,6 +41,7 @@ use crate::{
     health::{Check, Dependency, Health, Phase},
     identity::{Identity, ServiceKind},
     metrics::InstanceMetrics,
+    peers::Peers,
     shipper::{Shipper, ShipperMetrics},
     storage::{Migration, MigrationSet, Storage, StorageError},
     telemetry::instance_span,
@@ -149,6 +150,7 @@ pub struct ServiceContext {
     storage: Storage,
     cache: Cache,
     discovery: Discovery,
+    peers: Peers,
     clock: Clock,
     events: Events,
     span: tracing::Span,
@@ -192,6 +194,11 @@ impl ServiceContext {
     /// Returns the instance's presence in discovery, and the registry to find others in.
     pub fn discovery(&self) -> &Discovery {
         &self.discovery
+    }
+
+    /// Returns the lookup of other instances of the ecosystem, shared by the instance's tasks.
+    pub fn peers(&self) -> &Peers {
+        &self.peers
     }
 
     /// Returns the ecosystem's simulated clock.
@@ -713,6 +720,7 @@ async fn start_in_span(
         storage: storage.clone(),
         cache: cache.clone(),
         discovery: discovery.clone(),
+        peers: Peers::new(discovery.registry().clone(), &config.common.environment),
         clock,
         events: Events::new(identity, clock),
         span: span.clone(),
@@ -809,14 +817,14 @@ fn registration(
     let id = &config.identity;
     let report = health.report();
     Registration {
-        service: id.service().name().to_owned(),
-        instance: id.instance().to_string(),
+        service: id.service(),
+        instance: id.instance().clone(),
         host: config.common.advertised_host(),
         http_port: http.port(),
         grpc_port: grpc.port(),
         version: VERSION.to_owned(),
         environment: config.common.environment.clone(),
-        status: report.status.as_str().to_owned(),
+        status: report.status,
         timestamp: report.timestamp,
         schema: id.schema().to_string(),
         redis_namespace: id.redis_namespace().to_string(),

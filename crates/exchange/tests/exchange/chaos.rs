@@ -22,7 +22,7 @@ async fn downtime_answers_503_and_unavailable_until_cleared() {
     );
     let (status, _) = post(&app, "/api/v1/accounts", json!({})).await;
     assert_eq!(status, 503);
-    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let client = app.exchange_client().await;
     let refused = client.list_symbols(ListSymbolsRequest {}).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unavailable);
     // The instance itself is up: health and the back door still answer.

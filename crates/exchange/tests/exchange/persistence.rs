@@ -337,7 +337,7 @@ async fn change_finished(app: &TestApp, id: &str) -> Vec<String> {
     };
     let (cancel, cancelled) = delete(app, &format!("/api/v1/orders/{id}")).await;
     let (amend, amended) = patch(app, &format!("/api/v1/orders/{id}"), json!({ "price": "101" })).await;
-    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let client = app.exchange_client().await;
     let order_id = id.parse().unwrap();
     let grpc_cancel = client.cancel_order(OrderRef { order_id }).await.unwrap_err();
     let grpc_amend = client

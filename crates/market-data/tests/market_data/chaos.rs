@@ -309,7 +309,7 @@ async fn an_outage_makes_the_feed_unavailable_until_cleared() {
     let (status, body) = app.get_json("/api/v1/prices").await;
     assert_eq!(status, 503);
     assert_eq!(body["error"]["code"], "feed_unavailable");
-    let mut grpc = MarketDataServiceClient::new(app.grpc_channel().await);
+    let grpc = app.market_data_client().await;
     let refused = grpc
         .get_price(GetPriceRequest {
             symbol: "BTC-USD".into(),

@@ -113,7 +113,8 @@ macro_rules! client {
         #[derive(Clone, Debug)]
         pub struct $name {
             grpc: $grpc,
-            found: Option<(tse_runtime::peers::Peers, tse_runtime::discovery::Registration)>,
+            // Boxed: most clients are built on a channel and carry nothing here.
+            found: Option<Box<(tse_runtime::peers::Peers, tse_runtime::discovery::Registration)>>,
         }
 
         impl $name {
@@ -146,19 +147,19 @@ macro_rules! client {
                 let peer = peers.connect($kind, name).await?;
                 Ok(Self {
                     grpc: <$grpc>::new(peer.channel),
-                    found: Some((peers.clone(), peer.registration)),
+                    found: Some(Box::new((peers.clone(), peer.registration))),
                 })
             }
 
             /// Returns the registration of the instance, when it was found through discovery.
             pub fn registration(&self) -> Option<&tse_runtime::discovery::Registration> {
-                self.found.as_ref().map(|(_, registration)| registration)
+                self.found.as_deref().map(|(_, registration)| registration)
             }
 
             /// Drops the shared channel of an instance found through discovery (a call through it
             /// failed): the next lookup reads the registry and connects afresh.
             pub fn forget(&self) {
-                if let Some((peers, registration)) = &self.found {
+                if let Some((peers, registration)) = self.found.as_deref() {
                     peers.forget($kind, &registration.instance);
                 }
             }

@@ -6,12 +6,11 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tonic::{Code, transport::Channel};
+use tonic::Code;
 use tse_proto::custodian::v1::{
     AssetAmount, CancelSettlementRequest, CreateAccountRequest, GetAccountRequest, GetBalancesRequest,
     GetPositionsRequest, GetSettlementRequest, ListAccountsRequest, ListSettlementsRequest, MoveFundsRequest,
     ReconcileRequest, SubmitSettlementRequest, TransferRequest,
-    custodian_service_client::CustodianServiceClient,
 };
 use tse_testing::app::{TestApp, TestOptions, eventually, spawn_with, unique_instance};
 
@@ -162,10 +161,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
     assert_eq!(second.accounts, vec![b.clone()]);
 
     // Deposits and withdrawals.
-    let deposited = client
-        .deposit(funds(&a.id, "usd", "1000"))
-        .await
-        .unwrap();
+    let deposited = client.deposit(funds(&a.id, "usd", "1000")).await.unwrap();
     assert_eq!(
         (
             deposited.asset.as_str(),
@@ -174,10 +170,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
         ),
         ("USD", "1000", "1000")
     );
-    let withdrawn = client
-        .withdraw(funds(&a.id, "USD", "100.50"))
-        .await
-        .unwrap();
+    let withdrawn = client.withdraw(funds(&a.id, "USD", "100.50")).await.unwrap();
     assert_eq!(withdrawn.available, "899.5");
     let overdraft = same_error(
         client.withdraw(funds(&a.id, "USD", "5000")).await,
@@ -291,10 +284,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
         let client = client.clone();
         let id = id.clone();
         async move {
-            let s = client
-                .get_settlement(GetSettlementRequest { id })
-                .await
-                .unwrap();
+            let s = client.get_settlement(GetSettlementRequest { id }).await.unwrap();
             (s.status == "COMPLETED").then_some(s)
         }
     })

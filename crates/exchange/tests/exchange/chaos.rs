@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sqlx::Row;
 use tonic::Code;
-use tse_proto::exchange::v1::{ListSymbolsRequest, exchange_service_client::ExchangeServiceClient};
+use tse_proto::exchange::v1::ListSymbolsRequest;
 use tse_testing::app::sample;
 
 use crate::support::{QUIET, TOKEN, account, clear, delete, exchange, fund, inject, limit, place, post};

@@ -7,8 +7,7 @@ use tonic::Code;
 use tse_proto::exchange::v1::{
     AmendOrderRequest, CreateAccountRequest, GetBalancesRequest, GetOrderBookRequest, ListAccountsRequest,
     ListOrdersRequest, ListSymbolsRequest, ListTradesRequest, MoveFundsRequest, OrderRef, PlaceOrderRequest,
-    StreamMarketRequest, exchange_service_client::ExchangeServiceClient, market_event::Event,
-    place_order_reply::Outcome,
+    StreamMarketRequest, market_event::Event, place_order_reply::Outcome,
 };
 
 use crate::support::{QUIET, exchange};
@@ -26,10 +25,7 @@ fn order(account: &str, side: &str, price: &str, quantity: &str) -> PlaceOrderRe
 }
 
 /// Opens an account over gRPC and deposits `funds` into it; returns its id.
-async fn funded(
-    client: &tse_client::Exchange,
-    funds: &[(&str, &str)],
-) -> String {
+async fn funded(client: &tse_client::Exchange, funds: &[(&str, &str)]) -> String {
     let account = client
         .create_account(CreateAccountRequest::default())
         .await
@@ -149,10 +145,7 @@ async fn grpc_places_fills_and_lists_like_http() {
         .await
         .unwrap();
     assert_eq!(cancelled.status, "CANCELLED");
-    let symbols = client
-        .list_symbols(ListSymbolsRequest {})
-        .await
-        .unwrap();
+    let symbols = client.list_symbols(ListSymbolsRequest {}).await.unwrap();
     assert_eq!(symbols.symbols.len(), 6);
 }
 
@@ -315,10 +308,7 @@ async fn grpc_reads_amounts_exactly_and_only_as_plain_decimals() {
         asset: "USD".into(),
         amount: amount.into(),
     };
-    let credited = client
-        .deposit(deposit("1234567890.123456789"))
-        .await
-        .unwrap();
+    let credited = client.deposit(deposit("1234567890.123456789")).await.unwrap();
     assert_eq!(credited.available, "1234567890.123456789");
     for (amount, needle) in [
         (
@@ -402,10 +392,7 @@ async fn an_order_session_answers_every_order_in_turn_and_goes_on_after_a_bad_on
     orders.push(order(&trader, "SELL", "2000.001", "0.1"));
     orders.push(order(&taker, "BUY", "2000", "1000"));
     orders.extend((0..5).map(|_| order(&taker, "BUY", "2039", "0.1")));
-    let mut replies = client
-        .place_orders(futures::stream::iter(orders))
-        .await
-        .unwrap();
+    let mut replies = client.place_orders(futures::stream::iter(orders)).await.unwrap();
     let mut answers = Vec::new();
     while let Some(reply) = tokio::time::timeout(Duration::from_secs(10), replies.next())
         .await
@@ -464,7 +451,7 @@ async fn an_order_session_answers_every_order_in_turn_and_goes_on_after_a_bad_on
 async fn grpc_lists_an_entitys_accounts_and_its_trades_after_an_id() {
     let app = exchange(QUIET).await;
     let client = app.exchange_client().await;
-    let mut open = async |entity: &str| {
+    let open = async |entity: &str| {
         client
             .create_account(CreateAccountRequest {
                 entity: entity.into(),

@@ -5,7 +5,6 @@ use std::{collections::BTreeMap, time::Duration};
 use futures::StreamExt;
 use tse_proto::marketdata::v1::{
     GetCandlesRequest, GetPriceRequest, ListSymbolsRequest, StreamPricesRequest,
-    market_data_service_client::MarketDataServiceClient,
 };
 
 use crate::support::{decimal, eventually, market, price};
@@ -176,10 +175,7 @@ async fn the_sse_stream_sends_every_new_price_of_the_chosen_symbols() {
 async fn grpc_serves_the_same_answers_and_streams() {
     let app = market("600", "").await;
     let client = app.market_data_client().await;
-    let symbols = client
-        .list_symbols(ListSymbolsRequest {})
-        .await
-        .unwrap();
+    let symbols = client.list_symbols(ListSymbolsRequest {}).await.unwrap();
     assert_eq!(symbols.symbols.len(), 6);
     eventually(Duration::from_secs(5), "a price", || {
         let client = client.clone();
@@ -190,7 +186,6 @@ async fn grpc_serves_the_same_answers_and_streams() {
                 })
                 .await
                 .ok()
-                
         }
     })
     .await;
@@ -221,7 +216,7 @@ async fn grpc_serves_the_same_answers_and_streams() {
         .unwrap();
     let mut sequences = Vec::new();
     while sequences.len() < 10 {
-        let price = tokio::time::timeout(Duration::from_secs(5), stream.message())
+        let price = tokio::time::timeout(Duration::from_secs(5), stream.next())
             .await
             .unwrap()
             .unwrap()

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sqlx::Row;
-use tse_proto::marketdata::v1::{GetPriceRequest, market_data_service_client::MarketDataServiceClient};
+use tse_proto::marketdata::v1::GetPriceRequest;
 use tse_testing::app::{TestOptions, sample, spawn_with};
 
 use crate::support::{TOKEN, decimal, eventually, market, price, sqlite_rows};

@@ -253,12 +253,25 @@ mod tests {
         environment: &str,
         status: Status,
     ) {
+        register_run(registry, kind, instance, environment, status, (9, instance)).await;
+    }
+
+    /// Registers a run of `instance` whose gRPC server listens on `grpc_port`; nothing listens on
+    /// its HTTP port (9), so a new run takes an old one's registration over.
+    async fn register_run(
+        registry: &Registry,
+        kind: ServiceKind,
+        instance: &str,
+        environment: &str,
+        status: Status,
+        (grpc_port, run_id): (u16, &str),
+    ) {
         let registration = Registration {
             service: kind,
             instance: InstanceName::parse(instance).unwrap(),
             host: "127.0.0.1".into(),
             http_port: 9,
-            grpc_port: 9,
+            grpc_port,
             version: "0".into(),
             environment: environment.into(),
             status,
@@ -269,7 +282,7 @@ mod tests {
             entity_type: kind.entity_type().into(),
             started_at: String::new(),
             ready: true,
-            run_id: instance.into(),
+            run_id: run_id.into(),
         };
         let spec = Clock::new(1.0).spec();
         Discovery::new(registry.clone(), registration, spec, Duration::from_secs(60))
@@ -347,5 +360,74 @@ mod tests {
             matches!(&error, PeerError::Connect { name, url, .. } if *name == "exchange-A" && url == "http://127.0.0.1:9"),
             "{error}"
         );
+    }
+
+    /// A gRPC server (the standard health service) on an OS-chosen port; returns the port.
+    async fn grpc_server() -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (_, service) = tonic_health::server::health_reporter();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        port
+    }
+
+    #[tokio::test]
+    async fn a_channel_is_kept_until_the_peer_moves_or_is_forgotten() {
+        let registry = Registry::embedded();
+        let kind = ServiceKind::ExchangeSimulator;
+        let (first, second) = (grpc_server().await, grpc_server().await);
+        register_run(
+            &registry,
+            kind,
+            "exchange-A",
+            "test",
+            Status::Healthy,
+            (first, "r1"),
+        )
+        .await;
+        let peers = Peers::new(registry.clone(), "test");
+        let cached = |peers: &Peers| {
+            peers
+                .cache()
+                .get(&(kind, name("exchange-A")))
+                .map(|c| (c.grpc_addr.clone(), c.run_id.clone()))
+        };
+
+        let peer = peers.connect(kind, None).await.unwrap();
+        assert_eq!(peer.registration.run_id, "r1");
+        let kept = Some((format!("127.0.0.1:{first}"), "r1".to_owned()));
+        assert_eq!(cached(&peers), kept);
+        peers.connect(kind, None).await.unwrap();
+        assert_eq!(
+            cached(&peers),
+            kept,
+            "the same run at the same address keeps its channel"
+        );
+
+        // Restarted elsewhere: the next lookup connects to the new address.
+        register_run(
+            &registry,
+            kind,
+            "exchange-A",
+            "test",
+            Status::Healthy,
+            (second, "r2"),
+        )
+        .await;
+        let moved = peers.connect(kind, None).await.unwrap();
+        assert_eq!(moved.registration.run_id, "r2");
+        assert_eq!(
+            cached(&peers),
+            Some((format!("127.0.0.1:{second}"), "r2".to_owned()))
+        );
+
+        peers.forget(kind, &name("exchange-A"));
+        assert_eq!(cached(&peers), None);
+        peers.connect(kind, Some(&name("exchange-A"))).await.unwrap();
+        assert!(cached(&peers).is_some(), "connected afresh after being forgotten");
     }
 }

@@ -7,7 +7,7 @@ use tse_proto::audit::v1::{
 };
 use tse_runtime::identity::ServiceKind;
 
-use crate::{client, unary};
+use crate::{ClientError, client, unary};
 
 client!(
     /// A client of one audit correlator instance.
@@ -17,9 +17,31 @@ client!(
 );
 
 impl Audit {
+    /// Ingests a batch of events (idempotent by event id), presenting the ecosystem's ingest token
+    /// as `authorization: Bearer <token>` (`None`: without one, which the correlator refuses).
+    ///
+    /// # Errors
+    /// The correlator's error status (`UNAUTHENTICATED` for a missing or wrong token,
+    /// `INVALID_ARGUMENT` for a batch it refuses).
+    pub async fn ingest(
+        &self,
+        events: IngestRequest,
+        token: Option<&str>,
+    ) -> Result<IngestResponse, ClientError> {
+        let mut request = tonic::Request::new(events);
+        if let Some(token) = token {
+            let value = format!("Bearer {token}")
+                .parse()
+                .map_err(|_| ClientError::Status {
+                    code: tonic::Code::InvalidArgument,
+                    message: "the ingest token cannot be sent as gRPC metadata".to_owned(),
+                })?;
+            request.metadata_mut().insert("authorization", value);
+        }
+        Ok(self.grpc.clone().ingest(request).await?.into_inner())
+    }
+
     unary! {
-        /// Ingests a batch of events (idempotent by event id).
-        fn ingest(IngestRequest) -> IngestResponse;
         /// Lists events matching a filter, one page at a time.
         fn list_events(ListEventsRequest) -> ListEventsResponse;
         /// Returns one event.

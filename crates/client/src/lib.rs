@@ -183,3 +183,26 @@ macro_rules! unary {
 }
 
 use {client, unary};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_keeps_its_code_and_message() {
+        let error = ClientError::from(tonic::Status::not_found("unknown symbol DOGE-USD"));
+        assert_eq!(error.code(), Code::NotFound);
+        assert_eq!(error.message(), "unknown symbol DOGE-USD");
+    }
+
+    #[tokio::test]
+    async fn an_address_nobody_listens_on_is_a_connect_error() {
+        // Port 9 (discard) has no listener on a test machine.
+        let error = Exchange::connect("http://127.0.0.1:9").await.unwrap_err();
+        assert!(
+            matches!(&error, ClientError::Connect { url, .. } if url == "http://127.0.0.1:9"),
+            "{error}"
+        );
+        assert_eq!(error.code(), Code::Unavailable);
+    }
+}

@@ -1,15 +1,15 @@
 //! Typed clients of the tse production APIs, for every service that calls another instance.
 //!
 //! A client is found through discovery — `Exchange::find(&peers, Some(&name))` with the
-//! [`Peers`](tse_runtime::peers::Peers) the host lends each service — or built on a channel or an
+//! [`Peers`] the host lends each service — or built on a channel or an
 //! address. Its methods take and return the generated messages of [`tse_proto`] (or small typed
 //! results) and turn a failed call into a [`ClientError`] that keeps the gRPC code and message.
-//! A client found through [`Peers`](tse_runtime::peers::Peers) shares the instance's cached
+//! A client found through [`Peers`] shares the instance's cached
 //! channel; after a failed call, [`Exchange::forget`] (and the others' `forget`) lets the next
 //! lookup connect afresh.
 //!
 //! # Back doors
-//! The `/chaos/v1/faults` back door is reachable only through [`chaos`], which exists only when the
+//! The `/chaos/v1/faults` back door is reachable only through `chaos`, which exists only when the
 //! cargo feature `chaos` is on (it is off by default). A crate that depends on `tse-client` without
 //! that feature — every production service — cannot inject a fault: the type is not there to name.
 //! Only the test coordinator and the tests turn it on.

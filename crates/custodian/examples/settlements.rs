@@ -20,10 +20,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tonic::transport::Channel;
+use tse_client::Custodian;
 use tse_proto::custodian::v1::{
     CreateAccountRequest, GetSettlementRequest, MoveFundsRequest, SubmitSettlementRequest,
-    custodian_service_client::CustodianServiceClient,
 };
 
 struct Options {
@@ -97,25 +96,19 @@ async fn completed(http: &str) -> Result<f64, String> {
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let o = options()?;
-    let channel = Channel::from_shared(format!("http://{}", o.grpc))
-        .map_err(|e| e.to_string())?
-        .connect()
+    let client = Custodian::connect(&format!("http://{}", o.grpc))
         .await
-        .map_err(|e| format!("cannot connect to {}: {e}", o.grpc))?;
-    let client = CustodianServiceClient::new(channel);
+        .map_err(|e| e.to_string())?;
     let mut accounts = Vec::new();
     for _ in 0..o.accounts {
         let id = client
-            .clone()
             .create_account(CreateAccountRequest {
                 entity: "load".into(),
             })
             .await
             .map_err(|e| e.message().to_owned())?
-            .into_inner()
             .id;
         client
-            .clone()
             .deposit(MoveFundsRequest {
                 account_id: id.clone(),
                 asset: "USD".into(),
@@ -132,7 +125,7 @@ async fn main() -> Result<(), String> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..o.clients {
-        let (mut client, next, accounts, total, cycle) = (
+        let (client, next, accounts, total, cycle) = (
             client.clone(),
             next.clone(),
             accounts.clone(),
@@ -207,7 +200,6 @@ async fn main() -> Result<(), String> {
     // One more, alone: the wall time of its cycle.
     let sent = Instant::now();
     let settlement = client
-        .clone()
         .submit_settlement(SubmitSettlementRequest {
             external_id: format!("load-{run}-cycle"),
             account_id: accounts[0].clone(),
@@ -222,18 +214,15 @@ async fn main() -> Result<(), String> {
         })
         .await
         .map_err(|e| e.message().to_owned())?
-        .into_inner()
         .settlement
         .ok_or("no settlement in the answer")?;
     loop {
         let now = client
-            .clone()
             .get_settlement(GetSettlementRequest {
                 id: settlement.id.clone(),
             })
             .await
-            .map_err(|e| e.message().to_owned())?
-            .into_inner();
+            .map_err(|e| e.message().to_owned())?;
         if now.status == "COMPLETED" {
             println!(
                 "one {} settlement: accepted at {} (simulated), due {}, completed {}; {:.3} s wall",

@@ -149,8 +149,7 @@ fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
         ctx.spawn(pnl::run(PnlParts {
             custodian: handle.clone(),
             clients: settings.clients,
-            registry: ctx.discovery().registry().clone(),
-            environment: ctx.config().common.environment.clone(),
+            peers: ctx.peers().clone(),
             clock: ctx.clock(),
             board: board.clone(),
             health,

@@ -6,16 +6,15 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tonic::{Code, transport::Channel};
+use tonic::Code;
 use tse_proto::custodian::v1::{
     AssetAmount, CancelSettlementRequest, CreateAccountRequest, GetAccountRequest, GetBalancesRequest,
     GetPositionsRequest, GetSettlementRequest, ListAccountsRequest, ListSettlementsRequest, MoveFundsRequest,
     ReconcileRequest, SubmitSettlementRequest, TransferRequest,
-    custodian_service_client::CustodianServiceClient,
 };
 use tse_testing::app::{TestApp, TestOptions, eventually, spawn_with, unique_instance};
 
-type Client = CustodianServiceClient<Channel>;
+type Client = tse_client::Custodian;
 
 const TOKEN: &str = "test-admin-token";
 
@@ -31,11 +30,11 @@ async fn custodian() -> (TestApp, Client) {
         },
     )
     .await;
-    let client = CustodianServiceClient::new(app.grpc_channel().await);
+    let client = app.custodian_client().await;
     // The books are restored from storage before anything is served.
     let probe = client.clone();
     eventually(Duration::from_secs(10), "the custodian to serve", || {
-        let mut probe = probe.clone();
+        let probe = probe.clone();
         async move {
             match probe.list_accounts(ListAccountsRequest::default()).await {
                 Ok(_) => Some(()),
@@ -67,7 +66,7 @@ async fn http(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (
 /// Asserts that a gRPC call failed with `code` and the message HTTP gives for the same request (its
 /// status `http_status`); returns the message.
 async fn same_error<T: std::fmt::Debug>(
-    grpc: Result<tonic::Response<T>, tonic::Status>,
+    grpc: Result<T, tse_client::ClientError>,
     code: Code,
     http_answer: (u16, Value),
     http_status: u16,
@@ -109,7 +108,7 @@ fn trade(account: &str, external_id: &str, cycle: &str, quantity: &str) -> Submi
 
 #[tokio::test]
 async fn grpc_keeps_accounts_and_settles_like_http() {
-    let (app, mut client) = custodian().await;
+    let (app, client) = custodian().await;
 
     // Accounts.
     let a = client
@@ -117,13 +116,11 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             entity: "fund-a".into(),
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let b = client
         .create_account(CreateAccountRequest::default())
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(a.id.starts_with("cust-"), "{a:?}");
     assert_eq!((a.entity.as_str(), b.entity.as_str()), ("fund-a", ""));
     let got = client
@@ -131,8 +128,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             account_id: a.id.clone(),
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(got, a);
     let (_, over_http) = http(&app, "GET", &format!("/api/v1/accounts/{}", a.id), None).await;
     assert_eq!(over_http["created_at"].as_str(), Some(a.created_at.as_str()));
@@ -142,8 +138,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(of_entity.accounts, vec![a.clone()]);
     assert_eq!(of_entity.next_cursor, "");
     let first = client
@@ -152,8 +147,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(first.accounts.len(), 1);
     assert!(!first.next_cursor.is_empty());
     let second = client
@@ -163,16 +157,11 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(second.accounts, vec![b.clone()]);
 
     // Deposits and withdrawals.
-    let deposited = client
-        .deposit(funds(&a.id, "usd", "1000"))
-        .await
-        .unwrap()
-        .into_inner();
+    let deposited = client.deposit(funds(&a.id, "usd", "1000")).await.unwrap();
     assert_eq!(
         (
             deposited.asset.as_str(),
@@ -181,11 +170,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
         ),
         ("USD", "1000", "1000")
     );
-    let withdrawn = client
-        .withdraw(funds(&a.id, "USD", "100.50"))
-        .await
-        .unwrap()
-        .into_inner();
+    let withdrawn = client.withdraw(funds(&a.id, "USD", "100.50")).await.unwrap();
     assert_eq!(withdrawn.available, "899.5");
     let overdraft = same_error(
         client.withdraw(funds(&a.id, "USD", "5000")).await,
@@ -237,8 +222,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             amount: "99.5".into(),
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let (from, to) = (moved.from.unwrap(), moved.to.unwrap());
     assert_eq!((from.available.as_str(), to.available.as_str()), ("800", "99.5"));
 
@@ -252,8 +236,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             }],
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(agreed.reconciled && agreed.breaks.is_empty(), "{agreed:?}");
     assert_eq!(agreed.account_id, b.id);
     let broken = client
@@ -265,8 +248,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             }],
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(!broken.reconciled);
     let brk = &broken.breaks[0];
     assert_eq!(
@@ -283,8 +265,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
     let submitted = client
         .submit_settlement(trade(&a.id, "trade-1", "t+0", "0.5"))
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(submitted.created);
     let settlement = submitted.settlement.unwrap();
     assert_eq!(
@@ -300,14 +281,10 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
     assert_eq!((settlement.exchange.as_str(), settlement.trade_count), ("", 0));
     let id = settlement.id.clone();
     let completed = eventually(Duration::from_secs(10), "the T+0 trade to settle", || {
-        let mut client = client.clone();
+        let client = client.clone();
         let id = id.clone();
         async move {
-            let s = client
-                .get_settlement(GetSettlementRequest { id })
-                .await
-                .unwrap()
-                .into_inner();
+            let s = client.get_settlement(GetSettlementRequest { id }).await.unwrap();
             (s.status == "COMPLETED").then_some(s)
         }
     })
@@ -325,8 +302,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             account_id: a.id.clone(),
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(positions.account_id, a.id);
     let btc = positions
         .positions
@@ -339,8 +315,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             account_id: a.id.clone(),
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let usd = balances.balances.iter().find(|b| b.asset == "USD").unwrap();
     assert_eq!(usd.total, "749");
 
@@ -357,8 +332,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
     let again = client
         .submit_settlement(trade(&a.id, "trade-1", "T+0", "0.5"))
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(!again.created);
     assert_eq!(again.settlement.unwrap().id, id);
     // The same external id with other content is refused.
@@ -416,7 +390,6 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
         .submit_settlement(trade(&a.id, "trade-2", "", "0.1"))
         .await
         .unwrap()
-        .into_inner()
         .settlement
         .unwrap();
     assert_eq!(
@@ -430,8 +403,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             reason: String::new(),
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(
         (cancelled.status.as_str(), cancelled.reason.as_str()),
         ("CANCELLED", "cancelled by request")
@@ -451,7 +423,6 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
         })
         .await
         .unwrap()
-        .into_inner()
         .settlement
         .unwrap();
     assert_eq!(
@@ -466,8 +437,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let ids: Vec<&str> = of_a.settlements.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, vec![pending.id.as_str(), id.as_str()]);
     assert_eq!(of_a.next_cursor, "");
@@ -478,8 +448,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(completed_of_a.settlements, vec![completed.clone()]);
     let trades = client
         .list_settlements(ListSettlementsRequest {
@@ -488,8 +457,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(trades.settlements.len(), 1);
     let older = client
         .list_settlements(ListSettlementsRequest {
@@ -499,8 +467,7 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(older.settlements[0].id, id);
     same_error(
         client
@@ -553,18 +520,16 @@ async fn grpc_keeps_accounts_and_settles_like_http() {
 
 #[tokio::test]
 async fn grpc_reads_amounts_exactly_and_only_as_plain_decimals() {
-    let (_app, mut client) = custodian().await;
+    let (_app, client) = custodian().await;
     let account = client
         .create_account(CreateAccountRequest::default())
         .await
         .unwrap()
-        .into_inner()
         .id;
     let credited = client
         .deposit(funds(&account, "USD", "1234567890.123456789"))
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(credited.available, "1234567890.123456789");
     for (amount, needle) in [
         (
@@ -597,7 +562,7 @@ async fn grpc_reads_amounts_exactly_and_only_as_plain_decimals() {
 
 #[tokio::test]
 async fn grpc_is_unavailable_while_offline() {
-    let (app, mut client) = custodian().await;
+    let (app, client) = custodian().await;
     let fault = app
         .inject_fault(TOKEN, json!({"kind": "offline", "params": {}, "duration": "10m"}))
         .await;

@@ -28,9 +28,8 @@ use std::{
 
 use serde_json::{Value, json};
 use tonic::transport::Channel;
-use tse_proto::exchange::v1::{
-    CreateAccountRequest, MoveFundsRequest, PlaceOrderRequest, exchange_service_client::ExchangeServiceClient,
-};
+use tse_client::Exchange;
+use tse_proto::exchange::v1::{CreateAccountRequest, MoveFundsRequest, PlaceOrderRequest};
 
 /// What to run.
 struct Options {
@@ -147,7 +146,7 @@ impl Flow {
 }
 
 enum Client {
-    Grpc(ExchangeServiceClient<Channel>),
+    Grpc(Exchange),
     Http(reqwest::Client, String),
 }
 
@@ -160,7 +159,6 @@ impl Client {
                 })
                 .await
                 .map_err(|e| e.message().to_owned())?
-                .into_inner()
                 .id),
             Client::Http(c, base) => {
                 let answer: Value = c
@@ -213,7 +211,7 @@ impl Client {
             Client::Grpc(c) => c
                 .place_order(order)
                 .await
-                .map(|r| r.into_inner().trades.len())
+                .map(|r| r.trades.len())
                 .map_err(|e| e.message().to_owned()),
             Client::Http(c, base) => {
                 let response = c
@@ -262,7 +260,7 @@ async fn one_by_one(mut client: Client, mut flow: Flow, total: u64, next: Arc<At
 
 /// Places orders through one order entry session, up to `window` unanswered at a time.
 async fn session(
-    mut client: ExchangeServiceClient<Channel>,
+    client: Exchange,
     mut flow: Flow,
     total: u64,
     window: usize,
@@ -294,8 +292,7 @@ async fn session(
         .place_orders(tokio_stream::wrappers::ReceiverStream::new(rx))
         .await
     {
-        Ok(replies) => {
-            let mut replies = replies.into_inner();
+        Ok(mut replies) => {
             while let Some(reply) = replies.next().await {
                 let Ok(reply) = reply else { break };
                 let sent = sent_at.lock().unwrap()[reply.sequence as usize];
@@ -355,7 +352,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let make = |i: usize| match o.protocol.as_str() {
         "http" => Client::Http(http.clone(), o.http.clone()),
-        _ => Client::Grpc(ExchangeServiceClient::new(channels[i % channels.len()].clone())),
+        _ => Client::Grpc(Exchange::new(channels[i % channels.len()].clone())),
     };
 
     // Accounts funded for every order they may place; clients share them.
@@ -379,7 +376,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let next = next.clone();
             let flow = Flow::new(i, accounts.clone(), o.symbol.clone(), o.mid);
             if o.protocol == "grpc-stream" {
-                let client = ExchangeServiceClient::new(channels[i % channels.len()].clone());
+                let client = Exchange::new(channels[i % channels.len()].clone());
                 tokio::spawn(session(client, flow, o.orders, o.window, next))
             } else {
                 tokio::spawn(one_by_one(make(i), flow, o.orders, next))

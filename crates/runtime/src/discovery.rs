@@ -3,8 +3,14 @@
 //! removed on stop. Instances find each other through it, never by hard-coded addresses.
 //!
 //! - [`Registry::embedded`]: in-process, shared by the instances of one `tse up`.
-//! - [`Registry::redis`]: shared by separate processes through Redis; claims run as Lua scripts, so
-//!   checking for a collision and registering is one atomic step.
+//! - [`Registry::redis`]: shared by separate processes through Redis ([`RedisRegistry`], in
+//!   `discovery/redis.rs`); claims run as Lua scripts, so checking for a collision and registering is
+//!   one atomic step.
+//!
+//! Registrations are read into typed fields (service kind, instance name, health status; their JSON
+//! spelling is in `discovery/wire.rs`). One that no longer reads — written by another version — is
+//! left out of [`Registry::list`] with a warning, never an error for the whole list. Looking a peer
+//! up (environment, health, choice, channels) is [`crate::peers`]' business.
 //!
 //! An instance refuses to start when another live instance holds its instance name, schema or
 //! namespace, and names the holder. A registration whose owner no longer listens (killed with -9, its
@@ -16,18 +22,17 @@ use std::{
     time::Duration,
 };
 
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::{
-    cache::{connect_lazy, redis_unavailable},
+    cache::connect_lazy,
     clock::ClockSpec,
     config::SecretUrl,
     health::{Check, Health, Status, rfc3339},
-    identity::ServiceKind,
+    identity::{InstanceName, ServiceKind},
 };
 
 /// Prefix of every registration key.
@@ -59,12 +64,18 @@ fn other_ecosystem(registration: &Registration, holder: &Registration) -> String
 }
 
 /// What an instance publishes about itself.
+///
+/// Its JSON spells the service, instance name and status as plain strings (`exchange-simulator`,
+/// `exchange-OKX`, `healthy`), as the seed's format does, so every process and version reads the same
+/// thing; they are parsed into their types when a registration is read.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Registration {
     /// `SERVICE_NAME`.
-    pub service: String,
+    #[serde(with = "wire::service")]
+    pub service: ServiceKind,
     /// `SERVICE_INSTANCE_NAME`.
-    pub instance: String,
+    #[serde(with = "wire::instance")]
+    pub instance: InstanceName,
     /// Host other instances reach it at.
     pub host: String,
     /// HTTP port.
@@ -76,7 +87,8 @@ pub struct Registration {
     /// `ENVIRONMENT`.
     pub environment: String,
     /// `healthy`, `degraded` or `unhealthy`.
-    pub status: String,
+    #[serde(with = "wire::status")]
+    pub status: Status,
     /// When this registration was last written (RFC 3339 UTC).
     pub timestamp: String,
     /// PostgreSQL schema.
@@ -115,6 +127,11 @@ impl Registration {
     }
 }
 
+mod redis;
+mod wire;
+
+pub use redis::RedisRegistry;
+
 /// Why the registry could not be used.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DiscoveryError {
@@ -147,7 +164,7 @@ impl Registry {
     /// Returns [`DiscoveryError::Unavailable`] when the URL cannot be used.
     pub fn redis(url: &SecretUrl) -> Result<Self, DiscoveryError> {
         let connection = connect_lazy(url).map_err(|e| DiscoveryError::Unavailable(format!("{url}: {e}")))?;
-        Ok(Registry::Redis(RedisRegistry { connection }))
+        Ok(Registry::Redis(RedisRegistry::new(connection)))
     }
 
     /// The registry a configuration asks for: Redis when `REDIS_URL` is set, else a fresh embedded one.
@@ -186,7 +203,7 @@ impl Registry {
     /// As [`Registry::list`].
     pub async fn by_service(&self, service: ServiceKind) -> Result<Vec<Registration>, DiscoveryError> {
         let mut all = self.list().await?;
-        all.retain(|r| r.service == service.name());
+        all.retain(|r| r.service == service);
         Ok(all)
     }
 
@@ -196,7 +213,7 @@ impl Registry {
     /// As [`Registry::list`].
     pub async fn healthy(&self) -> Result<Vec<Registration>, DiscoveryError> {
         let mut all = self.list().await?;
-        all.retain(|r| r.status == Status::Healthy.as_str());
+        all.retain(|r| r.status == Status::Healthy);
         Ok(all)
     }
 
@@ -341,212 +358,6 @@ impl EmbeddedRegistry {
     }
 }
 
-/// The Redis registry.
-#[derive(Clone)]
-pub struct RedisRegistry {
-    connection: ConnectionManager,
-}
-
-/// Checks every live registration for a collision and registers, atomically. Returns `{}` when
-/// registered, or `{what, holder_json}`.
-const CLAIM_SCRIPT: &str = r"
-local own = redis.call('GET', KEYS[1])
-if own then
-  local ok, r = pcall(cjson.decode, own)
-  if ok and type(r) == 'table' and r['run_id'] ~= ARGV[3] then
-    return {'instance name', own}
-  end
-end
-local cursor = '0'
-repeat
-  local page = redis.call('SCAN', cursor, 'MATCH', 'services:*', 'COUNT', 1000)
-  cursor = page[1]
-  for _, k in ipairs(page[2]) do
-    if k ~= KEYS[1] then
-      local v = redis.call('GET', k)
-      if v then
-        local ok, r = pcall(cjson.decode, v)
-        if ok and type(r) == 'table' then
-          if r['instance'] == ARGV[4] then return {'instance name', v} end
-          if r['schema'] == ARGV[5] then return {'schema', v} end
-          if r['redis_namespace'] == ARGV[6] then return {'Redis namespace', v} end
-        end
-      end
-    end
-  end
-until cursor == '0'
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {}
-";
-
-/// Refreshes a registration only if it is still ours: `ok`, `missing`, or the holder's JSON.
-const REFRESH_SCRIPT: &str = r"
-local v = redis.call('GET', KEYS[1])
-if not v then return 'missing' end
-local ok, r = pcall(cjson.decode, v)
-if ok and type(r) == 'table' and r['run_id'] ~= ARGV[3] then return v end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 'ok'
-";
-
-/// Returns the published clock spec (refreshing its TTL), or publishes the proposed one.
-const ADOPT_CLOCK_SCRIPT: &str = r"
-local v = redis.call('GET', KEYS[1])
-if v then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return v
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return ARGV[1]
-";
-
-/// Deletes a registration only if it belongs to the given run.
-const REMOVE_SCRIPT: &str = r"
-local v = redis.call('GET', KEYS[1])
-if not v then return 0 end
-local ok, r = pcall(cjson.decode, v)
-if ok and type(r) == 'table' and r['run_id'] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-";
-
-fn unavailable(error: &redis::RedisError) -> DiscoveryError {
-    DiscoveryError::Unavailable(error.to_string())
-}
-
-fn ttl_millis(ttl: Duration) -> u64 {
-    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
-impl RedisRegistry {
-    async fn adopt_clock(
-        &self,
-        environment: &str,
-        proposed: ClockSpec,
-        ttl: Duration,
-    ) -> Result<ClockSpec, DiscoveryError> {
-        let key = clock_key(environment);
-        let payload =
-            serde_json::to_string(&proposed).map_err(|e| DiscoveryError::Unavailable(e.to_string()))?;
-        let mut connection = self.connection.clone();
-        let adopted: String = redis::Script::new(ADOPT_CLOCK_SCRIPT)
-            .key(&key)
-            .arg(payload)
-            .arg(ttl_millis(ttl))
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        serde_json::from_str(&adopted)
-            .map_err(|e| DiscoveryError::Unavailable(format!("unreadable clock at {key}: {e}")))
-    }
-
-    async fn list(&self) -> Result<Vec<Registration>, DiscoveryError> {
-        let mut connection = self.connection.clone();
-        let mut keys: Vec<String> = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{KEY_PREFIX}:*"))
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut connection)
-                .await
-                .map_err(|e| unavailable(&e))?;
-            keys.extend(page);
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        keys.sort();
-        keys.dedup();
-        let values: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut connection)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        // A value that is not a registration (someone else's key under `services:`) is skipped.
-        Ok(values
-            .into_iter()
-            .flatten()
-            .filter_map(|v| serde_json::from_str(&v).ok())
-            .collect())
-    }
-
-    async fn claim(&self, registration: &Registration, ttl: Duration) -> Result<Claim, DiscoveryError> {
-        let payload =
-            serde_json::to_string(registration).map_err(|e| DiscoveryError::Unavailable(e.to_string()))?;
-        let mut connection = self.connection.clone();
-        let result: Vec<String> = redis::Script::new(CLAIM_SCRIPT)
-            .key(registration.key())
-            .arg(payload)
-            .arg(ttl_millis(ttl))
-            .arg(&registration.run_id)
-            .arg(&registration.instance)
-            .arg(&registration.schema)
-            .arg(&registration.redis_namespace)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        match result.as_slice() {
-            [] => Ok(Claim::Done),
-            [what, holder, ..] => match serde_json::from_str(holder) {
-                Ok(holder) => Ok(Claim::Held {
-                    what: what.clone(),
-                    holder: Box::new(holder),
-                }),
-                Err(e) => Err(DiscoveryError::Unavailable(format!(
-                    "unreadable registration: {e}"
-                ))),
-            },
-            [_] => Err(DiscoveryError::Unavailable("unexpected claim answer".into())),
-        }
-    }
-
-    async fn refresh(&self, registration: &Registration, ttl: Duration) -> Result<Refresh, DiscoveryError> {
-        let payload =
-            serde_json::to_string(registration).map_err(|e| DiscoveryError::Unavailable(e.to_string()))?;
-        let mut connection = self.connection.clone();
-        let answer: String = redis::Script::new(REFRESH_SCRIPT)
-            .key(registration.key())
-            .arg(payload)
-            .arg(ttl_millis(ttl))
-            .arg(&registration.run_id)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        Ok(match answer.as_str() {
-            "ok" => Refresh::Kept,
-            "missing" => Refresh::Missing,
-            holder => match serde_json::from_str(holder) {
-                Ok(holder) => Refresh::Taken(Box::new(holder)),
-                Err(_) => Refresh::Missing,
-            },
-        })
-    }
-
-    async fn remove(&self, key: &str, run_id: &str) -> Result<(), DiscoveryError> {
-        let mut connection = self.connection.clone();
-        redis::Script::new(REMOVE_SCRIPT)
-            .key(key)
-            .arg(run_id)
-            .invoke_async::<i64>(&mut connection)
-            .await
-            .map(drop)
-            .map_err(|e| {
-                if redis_unavailable(&e) {
-                    unavailable(&e)
-                } else {
-                    DiscoveryError::Unavailable(e.to_string())
-                }
-            })
-    }
-}
-
 /// One instance's presence in the registry: its registration, kept fresh by [`Discovery::heartbeat`].
 #[derive(Clone)]
 pub struct Discovery {
@@ -599,7 +410,7 @@ impl Discovery {
                             match what.as_str() {
                                 "schema" => &registration.schema,
                                 "Redis namespace" => &registration.redis_namespace,
-                                _ => &registration.instance,
+                                _ => registration.instance.as_str(),
                             },
                             holder.instance,
                             holder.service,
@@ -642,9 +453,9 @@ impl Discovery {
             {
                 let report = health.report();
                 let mut registration = self.registration.lock().unwrap_or_else(|e| e.into_inner());
-                registration.status = report.status.as_str().to_owned();
+                registration.status = report.status;
                 registration.ready = report.ready;
-                registration.timestamp = rfc3339(time::OffsetDateTime::now_utc());
+                registration.timestamp = rfc3339(crate::clock::wall_now());
             }
             self.beat(&health).await;
             tokio::select! {
@@ -714,14 +525,14 @@ mod tests {
 
     fn registration(instance: &str, schema: &str, namespace: &str, run: &str) -> Registration {
         Registration {
-            service: "exchange-simulator".into(),
-            instance: instance.into(),
+            service: ServiceKind::ExchangeSimulator,
+            instance: InstanceName::parse(instance).unwrap(),
             host: "127.0.0.1".into(),
             http_port: 1,
             grpc_port: 2,
             version: "0".into(),
             environment: "test".into(),
-            status: "healthy".into(),
+            status: Status::Healthy,
             timestamp: String::new(),
             schema: schema.into(),
             redis_namespace: namespace.into(),

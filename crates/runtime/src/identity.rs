@@ -200,6 +200,24 @@ impl AsRef<str> for InstanceName {
     }
 }
 
+impl PartialEq<str> for InstanceName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for InstanceName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for InstanceName {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
 /// A PostgreSQL schema name an instance owns: 1–63 lower-case ASCII letters, digits and `_`, starting
 /// with a letter, not `pg_`-prefixed (reserved by PostgreSQL) and not `public` or
 /// `information_schema` (shared by everyone).

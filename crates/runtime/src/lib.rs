@@ -15,6 +15,8 @@
 //!   and the durable spool that keeps writes while the database is away.
 //! - [`cache`]: Redis or embedded key-value store, confined to the instance's namespace.
 //! - [`discovery`]: registration, heartbeat, lookups; embedded or Redis registry; the shared clock spec.
+//! - [`peers`]: finding another instance by service kind and name (healthy enough, same environment),
+//!   with a cached gRPC channel per instance.
 //! - [`clock`]: the ecosystem's simulated clock.
 //! - [`events`]: domain events written to each instance's outbox for the audit correlator.
 //! - [`shipper`]: delivers each instance's outbox to the audit correlator found through discovery.
@@ -44,6 +46,7 @@ pub mod identity;
 pub mod metrics;
 pub mod money;
 pub mod openapi;
+pub mod peers;
 pub mod shipper;
 pub mod storage;
 pub mod telemetry;

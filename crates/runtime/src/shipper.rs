@@ -3,18 +3,25 @@
 //! the audit correlator found through discovery, then deleted, so the outbox holds only what is not
 //! delivered yet.
 //!
+//! The correlator is looked up with [`Peers`] like every other peer (the first healthy-enough one of
+//! the environment, by name), but reached over HTTP: the runtime cannot use `tse-client`'s typed
+//! clients, which are built on the runtime, and ingestion is an HTTP route.
+//!
 //! One shipper runs in every instance, the correlator's own included. A round reads the oldest
 //! [`BATCH`] events, posts them to `{correlator}/api/v1/audit/events` and deletes exactly those rows
 //! once the correlator answered 2xx; ingestion is idempotent by event id, so a batch sent again after
 //! a lost answer or a failed delete costs nothing. While there is no correlator in the environment,
-//! it fails, or the database is away, events stay where they are and the shipper backs off (100 ms
-//! doubling to 5 s). `audit_outbox_pending` and `audit_outbox_shipped_total` show how it goes.
+//! it fails, or the database is away, events stay where they are and the shipper backs off
+//! ([`Backoff`], 100 ms doubling to 5 s). `audit_outbox_pending` and `audit_outbox_shipped_total` show how it goes.
 //!
 //! Each batch carries the ecosystem's ingest token as `Authorization: Bearer <token>`
 //! ([`crate::config::CommonConfig::ingest_secret`]); a correlator that refuses it (401: another
 //! ecosystem's token, or none) is retried like one that fails, so the events wait.
 
-use std::{mem::discriminant, time::Duration};
+use std::{
+    mem::{Discriminant, discriminant},
+    time::Duration,
+};
 
 use prometheus::{IntCounter, IntGauge};
 use serde::Serialize;
@@ -24,10 +31,12 @@ use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 use crate::{
+    backoff::Backoff,
     config::Secret,
-    discovery::{DiscoveryError, Registration, Registry},
+    discovery::Registration,
     events::Event,
-    identity::ServiceKind,
+    identity::{InstanceName, ServiceKind},
+    peers::{PeerError, Peers},
     storage::{Row, Statement, Storage, StorageError},
 };
 
@@ -81,12 +90,21 @@ impl ShipperMetrics {
 enum ShipError {
     #[error("outbox: {0}")]
     Storage(#[from] StorageError),
-    #[error("discovery: {0}")]
-    Discovery(#[from] DiscoveryError),
-    #[error("no audit correlator is registered in environment {0}")]
-    NoCorrelator(String),
+    #[error(transparent)]
+    Peer(#[from] PeerError),
     #[error("audit correlator {instance} did not take the batch: {reason}")]
-    Delivery { instance: String, reason: String },
+    Delivery { instance: InstanceName, reason: String },
+}
+
+impl ShipError {
+    /// The kind of trouble, so a retry of the same trouble logs one line, not one per attempt.
+    fn kind(&self) -> (Discriminant<ShipError>, Option<Discriminant<PeerError>>) {
+        let peer = match self {
+            ShipError::Peer(error) => Some(discriminant(error)),
+            _ => None,
+        };
+        (discriminant(self), peer)
+    }
 }
 
 /// What a round did.
@@ -108,8 +126,7 @@ struct Batch<'a> {
 /// Delivers one instance's outbox to the audit correlator.
 pub struct Shipper {
     storage: Storage,
-    registry: Registry,
-    environment: String,
+    peers: Peers,
     metrics: ShipperMetrics,
     client: reqwest::Client,
     /// The ingest token the correlator requires; `None`: sent without one (and refused).
@@ -127,13 +144,7 @@ const COUNT_EVERY: Duration = Duration::from_millis(500);
 impl Shipper {
     /// Creates the shipper of the instance whose outbox is in `storage`, finding the correlator of
     /// `environment` in `registry` and presenting `token` to it.
-    pub fn new(
-        storage: Storage,
-        registry: Registry,
-        environment: &str,
-        token: Option<Secret>,
-        metrics: ShipperMetrics,
-    ) -> Self {
+    pub fn new(storage: Storage, peers: Peers, token: Option<Secret>, metrics: ShipperMetrics) -> Self {
         // Instances reach each other directly: no proxy from the environment.
         let client = reqwest::Client::builder()
             .no_proxy()
@@ -143,8 +154,7 @@ impl Shipper {
             .expect("a plain HTTP client always builds");
         Self {
             storage,
-            registry,
-            environment: environment.to_owned(),
+            peers,
             metrics,
             client,
             token,
@@ -156,8 +166,8 @@ impl Shipper {
     /// Ships until `stop` is cancelled. What is not delivered by then stays in the outbox for the
     /// next start.
     pub async fn run(mut self, stop: CancellationToken) {
-        let mut retry = FIRST_RETRY;
-        let mut failing: Option<std::mem::Discriminant<ShipError>> = None;
+        let mut retry = Backoff::new(FIRST_RETRY, MAX_RETRY);
+        let mut failing = None;
         loop {
             let wait = match self.round(&stop).await {
                 Ok(Round::Stopped) => return,
@@ -165,7 +175,7 @@ impl Shipper {
                     if failing.take().is_some() {
                         info!("shipping audit events again");
                     }
-                    retry = FIRST_RETRY;
+                    retry.reset();
                     // A full batch: more are likely waiting.
                     match round {
                         Round::Shipped(n) if n == BATCH => Duration::ZERO,
@@ -176,18 +186,16 @@ impl Shipper {
                     self.target = None;
                     self.update_pending().await;
                     // One line per kind of trouble, not one per retry.
-                    let kind = discriminant(&error);
+                    let kind = error.kind();
                     let pending = self.metrics.pending.get();
                     if failing.replace(kind) == Some(kind) {
                         debug!(%error, pending, "audit events still not shipped");
-                    } else if matches!(error, ShipError::NoCorrelator(_)) {
+                    } else if matches!(error, ShipError::Peer(PeerError::NoInstance { .. })) {
                         info!(%error, pending, "audit events wait in the outbox");
                     } else {
                         warn!(%error, pending, "audit events not shipped; retrying with backoff");
                     }
-                    let wait = retry;
-                    retry = (retry * 2).min(MAX_RETRY);
-                    wait
+                    retry.next_wait()
                 }
             };
             if stop.is_cancelled() {
@@ -265,13 +273,7 @@ impl Shipper {
 
     /// Finds a live audit correlator of the environment (the first by name).
     async fn correlator(&self) -> Result<Registration, ShipError> {
-        let mut found = self.registry.by_service(ServiceKind::AuditCorrelator).await?;
-        found.retain(|r| r.status != "unhealthy" && r.environment == self.environment);
-        found.sort_by(|a, b| a.instance.cmp(&b.instance));
-        found
-            .into_iter()
-            .next()
-            .ok_or_else(|| ShipError::NoCorrelator(self.environment.clone()))
+        Ok(self.peers.find(ServiceKind::AuditCorrelator, None).await?)
     }
 
     /// Counts the outbox into `audit_outbox_pending`; keeps the last count while it cannot be read.

@@ -8,6 +8,7 @@ use std::{
 };
 
 use tokio_util::sync::CancellationToken;
+use tse_client::{Audit, Custodian, Exchange, MarketData, chaos::Chaos};
 use tse_runtime::{
     clock::Clock,
     config::{InstanceConfig, ServeOverrides},
@@ -236,30 +237,46 @@ impl TestApp {
             .expect("query")
     }
 
+    /// The instance's back door, opened with the admin token `token`.
+    pub fn chaos(&self, token: &str) -> Chaos {
+        Chaos::with_client(self.client.clone(), &self.http, token)
+    }
+
     /// Injects `fault` through the back door with the admin token `token`; expects 201 and returns
     /// the fault.
     pub async fn inject_fault(&self, token: &str, fault: serde_json::Value) -> serde_json::Value {
-        let (status, body) = self
-            .admin(
-                self.client
-                    .post(format!("{}/chaos/v1/faults", self.http))
-                    .json(&fault),
-                token,
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body
+        self.chaos(token)
+            .inject(&fault)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Clears fault `id` through the back door with the admin token `token`; expects 200.
     pub async fn clear_fault(&self, token: &str, id: &str) {
-        let (status, body) = self
-            .admin(
-                self.client.delete(format!("{}/chaos/v1/faults/{id}", self.http)),
-                token,
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
+        self.chaos(token)
+            .clear(id)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// A client of the instance's exchange API.
+    pub async fn exchange_client(&self) -> Exchange {
+        Exchange::new(self.grpc_channel().await)
+    }
+
+    /// A client of the instance's custodian API.
+    pub async fn custodian_client(&self) -> Custodian {
+        Custodian::new(self.grpc_channel().await)
+    }
+
+    /// A client of the instance's market data API.
+    pub async fn market_data_client(&self) -> MarketData {
+        MarketData::new(self.grpc_channel().await)
+    }
+
+    /// A client of the instance's audit API.
+    pub async fn audit_client(&self) -> Audit {
+        Audit::new(self.grpc_channel().await)
     }
 
     /// Fetches the instance's OpenAPI document and checks that every operation it describes is

@@ -85,7 +85,7 @@ pub(crate) async fn run(url: Option<String>, json: bool) -> Result<(), Failure> 
 async fn from_instance(client: &reqwest::Client, url: &str) -> Result<Vec<Registration>, Failure> {
     #[derive(serde::Deserialize)]
     struct Listing {
-        services: Vec<Registration>,
+        services: Vec<serde_json::Value>,
     }
     let base = url.trim_end_matches('/');
     if !(base.starts_with("http://") || base.starts_with("https://")) {
@@ -107,7 +107,17 @@ async fn from_instance(client: &reqwest::Client, url: &str) -> Result<Vec<Regist
         .json()
         .await
         .map_err(|e| runtime(format!("{base} did not answer a registry listing: {e}")))?;
-    Ok(listing.services)
+    // An entry that does not read (written by another version) is left out, as the registry's own
+    // listing does, rather than hiding every other instance.
+    Ok(listing
+        .services
+        .into_iter()
+        .filter_map(|entry| {
+            serde_json::from_value(entry)
+                .inspect_err(|e| eprintln!("tse: skipping a registration that does not read: {e}"))
+                .ok()
+        })
+        .collect())
 }
 
 fn table(statuses: &[InstanceStatus]) -> String {
@@ -140,8 +150,8 @@ fn table(statuses: &[InstanceStatus]) -> String {
             .and_then(|v| v.as_f64())
             .map_or_else(|| "-".to_owned(), |s| format!("{s:.0}s"));
         rows.push([
-            r.instance.clone(),
-            r.service.clone(),
+            r.instance.to_string(),
+            r.service.name().to_owned(),
             status,
             ready,
             r.http_url(),

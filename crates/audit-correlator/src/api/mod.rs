@@ -348,10 +348,10 @@ impl Api {
             Ok(all) => {
                 for r in all.into_iter().filter(|r| r.environment == self.environment) {
                     nodes.insert(
-                        r.instance.clone(),
+                        r.instance.to_string(),
                         json!({
-                            "instance": r.instance, "service": r.service, "entity_type": r.entity_type,
-                            "live": true, "status": r.status, "ready": r.ready,
+                            "instance": r.instance, "service": r.service.name(), "entity_type": r.entity_type,
+                            "live": true, "status": r.status.as_str(), "ready": r.ready,
                             "http": r.http_url(), "grpc": r.grpc_addr(),
                         }),
                     );

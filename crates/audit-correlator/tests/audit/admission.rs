@@ -5,7 +5,8 @@
 
 use serde_json::{Value, json, value::RawValue};
 use tonic::Code;
-use tse_proto::audit::v1::{AuditEvent, IngestRequest, audit_service_client::AuditServiceClient};
+use tse_client::ClientError;
+use tse_proto::audit::v1::{AuditEvent, IngestRequest};
 use tse_runtime::{
     events::{Event, emitted_by},
     identity::ServiceKind,
@@ -48,7 +49,7 @@ async fn post(app: &TestApp, events: &[Event], token: Option<&str>) -> (u16, Val
 }
 
 /// The gRPC `Ingest` of `events` with `token` in the metadata.
-async fn grpc_ingest(app: &TestApp, events: &[Event], token: Option<&str>) -> Result<(), tonic::Status> {
+async fn grpc_ingest(app: &TestApp, events: &[Event], token: Option<&str>) -> Result<(), ClientError> {
     let message = |e: &Event| AuditEvent {
         seq: 0,
         id: e.id.to_string(),
@@ -68,18 +69,10 @@ async fn grpc_ingest(app: &TestApp, events: &[Event], token: Option<&str>) -> Re
         scenario_run_id: e.scenario_run_id.clone().unwrap_or_default(),
         payload_json: e.payload.get().to_owned(),
     };
-    let mut request = tonic::Request::new(IngestRequest {
+    let events = IngestRequest {
         events: events.iter().map(message).collect(),
-    });
-    if let Some(token) = token {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    }
-    AuditServiceClient::new(app.grpc_channel().await)
-        .ingest(request)
-        .await
-        .map(|_| ())
+    };
+    app.audit_client().await.ingest(events, token).await.map(|_| ())
 }
 
 /// Asserts that HTTP and gRPC both refuse `events` as `invalid_batch` with the same message, and
@@ -224,12 +217,11 @@ async fn a_deep_row_stored_earlier_is_listed(app: &TestApp, insert: impl AsyncFn
         let (status, body) = app.get_json(&path).await;
         assert_eq!(status, 200, "{path}: {body}");
     }
-    let mut client = AuditServiceClient::new(app.grpc_channel().await);
+    let client = app.audit_client().await;
     let listed = client
         .list_events(tse_proto::audit::v1::ListEventsRequest::default())
         .await
-        .expect("gRPC lists too")
-        .into_inner();
+        .expect("gRPC lists too");
     assert_eq!(listed.events.len(), 6);
 }
 

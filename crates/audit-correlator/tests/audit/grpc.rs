@@ -3,17 +3,17 @@
 
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
-use tonic::{Code, transport::Channel};
+use tonic::Code;
 use tse_proto::audit::v1::{
     AuditEvent, CountsRequest, GetChainRequest, GetEventRequest, GetTraceRequest, IngestRequest,
-    ListEventsRequest, TimelineRequest, audit_service_client::AuditServiceClient,
+    ListEventsRequest, TimelineRequest,
 };
 use tse_runtime::{events::Event, identity::ServiceKind};
 
 use crate::support::{INGEST_TOKEN, factory, ingest_env, story};
 use tse_testing::app::{TestApp, TestOptions, spawn_with};
 
-type Client = AuditServiceClient<Channel>;
+type Client = tse_client::Audit;
 
 async fn correlator() -> (TestApp, Client) {
     let app = spawn_with(
@@ -24,7 +24,7 @@ async fn correlator() -> (TestApp, Client) {
         },
     )
     .await;
-    let client = AuditServiceClient::new(app.grpc_channel().await);
+    let client = app.audit_client().await;
     (app, client)
 }
 
@@ -45,19 +45,11 @@ fn message(e: &Event) -> AuditEvent {
     }
 }
 
-fn batch(events: &[Event]) -> tonic::Request<IngestRequest> {
-    authorized(IngestRequest {
+/// A batch of `events`, sent with the ingest token as a shipper sends it.
+fn batch(events: &[Event]) -> IngestRequest {
+    IngestRequest {
         events: events.iter().map(message).collect(),
-    })
-}
-
-/// A request carrying the ingest token, as a shipper sends it.
-fn authorized(request: IngestRequest) -> tonic::Request<IngestRequest> {
-    let mut request = tonic::Request::new(request);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {INGEST_TOKEN}").parse().unwrap());
-    request
+    }
 }
 
 /// A stored event as HTTP shows it, in the message's shape.
@@ -100,7 +92,7 @@ async fn post(app: &TestApp, body: &Value) -> (u16, Value) {
 /// Asserts that a gRPC call failed with `code` and the message HTTP gives for the same request (its
 /// status `http_status`).
 fn same_error<T: std::fmt::Debug>(
-    grpc: Result<tonic::Response<T>, tonic::Status>,
+    grpc: Result<T, tse_client::ClientError>,
     code: Code,
     http_answer: &(u16, Value),
     http_status: u16,
@@ -118,25 +110,21 @@ fn same_error<T: std::fmt::Debug>(
 
 #[tokio::test]
 async fn grpc_ingests_and_reads_back_like_http() {
-    let (app, mut client) = correlator().await;
+    let (app, client) = correlator().await;
     let events = story();
     let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
 
-    let first = client.ingest(batch(&events)).await.unwrap().into_inner();
+    let first = client.ingest(batch(&events), Some(INGEST_TOKEN)).await.unwrap();
     assert_eq!((first.accepted, first.duplicates), (5, 0));
     // Delivered again (at least once), and repeated within one batch: nothing stored twice.
-    let again = client.ingest(batch(&events)).await.unwrap().into_inner();
+    let again = client.ingest(batch(&events), Some(INGEST_TOKEN)).await.unwrap();
     assert_eq!((again.accepted, again.duplicates), (0, 5));
     let twice = [events[0].clone(), events[0].clone()];
-    let twice = client.ingest(batch(&twice)).await.unwrap().into_inner();
+    let twice = client.ingest(batch(&twice), Some(INGEST_TOKEN)).await.unwrap();
     assert_eq!((twice.accepted, twice.duplicates), (0, 2));
 
     // Every event once, in order, exactly as HTTP shows it and as it was sent.
-    let all = client
-        .list_events(ListEventsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let all = client.list_events(ListEventsRequest::default()).await.unwrap();
     assert_eq!(
         all.events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
         ids.iter().map(String::as_str).collect::<Vec<_>>(),
@@ -187,8 +175,7 @@ async fn grpc_ingests_and_reads_back_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(types(&placed.events), ["order.placed"]);
     let custodian = client
         .list_events(ListEventsRequest {
@@ -196,8 +183,7 @@ async fn grpc_ingests_and_reads_back_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(types(&custodian.events), ["settlement.completed"]);
     let caused = client
         .list_events(ListEventsRequest {
@@ -205,8 +191,7 @@ async fn grpc_ingests_and_reads_back_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(caused.events[0].id, ids[1]);
     let traced = client
         .list_events(ListEventsRequest {
@@ -214,8 +199,7 @@ async fn grpc_ingests_and_reads_back_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(types(&traced.events), ["order.placed", "trade.executed"]);
     // A window of simulated time holding the whole story (shown to the second), and one before it.
     let from = time::OffsetDateTime::parse(&all.events[0].sim_time, &Rfc3339).unwrap();
@@ -230,8 +214,7 @@ async fn grpc_ingests_and_reads_back_like_http() {
                 ..Default::default()
             })
             .await
-            .unwrap()
-            .into_inner();
+            .unwrap();
         assert_eq!(window.events.len(), expected, "{from} to {to}");
         let (_, window_http) = app
             .get_json(&format!("/api/v1/audit/events?from={from}&to={to}"))
@@ -252,8 +235,7 @@ async fn grpc_ingests_and_reads_back_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(page.events.len(), 2);
     let (_, page_http) = app.get_json("/api/v1/audit/events?limit=2").await;
     assert_eq!(page_http["next_cursor"].as_str(), Some(page.next_cursor.as_str()));
@@ -264,8 +246,7 @@ async fn grpc_ingests_and_reads_back_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(rest.events.len(), 3);
     assert_eq!(rest.events[0].id, ids[2]);
     assert_eq!(rest.next_cursor, "");
@@ -274,8 +255,7 @@ async fn grpc_ingests_and_reads_back_like_http() {
     let rejected = client
         .get_event(GetEventRequest { id: ids[1].clone() })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(rejected, all.events[1]);
     assert_eq!(rejected.causation_id, ids[0]);
     let payload: Value = serde_json::from_str(&rejected.payload_json).unwrap();
@@ -285,8 +265,7 @@ async fn grpc_ingests_and_reads_back_like_http() {
     let chain = client
         .get_chain(GetChainRequest { id: ids[2].clone() })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(chain.event.as_ref().map(|e| e.id.as_str()), Some(ids[2].as_str()));
     assert!(chain.causes.is_empty());
     assert_eq!(chain.missing_cause, "");
@@ -320,8 +299,7 @@ async fn grpc_ingests_and_reads_back_like_http() {
     let fault = client
         .get_chain(GetChainRequest { id: ids[0].clone() })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(
         fault.effects[0].event.as_ref().unwrap().event_type,
         "order.rejected"
@@ -329,8 +307,7 @@ async fn grpc_ingests_and_reads_back_like_http() {
     let back = client
         .get_chain(GetChainRequest { id: ids[4].clone() })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(types(&back.causes), ["order.placed", "trade.executed"]);
     assert!(back.effects.is_empty());
 
@@ -340,8 +317,7 @@ async fn grpc_ingests_and_reads_back_like_http() {
             trace_id: "exchange-OKX:order:2".into(),
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(trace.trace_id, "exchange-OKX:order:2");
     assert_eq!(types(&trace.events), ["order.placed", "trade.executed"]);
     let timeline = client
@@ -350,8 +326,7 @@ async fn grpc_ingests_and_reads_back_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(timeline.events.len(), 4);
     let (_, timeline_http) = app.get_json("/api/v1/audit/timeline?instance=exchange-OKX").await;
     let timeline_http: Vec<AuditEvent> = timeline_http["events"]
@@ -361,7 +336,7 @@ async fn grpc_ingests_and_reads_back_like_http() {
         .map(as_message)
         .collect();
     assert_eq!(timeline.events, timeline_http);
-    let counts = client.counts(CountsRequest {}).await.unwrap().into_inner().counts;
+    let counts = client.counts(CountsRequest {}).await.unwrap().counts;
     let (_, counts_http) = app.get_json("/api/v1/audit/counts").await;
     let counts_http: Vec<(String, String, String, i64)> = counts_http["counts"]
         .as_array()
@@ -388,12 +363,12 @@ async fn grpc_ingests_and_reads_back_like_http() {
 
 #[tokio::test]
 async fn grpc_refuses_what_http_refuses_with_the_same_message() {
-    let (app, mut client) = correlator().await;
+    let (app, client) = correlator().await;
     let events = story();
-    client.ingest(batch(&events)).await.unwrap();
+    client.ingest(batch(&events), Some(INGEST_TOKEN)).await.unwrap();
 
     let list = |q: ListEventsRequest| {
-        let mut client = client.clone();
+        let client = client.clone();
         async move { client.list_events(q).await }
     };
     for (query, path) in [
@@ -477,7 +452,7 @@ async fn grpc_refuses_what_http_refuses_with_the_same_message() {
         .map(|i| okx.event("order.placed", json!({"id": i.to_string()})))
         .collect();
     let http = post(&app, &json!({ "events": many })).await;
-    let grpc = client.ingest(batch(&many)).await;
+    let grpc = client.ingest(batch(&many), Some(INGEST_TOKEN)).await;
     same_error(grpc, Code::InvalidArgument, &http, 400);
 
     // Malformed events: the batch is refused whole, naming the event and the field.
@@ -535,9 +510,12 @@ async fn grpc_refuses_what_http_refuses_with_the_same_message() {
     ];
     for (field, bad) in malformed {
         let status = client
-            .ingest(authorized(IngestRequest {
-                events: vec![message(&fresh), bad],
-            }))
+            .ingest(
+                IngestRequest {
+                    events: vec![message(&fresh), bad],
+                },
+                Some(INGEST_TOKEN),
+            )
             .await
             .expect_err("a malformed event is refused");
         assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
@@ -555,10 +533,6 @@ async fn grpc_refuses_what_http_refuses_with_the_same_message() {
         "{body}"
     );
     // Nothing of the refused batches was stored.
-    let all = client
-        .list_events(ListEventsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
+    let all = client.list_events(ListEventsRequest::default()).await.unwrap();
     assert_eq!(all.events.len(), events.len());
 }

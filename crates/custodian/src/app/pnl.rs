@@ -1,6 +1,6 @@
 //! Exchange P&L settlement: for each client entity of the settings, at every settlement point
 //! (`every`, simulated time) the collector asks each of its exchanges — through their production
-//! gRPC API, found through discovery — for the entity's accounts and its trades since the last one
+//! gRPC API ([`tse_client::Exchange`]), found through discovery ([`Peers`]) — for the entity's accounts and its trades since the last one
 //! settled, nets them per asset (base and quote legs, fees paid), and hands the batch to the books
 //! as one `EXCHANGE_PNL` instruction on the client's cycle. The instruction and the moved cursor
 //! are stored together, so a restart neither loses nor repeats a trade; the external id
@@ -19,18 +19,16 @@ use std::{
 
 use rust_decimal::Decimal;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 use tracing::{debug, warn};
-use tse_proto::exchange::v1::{
-    ListAccountsRequest, ListTradesRequest, Trade, exchange_service_client::ExchangeServiceClient,
-};
+use tse_client::Exchange;
+use tse_proto::exchange::v1::{ListAccountsRequest, ListTradesRequest, Trade};
 use tse_runtime::{
     backoff::Backoff,
     clock::Clock,
-    discovery::Registry,
     faults::FaultBoard,
     health::{Check, Health},
-    identity::ServiceKind,
+    identity::InstanceName,
+    peers::Peers,
 };
 
 use super::{
@@ -55,10 +53,8 @@ pub struct PnlParts {
     pub custodian: CustodianHandle,
     /// Whose P&L settles here.
     pub clients: Vec<Client>,
-    /// Where exchanges are found.
-    pub registry: Registry,
-    /// The environment they must belong to.
-    pub environment: String,
+    /// Where exchanges are found (in the instance's environment, not unhealthy).
+    pub peers: Peers,
     /// The simulated clock.
     pub clock: Clock,
     /// Faults (nothing is collected while the custodian is offline).
@@ -119,14 +115,17 @@ pub async fn run(parts: PnlParts) {
                     // step, one call into the books that settles the batch and moves the cursor.
                     let collected = tokio::select! {
                         () = parts.stop.cancelled() => return,
-                        collected = collector.collect(&parts, client, exchange.as_str()) => collected,
+                        collected = collector.collect(&parts, client, exchange) => collected,
                     };
                     match collected {
                         Ok(()) => {
                             failures.remove(&key);
                         }
                         Err(reason) => {
-                            collector.clients.remove(exchange.as_str());
+                            // The next attempt looks the exchange up and connects afresh.
+                            if let Some(client) = collector.clients.remove(exchange) {
+                                client.forget();
+                            }
                             failures.insert(key, reason);
                             all = false;
                         }
@@ -176,46 +175,34 @@ pub async fn run(parts: PnlParts) {
 }
 
 struct Collector {
-    clients: HashMap<String, ExchangeServiceClient<Channel>>,
+    clients: HashMap<InstanceName, Exchange>,
     /// The entity's accounts at each exchange: (exchange, entity) → account ids.
     accounts: HashMap<(String, String), BTreeSet<String>>,
 }
 
 impl Collector {
-    async fn client(
-        &mut self,
-        parts: &PnlParts,
-        exchange: &str,
-    ) -> Result<ExchangeServiceClient<Channel>, String> {
+    /// The exchange's client: kept while calls through it succeed, so collecting does not depend
+    /// on the registry once the exchange is found.
+    async fn client(&mut self, parts: &PnlParts, exchange: &InstanceName) -> Result<Exchange, String> {
         if let Some(c) = self.clients.get(exchange) {
             return Ok(c.clone());
         }
-        let found = parts
-            .registry
-            .by_service(ServiceKind::ExchangeSimulator)
+        let client = Exchange::find(&parts.peers, Some(exchange))
             .await
-            .map_err(|e| format!("discovery: {e}"))?;
-        let registration = found
-            .into_iter()
-            .find(|r| r.instance == exchange && r.environment == parts.environment)
-            .ok_or_else(|| format!("{exchange} is not registered in {}", parts.environment))?;
-        let url = format!("http://{}", registration.grpc_addr());
-        let client = ExchangeServiceClient::connect(url.clone())
-            .await
-            .map_err(|e| format!("cannot connect to {exchange} at {url}: {e}"))?;
-        self.clients.insert(exchange.to_owned(), client.clone());
+            .map_err(|e| e.to_string())?;
+        self.clients.insert(exchange.clone(), client.clone());
         Ok(client)
     }
 
     /// The entity's account ids at the exchange (read again when a trade names one not known).
     async fn accounts(
         &mut self,
-        client: &mut ExchangeServiceClient<Channel>,
-        exchange: &str,
+        client: &Exchange,
+        exchange: &InstanceName,
         entity: &str,
         refresh: bool,
     ) -> Result<BTreeSet<String>, String> {
-        let key = (exchange.to_owned(), entity.to_owned());
+        let key = (exchange.to_string(), entity.to_owned());
         if !refresh && let Some(known) = self.accounts.get(&key) {
             return Ok(known.clone());
         }
@@ -229,8 +216,7 @@ impl Collector {
                     cursor: cursor.clone(),
                 })
                 .await
-                .map_err(|e| format!("{exchange}: {}", e.message()))?
-                .into_inner();
+                .map_err(|e| format!("{exchange}: {}", e.message()))?;
             ids.extend(page.accounts.into_iter().map(|a| a.id));
             if page.next_cursor.is_empty() {
                 break;
@@ -242,7 +228,12 @@ impl Collector {
     }
 
     /// Collects and settles one exchange's new trades of one client.
-    async fn collect(&mut self, parts: &PnlParts, client: &Client, exchange: &str) -> Result<(), String> {
+    async fn collect(
+        &mut self,
+        parts: &PnlParts,
+        client: &Client,
+        exchange: &InstanceName,
+    ) -> Result<(), String> {
         let entity = client.entity.clone();
         let account = {
             let (entity, funding) = (entity.clone(), client.funding.clone());
@@ -252,8 +243,8 @@ impl Collector {
                 .await
                 .map_err(|e| format!("custody account: {e}"))?
         };
-        let mut grpc = self.client(parts, exchange).await?;
-        let exchange_owned = exchange.to_owned();
+        let grpc = self.client(parts, exchange).await?;
+        let exchange_owned = exchange.to_string();
         let after = {
             let (exchange, entity) = (exchange_owned.clone(), entity.clone());
             parts
@@ -274,7 +265,6 @@ impl Collector {
                 })
                 .await
                 .map_err(|e| format!("{exchange}: {}", e.message()))?
-                .into_inner()
                 .trades;
             let full = page.len() == PAGE as usize;
             for t in page {
@@ -291,15 +281,15 @@ impl Collector {
         if trades.is_empty() {
             return Ok(());
         }
-        let mut ours = self.accounts(&mut grpc, exchange, &entity, false).await?;
+        let mut ours = self.accounts(&grpc, exchange, &entity, false).await?;
         let names_unknown = trades
             .iter()
             .any(|t| !ours.contains(&t.buyer_account_id) && !ours.contains(&t.seller_account_id));
         if names_unknown {
-            ours = self.accounts(&mut grpc, exchange, &entity, true).await?;
+            ours = self.accounts(&grpc, exchange, &entity, true).await?;
         }
-        let batch = net(exchange, &entity, &trades, &ours, client.cycle)?;
-        debug!(exchange, entity, trades = trades.len(), "exchange P&L collected");
+        let batch = net(exchange.as_str(), &entity, &trades, &ours, client.cycle)?;
+        debug!(%exchange, entity, trades = trades.len(), "exchange P&L collected");
         parts
             .custodian
             .call(move |books, ctx| books.settle_pnl(&account, batch, ctx.now))

@@ -258,8 +258,8 @@ async fn two_named_instances_on_postgres_and_redis_keep_separate_books() {
         let all = registry.by_service(ServiceKind::CustodianSimulator).await.ok()?;
         let mine: Vec<_> = all
             .into_iter()
-            .filter(|r| r.instance.starts_with("custodian-sim-00"))
-            .map(|r| (r.instance, r.schema, r.redis_namespace))
+            .filter(|r| r.instance.as_str().starts_with("custodian-sim-00"))
+            .map(|r| (r.instance.to_string(), r.schema, r.redis_namespace))
             .collect();
         (mine.len() == 2).then_some(mine)
     })

@@ -1,5 +1,5 @@
 //! The built-in liquidity provider: follows the reference prices of a market data instance found
-//! through discovery and keeps a ladder of quotes (see [`crate::domain::liquidity`]) on every listed
+//! through discovery ([`Peers`], reached with [`tse_client::MarketData`]) and keeps a ladder of quotes (see [`crate::domain::liquidity`]) on every listed
 //! symbol that instance publishes, so a user's market order always has something to hit.
 //!
 //! It quotes again when a reference moves more than `requote_bps`, when a fault changes its spread or
@@ -13,14 +13,13 @@ use futures::StreamExt;
 use rust_decimal::Decimal;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use tse_proto::marketdata::v1::{
-    ListPricesRequest, ListSymbolsRequest, StreamPricesRequest,
-    market_data_service_client::MarketDataServiceClient,
-};
+use tse_client::MarketData;
+use tse_proto::marketdata::v1::{ListPricesRequest, StreamPricesRequest};
 use tse_runtime::{
-    discovery::{Registration, Registry},
+    backoff::Backoff,
     health::{Check, Health},
-    identity::{InstanceName, ServiceKind},
+    identity::InstanceName,
+    peers::Peers,
 };
 
 use super::{
@@ -46,10 +45,8 @@ pub struct LiquidityParts {
     pub rule: Liquidity,
     /// The market data instance to follow (`None`: the first registered, by name).
     pub market_data: Option<InstanceName>,
-    /// Where to find it.
-    pub registry: Registry,
-    /// The environment it must belong to (a shared registry may hold several).
-    pub environment: String,
+    /// Where to find it (in the instance's environment, not unhealthy).
+    pub peers: Peers,
     /// Faults that change its quotes.
     pub faults: FaultState,
     /// Where its check goes.
@@ -100,7 +97,7 @@ pub async fn run(parts: LiquidityParts) {
         .parts
         .health
         .set_check(CHECK, Check::down(false, "looking for market data"));
-    let mut retry = Duration::ZERO;
+    let mut retry = Backoff::new(FIRST_RETRY, MAX_RETRY);
     loop {
         let outcome = tokio::select! {
             () = stop.cancelled() => return,
@@ -118,58 +115,33 @@ pub async fn run(parts: LiquidityParts) {
             reason,
             "liquidity provider: no reference prices; quotes stay where they are"
         );
-        retry = if std::mem::take(&mut provider.connected) {
-            FIRST_RETRY
-        } else {
-            (retry * 2).clamp(FIRST_RETRY, MAX_RETRY)
-        };
+        if std::mem::take(&mut provider.connected) {
+            retry.reset();
+        }
         tokio::select! {
             () = stop.cancelled() => return,
-            () = tokio::time::sleep(retry) => {}
+            () = tokio::time::sleep(retry.next_wait()) => {}
         }
     }
 }
 
 impl Provider {
-    /// Finds the market data instance to follow.
-    async fn source(&self) -> Result<Registration, String> {
-        let mut found = self
-            .parts
-            .registry
-            .by_service(ServiceKind::MarketDataSimulator)
-            .await
-            .map_err(|e| format!("discovery: {e}"))?;
-        let environment = &self.parts.environment;
-        found.retain(|r| r.status != "unhealthy" && &r.environment == environment);
-        found.sort_by(|a, b| a.instance.cmp(&b.instance));
-        match &self.parts.market_data {
-            Some(name) => found
-                .into_iter()
-                .find(|r| r.instance == name.as_str())
-                .ok_or_else(|| format!("market data instance {name} is not registered in {environment}")),
-            None => found
-                .into_iter()
-                .next()
-                .ok_or_else(|| format!("no market data instance is registered in {environment}")),
-        }
-    }
-
     /// Follows one market data instance until its stream fails.
     async fn follow(&mut self) -> Result<(), String> {
-        let source = self.source().await?;
-        let url = format!("http://{}", source.grpc_addr());
-        let mut client = MarketDataServiceClient::connect(url.clone())
+        let client = MarketData::find(&self.parts.peers, self.parts.market_data.as_ref())
             .await
-            .map_err(|e| format!("cannot connect to {} at {url}: {e}", source.instance))?;
-        let published: Vec<String> = client
-            .list_symbols(ListSymbolsRequest {})
-            .await
-            .map_err(|e| format!("{}: {}", source.instance, e.message()))?
-            .into_inner()
-            .symbols
-            .into_iter()
-            .map(|s| s.symbol)
-            .collect();
+            .map_err(|e| e.to_string())?;
+        let source = client
+            .registration()
+            .expect("a client found through discovery has its registration")
+            .instance
+            .clone();
+        // Whatever fails from here on, the next attempt connects afresh.
+        let failed = |e: tse_client::ClientError| {
+            client.forget();
+            format!("{source}: {}", e.message())
+        };
+        let published = client.symbols().await.map_err(failed)?;
         let symbols: Vec<String> = self
             .parts
             .engine
@@ -179,29 +151,25 @@ impl Provider {
             .filter(|s| published.contains(s))
             .collect();
         if symbols.is_empty() {
-            return Err(format!(
-                "{} publishes none of the listed symbols",
-                source.instance
-            ));
+            return Err(format!("{source} publishes none of the listed symbols"));
         }
         let mut stream = client
             .stream_prices(StreamPricesRequest {
                 symbols: symbols.clone(),
             })
             .await
-            .map_err(|e| format!("{}: {}", source.instance, e.message()))?
-            .into_inner();
+            .map_err(failed)?;
         if let Ok(prices) = client.list_prices(ListPricesRequest {}).await {
-            for p in prices.into_inner().prices {
+            for p in prices.prices {
                 if let Ok(price) = p.price.parse() {
                     self.references.insert(p.symbol, price);
                 }
             }
         }
-        info!(market_data = %source.instance, symbols = symbols.len(), "liquidity provider following reference prices");
+        info!(market_data = %source, symbols = symbols.len(), "liquidity provider following reference prices");
         let following = self.parts.events.event(
             tse_runtime::events::types::LIQUIDITY_FOLLOWING,
-            serde_json::json!({"market_data": source.instance, "symbols": symbols}),
+            serde_json::json!({"market_data": source, "symbols": symbols}),
         );
         if let Err(e) = self
             .parts
@@ -223,7 +191,7 @@ impl Provider {
                             self.references.insert(price.symbol, value);
                         }
                     }
-                    Some(Err(status)) => return Err(format!("{}: {}", source.instance, status.message())),
+                    Some(Err(error)) => return Err(failed(error)),
                     None => return Ok(()),
                 },
                 _ = poll.tick() => self.requote(&self.parts.faults.now()).await,

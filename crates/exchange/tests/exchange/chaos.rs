@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sqlx::Row;
 use tonic::Code;
-use tse_proto::exchange::v1::{ListSymbolsRequest, exchange_service_client::ExchangeServiceClient};
+use tse_proto::exchange::v1::ListSymbolsRequest;
 use tse_testing::app::sample;
 
 use crate::support::{QUIET, TOKEN, account, clear, delete, exchange, fund, inject, limit, place, post};
@@ -22,7 +22,7 @@ async fn downtime_answers_503_and_unavailable_until_cleared() {
     );
     let (status, _) = post(&app, "/api/v1/accounts", json!({})).await;
     assert_eq!(status, 503);
-    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let client = app.exchange_client().await;
     let refused = client.list_symbols(ListSymbolsRequest {}).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unavailable);
     // The instance itself is up: health and the back door still answer.

@@ -7,8 +7,7 @@ use tonic::Code;
 use tse_proto::exchange::v1::{
     AmendOrderRequest, CreateAccountRequest, GetBalancesRequest, GetOrderBookRequest, ListAccountsRequest,
     ListOrdersRequest, ListSymbolsRequest, ListTradesRequest, MoveFundsRequest, OrderRef, PlaceOrderRequest,
-    StreamMarketRequest, exchange_service_client::ExchangeServiceClient, market_event::Event,
-    place_order_reply::Outcome,
+    StreamMarketRequest, market_event::Event, place_order_reply::Outcome,
 };
 
 use crate::support::{QUIET, exchange};
@@ -26,15 +25,11 @@ fn order(account: &str, side: &str, price: &str, quantity: &str) -> PlaceOrderRe
 }
 
 /// Opens an account over gRPC and deposits `funds` into it; returns its id.
-async fn funded(
-    client: &mut ExchangeServiceClient<tonic::transport::Channel>,
-    funds: &[(&str, &str)],
-) -> String {
+async fn funded(client: &tse_client::Exchange, funds: &[(&str, &str)]) -> String {
     let account = client
         .create_account(CreateAccountRequest::default())
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     for (asset, amount) in funds {
         client
             .deposit(MoveFundsRequest {
@@ -51,17 +46,15 @@ async fn funded(
 #[tokio::test]
 async fn grpc_places_fills_and_lists_like_http() {
     let app = exchange(QUIET).await;
-    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let client = app.exchange_client().await;
     let maker = client
         .create_account(CreateAccountRequest { entity: "mm".into() })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let taker = client
         .create_account(CreateAccountRequest::default())
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(maker.entity, "mm");
     let funded = client
         .deposit(MoveFundsRequest {
@@ -70,8 +63,7 @@ async fn grpc_places_fills_and_lists_like_http() {
             amount: "3".into(),
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!((funded.asset.as_str(), funded.available.as_str()), ("ETH", "3"));
     client
         .deposit(MoveFundsRequest {
@@ -85,8 +77,7 @@ async fn grpc_places_fills_and_lists_like_http() {
     let resting = client
         .place_order(order(&maker.id, "SELL", "2500", "2"))
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let resting = resting.order.unwrap();
     assert_eq!(
         (resting.status.as_str(), resting.symbol.as_str()),
@@ -95,8 +86,7 @@ async fn grpc_places_fills_and_lists_like_http() {
     let filled = client
         .place_order(order(&taker.id, "buy", "2500", "1"))
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(filled.order.as_ref().unwrap().status, "FILLED");
     assert_eq!(filled.trades.len(), 1);
     assert_eq!(filled.trades[0].buyer_fee, "1.25");
@@ -108,8 +98,7 @@ async fn grpc_places_fills_and_lists_like_http() {
             quantity: String::new(),
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(amended.order.unwrap().price, "2600");
 
     let book = client
@@ -118,8 +107,7 @@ async fn grpc_places_fills_and_lists_like_http() {
             depth: 0,
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(
         (book.asks[0].price.as_str(), book.asks[0].quantity.as_str()),
         ("2600", "1")
@@ -130,8 +118,7 @@ async fn grpc_places_fills_and_lists_like_http() {
             account_id: taker.id.clone(),
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let usd = balances.balances.iter().find(|b| b.asset == "USD").unwrap();
     assert_eq!(usd.available, "7498.75");
 
@@ -141,8 +128,7 @@ async fn grpc_places_fills_and_lists_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(trades.trades.len(), 1);
     let orders = client
         .list_orders(ListOrdersRequest {
@@ -150,33 +136,27 @@ async fn grpc_places_fills_and_lists_like_http() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(orders.orders.len(), 1);
     let cancelled = client
         .cancel_order(OrderRef {
             order_id: resting.id.parse().unwrap(),
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(cancelled.status, "CANCELLED");
-    let symbols = client
-        .list_symbols(ListSymbolsRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let symbols = client.list_symbols(ListSymbolsRequest {}).await.unwrap();
     assert_eq!(symbols.symbols.len(), 6);
 }
 
 #[tokio::test]
 async fn grpc_errors_carry_the_matching_codes_and_messages() {
     let app = exchange(QUIET).await;
-    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
-    let trader = funded(&mut client, &[("USD", "100")]).await;
+    let client = app.exchange_client().await;
+    let trader = funded(&client, &[("USD", "100")]).await;
     let mut with_id = order(&trader, "BUY", "10", "1");
     with_id.client_order_id = "c-1".into();
-    let placed = client.place_order(with_id.clone()).await.unwrap().into_inner();
+    let placed = client.place_order(with_id.clone()).await.unwrap();
     let id: u64 = placed.order.unwrap().id.parse().unwrap();
 
     let cases: Vec<(PlaceOrderRequest, Code, &str)> = vec![
@@ -243,8 +223,7 @@ async fn grpc_errors_carry_the_matching_codes_and_messages() {
             account_id: trader.clone(),
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let usd = balance.balances.iter().find(|b| b.asset == "USD").unwrap();
     assert_eq!(
         (usd.available.as_str(), usd.locked.as_str()),
@@ -256,15 +235,14 @@ async fn grpc_errors_carry_the_matching_codes_and_messages() {
 #[tokio::test]
 async fn grpc_refuses_values_that_would_overflow_with_invalid_argument_and_goes_on_trading() {
     let app = exchange(QUIET).await;
-    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let client = app.exchange_client().await;
     let max = "79228162514264337593543950335";
     let bound = "is beyond the largest amount handled (100000000000000000000)";
-    let trader = funded(&mut client, &[("USD", "100000"), ("ETH", "10")]).await;
+    let trader = funded(&client, &[("USD", "100000"), ("ETH", "10")]).await;
     let resting = client
         .place_order(order(&trader, "BUY", "10", "1"))
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let id: u64 = resting.order.unwrap().id.parse().unwrap();
     for (request, needle) in [
         (order(&trader, "BUY", max, "1"), format!("price: {max} {bound}")),
@@ -310,12 +288,11 @@ async fn grpc_refuses_values_that_would_overflow_with_invalid_argument_and_goes_
     );
 
     // Still trading: the resting buy fills against a sell.
-    let other = funded(&mut client, &[("ETH", "1")]).await;
+    let other = funded(&client, &[("ETH", "1")]).await;
     let filled = client
         .place_order(order(&other, "SELL", "10", "1"))
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(filled.trades.len(), 1, "{filled:?}");
     let (status, _) = app.get_json("/api/v1/ready").await;
     assert_eq!(status, 200);
@@ -324,18 +301,14 @@ async fn grpc_refuses_values_that_would_overflow_with_invalid_argument_and_goes_
 #[tokio::test]
 async fn grpc_reads_amounts_exactly_and_only_as_plain_decimals() {
     let app = exchange(QUIET).await;
-    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
-    let trader = funded(&mut client, &[]).await;
+    let client = app.exchange_client().await;
+    let trader = funded(&client, &[]).await;
     let deposit = |amount: &str| MoveFundsRequest {
         account_id: trader.clone(),
         asset: "USD".into(),
         amount: amount.into(),
     };
-    let credited = client
-        .deposit(deposit("1234567890.123456789"))
-        .await
-        .unwrap()
-        .into_inner();
+    let credited = client.deposit(deposit("1234567890.123456789")).await.unwrap();
     assert_eq!(credited.available, "1234567890.123456789");
     for (amount, needle) in [
         (
@@ -365,16 +338,15 @@ async fn grpc_reads_amounts_exactly_and_only_as_plain_decimals() {
 #[tokio::test]
 async fn grpc_streams_trades_and_books() {
     let app = exchange(QUIET).await;
-    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let client = app.exchange_client().await;
     let mut stream = client
         .stream_market(StreamMarketRequest {
             symbols: vec!["ETH-USD".into()],
         })
         .await
-        .unwrap()
-        .into_inner();
-    let trader = funded(&mut client, &[("ETH", "1")]).await;
-    let other = funded(&mut client, &[("USD", "5000")]).await;
+        .unwrap();
+    let trader = funded(&client, &[("ETH", "1")]).await;
+    let other = funded(&client, &[("USD", "5000")]).await;
     client
         .place_order(order(&trader, "SELL", "2000", "1"))
         .await
@@ -409,22 +381,18 @@ async fn grpc_streams_trades_and_books() {
 #[tokio::test]
 async fn an_order_session_answers_every_order_in_turn_and_goes_on_after_a_bad_one() {
     let app = exchange(QUIET).await;
-    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let client = app.exchange_client().await;
     // 40 sells resting at 2000..2039; a price off the tick; a buy the taker cannot pay for; then
     // five buys that take the five cheapest asks.
-    let trader = funded(&mut client, &[("ETH", "10"), ("USD", "20000")]).await;
-    let taker = funded(&mut client, &[("USD", "20000")]).await;
+    let trader = funded(&client, &[("ETH", "10"), ("USD", "20000")]).await;
+    let taker = funded(&client, &[("USD", "20000")]).await;
     let mut orders: Vec<PlaceOrderRequest> = (0..40)
         .map(|i| order(&trader, "SELL", &(2000 + i).to_string(), "0.1"))
         .collect();
     orders.push(order(&trader, "SELL", "2000.001", "0.1"));
     orders.push(order(&taker, "BUY", "2000", "1000"));
     orders.extend((0..5).map(|_| order(&taker, "BUY", "2039", "0.1")));
-    let mut replies = client
-        .place_orders(futures::stream::iter(orders))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut replies = client.place_orders(futures::stream::iter(orders)).await.unwrap();
     let mut answers = Vec::new();
     while let Some(reply) = tokio::time::timeout(Duration::from_secs(10), replies.next())
         .await
@@ -475,23 +443,21 @@ async fn an_order_session_answers_every_order_in_turn_and_goes_on_after_a_bad_on
             depth: 1,
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!((book.asks[0].price.as_str(), book.bids.len()), ("2005", 0));
 }
 
 #[tokio::test]
 async fn grpc_lists_an_entitys_accounts_and_its_trades_after_an_id() {
     let app = exchange(QUIET).await;
-    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
-    let mut open = async |entity: &str| {
+    let client = app.exchange_client().await;
+    let open = async |entity: &str| {
         client
             .create_account(CreateAccountRequest {
                 entity: entity.into(),
             })
             .await
             .unwrap()
-            .into_inner()
             .id
     };
     let (lh1, maker, lh2) = (
@@ -509,8 +475,7 @@ async fn grpc_lists_an_entitys_accounts_and_its_trades_after_an_id() {
                 cursor: cursor.clone(),
             })
             .await
-            .unwrap()
-            .into_inner();
+            .unwrap();
         pages.push(page.accounts.iter().map(|a| a.id.clone()).collect::<Vec<_>>());
         if page.next_cursor.is_empty() {
             break;
@@ -521,8 +486,7 @@ async fn grpc_lists_an_entitys_accounts_and_its_trades_after_an_id() {
     let all = client
         .list_accounts(ListAccountsRequest::default())
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(
         all.accounts.iter().map(|a| a.entity.as_str()).collect::<Vec<_>>(),
         ["trading-system-LH", "mm", "trading-system-LH"]
@@ -548,8 +512,7 @@ async fn grpc_lists_an_entitys_accounts_and_its_trades_after_an_id() {
         let placed = client
             .place_order(order(buyer, "BUY", "2000", "0.1"))
             .await
-            .unwrap()
-            .into_inner();
+            .unwrap();
         trades.push(placed.trades[0].id.clone());
     }
     let after = |after: &str| ListTradesRequest {
@@ -558,7 +521,7 @@ async fn grpc_lists_an_entitys_accounts_and_its_trades_after_an_id() {
         limit: 2,
         ..Default::default()
     };
-    let first = client.list_trades(after("0")).await.unwrap().into_inner();
+    let first = client.list_trades(after("0")).await.unwrap();
     let ids = |r: &tse_proto::exchange::v1::ListTradesResponse| {
         r.trades.iter().map(|t| t.id.clone()).collect::<Vec<_>>()
     };
@@ -566,7 +529,7 @@ async fn grpc_lists_an_entitys_accounts_and_its_trades_after_an_id() {
         (ids(&first), first.next_cursor.as_str()),
         (trades[..2].to_vec(), "")
     );
-    let rest = client.list_trades(after(&trades[1])).await.unwrap().into_inner();
+    let rest = client.list_trades(after(&trades[1])).await.unwrap();
     assert_eq!(ids(&rest), trades[2..]);
     let newest = client
         .list_trades(ListTradesRequest {
@@ -575,8 +538,7 @@ async fn grpc_lists_an_entitys_accounts_and_its_trades_after_an_id() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(ids(&newest), [trades[1].clone()]);
     let nobody = client
         .list_trades(ListTradesRequest {
@@ -584,8 +546,7 @@ async fn grpc_lists_an_entitys_accounts_and_its_trades_after_an_id() {
             ..Default::default()
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert!(nobody.trades.is_empty());
 
     let refused = [

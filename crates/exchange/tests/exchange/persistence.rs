@@ -332,12 +332,10 @@ async fn a_balance_at_the_decimal_limit_stored_before_the_bounds_restores_and_ov
 
 /// Cancels and amends order `id` over HTTP and gRPC; returns each answer as `status error`.
 async fn change_finished(app: &TestApp, id: &str) -> Vec<String> {
-    use tse_proto::exchange::v1::{
-        AmendOrderRequest, OrderRef, exchange_service_client::ExchangeServiceClient,
-    };
+    use tse_proto::exchange::v1::{AmendOrderRequest, OrderRef};
     let (cancel, cancelled) = delete(app, &format!("/api/v1/orders/{id}")).await;
     let (amend, amended) = patch(app, &format!("/api/v1/orders/{id}"), json!({ "price": "101" })).await;
-    let mut client = ExchangeServiceClient::new(app.grpc_channel().await);
+    let client = app.exchange_client().await;
     let order_id = id.parse().unwrap();
     let grpc_cancel = client.cancel_order(OrderRef { order_id }).await.unwrap_err();
     let grpc_amend = client

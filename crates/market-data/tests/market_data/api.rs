@@ -5,7 +5,6 @@ use std::{collections::BTreeMap, time::Duration};
 use futures::StreamExt;
 use tse_proto::marketdata::v1::{
     GetCandlesRequest, GetPriceRequest, ListSymbolsRequest, StreamPricesRequest,
-    market_data_service_client::MarketDataServiceClient,
 };
 
 use crate::support::{decimal, eventually, market, price};
@@ -175,15 +174,11 @@ async fn the_sse_stream_sends_every_new_price_of_the_chosen_symbols() {
 #[tokio::test]
 async fn grpc_serves_the_same_answers_and_streams() {
     let app = market("600", "").await;
-    let mut client = MarketDataServiceClient::new(app.grpc_channel().await);
-    let symbols = client
-        .list_symbols(ListSymbolsRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let client = app.market_data_client().await;
+    let symbols = client.list_symbols(ListSymbolsRequest {}).await.unwrap();
     assert_eq!(symbols.symbols.len(), 6);
     eventually(Duration::from_secs(5), "a price", || {
-        let mut client = client.clone();
+        let client = client.clone();
         async move {
             client
                 .get_price(GetPriceRequest {
@@ -191,7 +186,6 @@ async fn grpc_serves_the_same_answers_and_streams() {
                 })
                 .await
                 .ok()
-                .map(|r| r.into_inner())
         }
     })
     .await;
@@ -219,11 +213,10 @@ async fn grpc_serves_the_same_answers_and_streams() {
             symbols: vec!["BTC-USD".into()],
         })
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     let mut sequences = Vec::new();
     while sequences.len() < 10 {
-        let price = tokio::time::timeout(Duration::from_secs(5), stream.message())
+        let price = tokio::time::timeout(Duration::from_secs(5), stream.next())
             .await
             .unwrap()
             .unwrap()

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sqlx::Row;
-use tse_proto::marketdata::v1::{GetPriceRequest, market_data_service_client::MarketDataServiceClient};
+use tse_proto::marketdata::v1::GetPriceRequest;
 use tse_testing::app::{TestOptions, sample, spawn_with};
 
 use crate::support::{TOKEN, decimal, eventually, market, price, sqlite_rows};
@@ -309,7 +309,7 @@ async fn an_outage_makes_the_feed_unavailable_until_cleared() {
     let (status, body) = app.get_json("/api/v1/prices").await;
     assert_eq!(status, 503);
     assert_eq!(body["error"]["code"], "feed_unavailable");
-    let mut grpc = MarketDataServiceClient::new(app.grpc_channel().await);
+    let grpc = app.market_data_client().await;
     let refused = grpc
         .get_price(GetPriceRequest {
             symbol: "BTC-USD".into(),

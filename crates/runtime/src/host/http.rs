@@ -312,8 +312,7 @@ async fn services_handler(
     let registry = state.discovery.registry();
     let mut services = registry.list().await.map_err(registry_error)?;
     services.retain(|r| {
-        service.is_none_or(|s| r.service == s.name())
-            && (!query.healthy || r.status == Status::Healthy.as_str())
+        service.is_none_or(|s| r.service == s) && (!query.healthy || r.status == Status::Healthy)
     });
     Ok(Json(json!({
         "registry": registry.kind(),
@@ -336,7 +335,7 @@ async fn prometheus_sd_handler(State(state): State<HostState>) -> Result<Respons
             json!({
                 "targets": [format!("{}:{}", r.host, r.http_port)],
                 "labels": {
-                    "service": r.service,
+                    "service": r.service.name(),
                     "instance_name": r.instance,
                     "service_type": r.service_type,
                     "entity_type": r.entity_type,

@@ -60,6 +60,7 @@ use crate::{
     health::{Check, Dependency, Health, Phase},
     identity::Identity,
     metrics::InstanceMetrics,
+    peers::Peers,
     shipper::{Shipper, ShipperMetrics},
     storage::{MigrationSet, RUNTIME_COMPONENT, Storage},
     telemetry::instance_span,
@@ -135,6 +136,7 @@ pub struct ServiceContext {
     storage: Storage,
     cache: Cache,
     discovery: Discovery,
+    peers: Peers,
     clock: Clock,
     events: Events,
     span: tracing::Span,
@@ -178,6 +180,11 @@ impl ServiceContext {
     /// Returns the instance's presence in discovery, and the registry to find others in.
     pub fn discovery(&self) -> &Discovery {
         &self.discovery
+    }
+
+    /// Returns the lookup of other instances of the ecosystem, shared by the instance's tasks.
+    pub fn peers(&self) -> &Peers {
+        &self.peers
     }
 
     /// Returns the ecosystem's simulated clock.
@@ -350,7 +357,7 @@ async fn start_in_span(
         let cache = open_cache(&config, &base).await?;
         let discovery = register(&config, &base, registry, clock, &listeners).await?;
         teardown.discovery = Some(discovery.clone());
-        start_host_tasks(&config, &base, clock, &storage, &cache, &discovery, &mut teardown);
+        let peers = start_host_tasks(&config, &base, clock, &storage, &cache, &discovery, &mut teardown);
         info!(service = %service.kind(), "starting service");
         let context = ServiceContext {
             config: config.clone(),
@@ -359,6 +366,7 @@ async fn start_in_span(
             storage: storage.clone(),
             cache,
             discovery: discovery.clone(),
+            peers,
             clock,
             events: Events::new(&config.identity, clock),
             span: span.clone(),
@@ -569,7 +577,8 @@ async fn register(
 }
 
 /// Starts the host's own background work (storage and cache supervisors, the outbox shipper) and
-/// the heartbeat, each watched for panics.
+/// the heartbeat, each watched for panics; returns the lookup of other instances the shipper uses,
+/// for the service to share.
 fn start_host_tasks(
     config: &InstanceConfig,
     base: &Base,
@@ -578,7 +587,10 @@ fn start_host_tasks(
     cache: &Cache,
     discovery: &Discovery,
     teardown: &mut Teardown,
-) {
+) -> Peers {
+    // One lookup of other instances per instance: the shipper's and the service's share their
+    // cached channels.
+    let peers = Peers::new(discovery.registry().clone(), &config.common.environment);
     let span = &base.span;
     let interval = config.common.health_check_interval;
     let (failure, stop, tasks) = (&base.failure, &teardown.host_stop, &teardown.host_tasks);
@@ -598,8 +610,7 @@ fn start_host_tasks(
             .watch(
                 Shipper::new(
                     storage.clone(),
-                    discovery.registry().clone(),
-                    &config.common.environment,
+                    peers.clone(),
                     config.common.ingest_secret(),
                     base.shipper_metrics.clone(),
                 )
@@ -621,6 +632,7 @@ fn start_host_tasks(
     );
     teardown.heartbeat = Some((heartbeat_stop, heartbeat));
     info!(interval = ?interval, ttl = ?(interval * 3), clock_speed = clock.speed(), "heartbeat started");
+    peers
 }
 
 /// Serves gRPC and HTTP on the bound listeners, with the host's endpoints around the service's.
@@ -683,14 +695,14 @@ fn registration(
     let id = &config.identity;
     let report = health.report();
     Registration {
-        service: id.service().name().to_owned(),
-        instance: id.instance().to_string(),
+        service: id.service(),
+        instance: id.instance().clone(),
         host: config.common.advertised_host(),
         http_port: http.port(),
         grpc_port: grpc.port(),
         version: VERSION.to_owned(),
         environment: config.common.environment.clone(),
-        status: report.status.as_str().to_owned(),
+        status: report.status,
         timestamp: report.timestamp,
         schema: id.schema().to_string(),
         redis_namespace: id.redis_namespace().to_string(),

@@ -9,8 +9,9 @@ use tse_runtime::{
     clock::Clock,
     config::SecretUrl,
     discovery::{Discovery, Registration, Registry},
+    health::Status,
     host::{HostError, ServiceDef},
-    identity::ServiceKind,
+    identity::{InstanceName, ServiceKind},
 };
 
 use tse_testing::app::{TestOptions, spawn_with, try_spawn, unique_instance};
@@ -132,14 +133,14 @@ async fn a_registration_without_heartbeat_expires_after_its_ttl() {
     let instance = unique_instance("exchange");
     let _guard = guard(&url, &instance);
     let registration = Registration {
-        service: "exchange-simulator".into(),
-        instance: instance.clone(),
+        service: ServiceKind::ExchangeSimulator,
+        instance: InstanceName::parse(&instance).unwrap(),
         host: "127.0.0.1".into(),
         http_port: 9,
         grpc_port: 9,
         version: "test".into(),
         environment: "test".into(),
-        status: "healthy".into(),
+        status: Status::Healthy,
         timestamp: String::new(),
         schema: instance.to_lowercase().replace('-', "_"),
         redis_namespace: instance.replace('-', ":"),
@@ -300,15 +301,15 @@ async fn a_stale_registration_of_a_dead_instance_is_taken_over() {
     let registry = Registry::embedded();
     let instance = unique_instance("exchange");
     let dead = Registration {
-        service: "exchange-simulator".into(),
-        instance: instance.clone(),
+        service: ServiceKind::ExchangeSimulator,
+        instance: InstanceName::parse(&instance).unwrap(),
         host: "127.0.0.1".into(),
         // Nothing listens on the discard port.
         http_port: 9,
         grpc_port: 9,
         version: "old".into(),
         environment: "test".into(),
-        status: "healthy".into(),
+        status: Status::Healthy,
         timestamp: String::new(),
         schema: instance.to_lowercase().replace('-', "_"),
         redis_namespace: instance.replace('-', ":"),

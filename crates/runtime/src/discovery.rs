@@ -51,15 +51,15 @@ pub fn clock_key(environment: &str) -> String {
 /// (`services:{service}:{instance}`, the seed's format) are not scoped by `ENVIRONMENT`, so one
 /// Redis database holds one ecosystem's registrations while clocks (`tse:clock:{environment}`) are
 /// kept apart. Empty when both are of the same ecosystem.
-fn other_ecosystem(registration: &Registration, holder: &Registration) -> String {
-    if holder.environment == registration.environment {
+fn other_ecosystem(environment: &str, holder: &Registration) -> String {
+    if holder.environment == environment {
         return String::new();
     }
     format!(
         "; it belongs to ecosystem '{}', not '{}': one Redis database holds one ecosystem's \
          registrations, so run this ecosystem on a database of its own (REDIS_URL=redis://host:6379/1) \
          or with other instance names",
-        holder.environment, registration.environment
+        holder.environment, environment
     )
 }
 
@@ -135,12 +135,48 @@ pub use redis::RedisRegistry;
 /// Why the registry could not be used.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DiscoveryError {
-    /// Another live instance holds what this one needs.
-    #[error("{0}")]
-    Conflict(String),
+    /// Another live instance holds the instance name, schema or namespace this one needs.
+    #[error(
+        "{what} '{value}' is held by live instance {} ({} at {}){}",
+        .holder.instance, .holder.service, .holder.http_url(), other_ecosystem(.environment, .holder)
+    )]
+    Held {
+        /// What is held: `instance name`, `schema` or `Redis namespace`.
+        what: String,
+        /// This instance's value of it.
+        value: String,
+        /// The live instance that holds it.
+        holder: Box<Registration>,
+        /// This instance's environment (the holder's may differ).
+        environment: String,
+    },
+    /// Another run of this instance registered under its name while it was running.
+    #[error(
+        "instance name '{instance}' was taken by another run at {}{}",
+        .holder.http_url(), other_ecosystem(.environment, .holder)
+    )]
+    Taken {
+        /// This instance's name.
+        instance: InstanceName,
+        /// The run that holds it now.
+        holder: Box<Registration>,
+        /// This instance's environment.
+        environment: String,
+    },
+    /// Registrations that no longer listen kept taking the names again.
+    #[error("registration keeps colliding")]
+    Colliding,
     /// The registry cannot be reached.
     #[error("registry unavailable: {0}")]
     Unavailable(String),
+}
+
+impl DiscoveryError {
+    /// Whether another instance holds what this one needs (it cannot run safely), as opposed to
+    /// the registry being away for now.
+    pub fn is_conflict(&self) -> bool {
+        !matches!(self, DiscoveryError::Unavailable(_))
+    }
 }
 
 /// Where registrations live.
@@ -405,25 +441,24 @@ impl Discovery {
                 Claim::Done => return Ok(()),
                 Claim::Held { what, holder } => {
                     if self.is_alive(&holder).await {
-                        return Err(DiscoveryError::Conflict(format!(
-                            "{what} '{}' is held by live instance {} ({} at {}){}",
-                            match what.as_str() {
-                                "schema" => &registration.schema,
-                                "Redis namespace" => &registration.redis_namespace,
-                                _ => registration.instance.as_str(),
-                            },
-                            holder.instance,
-                            holder.service,
-                            holder.http_url(),
-                            other_ecosystem(&registration, &holder),
-                        )));
+                        let value = match what.as_str() {
+                            "schema" => registration.schema.clone(),
+                            "Redis namespace" => registration.redis_namespace.clone(),
+                            _ => registration.instance.to_string(),
+                        };
+                        return Err(DiscoveryError::Held {
+                            what,
+                            value,
+                            holder,
+                            environment: registration.environment.clone(),
+                        });
                     }
                     warn!(holder = %holder.instance, "removing the registration of an instance that no longer listens");
                     self.registry.remove(&holder.key(), &holder.run_id).await?;
                 }
             }
         }
-        Err(DiscoveryError::Conflict("registration keeps colliding".into()))
+        Err(DiscoveryError::Colliding)
     }
 
     /// A registration is live when something listens at its HTTP address. One at this instance's own
@@ -489,19 +524,18 @@ impl Discovery {
                 }
                 result
             }
-            Ok(Refresh::Taken(holder)) => Err(DiscoveryError::Conflict(format!(
-                "instance name '{}' was taken by another run at {}{}",
-                registration.instance,
-                holder.http_url(),
-                other_ecosystem(&registration, &holder),
-            ))),
+            Ok(Refresh::Taken(holder)) => Err(DiscoveryError::Taken {
+                instance: registration.instance.clone(),
+                holder,
+                environment: registration.environment.clone(),
+            }),
             Err(e) => Err(e),
         };
         match outcome {
             Ok(()) => health.set_check(CHECK, Check::up(false)),
             // Someone else holds our identity: we cannot do our job safely.
-            Err(DiscoveryError::Conflict(reason)) => health.set_check(CHECK, Check::down(true, reason)),
             Err(DiscoveryError::Unavailable(reason)) => health.set_check(CHECK, Check::down(false, reason)),
+            Err(conflict) => health.set_check(CHECK, Check::down(true, conflict.to_string())),
         }
     }
 

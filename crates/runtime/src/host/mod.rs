@@ -561,16 +561,16 @@ async fn register(
             base.health.set_check(discovery::CHECK, Check::up(false));
             info!(key = %discovery.registration().key(), registry = discovery.registry().kind(), "registered in discovery");
         }
-        Err(DiscoveryError::Conflict(reason)) => {
-            return Err(HostError::Conflict {
-                instance: config.identity.instance().to_string(),
-                reason,
-            });
-        }
         Err(DiscoveryError::Unavailable(reason)) => {
             warn!(%reason, "discovery unavailable; registering when it returns");
             base.health
                 .set_check(discovery::CHECK, Check::down(false, reason));
+        }
+        Err(conflict) => {
+            return Err(HostError::Conflict {
+                instance: config.identity.instance().to_string(),
+                reason: conflict.to_string(),
+            });
         }
     }
     Ok(discovery)

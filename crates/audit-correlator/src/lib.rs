@@ -1,7 +1,7 @@
 //! The audit correlator: the simulation's memory. Every instance ships its domain events (orders,
 //! trades, settlements, fault injections and their effects) from its outbox; the correlator stores
 //! each exactly once and serves them by service, instance, type, trace, cause, scenario run and time,
-//! with causal chains (injection → effect) and timelines (BRIEF §8).
+//! with causal chains (injection → effect) and timelines (README, *Audit correlator*).
 //!
 //! # Layout
 //! - [`infra`]: the audit store ([`infra::repo`]: schema, idempotent ingestion, queries) and the

@@ -1,6 +1,6 @@
 //! The exchange simulator: order books with price-time matching, accounts with available and locked
 //! balances, maker/taker fees, trades, a built-in liquidity provider, and recovery of everything
-//! acknowledged after a restart, kill -9 included (BRIEF §8).
+//! acknowledged after a restart, kill -9 included (README, *Exchange*).
 //!
 //! Every instance lists instruments (by default the market data pairs `BTC-USD`, `ETH-USD`,
 //! `USDT-USD`, `BTC-ETH`, `ETH-USDT`, `BTC-USDT`) and runs one matching book per instrument inside a

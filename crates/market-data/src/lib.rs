@@ -1,5 +1,5 @@
 //! The market data simulator: seeded price processes, candles and live streams every other instance
-//! trades, settles and measures risk against (BRIEF §8).
+//! trades, settles and measures risk against (README, *Market data*).
 //!
 //! Each instance publishes its symbols (by default `BTC-USD`, `ETH-USD`, `USDT-USD` and the crosses
 //! `BTC-ETH`, `ETH-USDT`, `BTC-USDT`) every `tick_interval` of simulated time. Legs follow seeded

@@ -1,4 +1,4 @@
-//! The risk monitor: production-like risk surveillance that reads only production APIs and raises alerts with evidence (BRIEF §8).
+//! The risk monitor: production-like risk surveillance that reads only production APIs and raises alerts with evidence.
 //!
 //! # Layout
 //! So far the service is the instance host alone: every instance of it serves health, readiness,

@@ -1,4 +1,4 @@
-//! One error type for every API (BRIEF §11): the right HTTP status with
+//! One error type for every API (README, *APIs every instance serves*): the right HTTP status with
 //! `{"error": {"code": "insufficient_balance", "message": "..."}}`, or the matching gRPC status with
 //! the same message. Services return [`ApiError`] from handlers of both faces.
 
@@ -206,7 +206,7 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
-/// A decimal field of a JSON request, given as a string or a number (BRIEF §11), as its text;
+/// A decimal field of a JSON request, given as a string or a number (README, *APIs every instance serves*), as its text;
 /// absent or null is `None`. A number is taken as its JSON token, never through binary floating
 /// point, with an exponent spelled out exactly (`1e-3` is `0.001`, see [`crate::money`]).
 ///
@@ -247,7 +247,7 @@ pub fn decimal(field: &str, text: &str) -> Result<Decimal, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid_{field}"), format!("{field}: {e}")))
 }
 
-/// Page size asked by a collection query (BRIEF §11): `default` when not given, else 1 to `max`.
+/// Page size asked by a collection query (README, *APIs every instance serves*): `default` when not given, else 1 to `max`.
 ///
 /// # Errors
 /// `invalid_limit` naming the bounds.

@@ -1,4 +1,4 @@
-//! The key-value cache of an instance (BRIEF §5): Redis when `REDIS_URL` is set, an embedded
+//! The key-value cache of an instance (README, *Storage, cache and discovery*): Redis when `REDIS_URL` is set, an embedded
 //! in-memory store with TTLs otherwise. Set (with TTL), get, delete, exists, expire.
 //!
 //! Every key is `{namespace}:{key}`, and the only way to name a key is through [`Cache`], which adds

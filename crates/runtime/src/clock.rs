@@ -1,4 +1,4 @@
-//! The ecosystem's simulated clock (BRIEF §9): real time by default, accelerated by a factor, one
+//! The ecosystem's simulated clock (README, *Simulated time, seeds and back doors*): real time by default, accelerated by a factor, one
 //! for the whole ecosystem. Settlement cycles, candles, depegs, fault durations and SLAs are all
 //! measured on it.
 //!

@@ -1,4 +1,4 @@
-//! Discovery (BRIEF §6): every instance registers under `services:{SERVICE_NAME}:{SERVICE_INSTANCE_NAME}`
+//! Discovery (README, *Storage, cache and discovery*): every instance registers under `services:{SERVICE_NAME}:{SERVICE_INSTANCE_NAME}`
 //! with a JSON [`Registration`], kept alive by a heartbeat (TTL = 3 × `HEALTH_CHECK_INTERVAL`) and
 //! removed on stop. Instances find each other through it, never by hard-coded addresses.
 //!

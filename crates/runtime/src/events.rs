@@ -1,4 +1,4 @@
-//! Domain events for the audit correlator (BRIEF §8): every instance records what happened — orders,
+//! Domain events for the audit correlator (README, *Audit correlator*): every instance records what happened — orders,
 //! trades, settlements, fault injections, ticks produced under a fault — in its own outbox table,
 //! written in the same transaction as the change it describes, so an event exists exactly when its
 //! change does. Shipping the outbox to the audit correlator is the audit pipeline's job.

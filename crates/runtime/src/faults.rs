@@ -1,4 +1,4 @@
-//! The chaos back door every simulator has (BRIEF §7): `/chaos/v1/faults`, refused without
+//! The chaos back door every simulator has (README, *Simulated time, seeds and back doors*): `/chaos/v1/faults`, refused without
 //! `Authorization: Bearer $TSE_ADMIN_TOKEN`.
 //!
 //! - `POST /chaos/v1/faults` with `{"kind": "...", "params": {...}, "duration": "10m"}` injects a fault

@@ -1,5 +1,5 @@
 //! Who an instance is: service kind, instance name, and the PostgreSQL schema and Redis namespace
-//! derived from them (BRIEF §3).
+//! derived from them (README, *Naming and isolation*).
 //!
 //! Everything here is parsed once into types and trusted afterwards: an [`Identity`] can only be
 //! built from a valid service, a valid instance name and valid (derived or overridden) storage names.
@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// The seven service kinds of the ecosystem (BRIEF §2).
+/// The seven service kinds of the ecosystem.
 ///
 /// Adding an eighth service means adding a variant here, its crate, and one line in the `tse` binary's
 /// catalog.
@@ -35,7 +35,7 @@ pub enum ServiceKind {
 }
 
 impl ServiceKind {
-    /// Every service kind, in the order of BRIEF §2.
+    /// Every service kind, in the order of the default ecosystem.
     pub const ALL: [ServiceKind; 7] = [
         ServiceKind::AuditCorrelator,
         ServiceKind::TestCoordinator,
@@ -75,7 +75,7 @@ impl ServiceKind {
     /// Parses a `SERVICE_NAME`.
     ///
     /// # Errors
-    /// Returns [`IdentityError::UnknownService`] for anything but the seven names of BRIEF §2.
+    /// Returns [`IdentityError::UnknownService`] for anything but the seven names.
     pub fn parse(name: &str) -> Result<Self, IdentityError> {
         Self::ALL
             .into_iter()

@@ -1,4 +1,4 @@
-//! The runtime every tse service runs in: the instance host of BRIEF §3–§4.
+//! The runtime every tse service runs in: the instance host (ARCHITECTURE.md).
 //!
 //! A service crate adds only its domain, its API and its back doors; everything else an instance
 //! needs lives here once: who it is, how it is configured, where it stores and caches, how others find

@@ -1,4 +1,4 @@
-//! The OpenAPI 3.1 document every instance publishes at `GET /api/v1/openapi.json` (BRIEF §11).
+//! The OpenAPI 3.1 document every instance publishes at `GET /api/v1/openapi.json` (README, *APIs every instance serves*).
 //!
 //! A document is assembled from parts: the host's own endpoints (health, readiness, metrics,
 //! discovery, this document), the `/chaos/v1/faults` back door when the service has one (with its

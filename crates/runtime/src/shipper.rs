@@ -1,4 +1,4 @@
-//! Ships an instance's outbox to the audit correlator (BRIEF §8): every domain event the instance
+//! Ships an instance's outbox to the audit correlator (README, *Audit correlator*): every domain event the instance
 //! wrote to `_tse_outbox` is delivered, batched, at least once and in the order it was written, to
 //! the audit correlator found through discovery, then deleted, so the outbox holds only what is not
 //! delivered yet.

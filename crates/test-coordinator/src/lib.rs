@@ -1,4 +1,4 @@
-//! The test coordinator: runs chaos scenarios written in YAML, validates detection SLAs and reports PASS/FAIL with timings (BRIEF §8).
+//! The test coordinator: runs chaos scenarios written in YAML, validates detection SLAs and reports PASS/FAIL with timings.
 //!
 //! # Layout
 //! So far the service is the instance host alone: every instance of it serves health, readiness,

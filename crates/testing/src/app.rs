@@ -344,7 +344,7 @@ where
     }
 }
 
-/// A decimal the API sent as a JSON string (BRIEF §11); panics on anything else.
+/// A decimal the API sent as a JSON string (README, *APIs every instance serves*); panics on anything else.
 pub fn dec(value: &serde_json::Value) -> rust_decimal::Decimal {
     value
         .as_str()

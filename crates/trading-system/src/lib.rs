@@ -1,4 +1,4 @@
-//! The trading system engine: strategies trading on the exchanges through their production APIs, well-behaved and misbehaving (BRIEF §8).
+//! The trading system engine: strategies trading on the exchanges through their production APIs, well-behaved and misbehaving.
 //!
 //! # Layout
 //! So far the service is the instance host alone: every instance of it serves health, readiness,

@@ -1,6 +1,6 @@
 //! The `tse` command: one binary for every service of the Trading Simulation Ecosystem.
 //!
-//! - `tse up`: a whole ecosystem in one process (the default one of BRIEF §2, or a topology file).
+//! - `tse up`: a whole ecosystem in one process (the default one, or a topology file).
 //! - `tse serve SERVICE`: one instance per process, configured by environment variables and flags:
 //!   what a container runs.
 //! - `tse names SERVICE [INSTANCE]`: the identity an instance would have.

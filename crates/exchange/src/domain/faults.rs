@@ -1,4 +1,4 @@
-//! The exchange's back doors (BRIEF §7).
+//! The exchange's back doors (README, *Simulated time, seeds and back doors*).
 //!
 //! | kind | params | effect |
 //! |---|---|---|

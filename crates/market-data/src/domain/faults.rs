@@ -1,4 +1,4 @@
-//! The market data back doors (BRIEF §7): what each fault does to prices, as pure functions of
+//! The market data back doors (README, *Simulated time, seeds and back doors*): what each fault does to prices, as pure functions of
 //! simulated time.
 //!
 //! | kind | params | effect |

@@ -138,7 +138,7 @@ fn symbol(text: &str) -> Symbol {
     Symbol(text.to_owned())
 }
 
-/// The default symbols of BRIEF §8: three legs (two volatile coins with jumps, one stablecoin pegged
+/// The default symbols: three legs (two volatile coins with jumps, one stablecoin pegged
 /// to the dollar) and three crosses kept consistent with them.
 pub fn default_symbols() -> Vec<SymbolSpec> {
     let cross = |name: &str, numerator: &str, denominator: &str, tick: Decimal| SymbolSpec {

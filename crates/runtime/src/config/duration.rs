@@ -1,5 +1,5 @@
 //! Durations as people write them: `500ms`, `30s`, `10m`, `36h`, `2d`, or combinations like `1h30m`
-//! (BRIEF §11). Used for configuration, fault durations and query windows.
+//! (README, *APIs every instance serves*). Used for configuration, fault durations and query windows.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Configuration of an instance (BRIEF §4): environment variables, command-line overrides, and the
+//! Configuration of an instance (ARCHITECTURE.md): environment variables, command-line overrides, and the
 //! TOML topology file `tse up` reads.
 //!
 //! Everything is parsed and validated here, before any port is bound; the rest of the runtime only

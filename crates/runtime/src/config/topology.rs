@@ -113,7 +113,7 @@ impl InstanceSpec {
 }
 
 /// The default custodian's settings: `trading-system-LH` trades on both default exchanges and its
-/// P&L settles at `custodian-Komainu` (BRIEF §8), funded to cover it.
+/// P&L settles at `custodian-Komainu` (README, *Custodian*), funded to cover it.
 const DEFAULT_CUSTODIAN_SETTINGS: &str = r#"
 settlement_day = "24h"
 [[clients]]
@@ -125,7 +125,7 @@ funding = { USD = "10000000", USDT = "10000000", BTC = "100", ETH = "1000" }
 "#;
 
 impl Topology {
-    /// The default ecosystem of BRIEF §2, in the order whose index sets each instance's ports.
+    /// The default ecosystem, in the order whose index sets each instance's ports.
     pub fn default_ecosystem() -> Self {
         use ServiceKind::*;
         Self {

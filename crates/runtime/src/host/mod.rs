@@ -1,4 +1,4 @@
-//! The instance host: everything an instance needs that is not its business (BRIEF §4).
+//! The instance host: everything an instance needs that is not its business (ARCHITECTURE.md).
 //!
 //! A service describes itself to the host as a [`Service`]: its kind, its settings and their parser,
 //! its migrations, an async `build` that receives a [`ServiceContext`] (configuration, metrics

@@ -1,4 +1,4 @@
-//! One Prometheus registry per instance (BRIEF §4), also when many instances share a process.
+//! One Prometheus registry per instance (ARCHITECTURE.md), also when many instances share a process.
 //!
 //! The registry holds the RED metrics of both servers ([`HttpMetrics`], [`GrpcMetrics`]), the
 //! `tse_instance_info` identity gauge, process metrics, and whatever business metrics the service

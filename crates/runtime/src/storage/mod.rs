@@ -1,4 +1,4 @@
-//! Storage (BRIEF §5): one relational store per instance, written once for both backends.
+//! Storage (README, *Storage, cache and discovery*): one relational store per instance, written once for both backends.
 //!
 //! - With `DATABASE_URL`: PostgreSQL, one schema per instance, created and migrated by the instance.
 //!   Its connections log in as a role of their own (`tse_{schema}`, created by the `DATABASE_URL` user

@@ -1,4 +1,4 @@
-//! `tse up`: a whole ecosystem in one process (the default one of BRIEF §2, or a topology file),
+//! `tse up`: a whole ecosystem in one process (the default one, or a topology file),
 //! until SIGINT or SIGTERM.
 
 use std::{

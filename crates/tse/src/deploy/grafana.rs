@@ -1,4 +1,4 @@
-//! The generated Grafana dashboards and data source (BRIEF §10): the first seed's two views —
+//! The generated Grafana dashboards and data source (README, *Deployment*): the first seed's two views —
 //! *Infrastructure* and *Simulation entities* — plus *Risk* and *Audit*, each with variables for
 //! entity type and instance, every panel with a description of what it shows. The panels are the
 //! ones every service of the catalog contributes, then the host's.

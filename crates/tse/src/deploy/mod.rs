@@ -1,4 +1,4 @@
-//! `tse deploy compose` and `tse deploy k8s`: deployments generated from a topology (BRIEF §10).
+//! `tse deploy compose` and `tse deploy k8s`: deployments generated from a topology (README, *Deployment*).
 //!
 //! Compose: one container per instance, named after it, running `tse serve` with its identity, its
 //! settings (the topology file, mounted) and its own `./data/{instance}` and `./logs/{instance}`;

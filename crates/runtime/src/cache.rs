@@ -45,7 +45,7 @@ pub enum CacheError {
     InvalidKey(String),
     /// Redis refused the command.
     #[error("redis refused the command: {0}")]
-    Rejected(String),
+    Rejected(#[source] redis::RedisError),
     /// `REDIS_URL` cannot be used.
     #[error("cannot use REDIS_URL: {0}")]
     Open(String),
@@ -483,7 +483,7 @@ impl RedisCache {
                 self.mark_down(&e.to_string());
                 Ok(None)
             }
-            Err(e) => Err(CacheError::Rejected(e.to_string())),
+            Err(e) => Err(CacheError::Rejected(e)),
         }
     }
 

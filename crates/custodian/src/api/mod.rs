@@ -34,7 +34,7 @@ use tse_runtime::{
 
 use crate::{
     app::{
-        books::{CustodianError, PNL_PREFIX, SettlementFilter},
+        books::{CustodianError, HALTED, PNL_PREFIX, SettlementFilter},
         service::CustodianHandle,
         views::{AccountView, BalanceView, BreakView, PositionView, SettlementView},
     },
@@ -189,7 +189,8 @@ pub fn error(e: CustodianError) -> ApiError {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "transfer_rejected", reason)
                 .with_grpc_code(Code::Aborted)
         }
-        CustodianError::Storage(reason) => ApiError::unavailable("storage_failed", reason),
+        CustodianError::Storage(e) => ApiError::unavailable("storage_failed", e.to_string()),
+        CustodianError::Halted => ApiError::unavailable("storage_failed", HALTED),
         CustodianError::Stopped => {
             ApiError::unavailable("custodian_unavailable", "the custodian is stopping")
         }

@@ -2,7 +2,10 @@
 //! collection of exchange P&L, and the outbox events that describe them. The service
 //! ([`super::service`]) runs them one at a time and stores what they changed before answering.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -10,6 +13,7 @@ use time::OffsetDateTime;
 use tse_runtime::{
     events::{Event, Events, types},
     faults::Fault,
+    storage::StorageError,
 };
 use uuid::Uuid;
 
@@ -31,11 +35,18 @@ pub enum CustodianError {
     Rejected(String),
     /// Its changes could not be stored; it did not happen as far as anyone was told.
     #[error("the custodian could not store the change: {0}")]
-    Storage(String),
+    Storage(#[source] Arc<StorageError>),
+    /// An operation of its batch failed unexpectedly (a bug): nothing of the batch was stored, and
+    /// the instance stopped serving its books.
+    #[error("the custodian could not store the change: {HALTED}")]
+    Halted,
     /// The service is stopping.
     #[error("the custodian is stopping")]
     Stopped,
 }
+
+/// What a request of a batch that failed unexpectedly is answered.
+pub const HALTED: &str = "the custodian stopped after an internal error; see its health";
 
 /// The prefix of the external ids of exchange P&L instructions, which the API refuses from users.
 pub const PNL_PREFIX: &str = "pnl:";

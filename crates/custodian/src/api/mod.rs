@@ -402,7 +402,7 @@ impl Api {
                     ));
                 }
                 let side_text = required("side", input.side)?;
-                let side = Side::parse(&side_text).ok_or_else(|| {
+                let side = Side::parse(&side_text).map_err(|_| {
                     ApiError::bad_request(
                         "invalid_side",
                         format!("side must be BUY or SELL, got '{side_text}'"),

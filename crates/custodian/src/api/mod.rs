@@ -26,6 +26,7 @@ pub mod openapi;
 
 use axum::http::StatusCode;
 use rust_decimal::Decimal;
+use tse_market::AccountId;
 use tse_runtime::{
     api::{ApiError, numeric_cursor, page_limit},
     faults::FaultBoard,
@@ -142,6 +143,16 @@ pub(crate) fn required(field: &str, value: Option<String>) -> Result<String, Api
         };
         ApiError::bad_request(code, format!("{field} is required"))
     })
+}
+
+/// Reads an account id as a request gives it, trimmed. A blank id names no account: it is refused
+/// as the books refuse an unknown one (`unknown account `), so it is read here only where the
+/// books would look the account up before anything else could fail.
+///
+/// # Errors
+/// `unknown_account`.
+pub(crate) fn account_id(text: &str) -> Result<AccountId, ApiError> {
+    AccountId::parse(text.trim()).map_err(|_| error(CustodyError::UnknownAccount(String::new()).into()))
 }
 
 fn bounded(field: &str, text: &str) -> Result<(), ApiError> {
@@ -272,6 +283,7 @@ impl Api {
     /// # Errors
     /// [`ApiError`].
     pub async fn account(&self, id: String) -> Result<AccountView, ApiError> {
+        let id = account_id(&id)?;
         self.custodian
             .call(move |books, _| books.account(&id))
             .await
@@ -283,6 +295,7 @@ impl Api {
     /// # Errors
     /// [`ApiError`].
     pub async fn balances(&self, id: String) -> Result<Vec<BalanceView>, ApiError> {
+        let id = account_id(&id)?;
         self.custodian
             .call(move |books, _| books.balances(&id))
             .await
@@ -294,6 +307,7 @@ impl Api {
     /// # Errors
     /// [`ApiError`].
     pub async fn positions(&self, id: String) -> Result<Vec<PositionView>, ApiError> {
+        let id = account_id(&id)?;
         self.custodian
             .call(move |books, _| books.positions(&id))
             .await
@@ -312,6 +326,7 @@ impl Api {
         withdraw: bool,
     ) -> Result<BalanceView, ApiError> {
         let amount = decimal("amount", amount)?;
+        let account = account_id(&account)?;
         self.custodian
             .call(move |books, ctx| {
                 if withdraw {
@@ -336,6 +351,9 @@ impl Api {
         amount: &str,
     ) -> Result<(BalanceView, BalanceView), ApiError> {
         let amount = decimal("amount", amount)?;
+        // Both faces require both ids (not blank), so neither is refused here before the books
+        // would look at the asset or the amount.
+        let (from, to) = (account_id(&from)?, account_id(&to)?);
         self.custodian
             .call(move |books, ctx| books.transfer(&from, &to, &asset, amount, &ctx.faults, ctx.now))
             .await
@@ -448,9 +466,12 @@ impl Api {
                 ));
             }
         };
+        // Both faces require the account id (not blank), so it is not refused here before the
+        // books would look at the external id.
+        let account = account_id(&input.account_id)?;
         Ok(Instruction {
             external_id: input.external_id,
-            account: input.account_id,
+            account,
             kind,
             cycle,
         })
@@ -545,14 +566,16 @@ impl Api {
                 "trade_id needs exchange: trade ids are per exchange",
             ));
         }
+        let before = numeric_cursor(query.cursor.as_deref())?;
+        let limit = limit(query.limit)?;
         let filter = SettlementFilter {
-            account: query.account_id,
+            account: query.account_id.as_deref().map(account_id).transpose()?,
             status,
             kind,
             exchange: query.exchange.map(|e| e.trim().to_owned()),
             trade_id,
-            before: numeric_cursor(query.cursor.as_deref())?,
-            limit: limit(query.limit)?,
+            before,
+            limit,
         };
         let page = filter.limit;
         let settlements = self

@@ -10,6 +10,7 @@ use std::{
 use rust_decimal::Decimal;
 use serde_json::json;
 use time::OffsetDateTime;
+use tse_market::AccountId;
 use tse_runtime::{
     events::{Event, Events, types},
     faults::Fault,
@@ -19,7 +20,7 @@ use uuid::Uuid;
 
 use super::views::{AccountView, BalanceView, BreakView, PositionView, SettlementView, rfc3339, step};
 use crate::domain::{
-    custody::{Changes, Custody, CustodyError},
+    custody::{Account, Changes, Custody, CustodyError},
     faults::CustodianFault,
     settlement::{Cycle, Fill, Instruction, Kind, Settlement, Status},
 };
@@ -55,7 +56,7 @@ pub const PNL_PREFIX: &str = "pnl:";
 #[derive(Clone, Debug, Default)]
 pub struct SettlementFilter {
     /// One account.
-    pub account: Option<String>,
+    pub account: Option<AccountId>,
     /// One status.
     pub status: Option<Status>,
     /// One type label (`trade`, `net`, `exchange_pnl`).
@@ -141,8 +142,12 @@ impl Books {
 
     /// Opens an account.
     pub fn open_account(&mut self, entity: Option<String>, at: OffsetDateTime) -> AccountView {
-        let account = AccountView::from(&self.custody.open_account(entity, at));
-        self.emit(types::CUSTODY_ACCOUNT_OPENED, at, &account);
+        AccountView::from(&self.open(entity, at))
+    }
+
+    fn open(&mut self, entity: Option<String>, at: OffsetDateTime) -> Account {
+        let account = self.custody.open_account(entity, at);
+        self.emit(types::CUSTODY_ACCOUNT_OPENED, at, AccountView::from(&account));
         account
     }
 
@@ -155,7 +160,7 @@ impl Books {
         entity: &str,
         funding: &[(String, Decimal)],
         at: OffsetDateTime,
-    ) -> Result<String, CustodianError> {
+    ) -> Result<AccountId, CustodianError> {
         // The entity's first account (by number: cust-2 before cust-10).
         if let Some(id) = self
             .custody
@@ -167,7 +172,7 @@ impl Books {
         {
             return Ok(id);
         }
-        let account = self.open_account(Some(entity.to_owned()), at);
+        let account = self.open(Some(entity.to_owned()), at);
         for (asset, amount) in funding {
             self.deposit(&account.id, asset, *amount, at)?;
         }
@@ -180,7 +185,7 @@ impl Books {
     /// [`CustodianError::Custody`].
     pub fn deposit(
         &mut self,
-        account: &str,
+        account: &AccountId,
         asset: &str,
         amount: Decimal,
         at: OffsetDateTime,
@@ -191,7 +196,7 @@ impl Books {
         self.emit(
             types::CUSTODY_DEPOSIT,
             at,
-            json!({"account_id": account.trim(), "asset": asset, "amount": amount, "balance": view}),
+            json!({"account_id": account, "asset": asset, "amount": amount, "balance": view}),
         );
         Ok(view)
     }
@@ -229,7 +234,7 @@ impl Books {
     /// [`CustodianError`]: refused by the books or by a fault.
     pub fn withdraw(
         &mut self,
-        account: &str,
+        account: &AccountId,
         asset: &str,
         amount: Decimal,
         faults: &[Fault<CustodianFault>],
@@ -245,7 +250,7 @@ impl Books {
         self.emit(
             types::CUSTODY_WITHDRAWAL,
             at,
-            json!({"account_id": account.trim(), "asset": asset, "amount": amount, "balance": view}),
+            json!({"account_id": account, "asset": asset, "amount": amount, "balance": view}),
         );
         Ok(view)
     }
@@ -256,8 +261,8 @@ impl Books {
     /// [`CustodianError`]: refused by the books or by a fault.
     pub fn transfer(
         &mut self,
-        from: &str,
-        to: &str,
+        from: &AccountId,
+        to: &AccountId,
         asset: &str,
         amount: Decimal,
         faults: &[Fault<CustodianFault>],
@@ -265,11 +270,9 @@ impl Books {
     ) -> Result<(BalanceView, BalanceView), CustodianError> {
         self.custody.payable(from, asset, amount)?;
         if self.custody.account(to)?.id == self.custody.account(from)?.id {
-            return Err(CustodyError::Invalid(format!(
-                "a transfer needs two accounts; both are {}",
-                from.trim()
-            ))
-            .into());
+            return Err(
+                CustodyError::Invalid(format!("a transfer needs two accounts; both are {from}")).into(),
+            );
         }
         let request = json!({"transfer": {"from_account_id": from, "to_account_id": to, "asset": asset, "amount": amount}});
         self.screen(faults, request, at)?;
@@ -278,7 +281,7 @@ impl Books {
         self.emit(
             types::CUSTODY_TRANSFER,
             at,
-            json!({"from_account_id": from.trim(), "to_account_id": to.trim(), "asset": asset, "amount": amount}),
+            json!({"from_account_id": from, "to_account_id": to, "asset": asset, "amount": amount}),
         );
         Ok((BalanceView::of(&asset, a), BalanceView::of(&asset, b)))
     }
@@ -316,7 +319,7 @@ impl Books {
     /// [`CustodianError::Custody`] when the batch names an asset not held here (nothing changes).
     pub fn settle_pnl(
         &mut self,
-        account: &str,
+        account: &AccountId,
         batch: PnlBatch,
         at: OffsetDateTime,
     ) -> Result<Option<SettlementView>, CustodianError> {
@@ -333,7 +336,7 @@ impl Books {
                     "{PNL_PREFIX}{}:{}:{}-{}",
                     batch.exchange, batch.entity, batch.first_trade_id, batch.last_trade_id
                 ),
-                account: account.to_owned(),
+                account: account.clone(),
                 kind: Kind::ExchangePnl {
                     exchange: batch.exchange.clone(),
                     entity: batch.entity.clone(),
@@ -456,7 +459,7 @@ impl Books {
     ///
     /// # Errors
     /// [`CustodianError::Custody`].
-    pub fn account(&self, id: &str) -> Result<AccountView, CustodianError> {
+    pub fn account(&self, id: &AccountId) -> Result<AccountView, CustodianError> {
         Ok(AccountView::from(self.custody.account(id)?))
     }
 
@@ -479,7 +482,7 @@ impl Books {
     ///
     /// # Errors
     /// [`CustodianError::Custody`].
-    pub fn balances(&self, account: &str) -> Result<Vec<BalanceView>, CustodianError> {
+    pub fn balances(&self, account: &AccountId) -> Result<Vec<BalanceView>, CustodianError> {
         Ok(self
             .custody
             .balances(account)?
@@ -492,7 +495,7 @@ impl Books {
     ///
     /// # Errors
     /// [`CustodianError::Custody`].
-    pub fn positions(&self, account: &str) -> Result<Vec<PositionView>, CustodianError> {
+    pub fn positions(&self, account: &AccountId) -> Result<Vec<PositionView>, CustodianError> {
         Ok(self
             .custody
             .positions(account)?
@@ -523,8 +526,8 @@ impl Books {
             .filter(|s| {
                 filter
                     .account
-                    .as_deref()
-                    .is_none_or(|a| s.instruction.account == a.trim())
+                    .as_ref()
+                    .is_none_or(|a| s.instruction.account == *a)
                     && filter.status.is_none_or(|st| s.status == st)
                     && filter.kind.is_none_or(|k| s.instruction.kind.label() == k)
                     && match &s.instruction.kind {

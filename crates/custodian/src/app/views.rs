@@ -26,7 +26,7 @@ pub struct AccountView {
 impl From<&Account> for AccountView {
     fn from(a: &Account) -> Self {
         Self {
-            id: a.id.clone(),
+            id: a.id.to_string(),
             entity: a.entity.clone(),
             created_at: rfc3339(a.created_at),
         }
@@ -179,7 +179,7 @@ impl From<&Settlement> for SettlementView {
         let mut view = SettlementView {
             id: s.id.clone(),
             external_id: s.instruction.external_id.clone(),
-            account_id: s.instruction.account.clone(),
+            account_id: s.instruction.account.to_string(),
             kind: kind_name(&s.instruction.kind),
             cycle: s.instruction.cycle.as_str(),
             status: s.status.as_str(),

@@ -1,23 +1,22 @@
 //! Deposits, withdrawals and transfers: funds entering, leaving and moving between accounts.
 
 use rust_decimal::Decimal;
+use tse_market::AccountId;
 
 use super::{Balance, Custody, CustodyError, MAX_AMOUNT};
 
 impl Custody {
-    pub(super) fn entry(&mut self, account: &str, asset: &str) -> &mut Balance {
+    pub(super) fn entry(&mut self, account: &AccountId, asset: &str) -> &mut Balance {
         self.balances
-            .entry((account.to_owned(), asset.to_owned()))
+            .entry((account.clone(), asset.to_owned()))
             .or_default()
     }
 
-    pub(super) fn moved(&mut self, account: &str, asset: &str, amount: Decimal) {
-        self.changes
-            .balances
-            .insert((account.to_owned(), asset.to_owned()));
+    pub(super) fn moved(&mut self, account: &AccountId, asset: &str, amount: Decimal) {
+        self.changes.balances.insert((account.clone(), asset.to_owned()));
         self.changes
             .movements
-            .push((account.to_owned(), asset.to_owned(), amount));
+            .push((account.clone(), asset.to_owned(), amount));
     }
 
     pub(super) fn positive(what: &'static str, amount: Decimal) -> Result<Decimal, CustodyError> {
@@ -38,14 +37,19 @@ impl Custody {
         Ok(amount)
     }
 
-    pub(super) fn available(&self, account: &str, asset: &str, needed: Decimal) -> Result<(), CustodyError> {
+    pub(super) fn available(
+        &self,
+        account: &AccountId,
+        asset: &str,
+        needed: Decimal,
+    ) -> Result<(), CustodyError> {
         let available = self
             .balances
-            .get(&(account.to_owned(), asset.to_owned()))
+            .get(&(account.clone(), asset.to_owned()))
             .map_or(Decimal::ZERO, |b| b.available);
         if available < needed {
             return Err(CustodyError::Insufficient {
-                account: account.to_owned(),
+                account: account.clone(),
                 asset: asset.to_owned(),
                 available,
                 needed,
@@ -78,7 +82,7 @@ impl Custody {
         account: &str,
         asset: &str,
         amount: Decimal,
-    ) -> Result<(String, String), CustodyError> {
+    ) -> Result<(AccountId, String), CustodyError> {
         let account = self.account(account)?.id.clone();
         let asset = self.asset(asset)?;
         let amount = Self::positive("amount", amount)?;

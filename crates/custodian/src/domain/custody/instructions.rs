@@ -177,7 +177,8 @@ impl Custody {
         status: Option<Status>,
     ) -> impl Iterator<Item = &Settlement> {
         self.settlements.values().filter(move |s| {
-            account.is_none_or(|a| s.instruction.account == a) && status.is_none_or(|st| s.status == st)
+            account.is_none_or(|a| s.instruction.account.as_str() == a)
+                && status.is_none_or(|st| s.status == st)
         })
     }
 

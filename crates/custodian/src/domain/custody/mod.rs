@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
+use tse_market::AccountId;
 
 use super::{
     position::Position,
@@ -27,7 +28,7 @@ use super::{
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Account {
     /// `cust-N`.
-    pub id: String,
+    pub id: AccountId,
     /// The trading entity that owns it.
     pub entity: Option<String>,
     /// Opened (simulated time).
@@ -52,16 +53,16 @@ pub struct Break {
 /// What an operation refused; nothing changed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CustodyError {
-    /// No such account.
+    /// No such account: the id as given (trimmed), which may be blank, so not an [`AccountId`].
     #[error("unknown account {0}")]
     UnknownAccount(String),
     /// The asset is not held here.
-    #[error("unknown asset '{asset}'; this custodian holds {known}")]
+    #[error("unknown asset '{asset}'; this custodian holds {}", known.join(", "))]
     UnknownAsset {
-        /// As given.
+        /// As given (trimmed).
         asset: String,
-        /// The assets held, comma-separated.
-        known: String,
+        /// The assets held, in order.
+        known: Vec<String>,
     },
     /// An amount that must be positive is not.
     #[error("{what} must be positive, got {amount}")]
@@ -75,7 +76,7 @@ pub enum CustodyError {
     #[error("insufficient {asset} in {account}: {available} available, {needed} needed")]
     Insufficient {
         /// The account.
-        account: String,
+        account: AccountId,
         /// The asset.
         asset: String,
         /// Available now.
@@ -119,15 +120,15 @@ pub enum CustodyError {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Changes {
     /// Accounts opened.
-    pub accounts: Vec<String>,
+    pub accounts: Vec<AccountId>,
     /// Balances changed: (account, asset).
-    pub balances: BTreeSet<(String, String)>,
+    pub balances: BTreeSet<(AccountId, String)>,
     /// Positions moved by settled trades: (account, symbol), once per move.
-    pub positions: Vec<(String, String)>,
+    pub positions: Vec<(AccountId, String)>,
     /// Settlements as they were each time one was created or moved on, in the order it happened.
     pub settlements: Vec<Settlement>,
     /// Balance movements: (account, asset, signed amount), for the balance-change metric.
-    pub movements: Vec<(String, String, Decimal)>,
+    pub movements: Vec<(AccountId, String, Decimal)>,
     /// Exchange P&L cursors moved: (exchange, entity).
     pub cursors: BTreeSet<(String, String)>,
 }
@@ -138,9 +139,9 @@ pub struct Stored {
     /// Accounts.
     pub accounts: Vec<Account>,
     /// Balances: (account, asset, balance).
-    pub balances: Vec<(String, String, Balance)>,
+    pub balances: Vec<(AccountId, String, Balance)>,
     /// Positions: (account, symbol, position).
-    pub positions: Vec<(String, String, Position)>,
+    pub positions: Vec<(AccountId, String, Position)>,
     /// Settlements, any order.
     pub settlements: Vec<Settlement>,
     /// What came in from outside minus what went out, per asset.
@@ -154,10 +155,10 @@ pub struct Stored {
 pub struct Custody {
     assets: BTreeSet<String>,
     day: Duration,
-    accounts: BTreeMap<String, Account>,
+    accounts: BTreeMap<AccountId, Account>,
     opened: u64,
-    balances: BTreeMap<(String, String), Balance>,
-    positions: BTreeMap<(String, String), Position>,
+    balances: BTreeMap<(AccountId, String), Balance>,
+    positions: BTreeMap<(AccountId, String), Position>,
     settlements: BTreeMap<u64, Settlement>,
     by_external: BTreeMap<String, u64>,
     created: u64,
@@ -294,7 +295,7 @@ impl Custody {
     pub fn open_account(&mut self, entity: Option<String>, at: OffsetDateTime) -> Account {
         self.opened += 1;
         let account = Account {
-            id: format!("cust-{}", self.opened),
+            id: AccountId::numbered("cust-", self.opened),
             entity,
             created_at: at,
         };
@@ -325,7 +326,7 @@ impl Custody {
         } else {
             Err(CustodyError::UnknownAsset {
                 asset: asset.trim().to_owned(),
-                known: self.assets.iter().cloned().collect::<Vec<_>>().join(", "),
+                known: self.assets.iter().cloned().collect(),
             })
         }
     }
@@ -357,10 +358,10 @@ impl Custody {
     }
 
     /// Every balance ever touched: (account, asset, balance), in account and asset order.
-    pub fn all_balances(&self) -> impl Iterator<Item = (&str, &str, Balance)> {
+    pub fn all_balances(&self) -> impl Iterator<Item = (&AccountId, &str, Balance)> {
         self.balances
             .iter()
-            .map(|((account, asset), b)| (account.as_str(), asset.as_str(), *b))
+            .map(|((account, asset), b)| (account, asset.as_str(), *b))
     }
 
     /// Every position of an account, in symbol order.

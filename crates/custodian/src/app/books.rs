@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::views::{AccountView, BalanceView, BreakView, PositionView, SettlementView, rfc3339, step};
 use crate::domain::{
-    custody::{Account, Changes, Custody, CustodyError},
+    custody::{Account, Changes, Custody, CustodyError, Malformed},
     faults::CustodianFault,
     settlement::{Cycle, Fill, Instruction, Kind, Settlement, Status},
 };
@@ -270,9 +270,7 @@ impl Books {
     ) -> Result<(BalanceView, BalanceView), CustodianError> {
         self.custody.payable(from, asset, amount)?;
         if self.custody.account(to)?.id == self.custody.account(from)?.id {
-            return Err(
-                CustodyError::Invalid(format!("a transfer needs two accounts; both are {from}")).into(),
-            );
+            return Err(CustodyError::Invalid(Malformed::SameAccount(from.clone())).into());
         }
         let request = json!({"transfer": {"from_account_id": from, "to_account_id": to, "asset": asset, "amount": amount}});
         self.screen(faults, request, at)?;

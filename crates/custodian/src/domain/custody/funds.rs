@@ -3,7 +3,7 @@
 use rust_decimal::Decimal;
 use tse_market::AccountId;
 
-use super::{Balance, Custody, CustodyError, MAX_AMOUNT};
+use super::{Balance, Custody, CustodyError, MAX_AMOUNT, Malformed};
 
 impl Custody {
     pub(super) fn entry(&mut self, account: &AccountId, asset: &str) -> &mut Balance {
@@ -30,9 +30,7 @@ impl Custody {
     /// limits of exact decimal arithmetic, so no sum or product of them can overflow.
     pub(super) fn bounded(what: &'static str, amount: Decimal) -> Result<Decimal, CustodyError> {
         if amount.abs() > MAX_AMOUNT {
-            return Err(CustodyError::Invalid(format!(
-                "{what} {amount} is beyond the largest amount handled ({MAX_AMOUNT})"
-            )));
+            return Err(CustodyError::Invalid(Malformed::BeyondLimit { what, amount }));
         }
         Ok(amount)
     }
@@ -117,9 +115,7 @@ impl Custody {
         let from = self.account(from)?.id.clone();
         let to = self.account(to)?.id.clone();
         if from == to {
-            return Err(CustodyError::Invalid(format!(
-                "a transfer needs two accounts; both are {from}"
-            )));
+            return Err(CustodyError::Invalid(Malformed::SameAccount(from)));
         }
         let asset = self.asset(asset)?;
         let amount = Self::positive("amount", amount)?;

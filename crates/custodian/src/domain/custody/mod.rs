@@ -96,12 +96,12 @@ pub enum CustodyError {
     #[error("unknown settlement {0}")]
     UnknownSettlement(String),
     /// The settlement is no longer pending.
-    #[error("settlement {id} is {status}, not PENDING")]
+    #[error("settlement {id} is {}, not PENDING", status.as_str())]
     NotPending {
         /// The settlement.
         id: String,
         /// Its status.
-        status: &'static str,
+        status: Status,
     },
     /// The settlement cannot be cancelled.
     #[error("settlement {id} cannot be cancelled: {why}")]
@@ -113,7 +113,59 @@ pub enum CustodyError {
     },
     /// The request is malformed.
     #[error("{0}")]
-    Invalid(String),
+    Invalid(Malformed),
+}
+
+/// How a request (or what storage holds) is malformed, with what is wrong in it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    /// An instruction without its external id.
+    #[error("external_id is required")]
+    MissingExternalId,
+    /// An exchange P&L instruction without its exchange, its entity or a trade range.
+    #[error("an exchange P&L instruction needs an exchange, an entity and a trade range")]
+    IncompletePnl,
+    /// A trade's symbol (as given) is not `BASE-QUOTE`.
+    #[error("symbol '{0}' is not BASE-QUOTE")]
+    NotASymbol(String),
+    /// A trade's symbol (as given) names one asset twice.
+    #[error("symbol '{0}' trades an asset against itself")]
+    AgainstItself(String),
+    /// A trade's fee is negative.
+    #[error("fee must not be negative, got {0}")]
+    NegativeFee(Decimal),
+    /// A net instruction without legs.
+    #[error("a net instruction needs at least one leg")]
+    NoLegs,
+    /// A leg of this asset moves nothing.
+    #[error("the {0} leg is zero")]
+    ZeroLeg(String),
+    /// Two legs of this asset.
+    #[error("{0} appears in two legs")]
+    RepeatedLeg(String),
+    /// An amount beyond [`MAX_AMOUNT`].
+    #[error("{what} {amount} is beyond the largest amount handled ({})", MAX_AMOUNT)]
+    BeyondLimit {
+        /// Which amount.
+        what: &'static str,
+        /// As given (or summed).
+        amount: Decimal,
+    },
+    /// A transfer from an account to itself.
+    #[error("a transfer needs two accounts; both are {0}")]
+    SameAccount(AccountId),
+    /// A partial settlement's fraction outside (0, 1).
+    #[error("a partial settlement moves a fraction in (0, 1), got {0}")]
+    Fraction(Decimal),
+    /// Reported amounts whose sum overflows.
+    #[error("reported amounts too large")]
+    ReportTooLarge,
+    /// A stored account id these books do not make.
+    #[error("stored account id {0}")]
+    StoredAccountId(AccountId),
+    /// A stored settlement id these books do not make.
+    #[error("stored settlement id {0}")]
+    StoredSettlementId(String),
 }
 
 /// What changed since the last [`Custody::take_changes`], for storage, metrics and events.
@@ -218,7 +270,7 @@ impl Custody {
                 .id
                 .strip_prefix("cust-")
                 .and_then(|n| n.parse().ok())
-                .ok_or_else(|| CustodyError::Invalid(format!("stored account id {}", account.id)))?;
+                .ok_or_else(|| CustodyError::Invalid(Malformed::StoredAccountId(account.id.clone())))?;
             c.opened = c.opened.max(n);
             c.accounts.insert(account.id.clone(), account);
         }
@@ -231,7 +283,7 @@ impl Custody {
         }
         for settlement in stored.settlements {
             let n = settlement_number(&settlement.id)
-                .ok_or_else(|| CustodyError::Invalid(format!("stored settlement id {}", settlement.id)))?;
+                .ok_or_else(|| CustodyError::Invalid(Malformed::StoredSettlementId(settlement.id.clone())))?;
             c.created = c.created.max(n);
             if settlement.status == Status::Pending {
                 c.pending.insert((settlement.due_at, n));

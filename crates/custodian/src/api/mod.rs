@@ -35,7 +35,7 @@ use tse_runtime::{
 
 use crate::{
     app::{
-        books::{CustodianError, HALTED, PNL_PREFIX, SettlementFilter},
+        books::{CustodianError, HALTED, PNL_PREFIX, REJECTED, SettlementFilter},
         service::CustodianHandle,
         views::{AccountView, BalanceView, BreakView, PositionView, SettlementView},
     },
@@ -196,8 +196,8 @@ pub fn error(e: CustodianError) -> ApiError {
                 CustodyError::Invalid(_) => ApiError::bad_request("invalid_request", message),
             }
         }
-        CustodianError::Rejected(reason) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "transfer_rejected", reason)
+        CustodianError::Rejected { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "transfer_rejected", REJECTED)
                 .with_grpc_code(Code::Aborted)
         }
         CustodianError::Storage(e) => ApiError::unavailable("storage_failed", e.to_string()),

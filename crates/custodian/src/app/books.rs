@@ -32,8 +32,11 @@ pub enum CustodianError {
     #[error(transparent)]
     Custody(#[from] CustodyError),
     /// A `reject_transfers` fault refused it.
-    #[error("{0}")]
-    Rejected(String),
+    #[error("{REJECTED}")]
+    Rejected {
+        /// The fault that refused it.
+        fault_id: String,
+    },
     /// Its changes could not be stored; it did not happen as far as anyone was told.
     #[error("the custodian could not store the change: {0}")]
     Storage(#[source] Arc<StorageError>),
@@ -45,6 +48,9 @@ pub enum CustodianError {
     #[error("the custodian is stopping")]
     Stopped,
 }
+
+/// Why a `reject_transfers` fault refused a transfer or withdrawal, as answered and announced.
+pub const REJECTED: &str = "the custodian refused the transfer (transfers are suspended)";
 
 /// What a request of a batch that failed unexpectedly is answered.
 pub const HALTED: &str = "the custodian stopped after an internal error; see its health";
@@ -212,17 +218,18 @@ impl Books {
             if let CustodianFault::RejectTransfers { fraction } = fault.spec
                 && self.roll() < fraction
             {
-                let reason = "the custodian refused the transfer (transfers are suspended)".to_owned();
                 let event = self
                     .events
                     .event_at(
                         types::CUSTODY_TRANSFER_REJECTED,
                         at,
-                        json!({"request": request, "reason": reason, "fault_id": fault.id}),
+                        json!({"request": request, "reason": REJECTED, "fault_id": fault.id}),
                     )
                     .caused_by(fault.injection_event);
                 self.outbox.push(event);
-                return Err(CustodianError::Rejected(reason));
+                return Err(CustodianError::Rejected {
+                    fault_id: fault.id.clone(),
+                });
             }
         }
         Ok(())

@@ -1,7 +1,8 @@
 //! The production API, over HTTP JSON ([`http`], described in [`openapi`]) and gRPC ([`grpc`]),
 //! with the same rules for both: requests are read here from plain text (decimals as strings or
-//! numbers, enums in any case), and every refusal is an [`ApiError`] that leaves the books as they
-//! were.
+//! numbers, enums in any case; account ids into [`AccountId`], sides into [`Side`]), and every
+//! refusal is an [`ApiError`] that leaves the books as they were. Assets and symbols stay text: a custodian holds asset codes of 1 to 16 characters (its
+//! settings), wider than [`tse_market::Asset`], and which ones it holds is the books' question.
 //!
 //! | error code | HTTP | gRPC | when |
 //! |---|---|---|---|

@@ -3,6 +3,7 @@
 
 use rust_decimal::Decimal;
 use serde::Serialize;
+use tse_market::AccountId;
 
 use crate::domain::{
     custody::{Account, Balance, Break},
@@ -16,7 +17,7 @@ pub use tse_runtime::health::rfc3339_exact as rfc3339;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AccountView {
     /// `cust-N`.
-    pub id: String,
+    pub id: AccountId,
     /// The trading entity that owns it.
     pub entity: Option<String>,
     /// Opened (simulated time).
@@ -26,7 +27,7 @@ pub struct AccountView {
 impl From<&Account> for AccountView {
     fn from(a: &Account) -> Self {
         Self {
-            id: a.id.to_string(),
+            id: a.id.clone(),
             entity: a.entity.clone(),
             created_at: rfc3339(a.created_at),
         }
@@ -102,7 +103,7 @@ pub struct SettlementView {
     /// The submitter's id.
     pub external_id: String,
     /// The custody account.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// `TRADE`, `NET` or `EXCHANGE_PNL`.
     #[serde(rename = "type")]
     pub kind: &'static str,
@@ -179,7 +180,7 @@ impl From<&Settlement> for SettlementView {
         let mut view = SettlementView {
             id: s.id.clone(),
             external_id: s.instruction.external_id.clone(),
-            account_id: s.instruction.account.to_string(),
+            account_id: s.instruction.account.clone(),
             kind: kind_name(&s.instruction.kind),
             cycle: s.instruction.cycle.as_str(),
             status: s.status.as_str(),

@@ -1,7 +1,7 @@
 //! Identifiers: a listed pair, an asset, an account, a client's order id. Each is checked once by
 //! `parse` and then trusted.
 
-use std::{fmt, ops::Deref, str::FromStr};
+use std::{borrow::Borrow, fmt, ops::Deref, str::FromStr};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -39,6 +39,14 @@ macro_rules! identifier {
             type Target = str;
 
             fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        /// Lets maps keyed by the identifier be searched with a text: equality, order and hash
+        /// are the text's.
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
                 &self.0
             }
         }
@@ -159,6 +167,12 @@ impl AccountId {
         }
         Ok(Self(text.to_owned()))
     }
+
+    /// Returns the id a service numbers its accounts with, `{prefix}{number}` (`cust-7`): never
+    /// empty, so it needs no check.
+    pub fn numbered(prefix: &str, number: u64) -> Self {
+        Self(format!("{prefix}{number}"))
+    }
 }
 
 /// A client's id for its order: 1 to 64 ASCII letters, digits and `- _ . : /`.
@@ -212,6 +226,7 @@ mod tests {
         assert_eq!(AccountId::parse("acct-7").unwrap().as_str(), "acct-7");
         assert_eq!(AccountId::parse(" x ").unwrap().as_str(), " x ");
         assert_eq!(AccountId::parse(""), Err(IdError::AccountId));
+        assert_eq!(AccountId::numbered("cust-", 7).as_str(), "cust-7");
     }
 
     #[test]
@@ -223,6 +238,12 @@ mod tests {
                 "client_order_id must be 1 to 64 ASCII letters, digits and - _ . : /"
             );
         }
+    }
+
+    #[test]
+    fn maps_keyed_by_identifiers_are_searched_with_text() {
+        let ids = std::collections::BTreeSet::from([AccountId::parse("cust-1").unwrap()]);
+        assert!(ids.contains("cust-1"));
     }
 
     #[test]

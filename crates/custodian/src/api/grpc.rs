@@ -45,7 +45,7 @@ fn limit(limit: u32) -> Option<u32> {
 
 fn account(a: AccountView) -> pb::Account {
     pb::Account {
-        id: a.id,
+        id: a.id.into(),
         entity: a.entity.unwrap_or_default(),
         created_at: a.created_at,
     }
@@ -90,7 +90,7 @@ fn settlement(s: SettlementView) -> pb::Settlement {
     pb::Settlement {
         id: s.id,
         external_id: s.external_id,
-        account_id: s.account_id,
+        account_id: s.account_id.into(),
         r#type: s.kind.to_owned(),
         cycle: s.cycle.to_owned(),
         status: s.status.to_owned(),

@@ -1,7 +1,8 @@
 //! The production API, over HTTP JSON ([`http`], described in [`openapi`]) and gRPC ([`grpc`]),
 //! with the same rules for both: requests are read here from plain text (decimals as strings or
-//! numbers, enums in any case), and every refusal is an [`ApiError`] that leaves the books as they
-//! were.
+//! numbers, enums in any case; account ids into [`AccountId`], sides into [`Side`]), and every
+//! refusal is an [`ApiError`] that leaves the books as they were. Assets and symbols stay text: a custodian holds asset codes of 1 to 16 characters (its
+//! settings), wider than [`tse_market::Asset`], and which ones it holds is the books' question.
 //!
 //! | error code | HTTP | gRPC | when |
 //! |---|---|---|---|
@@ -26,6 +27,7 @@ pub mod openapi;
 
 use axum::http::StatusCode;
 use rust_decimal::Decimal;
+use tse_market::AccountId;
 use tse_runtime::{
     api::{ApiError, numeric_cursor, page_limit},
     faults::FaultBoard,
@@ -34,7 +36,7 @@ use tse_runtime::{
 
 use crate::{
     app::{
-        books::{CustodianError, PNL_PREFIX, SettlementFilter},
+        books::{CustodianError, HALTED, PNL_PREFIX, REJECTED, SettlementFilter},
         service::CustodianHandle,
         views::{AccountView, BalanceView, BreakView, PositionView, SettlementView},
     },
@@ -144,6 +146,16 @@ pub(crate) fn required(field: &str, value: Option<String>) -> Result<String, Api
     })
 }
 
+/// Reads an account id as a request gives it, trimmed. A blank id names no account: it is refused
+/// as the books refuse an unknown one (`unknown account `), so it is read here only where the
+/// books would look the account up before anything else could fail.
+///
+/// # Errors
+/// `unknown_account`.
+pub(crate) fn account_id(text: &str) -> Result<AccountId, ApiError> {
+    AccountId::parse(text.trim()).map_err(|_| error(CustodyError::UnknownAccount(String::new()).into()))
+}
+
 fn bounded(field: &str, text: &str) -> Result<(), ApiError> {
     if text.chars().count() > MAX_TEXT {
         return Err(ApiError::bad_request(
@@ -185,11 +197,12 @@ pub fn error(e: CustodianError) -> ApiError {
                 CustodyError::Invalid(_) => ApiError::bad_request("invalid_request", message),
             }
         }
-        CustodianError::Rejected(reason) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "transfer_rejected", reason)
+        CustodianError::Rejected { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "transfer_rejected", REJECTED)
                 .with_grpc_code(Code::Aborted)
         }
-        CustodianError::Storage(reason) => ApiError::unavailable("storage_failed", reason),
+        CustodianError::Storage(e) => ApiError::unavailable("storage_failed", e.to_string()),
+        CustodianError::Halted => ApiError::unavailable("storage_failed", HALTED),
         CustodianError::Stopped => {
             ApiError::unavailable("custodian_unavailable", "the custodian is stopping")
         }
@@ -271,6 +284,7 @@ impl Api {
     /// # Errors
     /// [`ApiError`].
     pub async fn account(&self, id: String) -> Result<AccountView, ApiError> {
+        let id = account_id(&id)?;
         self.custodian
             .call(move |books, _| books.account(&id))
             .await
@@ -282,6 +296,7 @@ impl Api {
     /// # Errors
     /// [`ApiError`].
     pub async fn balances(&self, id: String) -> Result<Vec<BalanceView>, ApiError> {
+        let id = account_id(&id)?;
         self.custodian
             .call(move |books, _| books.balances(&id))
             .await
@@ -293,6 +308,7 @@ impl Api {
     /// # Errors
     /// [`ApiError`].
     pub async fn positions(&self, id: String) -> Result<Vec<PositionView>, ApiError> {
+        let id = account_id(&id)?;
         self.custodian
             .call(move |books, _| books.positions(&id))
             .await
@@ -311,6 +327,7 @@ impl Api {
         withdraw: bool,
     ) -> Result<BalanceView, ApiError> {
         let amount = decimal("amount", amount)?;
+        let account = account_id(&account)?;
         self.custodian
             .call(move |books, ctx| {
                 if withdraw {
@@ -335,6 +352,9 @@ impl Api {
         amount: &str,
     ) -> Result<(BalanceView, BalanceView), ApiError> {
         let amount = decimal("amount", amount)?;
+        // Both faces require both ids (not blank), so neither is refused here before the books
+        // would look at the asset or the amount.
+        let (from, to) = (account_id(&from)?, account_id(&to)?);
         self.custodian
             .call(move |books, ctx| books.transfer(&from, &to, &asset, amount, &ctx.faults, ctx.now))
             .await
@@ -401,7 +421,7 @@ impl Api {
                     ));
                 }
                 let side_text = required("side", input.side)?;
-                let side = Side::parse(&side_text).ok_or_else(|| {
+                let side = Side::parse(&side_text).map_err(|_| {
                     ApiError::bad_request(
                         "invalid_side",
                         format!("side must be BUY or SELL, got '{side_text}'"),
@@ -447,9 +467,12 @@ impl Api {
                 ));
             }
         };
+        // Both faces require the account id (not blank), so it is not refused here before the
+        // books would look at the external id.
+        let account = account_id(&input.account_id)?;
         Ok(Instruction {
             external_id: input.external_id,
-            account: input.account_id,
+            account,
             kind,
             cycle,
         })
@@ -544,14 +567,16 @@ impl Api {
                 "trade_id needs exchange: trade ids are per exchange",
             ));
         }
+        let before = numeric_cursor(query.cursor.as_deref())?;
+        let limit = limit(query.limit)?;
         let filter = SettlementFilter {
-            account: query.account_id,
+            account: query.account_id.as_deref().map(account_id).transpose()?,
             status,
             kind,
             exchange: query.exchange.map(|e| e.trim().to_owned()),
             trade_id,
-            before: numeric_cursor(query.cursor.as_deref())?,
-            limit: limit(query.limit)?,
+            before,
+            limit,
         };
         let page = filter.limit;
         let settlements = self

@@ -2,20 +2,25 @@
 //! collection of exchange P&L, and the outbox events that describe them. The service
 //! ([`super::service`]) runs them one at a time and stores what they changed before answering.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use rust_decimal::Decimal;
 use serde_json::json;
 use time::OffsetDateTime;
+use tse_market::AccountId;
 use tse_runtime::{
     events::{Event, Events, types},
     faults::Fault,
+    storage::StorageError,
 };
 use uuid::Uuid;
 
 use super::views::{AccountView, BalanceView, BreakView, PositionView, SettlementView, rfc3339, step};
 use crate::domain::{
-    custody::{Changes, Custody, CustodyError},
+    custody::{Account, Changes, Custody, CustodyError, Malformed},
     faults::CustodianFault,
     settlement::{Cycle, Fill, Instruction, Kind, Settlement, Status},
 };
@@ -27,15 +32,28 @@ pub enum CustodianError {
     #[error(transparent)]
     Custody(#[from] CustodyError),
     /// A `reject_transfers` fault refused it.
-    #[error("{0}")]
-    Rejected(String),
+    #[error("{REJECTED}")]
+    Rejected {
+        /// The fault that refused it.
+        fault_id: String,
+    },
     /// Its changes could not be stored; it did not happen as far as anyone was told.
     #[error("the custodian could not store the change: {0}")]
-    Storage(String),
+    Storage(#[source] Arc<StorageError>),
+    /// An operation of its batch failed unexpectedly (a bug): nothing of the batch was stored, and
+    /// the instance stopped serving its books.
+    #[error("the custodian could not store the change: {HALTED}")]
+    Halted,
     /// The service is stopping.
     #[error("the custodian is stopping")]
     Stopped,
 }
+
+/// Why a `reject_transfers` fault refused a transfer or withdrawal, as answered and announced.
+pub const REJECTED: &str = "the custodian refused the transfer (transfers are suspended)";
+
+/// What a request of a batch that failed unexpectedly is answered.
+pub const HALTED: &str = "the custodian stopped after an internal error; see its health";
 
 /// The prefix of the external ids of exchange P&L instructions, which the API refuses from users.
 pub const PNL_PREFIX: &str = "pnl:";
@@ -44,7 +62,7 @@ pub const PNL_PREFIX: &str = "pnl:";
 #[derive(Clone, Debug, Default)]
 pub struct SettlementFilter {
     /// One account.
-    pub account: Option<String>,
+    pub account: Option<AccountId>,
     /// One status.
     pub status: Option<Status>,
     /// One type label (`trade`, `net`, `exchange_pnl`).
@@ -130,8 +148,12 @@ impl Books {
 
     /// Opens an account.
     pub fn open_account(&mut self, entity: Option<String>, at: OffsetDateTime) -> AccountView {
-        let account = AccountView::from(&self.custody.open_account(entity, at));
-        self.emit(types::CUSTODY_ACCOUNT_OPENED, at, &account);
+        AccountView::from(&self.open(entity, at))
+    }
+
+    fn open(&mut self, entity: Option<String>, at: OffsetDateTime) -> Account {
+        let account = self.custody.open_account(entity, at);
+        self.emit(types::CUSTODY_ACCOUNT_OPENED, at, AccountView::from(&account));
         account
     }
 
@@ -144,7 +166,7 @@ impl Books {
         entity: &str,
         funding: &[(String, Decimal)],
         at: OffsetDateTime,
-    ) -> Result<String, CustodianError> {
+    ) -> Result<AccountId, CustodianError> {
         // The entity's first account (by number: cust-2 before cust-10).
         if let Some(id) = self
             .custody
@@ -156,7 +178,7 @@ impl Books {
         {
             return Ok(id);
         }
-        let account = self.open_account(Some(entity.to_owned()), at);
+        let account = self.open(Some(entity.to_owned()), at);
         for (asset, amount) in funding {
             self.deposit(&account.id, asset, *amount, at)?;
         }
@@ -169,7 +191,7 @@ impl Books {
     /// [`CustodianError::Custody`].
     pub fn deposit(
         &mut self,
-        account: &str,
+        account: &AccountId,
         asset: &str,
         amount: Decimal,
         at: OffsetDateTime,
@@ -180,7 +202,7 @@ impl Books {
         self.emit(
             types::CUSTODY_DEPOSIT,
             at,
-            json!({"account_id": account.trim(), "asset": asset, "amount": amount, "balance": view}),
+            json!({"account_id": account, "asset": asset, "amount": amount, "balance": view}),
         );
         Ok(view)
     }
@@ -196,17 +218,18 @@ impl Books {
             if let CustodianFault::RejectTransfers { fraction } = fault.spec
                 && self.roll() < fraction
             {
-                let reason = "the custodian refused the transfer (transfers are suspended)".to_owned();
                 let event = self
                     .events
                     .event_at(
                         types::CUSTODY_TRANSFER_REJECTED,
                         at,
-                        json!({"request": request, "reason": reason, "fault_id": fault.id}),
+                        json!({"request": request, "reason": REJECTED, "fault_id": fault.id}),
                     )
                     .caused_by(fault.injection_event);
                 self.outbox.push(event);
-                return Err(CustodianError::Rejected(reason));
+                return Err(CustodianError::Rejected {
+                    fault_id: fault.id.clone(),
+                });
             }
         }
         Ok(())
@@ -218,7 +241,7 @@ impl Books {
     /// [`CustodianError`]: refused by the books or by a fault.
     pub fn withdraw(
         &mut self,
-        account: &str,
+        account: &AccountId,
         asset: &str,
         amount: Decimal,
         faults: &[Fault<CustodianFault>],
@@ -234,7 +257,7 @@ impl Books {
         self.emit(
             types::CUSTODY_WITHDRAWAL,
             at,
-            json!({"account_id": account.trim(), "asset": asset, "amount": amount, "balance": view}),
+            json!({"account_id": account, "asset": asset, "amount": amount, "balance": view}),
         );
         Ok(view)
     }
@@ -245,8 +268,8 @@ impl Books {
     /// [`CustodianError`]: refused by the books or by a fault.
     pub fn transfer(
         &mut self,
-        from: &str,
-        to: &str,
+        from: &AccountId,
+        to: &AccountId,
         asset: &str,
         amount: Decimal,
         faults: &[Fault<CustodianFault>],
@@ -254,11 +277,7 @@ impl Books {
     ) -> Result<(BalanceView, BalanceView), CustodianError> {
         self.custody.payable(from, asset, amount)?;
         if self.custody.account(to)?.id == self.custody.account(from)?.id {
-            return Err(CustodyError::Invalid(format!(
-                "a transfer needs two accounts; both are {}",
-                from.trim()
-            ))
-            .into());
+            return Err(CustodyError::Invalid(Malformed::SameAccount(from.clone())).into());
         }
         let request = json!({"transfer": {"from_account_id": from, "to_account_id": to, "asset": asset, "amount": amount}});
         self.screen(faults, request, at)?;
@@ -267,7 +286,7 @@ impl Books {
         self.emit(
             types::CUSTODY_TRANSFER,
             at,
-            json!({"from_account_id": from.trim(), "to_account_id": to.trim(), "asset": asset, "amount": amount}),
+            json!({"from_account_id": from, "to_account_id": to, "asset": asset, "amount": amount}),
         );
         Ok((BalanceView::of(&asset, a), BalanceView::of(&asset, b)))
     }
@@ -305,7 +324,7 @@ impl Books {
     /// [`CustodianError::Custody`] when the batch names an asset not held here (nothing changes).
     pub fn settle_pnl(
         &mut self,
-        account: &str,
+        account: &AccountId,
         batch: PnlBatch,
         at: OffsetDateTime,
     ) -> Result<Option<SettlementView>, CustodianError> {
@@ -322,7 +341,7 @@ impl Books {
                     "{PNL_PREFIX}{}:{}:{}-{}",
                     batch.exchange, batch.entity, batch.first_trade_id, batch.last_trade_id
                 ),
-                account: account.to_owned(),
+                account: account.clone(),
                 kind: Kind::ExchangePnl {
                     exchange: batch.exchange.clone(),
                     entity: batch.entity.clone(),
@@ -445,7 +464,7 @@ impl Books {
     ///
     /// # Errors
     /// [`CustodianError::Custody`].
-    pub fn account(&self, id: &str) -> Result<AccountView, CustodianError> {
+    pub fn account(&self, id: &AccountId) -> Result<AccountView, CustodianError> {
         Ok(AccountView::from(self.custody.account(id)?))
     }
 
@@ -468,7 +487,7 @@ impl Books {
     ///
     /// # Errors
     /// [`CustodianError::Custody`].
-    pub fn balances(&self, account: &str) -> Result<Vec<BalanceView>, CustodianError> {
+    pub fn balances(&self, account: &AccountId) -> Result<Vec<BalanceView>, CustodianError> {
         Ok(self
             .custody
             .balances(account)?
@@ -481,7 +500,7 @@ impl Books {
     ///
     /// # Errors
     /// [`CustodianError::Custody`].
-    pub fn positions(&self, account: &str) -> Result<Vec<PositionView>, CustodianError> {
+    pub fn positions(&self, account: &AccountId) -> Result<Vec<PositionView>, CustodianError> {
         Ok(self
             .custody
             .positions(account)?
@@ -512,8 +531,8 @@ impl Books {
             .filter(|s| {
                 filter
                     .account
-                    .as_deref()
-                    .is_none_or(|a| s.instruction.account == a.trim())
+                    .as_ref()
+                    .is_none_or(|a| s.instruction.account == *a)
                     && filter.status.is_none_or(|st| s.status == st)
                     && filter.kind.is_none_or(|k| s.instruction.kind.label() == k)
                     && match &s.instruction.kind {

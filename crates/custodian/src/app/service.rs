@@ -36,7 +36,9 @@ const QUEUE: usize = 4_096;
 const FAULT_POLL: Duration = Duration::from_millis(200);
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
-type Ack = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// Answers a request once its batch is stored: [`CustodianError::Storage`] or
+/// [`CustodianError::Halted`] when it was not.
+type Ack = Box<dyn FnOnce(Result<(), CustodianError>) + Send>;
 type Job = Box<dyn FnOnce(&mut Books, &Context) -> Ack + Send>;
 
 /// What a request sees besides the books.
@@ -81,11 +83,8 @@ impl CustodianHandle {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |books, ctx| {
             let outcome = f(books, ctx);
-            Box::new(move |stored: Result<(), String>| {
-                let _ = tx.send(match stored {
-                    Ok(()) => outcome,
-                    Err(e) => Err(CustodianError::Storage(e)),
-                });
+            Box::new(move |stored: Result<(), CustodianError>| {
+                let _ = tx.send(stored.and(outcome));
             })
         });
         self.jobs.send(job).await.map_err(|_| CustodianError::Stopped)?;
@@ -223,9 +222,7 @@ async fn run(
         if broken {
             stop_serving(&parts, &ready, "an operation on the books failed unexpectedly");
             for ack in acks {
-                ack(Err(
-                    "the custodian stopped after an internal error; see its health".into(),
-                ));
+                ack(Err(CustodianError::Halted));
             }
             break;
         }
@@ -273,7 +270,7 @@ async fn commit(parts: &ServiceParts, books: &mut Books, acks: Vec<Ack>) -> bool
             }
             Err(e) => {
                 error!(error = %e, "a custodian commit could not be stored: memory is now ahead of storage");
-                Err(e.to_string())
+                Err(CustodianError::Storage(Arc::new(e)))
             }
         }
     };

@@ -3,6 +3,7 @@
 
 use rust_decimal::Decimal;
 use serde::Serialize;
+use tse_market::AccountId;
 
 use crate::domain::{
     custody::{Account, Balance, Break},
@@ -16,7 +17,7 @@ pub use tse_runtime::health::rfc3339_exact as rfc3339;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AccountView {
     /// `cust-N`.
-    pub id: String,
+    pub id: AccountId,
     /// The trading entity that owns it.
     pub entity: Option<String>,
     /// Opened (simulated time).
@@ -102,7 +103,7 @@ pub struct SettlementView {
     /// The submitter's id.
     pub external_id: String,
     /// The custody account.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// `TRADE`, `NET` or `EXCHANGE_PNL`.
     #[serde(rename = "type")]
     pub kind: &'static str,

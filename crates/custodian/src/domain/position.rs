@@ -2,36 +2,11 @@
 //! what average cost, with the profit realised when it shrinks.
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// Buy or sell, as a settled trade's direction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Side {
-    /// Quantity comes in.
-    Buy,
-    /// Quantity goes out.
-    Sell,
-}
-
-impl Side {
-    /// Parses `BUY` or `SELL` in any case.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.trim().to_ascii_uppercase().as_str() {
-            "BUY" => Some(Side::Buy),
-            "SELL" => Some(Side::Sell),
-            _ => None,
-        }
-    }
-
-    /// `BUY` or `SELL`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Side::Buy => "BUY",
-            Side::Sell => "SELL",
-        }
-    }
-}
+/// Buy or sell, as a settled trade's direction: the market's own, whose serialized form (`BUY`,
+/// `SELL`) is the one the custodian has always stored and answered.
+pub use tse_market::Side;
 
 /// One account's position in one symbol. Quantity is signed: negative is short.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

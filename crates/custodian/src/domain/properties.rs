@@ -144,7 +144,7 @@ fn cents(n: i64) -> Decimal {
     Decimal::new(n, 2)
 }
 
-fn check(c: &Custody, accounts: &[String]) {
+fn check(c: &Custody, accounts: &[tse_market::AccountId]) {
     let mut totals: BTreeMap<&str, Decimal> = BTreeMap::new();
     let mut locked: BTreeMap<(String, String), Decimal> = BTreeMap::new();
     for account in accounts {
@@ -160,7 +160,7 @@ fn check(c: &Custody, accounts: &[String]) {
             let name = ASSETS.iter().find(|a| **a == asset).unwrap();
             *totals.entry(name).or_default() += balance.total();
             if !balance.locked.is_zero() {
-                locked.insert((account.clone(), asset), balance.locked);
+                locked.insert((account.to_string(), asset), balance.locked);
             }
         }
     }
@@ -179,7 +179,7 @@ fn check(c: &Custody, accounts: &[String]) {
         for (asset, amount) in s.remaining() {
             if amount.is_sign_negative() {
                 *committed
-                    .entry((s.instruction.account.clone(), asset))
+                    .entry((s.instruction.account.to_string(), asset))
                     .or_default() -= amount;
             }
         }
@@ -195,7 +195,7 @@ proptest! {
     fn no_sequence_makes_a_balance_negative_or_creates_or_destroys_assets(ops in prop::collection::vec(op(), 1..80)) {
         let mut c = Custody::new(ASSETS.map(String::from), Duration::days(1));
         let mut now = OffsetDateTime::UNIX_EPOCH;
-        let accounts: Vec<String> = (0..ACCOUNTS).map(|_| c.open_account(None, now).id).collect();
+        let accounts: Vec<tse_market::AccountId> = (0..ACCOUNTS).map(|_| c.open_account(None, now).id).collect();
         let cycles = [Cycle::T0, Cycle::T1, Cycle::T2];
         for op in ops {
             // Refusals are part of the test: they must leave the books as they were.

@@ -4,6 +4,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
+use tse_market::AccountId;
 
 use super::position::Side;
 
@@ -199,7 +200,7 @@ pub struct Instruction {
     /// The submitter's id; the same id with the same content is the same instruction.
     pub external_id: String,
     /// The custody account it settles for.
-    pub account: String,
+    pub account: AccountId,
     /// What moves.
     pub kind: Kind,
     /// When.

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
+use tse_market::AccountId;
 use tse_runtime::storage::{Migration, Statement, Storage, StorageError, Value};
 
 use crate::domain::{
@@ -137,7 +138,7 @@ pub fn statements(custody: &Custody, changes: &Changes) -> Result<Vec<Statement>
         "ON CONFLICT (account_id, asset) DO UPDATE SET available = excluded.available, \
          locked = excluded.locked",
     )?);
-    let moved: BTreeSet<&(String, String)> = changes.positions.iter().collect();
+    let moved: BTreeSet<&(AccountId, String)> = changes.positions.iter().collect();
     let positions: Vec<Vec<Value>> = moved
         .into_iter()
         .filter_map(|(account, symbol)| {
@@ -230,6 +231,10 @@ fn decode(what: &str, e: impl std::fmt::Display) -> StorageError {
     StorageError::Decode(format!("{what}: {e}"))
 }
 
+fn account_id(text: String) -> Result<AccountId, StorageError> {
+    AccountId::parse(&text).map_err(|e| decode("account id", e))
+}
+
 /// Reads the stored books.
 ///
 /// # Errors
@@ -243,7 +248,7 @@ pub async fn read(storage: &Storage) -> Result<Stored, StorageError> {
         .await?
     {
         stored.accounts.push(Account {
-            id: row.get("id")?,
+            id: account_id(row.get("id")?)?,
             entity: row.get("entity")?,
             created_at: row.get::<OffsetDateTime>("created_at")?,
         });
@@ -255,7 +260,7 @@ pub async fn read(storage: &Storage) -> Result<Stored, StorageError> {
         .await?
     {
         stored.balances.push((
-            row.get("account_id")?,
+            account_id(row.get("account_id")?)?,
             row.get("asset")?,
             Balance {
                 available: row.get("available")?,
@@ -270,7 +275,7 @@ pub async fn read(storage: &Storage) -> Result<Stored, StorageError> {
         .await?
     {
         stored.positions.push((
-            row.get("account_id")?,
+            account_id(row.get("account_id")?)?,
             row.get("symbol")?,
             Position {
                 quantity: row.get("quantity")?,
@@ -380,7 +385,7 @@ mod tests {
         for kind in kinds {
             let instruction = Instruction {
                 external_id: "x".into(),
-                account: "cust-1".into(),
+                account: AccountId::parse("cust-1").unwrap(),
                 kind,
                 cycle: Cycle::T2,
             };

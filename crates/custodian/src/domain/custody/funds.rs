@@ -1,23 +1,22 @@
 //! Deposits, withdrawals and transfers: funds entering, leaving and moving between accounts.
 
 use rust_decimal::Decimal;
+use tse_market::AccountId;
 
-use super::{Balance, Custody, CustodyError, MAX_AMOUNT};
+use super::{Balance, Custody, CustodyError, MAX_AMOUNT, Malformed};
 
 impl Custody {
-    pub(super) fn entry(&mut self, account: &str, asset: &str) -> &mut Balance {
+    pub(super) fn entry(&mut self, account: &AccountId, asset: &str) -> &mut Balance {
         self.balances
-            .entry((account.to_owned(), asset.to_owned()))
+            .entry((account.clone(), asset.to_owned()))
             .or_default()
     }
 
-    pub(super) fn moved(&mut self, account: &str, asset: &str, amount: Decimal) {
-        self.changes
-            .balances
-            .insert((account.to_owned(), asset.to_owned()));
+    pub(super) fn moved(&mut self, account: &AccountId, asset: &str, amount: Decimal) {
+        self.changes.balances.insert((account.clone(), asset.to_owned()));
         self.changes
             .movements
-            .push((account.to_owned(), asset.to_owned(), amount));
+            .push((account.clone(), asset.to_owned(), amount));
     }
 
     pub(super) fn positive(what: &'static str, amount: Decimal) -> Result<Decimal, CustodyError> {
@@ -31,21 +30,24 @@ impl Custody {
     /// limits of exact decimal arithmetic, so no sum or product of them can overflow.
     pub(super) fn bounded(what: &'static str, amount: Decimal) -> Result<Decimal, CustodyError> {
         if amount.abs() > MAX_AMOUNT {
-            return Err(CustodyError::Invalid(format!(
-                "{what} {amount} is beyond the largest amount handled ({MAX_AMOUNT})"
-            )));
+            return Err(CustodyError::Invalid(Malformed::BeyondLimit { what, amount }));
         }
         Ok(amount)
     }
 
-    pub(super) fn available(&self, account: &str, asset: &str, needed: Decimal) -> Result<(), CustodyError> {
+    pub(super) fn available(
+        &self,
+        account: &AccountId,
+        asset: &str,
+        needed: Decimal,
+    ) -> Result<(), CustodyError> {
         let available = self
             .balances
-            .get(&(account.to_owned(), asset.to_owned()))
+            .get(&(account.clone(), asset.to_owned()))
             .map_or(Decimal::ZERO, |b| b.available);
         if available < needed {
             return Err(CustodyError::Insufficient {
-                account: account.to_owned(),
+                account: account.clone(),
                 asset: asset.to_owned(),
                 available,
                 needed,
@@ -78,7 +80,7 @@ impl Custody {
         account: &str,
         asset: &str,
         amount: Decimal,
-    ) -> Result<(String, String), CustodyError> {
+    ) -> Result<(AccountId, String), CustodyError> {
         let account = self.account(account)?.id.clone();
         let asset = self.asset(asset)?;
         let amount = Self::positive("amount", amount)?;
@@ -113,9 +115,7 @@ impl Custody {
         let from = self.account(from)?.id.clone();
         let to = self.account(to)?.id.clone();
         if from == to {
-            return Err(CustodyError::Invalid(format!(
-                "a transfer needs two accounts; both are {from}"
-            )));
+            return Err(CustodyError::Invalid(Malformed::SameAccount(from)));
         }
         let asset = self.asset(asset)?;
         let amount = Self::positive("amount", amount)?;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
-use super::{Custody, CustodyError, locks, settlement_number};
+use super::{Custody, CustodyError, Malformed, locks, settlement_number};
 use crate::domain::settlement::{Instruction, Kind, Settlement, Status};
 
 impl Custody {
@@ -14,7 +14,7 @@ impl Custody {
     pub(super) fn normalize(&self, mut instruction: Instruction) -> Result<Instruction, CustodyError> {
         instruction.external_id = instruction.external_id.trim().to_owned();
         if instruction.external_id.is_empty() {
-            return Err(CustodyError::Invalid("external_id is required".into()));
+            return Err(CustodyError::Invalid(Malformed::MissingExternalId));
         }
         instruction.account = self.account(&instruction.account)?.id.clone();
         if let Kind::ExchangePnl {
@@ -26,9 +26,7 @@ impl Custody {
         } = &instruction.kind
             && (exchange.trim().is_empty() || entity.trim().is_empty() || first_trade_id > last_trade_id)
         {
-            return Err(CustodyError::Invalid(
-                "an exchange P&L instruction needs an exchange, an entity and a trade range".into(),
-            ));
+            return Err(CustodyError::Invalid(Malformed::IncompletePnl));
         }
         match &mut instruction.kind {
             Kind::Trade {
@@ -40,24 +38,18 @@ impl Custody {
             } => {
                 let upper = symbol.trim().to_ascii_uppercase();
                 let Some((base, quote)) = upper.split_once('-') else {
-                    return Err(CustodyError::Invalid(format!(
-                        "symbol '{symbol}' is not BASE-QUOTE"
-                    )));
+                    return Err(CustodyError::Invalid(Malformed::NotASymbol(symbol.clone())));
                 };
                 self.asset(base)?;
                 self.asset(quote)?;
                 if base == quote {
-                    return Err(CustodyError::Invalid(format!(
-                        "symbol '{symbol}' trades an asset against itself"
-                    )));
+                    return Err(CustodyError::Invalid(Malformed::AgainstItself(symbol.clone())));
                 }
                 *symbol = upper;
                 Self::positive("quantity", *quantity)?;
                 Self::positive("price", *price)?;
                 if fee.is_sign_negative() {
-                    return Err(CustodyError::Invalid(format!(
-                        "fee must not be negative, got {fee}"
-                    )));
+                    return Err(CustodyError::Invalid(Malformed::NegativeFee(*fee)));
                 }
                 let value = quantity
                     .checked_mul(*price)
@@ -67,19 +59,17 @@ impl Custody {
             }
             Kind::Net { legs } | Kind::ExchangePnl { legs, .. } => {
                 if legs.is_empty() {
-                    return Err(CustodyError::Invalid(
-                        "a net instruction needs at least one leg".into(),
-                    ));
+                    return Err(CustodyError::Invalid(Malformed::NoLegs));
                 }
                 let mut seen = BTreeSet::new();
                 for (asset, amount) in legs.iter_mut() {
                     *asset = self.asset(asset)?;
                     if amount.is_zero() {
-                        return Err(CustodyError::Invalid(format!("the {asset} leg is zero")));
+                        return Err(CustodyError::Invalid(Malformed::ZeroLeg(asset.clone())));
                     }
                     Self::bounded("a leg", *amount)?;
                     if !seen.insert(asset.clone()) {
-                        return Err(CustodyError::Invalid(format!("{asset} appears in two legs")));
+                        return Err(CustodyError::Invalid(Malformed::RepeatedLeg(asset.clone())));
                     }
                 }
             }
@@ -177,7 +167,8 @@ impl Custody {
         status: Option<Status>,
     ) -> impl Iterator<Item = &Settlement> {
         self.settlements.values().filter(move |s| {
-            account.is_none_or(|a| s.instruction.account == a) && status.is_none_or(|st| s.status == st)
+            account.is_none_or(|a| s.instruction.account.as_str() == a)
+                && status.is_none_or(|st| s.status == st)
         })
     }
 
@@ -194,7 +185,7 @@ impl Custody {
         if settlement.status != Status::Pending {
             return Err(CustodyError::NotPending {
                 id: settlement.id.clone(),
-                status: settlement.status.as_str(),
+                status: settlement.status,
             });
         }
         settlement_number(&settlement.id).ok_or_else(|| CustodyError::UnknownSettlement(id.to_owned()))
@@ -307,9 +298,7 @@ impl Custody {
         _at: OffsetDateTime,
     ) -> Result<Settlement, CustodyError> {
         if fraction <= Decimal::ZERO || fraction >= Decimal::ONE {
-            return Err(CustodyError::Invalid(format!(
-                "a partial settlement moves a fraction in (0, 1), got {fraction}"
-            )));
+            return Err(CustodyError::Invalid(Malformed::Fraction(fraction)));
         }
         let number = self.pending_number(id)?;
         let part: Vec<(String, Decimal)> = self.settlements[&number]

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
+use tse_market::AccountId;
 
 use super::{
     position::Position,
@@ -27,7 +28,7 @@ use super::{
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Account {
     /// `cust-N`.
-    pub id: String,
+    pub id: AccountId,
     /// The trading entity that owns it.
     pub entity: Option<String>,
     /// Opened (simulated time).
@@ -52,16 +53,16 @@ pub struct Break {
 /// What an operation refused; nothing changed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CustodyError {
-    /// No such account.
+    /// No such account: the id as given (trimmed), which may be blank, so not an [`AccountId`].
     #[error("unknown account {0}")]
     UnknownAccount(String),
     /// The asset is not held here.
-    #[error("unknown asset '{asset}'; this custodian holds {known}")]
+    #[error("unknown asset '{asset}'; this custodian holds {}", known.join(", "))]
     UnknownAsset {
-        /// As given.
+        /// As given (trimmed).
         asset: String,
-        /// The assets held, comma-separated.
-        known: String,
+        /// The assets held, in order.
+        known: Vec<String>,
     },
     /// An amount that must be positive is not.
     #[error("{what} must be positive, got {amount}")]
@@ -75,7 +76,7 @@ pub enum CustodyError {
     #[error("insufficient {asset} in {account}: {available} available, {needed} needed")]
     Insufficient {
         /// The account.
-        account: String,
+        account: AccountId,
         /// The asset.
         asset: String,
         /// Available now.
@@ -95,12 +96,12 @@ pub enum CustodyError {
     #[error("unknown settlement {0}")]
     UnknownSettlement(String),
     /// The settlement is no longer pending.
-    #[error("settlement {id} is {status}, not PENDING")]
+    #[error("settlement {id} is {}, not PENDING", status.as_str())]
     NotPending {
         /// The settlement.
         id: String,
         /// Its status.
-        status: &'static str,
+        status: Status,
     },
     /// The settlement cannot be cancelled.
     #[error("settlement {id} cannot be cancelled: {why}")]
@@ -112,22 +113,74 @@ pub enum CustodyError {
     },
     /// The request is malformed.
     #[error("{0}")]
-    Invalid(String),
+    Invalid(Malformed),
+}
+
+/// How a request (or what storage holds) is malformed, with what is wrong in it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    /// An instruction without its external id.
+    #[error("external_id is required")]
+    MissingExternalId,
+    /// An exchange P&L instruction without its exchange, its entity or a trade range.
+    #[error("an exchange P&L instruction needs an exchange, an entity and a trade range")]
+    IncompletePnl,
+    /// A trade's symbol (as given) is not `BASE-QUOTE`.
+    #[error("symbol '{0}' is not BASE-QUOTE")]
+    NotASymbol(String),
+    /// A trade's symbol (as given) names one asset twice.
+    #[error("symbol '{0}' trades an asset against itself")]
+    AgainstItself(String),
+    /// A trade's fee is negative.
+    #[error("fee must not be negative, got {0}")]
+    NegativeFee(Decimal),
+    /// A net instruction without legs.
+    #[error("a net instruction needs at least one leg")]
+    NoLegs,
+    /// A leg of this asset moves nothing.
+    #[error("the {0} leg is zero")]
+    ZeroLeg(String),
+    /// Two legs of this asset.
+    #[error("{0} appears in two legs")]
+    RepeatedLeg(String),
+    /// An amount beyond [`MAX_AMOUNT`].
+    #[error("{what} {amount} is beyond the largest amount handled ({})", MAX_AMOUNT)]
+    BeyondLimit {
+        /// Which amount.
+        what: &'static str,
+        /// As given (or summed).
+        amount: Decimal,
+    },
+    /// A transfer from an account to itself.
+    #[error("a transfer needs two accounts; both are {0}")]
+    SameAccount(AccountId),
+    /// A partial settlement's fraction outside (0, 1).
+    #[error("a partial settlement moves a fraction in (0, 1), got {0}")]
+    Fraction(Decimal),
+    /// Reported amounts whose sum overflows.
+    #[error("reported amounts too large")]
+    ReportTooLarge,
+    /// A stored account id these books do not make.
+    #[error("stored account id {0}")]
+    StoredAccountId(AccountId),
+    /// A stored settlement id these books do not make.
+    #[error("stored settlement id {0}")]
+    StoredSettlementId(String),
 }
 
 /// What changed since the last [`Custody::take_changes`], for storage, metrics and events.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Changes {
     /// Accounts opened.
-    pub accounts: Vec<String>,
+    pub accounts: Vec<AccountId>,
     /// Balances changed: (account, asset).
-    pub balances: BTreeSet<(String, String)>,
+    pub balances: BTreeSet<(AccountId, String)>,
     /// Positions moved by settled trades: (account, symbol), once per move.
-    pub positions: Vec<(String, String)>,
+    pub positions: Vec<(AccountId, String)>,
     /// Settlements as they were each time one was created or moved on, in the order it happened.
     pub settlements: Vec<Settlement>,
     /// Balance movements: (account, asset, signed amount), for the balance-change metric.
-    pub movements: Vec<(String, String, Decimal)>,
+    pub movements: Vec<(AccountId, String, Decimal)>,
     /// Exchange P&L cursors moved: (exchange, entity).
     pub cursors: BTreeSet<(String, String)>,
 }
@@ -138,9 +191,9 @@ pub struct Stored {
     /// Accounts.
     pub accounts: Vec<Account>,
     /// Balances: (account, asset, balance).
-    pub balances: Vec<(String, String, Balance)>,
+    pub balances: Vec<(AccountId, String, Balance)>,
     /// Positions: (account, symbol, position).
-    pub positions: Vec<(String, String, Position)>,
+    pub positions: Vec<(AccountId, String, Position)>,
     /// Settlements, any order.
     pub settlements: Vec<Settlement>,
     /// What came in from outside minus what went out, per asset.
@@ -154,10 +207,10 @@ pub struct Stored {
 pub struct Custody {
     assets: BTreeSet<String>,
     day: Duration,
-    accounts: BTreeMap<String, Account>,
+    accounts: BTreeMap<AccountId, Account>,
     opened: u64,
-    balances: BTreeMap<(String, String), Balance>,
-    positions: BTreeMap<(String, String), Position>,
+    balances: BTreeMap<(AccountId, String), Balance>,
+    positions: BTreeMap<(AccountId, String), Position>,
     settlements: BTreeMap<u64, Settlement>,
     by_external: BTreeMap<String, u64>,
     created: u64,
@@ -217,7 +270,7 @@ impl Custody {
                 .id
                 .strip_prefix("cust-")
                 .and_then(|n| n.parse().ok())
-                .ok_or_else(|| CustodyError::Invalid(format!("stored account id {}", account.id)))?;
+                .ok_or_else(|| CustodyError::Invalid(Malformed::StoredAccountId(account.id.clone())))?;
             c.opened = c.opened.max(n);
             c.accounts.insert(account.id.clone(), account);
         }
@@ -230,7 +283,7 @@ impl Custody {
         }
         for settlement in stored.settlements {
             let n = settlement_number(&settlement.id)
-                .ok_or_else(|| CustodyError::Invalid(format!("stored settlement id {}", settlement.id)))?;
+                .ok_or_else(|| CustodyError::Invalid(Malformed::StoredSettlementId(settlement.id.clone())))?;
             c.created = c.created.max(n);
             if settlement.status == Status::Pending {
                 c.pending.insert((settlement.due_at, n));
@@ -294,7 +347,7 @@ impl Custody {
     pub fn open_account(&mut self, entity: Option<String>, at: OffsetDateTime) -> Account {
         self.opened += 1;
         let account = Account {
-            id: format!("cust-{}", self.opened),
+            id: AccountId::numbered("cust-", self.opened),
             entity,
             created_at: at,
         };
@@ -325,7 +378,7 @@ impl Custody {
         } else {
             Err(CustodyError::UnknownAsset {
                 asset: asset.trim().to_owned(),
-                known: self.assets.iter().cloned().collect::<Vec<_>>().join(", "),
+                known: self.assets.iter().cloned().collect(),
             })
         }
     }
@@ -357,10 +410,10 @@ impl Custody {
     }
 
     /// Every balance ever touched: (account, asset, balance), in account and asset order.
-    pub fn all_balances(&self) -> impl Iterator<Item = (&str, &str, Balance)> {
+    pub fn all_balances(&self) -> impl Iterator<Item = (&AccountId, &str, Balance)> {
         self.balances
             .iter()
-            .map(|((account, asset), b)| (account.as_str(), asset.as_str(), *b))
+            .map(|((account, asset), b)| (account, asset.as_str(), *b))
     }
 
     /// Every position of an account, in symbol order.

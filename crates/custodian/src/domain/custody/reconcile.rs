@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::Decimal;
 
-use super::{Break, Changes, Custody, CustodyError, locks};
+use super::{Break, Changes, Custody, CustodyError, Malformed, locks};
 use crate::domain::settlement::Status;
 
 impl Custody {
@@ -25,7 +25,7 @@ impl Custody {
             let entry = report.entry(self.asset(asset)?).or_default();
             *entry = entry
                 .checked_add(*amount)
-                .ok_or_else(|| CustodyError::Invalid("reported amounts too large".into()))?;
+                .ok_or(CustodyError::Invalid(Malformed::ReportTooLarge))?;
             Self::bounded("a reported total", *entry)?;
         }
         Ok(self

@@ -17,7 +17,7 @@ fn t(seconds: i64) -> OffsetDateTime {
 fn pnl(account: &str, first: u64, btc: &str, usd: &str, cycle: Cycle) -> Instruction {
     Instruction {
         external_id: format!("pnl:x:e:{first}"),
-        account: account.into(),
+        account: tse_market::AccountId::parse(account).unwrap(),
         kind: Kind::ExchangePnl {
             exchange: "exchange-X".into(),
             entity: "e".into(),
@@ -113,7 +113,7 @@ fn custody() -> Custody {
 fn buy(account: &str, external_id: &str, cycle: Cycle) -> Instruction {
     Instruction {
         external_id: external_id.into(),
-        account: account.into(),
+        account: tse_market::AccountId::parse(account).unwrap(),
         kind: Kind::Trade {
             symbol: "btc-usd".into(),
             side: Side::Buy,

@@ -1,6 +1,6 @@
 //! The custodian simulator: custody accounts, balances, positions, deposits, withdrawals, transfers,
 //! settlement instructions on T+0/T+1/T+2 cycles of the simulated clock, settlement of the
-//! exchanges' P&L of its client entities, and reconciliation (BRIEF §8).
+//! exchanges' P&L of its client entities, and reconciliation (README, *Custodian*).
 //!
 //! One task owns the books and runs every request in order; each batch of changes is stored with
 //! its outbox events before anyone is answered, and settlements complete on their due time in

@@ -1,5 +1,5 @@
 //! What the APIs answer with: the books' records as JSON-ready views (decimals as strings,
-//! RFC 3339 times, upper-case enums; BRIEF §11).
+//! RFC 3339 times, upper-case enums; README, *APIs every instance serves*).
 
 use rust_decimal::Decimal;
 use serde::Serialize;

@@ -1,4 +1,4 @@
-//! The custodian's back doors (BRIEF §7), injected through `/chaos/v1/faults`.
+//! The custodian's back doors (README, *Simulated time, seeds and back doors*), injected through `/chaos/v1/faults`.
 //!
 //! | kind | params | effect |
 //! |---|---|---|

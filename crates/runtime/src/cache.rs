@@ -35,6 +35,7 @@ use crate::{
     config::SecretUrl,
     health::{Dependency, RetryPace},
     identity::RedisNamespace,
+    redis_conn::{connect_lazy, redis_unavailable},
 };
 
 /// Why a cache operation failed.
@@ -301,31 +302,6 @@ impl Cache {
                 () = tokio::time::sleep(wait) => {}
             }
         }
-    }
-}
-
-/// Creates a lazily connecting, automatically reconnecting Redis connection with short timeouts, so a
-/// Redis outage is noticed in about a second rather than hanging callers.
-pub(crate) fn connect_lazy(url: &SecretUrl) -> Result<ConnectionManager, redis::RedisError> {
-    let client = redis::Client::open(url.expose())?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(1)))
-        .set_response_timeout(Some(Duration::from_secs(2)))
-        .set_number_of_retries(1)
-        .set_max_delay(Duration::from_millis(500));
-    ConnectionManager::new_lazy_with_config(client, config)
-}
-
-/// Whether a Redis error means "unreachable now" rather than "refused this command".
-pub(crate) fn redis_unavailable(error: &redis::RedisError) -> bool {
-    use redis::{ErrorKind, ServerErrorKind};
-    match error.kind() {
-        ErrorKind::Server(kind) => matches!(
-            kind,
-            ServerErrorKind::BusyLoading | ServerErrorKind::TryAgain | ServerErrorKind::MasterDown
-        ),
-        ErrorKind::Parse => false,
-        _ => true,
     }
 }
 

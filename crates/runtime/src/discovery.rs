@@ -28,11 +28,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::{
-    cache::connect_lazy,
     clock::ClockSpec,
     config::SecretUrl,
     health::{Check, Health, Status, rfc3339},
     identity::{InstanceName, ServiceKind},
+    redis_conn::connect_lazy,
 };
 
 /// Prefix of every registration key.

@@ -40,9 +40,31 @@ use crate::{
     clock::Clock,
     config::{Secret, format_duration, parse_duration},
     events::{Events, types},
-    host::{BoxError, ServiceContext},
     storage::{Migration, Statement, Storage, WriteBatch},
 };
+
+/// Errors opening or loading a board.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a fault board takes from the instance that opens it. The host's `ServiceContext` provides
+/// it, so a service opens its board with `FaultBoard::open(&ctx, ...)`; the board itself knows
+/// nothing of the host (the host names the board's migration, not the other way round).
+pub trait BoardContext {
+    /// The instance's metrics registry.
+    fn metrics(&self) -> &prometheus::Registry;
+    /// The ecosystem's clock.
+    fn clock(&self) -> Clock;
+    /// The instance's storage.
+    fn storage(&self) -> &Storage;
+    /// The instance's domain events.
+    fn events(&self) -> &Events;
+    /// The token that opens the back door; `None` keeps it closed.
+    fn admin_token(&self) -> Option<Secret>;
+    /// Cancelled when the instance stops.
+    fn stopping(&self) -> tokio_util::sync::CancellationToken;
+    /// Runs a background task of the instance.
+    fn spawn_task(&self, task: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>);
+}
 
 /// The faults table, created by the runtime's migrations in every instance's schema.
 pub(crate) const FAULTS_MIGRATION: Migration = Migration {
@@ -216,7 +238,7 @@ impl<K: FaultKind> FaultBoard<K> {
     ///
     /// # Errors
     /// Returns an error when the gauge cannot be registered or storage cannot be read.
-    pub async fn open(ctx: &ServiceContext, metric: &str, context: K::Context) -> Result<Self, BoxError> {
+    pub async fn open(ctx: &impl BoardContext, metric: &str, context: K::Context) -> Result<Self, BoxError> {
         let gauge = IntGaugeVec::new(Opts::new(metric, "Faults in effect now, by kind."), &["kind"])?;
         ctx.metrics().register(Box::new(gauge.clone()))?;
         for kind in K::KINDS {
@@ -231,14 +253,14 @@ impl<K: FaultKind> FaultBoard<K> {
                 storage: ctx.storage().clone(),
                 events: ctx.events().clone(),
                 gauge,
-                admin_token: ctx.config().common.admin_token.clone(),
+                admin_token: ctx.admin_token(),
                 changes,
             }),
         };
         board.load().await?;
         let expiry = board.clone();
         let stop = ctx.stopping();
-        ctx.spawn(async move { expiry.expire_until(stop).await });
+        ctx.spawn_task(Box::pin(async move { expiry.expire_until(stop).await }));
         Ok(board)
     }
 

@@ -15,6 +15,7 @@
 //!   and the durable spool that keeps writes while the database is away.
 //! - [`cache`]: Redis or embedded key-value store, confined to the instance's namespace.
 //! - [`discovery`]: registration, heartbeat, lookups; embedded or Redis registry; the shared clock spec.
+//! - `redis_conn`: how the cache and the registry connect to Redis, and which errors mean it is away.
 //! - [`peers`]: finding another instance by service kind and name (healthy enough, same environment),
 //!   with a cached gRPC channel per instance.
 //! - [`clock`]: the ecosystem's simulated clock.
@@ -47,6 +48,7 @@ pub mod metrics;
 pub mod money;
 pub mod openapi;
 pub mod peers;
+mod redis_conn;
 pub mod shipper;
 pub mod storage;
 pub mod telemetry;

@@ -2,7 +2,15 @@
 //! Each service describes itself (settings, migrations, build, panels, rules); this list only names
 //! them, one line each.
 
-use tse_runtime::{host::AnyService, identity::ServiceKind};
+use std::path::Path;
+
+use tse_runtime::{
+    config::InstanceConfig,
+    host::{AnyService, PreparedService},
+    identity::ServiceKind,
+};
+
+use crate::failure::{Failure, input};
 
 /// Every service the binary runs, in the order the generated monitoring lists their panels and rules.
 pub const SERVICES: [&dyn AnyService; ServiceKind::ALL.len()] = [
@@ -21,6 +29,24 @@ pub fn service(kind: ServiceKind) -> &'static dyn AnyService {
         .into_iter()
         .find(|service| service.kind() == kind)
         .expect("the catalog lists every service kind (a test checks it)")
+}
+
+/// The service of `instance` with its settings parsed (once: the host builds it from these), or
+/// what is wrong with them, naming the topology file they come from.
+pub(crate) fn prepare(
+    instance: &InstanceConfig,
+    topology: Option<&Path>,
+) -> Result<PreparedService, Failure> {
+    service(instance.identity.service())
+        .prepare(&instance.settings)
+        .map_err(|e| {
+            let source = topology.map(|path| format!("topology {}: ", path.display()));
+            input(format!(
+                "{}instance {}: settings: {e}",
+                source.unwrap_or_default(),
+                instance.identity.instance()
+            ))
+        })
 }
 
 #[cfg(test)]

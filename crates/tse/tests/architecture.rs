@@ -300,3 +300,92 @@ fn no_source_file_outgrows_one_responsibility() {
         "source files over {MAX_LINES} lines: split them along their seams: {long:?}"
     );
 }
+
+/// The top-level modules of a crate's `src/` that each module imports (`crate::x`, `use crate::{x, ..}`),
+/// from code outside comments and unit tests.
+fn module_imports(src: &Path) -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    let top = |path: &Path| -> Option<String> {
+        let first = path.strip_prefix(src).ok()?.components().next()?;
+        let name = first.as_os_str().to_string_lossy();
+        let name = name.strip_suffix(".rs").unwrap_or(&name).to_owned();
+        (name != "lib" && name != "main").then_some(name)
+    };
+    let files = sources(src);
+    let modules: std::collections::BTreeSet<String> = files.iter().filter_map(|f| top(f)).collect();
+    let mut edges: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let Some(from) = top(file) else { continue };
+        let text = fs::read_to_string(file).unwrap();
+        let code: String = text
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut named: Vec<String> = Vec::new();
+        for (i, _) in code.match_indices("crate::") {
+            let rest = &code[i + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                // `use crate::{a::b, c, d::{e, f}}`: the first segment of each top-level item.
+                let mut depth = 0;
+                let mut item = String::new();
+                for ch in group.chars() {
+                    match ch {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => named.push(std::mem::take(&mut item)),
+                        _ if depth == 0 => item.push(ch),
+                        _ => {}
+                    }
+                }
+                named.push(item);
+            } else {
+                named.push(rest.to_owned());
+            }
+        }
+        for name in named {
+            let first: String = name
+                .trim()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if first != from && modules.contains(&first) {
+                edges.entry(from.clone()).or_default().insert(first);
+            }
+        }
+    }
+    edges
+}
+
+#[test]
+fn no_crate_has_an_import_cycle_between_its_modules() {
+    let mut cycles = Vec::new();
+    for (name, (dir, _)) in crates() {
+        let edges = module_imports(&dir.join("src"));
+        // A module is on a cycle when it can reach itself; report each such path once.
+        for start in edges.keys() {
+            let mut stack: Vec<Vec<&String>> = vec![vec![start]];
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(path) = stack.pop() {
+                let last = *path.last().unwrap();
+                for next in edges.get(last).into_iter().flatten() {
+                    if next == start {
+                        let mut cycle: Vec<_> = path.iter().map(|m| m.as_str()).collect();
+                        cycle.push(start);
+                        if path.iter().all(|m| *m >= start) {
+                            cycles.push(format!("{name}: {}", cycle.join(" → ")));
+                        }
+                    } else if seen.insert(next) {
+                        let mut longer = path.clone();
+                        longer.push(next);
+                        stack.push(longer);
+                    }
+                }
+            }
+        }
+    }
+    assert!(cycles.is_empty(), "modules that import each other: {cycles:#?}");
+}

@@ -18,7 +18,7 @@ use tse_runtime::{
 };
 use uuid::Uuid;
 
-use super::views::{AccountView, BalanceView, BreakView, PositionView, SettlementView, rfc3339, step};
+use super::views::{AccountView, BalanceView, BreakView, PositionView, SettlementView, rfc3339};
 use crate::domain::{
     custody::{Account, Changes, Custody, CustodyError, Malformed},
     faults::CustodianFault,
@@ -437,7 +437,7 @@ impl Books {
     }
 
     fn settlement_event(&mut self, s: &Settlement, now: OffsetDateTime) -> Event {
-        let event_type = match step(s) {
+        let event_type = match s.step() {
             "pending" => types::SETTLEMENT_CREATED,
             "partial" => types::SETTLEMENT_PARTIAL,
             "completed" => types::SETTLEMENT_COMPLETED,

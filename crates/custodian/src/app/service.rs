@@ -17,10 +17,7 @@ use tse_runtime::{
     storage::{Storage, WriteBatch},
 };
 
-use super::{
-    books::{Books, CustodianError},
-    views::step,
-};
+use super::books::{Books, CustodianError};
 use crate::{
     domain::{custody::Changes, faults::CustodianFault, metrics::MetricsPort, settlement::Status},
     infra::repo,
@@ -285,7 +282,7 @@ async fn commit(parts: &ServiceParts, books: &mut Books, acks: Vec<Ack>) -> bool
 fn record(metrics: &dyn MetricsPort, books: &Books, changes: &Changes) {
     for s in &changes.settlements {
         let kind = s.instruction.kind.label();
-        metrics.record_settlement(step(s), kind);
+        metrics.record_settlement(s.step(), kind);
         if s.status == Status::Completed
             && let Some(done) = s.finished_at
         {

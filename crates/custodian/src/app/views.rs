@@ -8,7 +8,7 @@ use tse_market::AccountId;
 use crate::domain::{
     custody::{Account, Balance, Break},
     position::Position,
-    settlement::{Kind, Settlement, Status},
+    settlement::{Kind, Settlement},
 };
 
 pub use tse_runtime::health::rfc3339_exact as rfc3339;
@@ -231,21 +231,6 @@ impl From<&Settlement> for SettlementView {
             }
         }
         view
-    }
-}
-
-/// Every name [`step`] gives, in a settlement's order of life.
-pub const STEPS: [&str; 5] = ["pending", "partial", "completed", "failed", "cancelled"];
-
-/// The metrics' and events' name of a settlement's step: `pending` when accepted, `partial` after a
-/// partial settlement, then `completed`, `failed` or `cancelled`.
-pub fn step(s: &Settlement) -> &'static str {
-    match s.status {
-        Status::Pending if s.settled.is_empty() => "pending",
-        Status::Pending => "partial",
-        Status::Completed => "completed",
-        Status::Failed => "failed",
-        Status::Cancelled => "cancelled",
     }
 }
 

@@ -229,7 +229,22 @@ pub struct Settlement {
     pub settled: Vec<(String, Decimal)>,
 }
 
+/// Every name [`Settlement::step`] gives, in a settlement's order of life.
+pub const STEPS: [&str; 5] = ["pending", "partial", "completed", "failed", "cancelled"];
+
 impl Settlement {
+    /// The metrics' and events' name of the settlement's step: `pending` when accepted, `partial`
+    /// after a partial settlement, then `completed`, `failed` or `cancelled`.
+    pub fn step(&self) -> &'static str {
+        match self.status {
+            Status::Pending if self.settled.is_empty() => "pending",
+            Status::Pending => "partial",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
     /// What is still to move, per leg (all of it before anything settled).
     pub fn remaining(&self) -> Vec<(String, Decimal)> {
         self.instruction

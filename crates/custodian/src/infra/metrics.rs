@@ -13,7 +13,7 @@ use prometheus::{GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::{app::views::STEPS, domain::metrics::MetricsPort};
+use crate::domain::{metrics::MetricsPort, settlement::STEPS};
 
 /// Every value of the `type` label: the settlement kinds' labels.
 const TYPES: [&str; 3] = ["trade", "net", "exchange_pnl"];

@@ -6,7 +6,7 @@ use redis::aio::ConnectionManager;
 use tracing::warn;
 
 use super::{Claim, DiscoveryError, KEY_PREFIX, Refresh, Registration, clock_key};
-use crate::{cache::redis_unavailable, clock::ClockSpec};
+use crate::{clock::ClockSpec, redis_conn::redis_unavailable};
 
 /// The Redis registry: claims, heartbeats and removals run as Lua scripts, so checking for a
 /// collision and writing is one atomic step.

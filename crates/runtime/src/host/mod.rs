@@ -226,6 +226,36 @@ impl ServiceContext {
     }
 }
 
+impl faults::BoardContext for ServiceContext {
+    fn metrics(&self) -> &prometheus::Registry {
+        &self.metrics
+    }
+
+    fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    fn events(&self) -> &Events {
+        &self.events
+    }
+
+    fn admin_token(&self) -> Option<crate::config::Secret> {
+        self.config.common.admin_token.clone()
+    }
+
+    fn stopping(&self) -> CancellationToken {
+        self.stopping.clone()
+    }
+
+    fn spawn_task(&self, task: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) {
+        self.spawn(task);
+    }
+}
+
 /// The two listening sockets of an instance, bound before it starts.
 pub struct Listeners {
     http: TcpListener,

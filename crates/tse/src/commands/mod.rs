@@ -12,18 +12,12 @@ pub(crate) mod names;
 pub(crate) mod serve;
 pub(crate) mod up;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
-use tse_runtime::{
-    config::{CommonOverrides, InstanceConfig, topology::Topology},
-    host::PreparedService,
-};
+use tse_runtime::config::{CommonOverrides, topology::Topology};
 
-use crate::{
-    catalog,
-    failure::{Failure, input},
-};
+use crate::failure::{Failure, input};
 
 /// Settings shared by `up` and `serve`.
 #[derive(Debug, Args)]
@@ -82,22 +76,4 @@ fn topology_or_default(path: Option<&PathBuf>) -> Result<(Topology, PathBuf), Fa
             PathBuf::from("(default ecosystem)"),
         ),
     })
-}
-
-/// The service of `instance` with its settings parsed (once: the host builds it from these), or
-/// what is wrong with them, naming the topology file they come from.
-pub(crate) fn prepared(
-    instance: &InstanceConfig,
-    topology: Option<&Path>,
-) -> Result<PreparedService, Failure> {
-    catalog::service(instance.identity.service())
-        .prepare(&instance.settings)
-        .map_err(|e| {
-            let source = topology.map(|path| format!("topology {}: ", path.display()));
-            input(format!(
-                "{}instance {}: settings: {e}",
-                source.unwrap_or_default(),
-                instance.identity.instance()
-            ))
-        })
 }

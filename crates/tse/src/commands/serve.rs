@@ -12,8 +12,9 @@ use tse_runtime::{
     telemetry::{self, LogTarget, Terminal},
 };
 
-use super::{CommonArgs, prepared};
+use super::CommonArgs;
 use crate::{
+    catalog,
     failure::{Failure, input, runtime},
     signal::Signals,
 };
@@ -103,7 +104,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     if let Some(path) = &topology {
         config.settings = topology_settings(path, &config)?;
     }
-    let service = prepared(&config, topology.as_deref())?;
+    let service = catalog::prepare(&config, topology.as_deref())?;
     let _telemetry = telemetry::init(
         &config.common.log_level,
         Terminal::Everything,

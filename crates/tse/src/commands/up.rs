@@ -16,8 +16,9 @@ use tse_runtime::{
     telemetry::{self, LogTarget, Terminal},
 };
 
-use super::{CommonArgs, prepared, topology_or_default};
+use super::{CommonArgs, topology_or_default};
 use crate::{
+    catalog,
     ecosystem::Ecosystem,
     failure::{Failure, input, runtime},
     secrets::ensure_admin_token,
@@ -94,7 +95,7 @@ pub(crate) async fn run(args: UpArgs) -> Result<(), Failure> {
     let services = config
         .instances
         .iter()
-        .map(|instance| prepared(instance, Some(&source)))
+        .map(|instance| catalog::prepare(instance, Some(&source)))
         .collect::<Result<Vec<_>, _>>()?;
     let targets: Vec<LogTarget> = config
         .instances

@@ -82,7 +82,7 @@ fn validated(topology: &Topology, source: &Path) -> Result<EcosystemConfig, Fail
     let ecosystem =
         EcosystemConfig::load(topology, source, &UpOverrides::default(), &no_env).map_err(input)?;
     for i in &ecosystem.instances {
-        crate::commands::prepared(i, Some(source))?;
+        crate::catalog::prepare(i, Some(source))?;
     }
     Ok(ecosystem)
 }

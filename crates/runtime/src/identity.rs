@@ -72,6 +72,19 @@ impl ServiceKind {
         }
     }
 
+    /// Returns how the kind reads in a sentence ("no market data instance is registered").
+    pub const fn noun(self) -> &'static str {
+        match self {
+            ServiceKind::AuditCorrelator => "audit correlator",
+            ServiceKind::TestCoordinator => "test coordinator",
+            ServiceKind::ExchangeSimulator => "exchange",
+            ServiceKind::CustodianSimulator => "custodian",
+            ServiceKind::MarketDataSimulator => "market data",
+            ServiceKind::TradingSystemEngine => "trading system",
+            ServiceKind::RiskMonitor => "risk monitor",
+        }
+    }
+
     /// Parses a `SERVICE_NAME`.
     ///
     /// # Errors

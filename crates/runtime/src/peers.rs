@@ -37,7 +37,7 @@ pub enum PeerError {
     #[error("discovery: {0}")]
     Registry(#[from] DiscoveryError),
     /// No instance of the kind is registered (and not unhealthy) in the environment.
-    #[error("no {} instance is registered in {environment}", Noun(*.kind))]
+    #[error("no {} instance is registered in {environment}", .kind.noun())]
     NoInstance {
         /// The kind looked for.
         kind: ServiceKind,
@@ -45,7 +45,7 @@ pub enum PeerError {
         environment: String,
     },
     /// The named instance is not registered in the environment.
-    #[error("{} instance {name} is not registered in {environment}", Noun(*.kind))]
+    #[error("{} instance {name} is not registered in {environment}", .kind.noun())]
     NotRegistered {
         /// The kind looked for.
         kind: ServiceKind,
@@ -55,7 +55,7 @@ pub enum PeerError {
         environment: String,
     },
     /// The named instance is registered but reports itself unhealthy.
-    #[error("{} instance {name} is unhealthy in {environment}", Noun(*.kind))]
+    #[error("{} instance {name} is unhealthy in {environment}", .kind.noun())]
     Unhealthy {
         /// The kind looked for.
         kind: ServiceKind,
@@ -74,23 +74,6 @@ pub enum PeerError {
         /// What the transport said.
         reason: String,
     },
-}
-
-/// How a service kind reads in a sentence ("no market data instance ...").
-struct Noun(ServiceKind);
-
-impl fmt::Display for Noun {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.0 {
-            ServiceKind::AuditCorrelator => "audit correlator",
-            ServiceKind::TestCoordinator => "test coordinator",
-            ServiceKind::ExchangeSimulator => "exchange",
-            ServiceKind::CustodianSimulator => "custodian",
-            ServiceKind::MarketDataSimulator => "market data",
-            ServiceKind::TradingSystemEngine => "trading system",
-            ServiceKind::RiskMonitor => "risk monitor",
-        })
-    }
 }
 
 /// An instance found, with a channel to its gRPC server.

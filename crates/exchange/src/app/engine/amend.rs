@@ -5,7 +5,7 @@ use std::time::Instant;
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
-use super::{Ack, Engine, EngineError, EngineHandle, OrderOutcome, Reply, request::Request};
+use super::{Ack, Engine, EngineError, EngineHandle, OrderOutcome, Reply, request::Request, timed};
 
 /// Changes an open order's price and/or total quantity.
 pub(super) struct Amend {
@@ -33,11 +33,7 @@ impl Amend {
                 engine.outcome(&order, &trades)
             })
             .map_err(EngineError::from);
-        let metrics = engine.metrics.clone();
-        acks.push(Box::new(move |stored| {
-            metrics.ack_latency(received.elapsed().as_secs_f64());
-            let _ = reply.send(stored.map_err(EngineError::Storage).and(answer));
-        }));
+        acks.push(timed(engine, received, reply, answer));
     }
 }
 

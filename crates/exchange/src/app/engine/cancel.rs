@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use time::OffsetDateTime;
 
-use super::{Ack, Engine, EngineError, EngineHandle, Reply, request::Request};
+use super::{Ack, Engine, EngineError, EngineHandle, Reply, request::Request, timed};
 use crate::app::views::OrderView;
 
 /// Cancels an open order.
@@ -25,11 +25,7 @@ impl Cancel {
                 OrderView::of(&engine.venue, &order)
             })
             .map_err(EngineError::from);
-        let metrics = engine.metrics.clone();
-        acks.push(Box::new(move |stored| {
-            metrics.ack_latency(received.elapsed().as_secs_f64());
-            let _ = reply.send(stored.map_err(EngineError::Storage).and(answer));
-        }));
+        acks.push(timed(engine, received, reply, answer));
     }
 }
 

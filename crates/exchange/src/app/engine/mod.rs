@@ -326,3 +326,17 @@ fn deferred<T: Send + 'static>(reply: Reply<T>, answer: Result<T, EngineError>) 
         let _ = reply.send(stored.map_err(EngineError::Storage).and(answer));
     })
 }
+
+/// As [`deferred`], recording the acknowledgement latency of a request received at `received`.
+fn timed<T: Send + 'static>(
+    engine: &Engine,
+    received: std::time::Instant,
+    reply: Reply<T>,
+    answer: Result<T, EngineError>,
+) -> Ack {
+    let metrics = engine.metrics.clone();
+    Box::new(move |stored| {
+        metrics.ack_latency(received.elapsed().as_secs_f64());
+        let _ = reply.send(stored.map_err(EngineError::Storage).and(answer));
+    })
+}

@@ -3,6 +3,10 @@
 //! each exactly once and serves them by service, instance, type, trace, cause, scenario run and time,
 //! with causal chains (injection → effect) and timelines (README, *Audit correlator*).
 //!
+//! Where it sits (a service crate: `domain/` pure, `app/`, `api/`, `infra/`; it reaches other
+//! instances only through their production APIs and the registry) and the invariants it keeps:
+//! `ARCHITECTURE.md` at the repository root.
+//!
 //! # Layout
 //! - [`infra`]: the audit store ([`infra::repo`]: schema, idempotent ingestion, queries) and the
 //!   metrics ([`infra::metrics`]).

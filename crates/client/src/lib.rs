@@ -14,6 +14,9 @@
 //! that feature — every production service — cannot inject a fault: the type is not there to name.
 //! Only the test coordinator and the tests turn it on.
 //!
+//! Where it sits (above the runtime, below the services; the back-door client only with the feature
+//! `chaos`) and the invariants it keeps: `ARCHITECTURE.md` at the repository root.
+//!
 //! # Layout
 //! - [`exchange`]: [`Exchange`], the exchange simulator's accounts, orders, trades and market stream.
 //! - [`custodian`]: [`Custodian`], custody accounts, balances, positions and settlements.

@@ -7,6 +7,10 @@
 //! simulated time. Metrics go through a port ([`domain::metrics::MetricsPort`]) implemented by a
 //! Prometheus adapter, with the second seed's names and labels.
 //!
+//! Where it sits (a service crate: `domain/` pure, `app/`, `api/`, `infra/`; it reaches other
+//! instances only through `tse-client` and the registry) and the invariants it keeps:
+//! `ARCHITECTURE.md` at the repository root.
+//!
 //! # Layout
 //! - [`domain`]: the pure core — [`domain::custody`] (the books and their invariants),
 //!   [`domain::settlement`], [`domain::position`], [`domain::faults`] (the back door's kinds),

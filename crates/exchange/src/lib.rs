@@ -8,6 +8,10 @@
 //! the batch that holds their changes is stored (group commit), so an answer always describes
 //! durable state.
 //!
+//! Where it sits (a service crate: `domain/` pure, `app/`, `api/`, `infra/`; it reaches other
+//! instances only through `tse-client` and the registry) and the invariants it keeps:
+//! `ARCHITECTURE.md` at the repository root.
+//!
 //! # Layout
 //! - [`domain`]: the pure core — [`domain::instrument`] (ticks and lots), [`domain::ledger`]
 //!   (balances, exact decimals), [`domain::order`], [`domain::venue`] (accounts, reservations, fees

@@ -6,6 +6,10 @@
 //! processes (geometric Brownian motion with jumps, mean reversion around a peg); crosses are the
 //! ratio of their published legs. The same seed and configuration give the same prices.
 //!
+//! Where it sits (a service crate: `domain/` pure, `app/`, `api/`, `infra/`; it reaches other
+//! instances only through their production APIs and the registry) and the invariants it keeps:
+//! `ARCHITECTURE.md` at the repository root.
+//!
 //! # Layout
 //! - [`domain`]: pure core — [`domain::symbol`], [`domain::process`] (seeded generator),
 //!   [`domain::pricing`] (faults, rounding, crosses), [`domain::candles`], [`domain::faults`].

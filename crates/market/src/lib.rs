@@ -5,6 +5,9 @@
 //! Each identifier has a checked `parse` whose error says what is wrong, [`Display`](std::fmt::Display)
 //! in its canonical spelling, and serde as a plain string (deserializing parses).
 //!
+//! Where it sits (a pure crate: no I/O, no runtime) and the invariants it keeps: `ARCHITECTURE.md`
+//! at the repository root.
+//!
 //! # Layout
 //! - [`id`]: [`Symbol`], [`Asset`], [`AccountId`], [`ClientOrderId`].
 //! - [`side`]: [`Side`], buy or sell.

@@ -10,6 +10,9 @@
 //! quantity sends it to the back of its level, matching first if it now crosses); self-trade
 //! prevention (cancel the incoming order, the resting one, or both).
 //!
+//! Where it sits (a pure crate: no I/O, no runtime) and the invariants it keeps: `ARCHITECTURE.md`
+//! at the repository root.
+//!
 //! # Layout
 //! - [`OrderBook::execute`] takes a [`Command`] and appends [`Event`]s to a buffer the caller reuses.
 //! - Orders live in a slab with intrusive FIFO links per level; each side's levels are kept in a

@@ -1,5 +1,8 @@
 //! Protocol Buffers definitions of every tse gRPC API, and the prost/tonic code generated from them.
 //!
+//! Where it sits (the bottom layer: generated code every other crate may use) and the invariants it
+//! keeps: `ARCHITECTURE.md` at the repository root.
+//!
 //! # Layout
 //! - `proto/tse/<area>/v1/*.proto`: the definitions, one package per area (`tse.runtime.v1`, ...).
 //! - `build.rs`: compiles them with protox (pure Rust, no `protoc`) and tonic-prost-build.

@@ -1,5 +1,9 @@
 //! The risk monitor: production-like risk surveillance that reads only production APIs and raises alerts with evidence.
 //!
+//! Where it sits (a production service: it calls other instances only through `tse-client` without
+//! the `chaos` feature, so it cannot reach a back door) and the invariants it keeps:
+//! `ARCHITECTURE.md` at the repository root.
+//!
 //! # Layout
 //! So far the service is the instance host alone: every instance of it serves health, readiness,
 //! metrics, the standard gRPC health and reflection services and `tse.runtime.v1.InstanceService`.

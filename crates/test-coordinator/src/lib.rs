@@ -1,5 +1,8 @@
 //! The test coordinator: runs chaos scenarios written in YAML, validates detection SLAs and reports PASS/FAIL with timings.
 //!
+//! Where it sits (the one service that may enable `tse-client`'s `chaos` feature) and the
+//! invariants it keeps: `ARCHITECTURE.md` at the repository root.
+//!
 //! # Layout
 //! So far the service is the instance host alone: every instance of it serves health, readiness,
 //! metrics, the standard gRPC health and reflection services and `tse.runtime.v1.InstanceService`.

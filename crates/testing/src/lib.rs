@@ -1,5 +1,8 @@
 //! Test support shared by the tse crates (a dev-dependency only).
 //!
+//! Where it sits (test support only, never a dependency of production code) and the invariants it
+//! keeps: `ARCHITECTURE.md` at the repository root.
+//!
 //! # Layout
 //! - [`app`]: `spawn_app` and friends — an instance on OS-chosen ports in a fresh directory, with
 //!   request helpers, `/metrics` readers, typed `tse-client` clients of its API and its back door

@@ -1,5 +1,8 @@
 //! The trading system engine: strategies trading on the exchanges through their production APIs, well-behaved and misbehaving.
 //!
+//! Where it sits (a service crate; it trades only through the exchanges' production APIs (`tse-
+//! client`)) and the invariants it keeps: `ARCHITECTURE.md` at the repository root.
+//!
 //! # Layout
 //! So far the service is the instance host alone: every instance of it serves health, readiness,
 //! metrics, the standard gRPC health and reflection services and `tse.runtime.v1.InstanceService`.

@@ -10,6 +10,9 @@
 //! Exit codes: 0 success, 2 invalid input (flags, environment, topology, names) with a one-line reason
 //! on stderr, 1 a runtime failure (a port in use, a service that cannot start, a panic).
 //!
+//! Where it sits (the top: the only crate that depends on service crates, and only through
+//! `catalog`) and the invariants it keeps: `ARCHITECTURE.md` at the repository root.
+//!
 //! # Layout
 //! - [`cli`]: the command line and its help texts; it parses and dispatches.
 //! - `commands`: what each command does, one file per command (`up`, `serve`, `names`, `deploy`).

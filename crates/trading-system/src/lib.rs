@@ -16,7 +16,9 @@
 //! `trading_orders_submitted_total{strategy,exchange}`, `trading_orders_rejected_total{strategy,reason}`,
 //! `trading_pnl_usd{strategy}` — and mark those panels as awaiting them until it does.
 
+pub mod app;
 pub mod dashboards;
+pub mod domain;
 
 use tse_runtime::{
     host::{BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable, no_settings},

@@ -1,0 +1,1 @@
+//! Property tests (helper A writes them).

@@ -72,6 +72,17 @@ pub mod types {
     pub const SETTLEMENT_FAILED: &str = "settlement.failed";
     /// A pending settlement was cancelled. Payload: the settlement.
     pub const SETTLEMENT_CANCELLED: &str = "settlement.cancelled";
+    /// The trading system sent an order to an exchange (its strategy, the order; caused by the
+    /// injection when a fault's chaos strategy sent it).
+    pub const TRADING_ORDER_SUBMITTED: &str = "trading.order_submitted";
+    /// An order of the trading system was refused, by its own limits or by the exchange.
+    pub const TRADING_ORDER_REJECTED: &str = "trading.order_rejected";
+    /// An order of the trading system traded (its strategy, the fill).
+    pub const TRADING_FILL: &str = "trading.fill";
+    /// A strategy of the trading system started.
+    pub const TRADING_STRATEGY_STARTED: &str = "trading.strategy_started";
+    /// A strategy of the trading system stopped (by hand, the kill switch or its fault's end).
+    pub const TRADING_STRATEGY_STOPPED: &str = "trading.strategy_stopped";
 }
 
 /// The event types each service emits: the one table of who may say what. The audit correlator
@@ -109,6 +120,19 @@ const EMITTED: &[(ServiceKind, &[&str])] = &[
             types::SETTLEMENT_COMPLETED,
             types::SETTLEMENT_FAILED,
             types::SETTLEMENT_CANCELLED,
+        ],
+    ),
+    (
+        ServiceKind::TradingSystemEngine,
+        &[
+            types::FAULT_INJECTED,
+            types::FAULT_CLEARED,
+            types::FAULT_EXPIRED,
+            types::TRADING_ORDER_SUBMITTED,
+            types::TRADING_ORDER_REJECTED,
+            types::TRADING_FILL,
+            types::TRADING_STRATEGY_STARTED,
+            types::TRADING_STRATEGY_STOPPED,
         ],
     ),
     (

@@ -1,30 +1,53 @@
-//! The trading system engine: strategies trading on the exchanges through their production APIs, well-behaved and misbehaving.
+//! The trading system engine: strategies trading on the exchanges through their production APIs,
+//! well-behaved and misbehaving.
 //!
-//! Where it sits (a service crate; it trades only through the exchanges' production APIs (`tse-
-//! client`)) and the invariants it keeps: `ARCHITECTURE.md` at the repository root.
+//! Where it sits (a service crate; it trades only through the exchanges' and market data's
+//! production APIs, `tse-client` without its back-door feature) and the invariants it keeps:
+//! `ARCHITECTURE.md` at the repository root. What it does, its settings, API, back door and
+//! metrics: the README's *Trading system* section.
 //!
 //! # Layout
-//! So far the service is the instance host alone: every instance of it serves health, readiness,
-//! metrics, the standard gRPC health and reflection services and `tse.runtime.v1.InstanceService`.
-//! Its domain (`domain/`, pure), use cases (`app/`), APIs (`api/`) and adapters (`infra/`) come
-//! with the issue that builds its behaviour.
-//! - [`dashboards`]: its panels in the generated monitoring.
-//!
-//! # Metrics the dashboards expect
-//! Its panels on the generated Grafana dashboards ([`dashboards`]) already read what this service
-//! is to publish — `trading_strategies_running{strategy}`,
-//! `trading_orders_submitted_total{strategy,exchange}`, `trading_orders_rejected_total{strategy,reason}`,
-//! `trading_pnl_usd{strategy}` — and mark those panels as awaiting them until it does.
+//! - [`domain`]: the pure core — markets, orders, positions, strategies, the desk, fault kinds.
+//! - [`app`]: the desk task, the price feed, one venue task per exchange, the API's handle.
+//! - `api`: HTTP and gRPC, the same semantics.
+//! - [`infra`]: storage, the Prometheus adapter, the Grafana panels.
+//! - [`settings`]: `[instance.settings]`.
 
 pub mod app;
 pub mod dashboards;
 pub mod domain;
+pub mod infra;
+pub mod settings;
 
+use std::{collections::BTreeMap, sync::Arc};
+
+use tokio::sync::mpsc;
 use tse_runtime::{
-    host::{BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable, no_settings},
-    identity::ServiceKind,
+    config::instance_seed,
+    faults::FaultBoard,
+    health::Check,
+    host::{BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable},
+    identity::{InstanceName, ServiceKind},
     metrics::dashboards::Panel,
+    storage::Migration,
 };
+
+use crate::{
+    app::{Metrics, desk, feed, handle::DeskHandle, venue},
+    domain::{
+        desk::Desk,
+        faults::{FaultContext, TradingFault},
+    },
+    infra::repo,
+    settings::Settings,
+};
+
+/// The name of the desk's own check: down (required) until its state is restored.
+pub const DESK_CHECK: &str = "desk";
+/// Inputs the desk may be behind on before feeds and venues wait.
+const INPUT_BACKLOG: usize = 10_000;
+/// Commands one venue may be behind on before the desk refuses its new orders there.
+const VENUE_BACKLOG: usize = 10_000;
 
 /// The trading system engine, as the instance host runs it.
 #[derive(Clone, Copy, Debug, Default)]
@@ -36,21 +59,133 @@ pub fn service() -> TradingSystem {
 }
 
 impl Service for TradingSystem {
-    type Settings = ();
+    type Settings = Settings;
 
     fn kind(&self) -> ServiceKind {
         ServiceKind::TradingSystemEngine
     }
 
-    fn settings(&self, settings: &SettingsTable) -> Result<(), String> {
-        no_settings(settings)
+    fn settings(&self, settings: &SettingsTable) -> Result<Settings, String> {
+        Settings::parse(settings)
     }
 
-    fn build(&self, _ctx: ServiceContext, (): ()) -> BuildFuture {
-        Box::pin(async { Ok(ServiceParts::new()) })
+    fn migrations(&self) -> &'static [Migration] {
+        repo::MIGRATIONS
+    }
+
+    fn build(&self, ctx: ServiceContext, settings: Settings) -> BuildFuture {
+        build(ctx, settings)
     }
 
     fn panels(&self) -> Vec<Panel> {
         dashboards::panels()
     }
+}
+
+fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
+    Box::pin(async move {
+        let exchanges = settings.exchanges();
+        let board = FaultBoard::<TradingFault>::open(
+            &ctx,
+            "trading_faults_active",
+            FaultContext {
+                exchanges: exchanges.clone(),
+            },
+        )
+        .await?;
+        let metrics: Arc<dyn Metrics> = todo_metrics();
+        let instance = ctx.identity().instance().to_string();
+        let seed = instance_seed(settings.seed, ctx.config().common.seed, &instance);
+        let mut desk = Desk::new(seed, &settings.strategies)?;
+        let (handle, queries) = DeskHandle::new(64);
+        let (inputs_tx, inputs) = mpsc::channel(INPUT_BACKLOG);
+        let health = ctx.health().clone();
+        let storage = ctx.storage().clone();
+        health.set_check(DESK_CHECK, Check::down(true, "restoring the desk's state"));
+        let mut venues = BTreeMap::new();
+        let mut venue_parts = Vec::new();
+        for exchange in &exchanges {
+            let name = InstanceName::parse(exchange).map_err(|e| e.to_string())?;
+            let (tx, commands) = mpsc::channel(VENUE_BACKLOG);
+            venues.insert(exchange.clone(), tx);
+            venue_parts.push((name, commands));
+        }
+        let (peers, clock, events, stop) = (ctx.peers().clone(), ctx.clock(), ctx.events().clone(), ctx.stopping());
+        let feed = feed::FeedParts {
+            market_data: settings.market_data.clone(),
+            peers: peers.clone(),
+            clock: clock.clone(),
+            desk: inputs_tx.clone(),
+            health: health.clone(),
+            stop: stop.clone(),
+        };
+        let funding = settings.funding.clone();
+        ctx.spawn(async move {
+            // The desk starts once its stored state is back.
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = storage.available() => {}
+            }
+            let loaded = async {
+                repo::load(&storage, &mut desk).await?;
+                for exchange in &exchanges {
+                    for fill in repo::fills_above(&storage, exchange, desk.synced(exchange)).await? {
+                        desk.remember_fill(exchange, fill.trade_id);
+                    }
+                }
+                Ok::<_, tse_runtime::storage::StorageError>(())
+            };
+            if let Err(e) = loaded.await {
+                health.set_check(DESK_CHECK, Check::down(true, format!("cannot restore the desk's state: {e}")));
+                return;
+            }
+            health.set_check(DESK_CHECK, Check::up(true));
+            for (exchange, commands) in venue_parts {
+                tokio::spawn(venue::run(venue::VenueParts {
+                    funding: funding.get(exchange.as_str()).cloned().unwrap_or_default(),
+                    synced: desk.synced(exchange.as_str()),
+                    exchange,
+                    entity: instance.clone(),
+                    symbols: Vec::new(),
+                    peers: peers.clone(),
+                    storage: storage.clone(),
+                    clock: clock.clone(),
+                    desk: inputs_tx.clone(),
+                    commands,
+                    metrics: metrics.clone(),
+                    health: health.clone(),
+                    stop: stop.clone(),
+                }));
+            }
+            tokio::spawn(feed::run(feed));
+            desk::run(desk::DeskParts {
+                desk,
+                inputs,
+                queries,
+                venues,
+                board,
+                storage,
+                events,
+                clock,
+                metrics,
+                stop,
+            })
+            .await;
+        });
+        let _ = handle;
+        Ok(ServiceParts::new())
+    })
+}
+
+fn todo_metrics() -> Arc<dyn Metrics> {
+    struct Nothing;
+    impl Metrics for Nothing {
+        fn submitted(&self, _: &str, _: &str) {}
+        fn rejected(&self, _: &str, _: &str) {}
+        fn filled(&self, _: &str, _: &str) {}
+        fn set_running(&self, _: &str, _: bool) {}
+        fn set_pnl(&self, _: &str, _: f64) {}
+        fn ack_latency(&self, _: &str, _: std::time::Duration) {}
+    }
+    Arc::new(Nothing)
 }

@@ -358,6 +358,17 @@ impl Desk {
         }
     }
 
+    /// Records that the fill `trade_id` at `exchange` was counted before (stored above the sync
+    /// mark when the desk stopped), so it is not counted again.
+    pub fn remember_fill(&mut self, exchange: &str, trade_id: u64) {
+        if !self.counted(exchange, trade_id) {
+            self.counted
+                .entry(exchange.to_owned())
+                .or_default()
+                .insert(trade_id);
+        }
+    }
+
     /// Reacts to `event` at simulated time `now`: updates the markets, orders and positions, and
     /// lets the strategies concerned answer.
     pub fn on_event(&mut self, now: OffsetDateTime, event: &Event) -> Vec<Action> {

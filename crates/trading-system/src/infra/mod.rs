@@ -1,0 +1,3 @@
+//! The desk's adapters: storage ([`repo`]).
+
+pub mod repo;

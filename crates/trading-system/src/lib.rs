@@ -110,7 +110,12 @@ fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
             venues.insert(exchange.clone(), tx);
             venue_parts.push((name, commands));
         }
-        let (peers, clock, events, stop) = (ctx.peers().clone(), ctx.clock(), ctx.events().clone(), ctx.stopping());
+        let (peers, clock, events, stop) = (
+            ctx.peers().clone(),
+            ctx.clock(),
+            ctx.events().clone(),
+            ctx.stopping(),
+        );
         let feed = feed::FeedParts {
             market_data: settings.market_data.clone(),
             peers: peers.clone(),
@@ -136,7 +141,10 @@ fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
                 Ok::<_, tse_runtime::storage::StorageError>(())
             };
             if let Err(e) = loaded.await {
-                health.set_check(DESK_CHECK, Check::down(true, format!("cannot restore the desk's state: {e}")));
+                health.set_check(
+                    DESK_CHECK,
+                    Check::down(true, format!("cannot restore the desk's state: {e}")),
+                );
                 return;
             }
             health.set_check(DESK_CHECK, Check::up(true));

@@ -32,7 +32,12 @@ impl Settings {
     /// Exchanges.
     pub fn exchanges(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for e in self.strategies.iter().flat_map(|s| s.exchanges.iter()).chain(self.funding.keys()) {
+        for e in self
+            .strategies
+            .iter()
+            .flat_map(|s| s.exchanges.iter())
+            .chain(self.funding.keys())
+        {
             if !out.contains(e) {
                 out.push(e.clone());
             }

@@ -105,12 +105,26 @@ pub fn own_side(trade: &pb::Trade, account: &str) -> Option<(Side, u64, Decimal,
     } else {
         return None;
     };
-    let liquidity = if side == taker { Liquidity::Taker } else { Liquidity::Maker };
-    Some((side, order.parse().ok()?, decimal(fee).unwrap_or_default(), liquidity))
+    let liquidity = if side == taker {
+        Liquidity::Taker
+    } else {
+        Liquidity::Maker
+    };
+    Some((
+        side,
+        order.parse().ok()?,
+        decimal(fee).unwrap_or_default(),
+        liquidity,
+    ))
 }
 
 /// The desk's fill in `trade`, its order named `client_order_id`.
-pub fn fill(exchange: &str, trade: &pb::Trade, account: &str, client_order_id: ClientOrderId) -> Option<Fill> {
+pub fn fill(
+    exchange: &str,
+    trade: &pb::Trade,
+    account: &str,
+    client_order_id: ClientOrderId,
+) -> Option<Fill> {
     let (side, order_id, fee, liquidity) = own_side(trade, account)?;
     Some(Fill {
         exchange: exchange.to_owned(),

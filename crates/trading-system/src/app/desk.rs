@@ -205,11 +205,7 @@ async fn write(storage: Storage, mut batches: mpsc::Receiver<WriteBatch>) {
 impl Task {
     fn input(&mut self, input: Input) {
         match input {
-            Input::Event {
-                event,
-                now,
-                received,
-            } => {
+            Input::Event { event, now, received } => {
                 let actions = self.desk.on_event(now, &event);
                 self.dispatch(actions, received);
             }
@@ -249,8 +245,12 @@ impl Task {
         let now = self.clock.now();
         let there: BTreeSet<&str> = open.iter().map(|o| o.client_order_id.as_str()).collect();
         for order in open {
-            let Ok(id) = ClientOrderId::parse(&order.client_order_id) else { continue };
-            let Some(strategy) = strategy_of(id.as_str()) else { continue };
+            let Ok(id) = ClientOrderId::parse(&order.client_order_id) else {
+                continue;
+            };
+            let Some(strategy) = strategy_of(id.as_str()) else {
+                continue;
+            };
             if self.desk.order(&id).is_some() {
                 if let Some(update) = convert::update(order) {
                     let actions = self.desk.on_event(now, &Event::Order(update));
@@ -258,7 +258,10 @@ impl Task {
                 }
                 continue;
             }
-            match (self.desk.slot(strategy), convert::adopted(exchange, order, strategy)) {
+            match (
+                self.desk.slot(strategy),
+                convert::adopted(exchange, order, strategy),
+            ) {
                 (Some(_), Some(adopted)) => {
                     info!(%exchange, order = %id, "trading desk: adopted an open order it had not stored");
                     self.desk.restore_order(adopted);
@@ -266,10 +269,17 @@ impl Task {
                 _ => {
                     // An order of a strategy that no longer exists: withdraw it.
                     if let Ok(order_id) = order.id.parse() {
-                        self.send(exchange, Command::Act(
-                            Action::Cancel { exchange: exchange.to_owned(), client_order_id: id, order_id },
-                            Instant::now(),
-                        ));
+                        self.send(
+                            exchange,
+                            Command::Act(
+                                Action::Cancel {
+                                    exchange: exchange.to_owned(),
+                                    client_order_id: id,
+                                    order_id,
+                                },
+                                Instant::now(),
+                            ),
+                        );
                     }
                 }
             }
@@ -352,7 +362,10 @@ impl Task {
                     Ok((actions, _)) => {
                         self.dispatch(actions, Instant::now());
                         self.metrics.set_running(&name, false);
-                        Ok(views::strategy(&self.desk, self.desk.slot(&name).expect("just stopped")))
+                        Ok(views::strategy(
+                            &self.desk,
+                            self.desk.slot(&name).expect("just stopped"),
+                        ))
                     }
                     Err(e) => Err(not_found(e)),
                 };
@@ -378,7 +391,10 @@ impl Task {
                 for slot in self.desk.slots() {
                     self.metrics.set_running(&slot.config.name, false);
                 }
-                warn!(strategies = running.len(), cancels_sent, "trading desk: halted (kill switch)");
+                warn!(
+                    strategies = running.len(),
+                    cancels_sent, "trading desk: halted (kill switch)"
+                );
                 let _ = reply.send(HaltView {
                     halted: running,
                     cancels_sent,
@@ -405,7 +421,9 @@ impl Task {
                     info!(fault = %fault.id, strategy = %name, "trading desk: chaos strategy started by a fault");
                     self.metrics.set_running(&name, true);
                 }
-                Err(e) => warn!(fault = %fault.id, error = %e, "trading desk: the fault's strategy cannot start"),
+                Err(e) => {
+                    warn!(fault = %fault.id, error = %e, "trading desk: the fault's strategy cannot start")
+                }
             }
         }
         let ended: Vec<String> = self.faults.difference(&ids).cloned().collect();
@@ -501,21 +519,22 @@ impl Task {
                 cause,
             } => {
                 self.metrics.filled(strategy, &fill.exchange);
-                let made = self
-                    .events
-                    .event_at(types::TRADING_FILL, now, json!({"strategy": strategy, "fill": fill}));
+                let made = self.events.event_at(
+                    types::TRADING_FILL,
+                    now,
+                    json!({"strategy": strategy, "fill": fill}),
+                );
                 (made.traced(fill.client_order_id.to_string()), *cause)
             }
             DeskEvent::Started { strategy, cause } => (
-                self.events
-                    .event_at(types::TRADING_STRATEGY_STARTED, now, json!({"strategy": strategy})),
+                self.events.event_at(
+                    types::TRADING_STRATEGY_STARTED,
+                    now,
+                    json!({"strategy": strategy}),
+                ),
                 *cause,
             ),
-            DeskEvent::Stopped {
-                strategy,
-                why,
-                cause,
-            } => (
+            DeskEvent::Stopped { strategy, why, cause } => (
                 self.events.event_at(
                     types::TRADING_STRATEGY_STOPPED,
                     now,

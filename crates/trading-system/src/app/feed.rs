@@ -90,7 +90,12 @@ async fn follow(parts: &FeedParts, connected: &mut bool) -> Result<(), String> {
         .stream_prices(StreamPricesRequest { symbols: Vec::new() })
         .await
         .map_err(failed)?;
-    for price in client.list_prices(ListPricesRequest {}).await.map_err(failed)?.prices {
+    for price in client
+        .list_prices(ListPricesRequest {})
+        .await
+        .map_err(failed)?
+        .prices
+    {
         send(parts, &price).await;
     }
     parts.health.set_check(CHECK, Check::up(false));

@@ -101,7 +101,13 @@ pub struct VenueParts {
 enum Done {
     Placed(ClientOrderId, Instant, Result<pb::OrderResult, ClientError>),
     Cancelled(u64, Result<pb::Order, ClientError>),
-    Amended(ClientOrderId, u64, Decimal, Decimal, Result<pb::OrderResult, ClientError>),
+    Amended(
+        ClientOrderId,
+        u64,
+        Decimal,
+        Decimal,
+        Result<pb::OrderResult, ClientError>,
+    ),
     Looked(u64, Result<pb::Order, ClientError>),
 }
 
@@ -147,10 +153,7 @@ pub async fn run(parts: VenueParts) {
             retry.reset();
         }
         warn!(exchange = %name, reason = %outcome, "trading desk: exchange unreachable; its orders are refused until it is back");
-        venue
-            .parts
-            .health
-            .set_check(&name, Check::down(false, outcome));
+        venue.parts.health.set_check(&name, Check::down(false, outcome));
         let wait = tokio::time::sleep(retry.next_wait());
         tokio::pin!(wait);
         loop {
@@ -220,7 +223,8 @@ impl Venue {
         let instruments = listed.symbols.iter().filter_map(convert::instrument).collect();
         let open = self.open_orders(&client, &account).await.map_err(failed)?;
         for order in &open {
-            if let (Ok(id), Ok(client_id)) = (order.id.parse(), ClientOrderId::parse(&order.client_order_id)) {
+            if let (Ok(id), Ok(client_id)) = (order.id.parse(), ClientOrderId::parse(&order.client_order_id))
+            {
                 self.known.insert(id, client_id);
             }
         }
@@ -367,7 +371,11 @@ impl Venue {
     }
 
     /// The desk's name of its order `order_id`, asking the exchange when it was not seen this run.
-    async fn client_order_id(&mut self, client: &Exchange, order_id: u64) -> Result<Option<ClientOrderId>, ClientError> {
+    async fn client_order_id(
+        &mut self,
+        client: &Exchange,
+        order_id: u64,
+    ) -> Result<Option<ClientOrderId>, ClientError> {
         if let Some(id) = self.known.get(&order_id) {
             return Ok(Some(id.clone()));
         }
@@ -380,7 +388,12 @@ impl Venue {
     }
 
     /// Sends the desk the fills of its orders in `trades`.
-    async fn fills(&mut self, client: &Exchange, account: &str, trades: &[pb::Trade]) -> Result<(), ClientError> {
+    async fn fills(
+        &mut self,
+        client: &Exchange,
+        account: &str,
+        trades: &[pb::Trade],
+    ) -> Result<(), ClientError> {
         for trade in trades {
             let Some((_, order_id, _, _)) = convert::own_side(trade, account) else {
                 continue;
@@ -424,7 +437,12 @@ impl Venue {
         }
     }
 
-    async fn market(&mut self, client: &Exchange, account: &str, message: pb::MarketEvent) -> Result<(), ClientError> {
+    async fn market(
+        &mut self,
+        client: &Exchange,
+        account: &str,
+        message: pb::MarketEvent,
+    ) -> Result<(), ClientError> {
         match message.event {
             Some(pb::market_event::Event::Book(book)) => {
                 if let Some((symbol, top)) = convert::book_top(&book) {
@@ -455,7 +473,11 @@ impl Venue {
                 self.result(client, &result, account_fills(&result)).await
             }
             Done::Placed(client_order_id, _, Err(e)) => {
-                let reason = if unreachable(&e) { VENUE_UNAVAILABLE } else { EXCHANGE_REJECTED };
+                let reason = if unreachable(&e) {
+                    VENUE_UNAVAILABLE
+                } else {
+                    EXCHANGE_REJECTED
+                };
                 debug!(exchange = %self.name, order = %client_order_id, error = %e, "trading desk: order refused");
                 self.send(Input::Refused {
                     client_order_id,
@@ -500,7 +522,12 @@ impl Venue {
         }
     }
 
-    async fn result(&mut self, client: &Exchange, result: &pb::OrderResult, trades: Vec<pb::Trade>) -> Result<(), ClientError> {
+    async fn result(
+        &mut self,
+        client: &Exchange,
+        result: &pb::OrderResult,
+        trades: Vec<pb::Trade>,
+    ) -> Result<(), ClientError> {
         let Some(order) = &result.order else { return Ok(()) };
         let account = order.account_id.clone();
         self.fills(client, &account, &trades).await?;
@@ -518,10 +545,9 @@ async fn execute(client: Exchange, account: String, command: Command) -> Done {
             let request = convert::place_request(&order, &account);
             Done::Placed(order.client_order_id, trigger, client.place_order(request).await)
         }
-        Command::Act(Action::Cancel { order_id, .. }, _) => Done::Cancelled(
-            order_id,
-            client.cancel_order(pb::OrderRef { order_id }).await,
-        ),
+        Command::Act(Action::Cancel { order_id, .. }, _) => {
+            Done::Cancelled(order_id, client.cancel_order(pb::OrderRef { order_id }).await)
+        }
         Command::Act(
             Action::Amend {
                 client_order_id,
@@ -537,8 +563,16 @@ async fn execute(client: Exchange, account: String, command: Command) -> Done {
                 price: price.to_string(),
                 quantity: quantity.to_string(),
             };
-            Done::Amended(client_order_id, order_id, price, quantity, client.amend_order(request).await)
+            Done::Amended(
+                client_order_id,
+                order_id,
+                price,
+                quantity,
+                client.amend_order(request).await,
+            )
         }
-        Command::Lookup(order_id) => Done::Looked(order_id, client.get_order(pb::OrderRef { order_id }).await),
+        Command::Lookup(order_id) => {
+            Done::Looked(order_id, client.get_order(pb::OrderRef { order_id }).await)
+        }
     }
 }

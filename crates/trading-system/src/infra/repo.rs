@@ -71,7 +71,11 @@ fn int(value: u64) -> Value {
 ///
 /// # Errors
 /// [`StorageError::Invalid`] when a statement cannot be built.
-pub fn statements(desk: &Desk, changes: &Changes, now: OffsetDateTime) -> Result<Vec<Statement>, StorageError> {
+pub fn statements(
+    desk: &Desk,
+    changes: &Changes,
+    now: OffsetDateTime,
+) -> Result<Vec<Statement>, StorageError> {
     let mut out = Vec::new();
     let mut strategies = Vec::new();
     let mut positions = Vec::new();
@@ -92,7 +96,15 @@ pub fn statements(desk: &Desk, changes: &Changes, now: OffsetDateTime) -> Result
     }
     out.extend(Statement::insert_chunked(
         "strategies",
-        &["name", "status", "next_order", "submitted", "rejected", "state", "updated_at"],
+        &[
+            "name",
+            "status",
+            "next_order",
+            "submitted",
+            "rejected",
+            "state",
+            "updated_at",
+        ],
         strategies,
         "ON CONFLICT (name) DO UPDATE SET status = excluded.status, next_order = excluded.next_order, \
          submitted = excluded.submitted, rejected = excluded.rejected, state = excluded.state, \
@@ -125,7 +137,15 @@ pub fn statements(desk: &Desk, changes: &Changes, now: OffsetDateTime) -> Result
         .collect();
     out.extend(Statement::insert_chunked(
         "orders",
-        &["client_order_id", "strategy", "exchange", "order_id", "status", "open", "body"],
+        &[
+            "client_order_id",
+            "strategy",
+            "exchange",
+            "order_id",
+            "status",
+            "open",
+            "body",
+        ],
         orders,
         "ON CONFLICT (client_order_id) DO UPDATE SET order_id = excluded.order_id, \
          status = excluded.status, open = excluded.open, body = excluded.body",
@@ -135,7 +155,12 @@ pub fn statements(desk: &Desk, changes: &Changes, now: OffsetDateTime) -> Result
         .iter()
         .map(|f| {
             let strategy = crate::domain::desk::strategy_of(f.client_order_id.as_str()).unwrap_or_default();
-            vec![f.exchange.as_str().into(), int(f.trade_id), strategy.into(), json(f)]
+            vec![
+                f.exchange.as_str().into(),
+                int(f.trade_id),
+                strategy.into(),
+                json(f),
+            ]
         })
         .collect();
     out.extend(Statement::insert_chunked(
@@ -183,7 +208,9 @@ pub fn account(exchange: &str, account: &StoredAccount) -> Statement {
 /// [`StorageError`] when it cannot be read.
 pub async fn read_account(storage: &Storage, exchange: &str) -> Result<Option<StoredAccount>, StorageError> {
     let row = storage
-        .query_one(Statement::new("SELECT account_id, funded FROM accounts WHERE exchange = $1").bind(exchange))
+        .query_one(
+            Statement::new("SELECT account_id, funded FROM accounts WHERE exchange = $1").bind(exchange),
+        )
         .await?;
     row.map(|r| {
         Ok(StoredAccount {
@@ -220,7 +247,8 @@ pub async fn load(storage: &Storage, desk: &mut Desk) -> Result<(), StorageError
         let entry = stored.entry(name).or_default();
         entry.status = Status::parse(&status);
         entry.next_order = count(row.get("next_order")?);
-        entry.submitted = serde_json::from_value(row.get("submitted")?).map_err(|e| decode("submitted", e))?;
+        entry.submitted =
+            serde_json::from_value(row.get("submitted")?).map_err(|e| decode("submitted", e))?;
         entry.rejected = serde_json::from_value(row.get("rejected")?).map_err(|e| decode("rejected", e))?;
         entry.state = row.get::<Option<serde_json::Value>>("state")?;
     }
@@ -233,13 +261,19 @@ pub async fn load(storage: &Storage, desk: &mut Desk) -> Result<(), StorageError
         let symbol = Symbol::parse(&symbol).map_err(|e| decode("position symbol", e))?;
         let position: Position =
             serde_json::from_value(row.get("position")?).map_err(|e| decode("position", e))?;
-        stored.entry(strategy).or_default().positions.insert(symbol, position);
+        stored
+            .entry(strategy)
+            .or_default()
+            .positions
+            .insert(symbol, position);
     }
     for (name, s) in stored {
         desk.restore(&name, s);
     }
     for row in storage
-        .query(Statement::new("SELECT body FROM orders WHERE open = 1 ORDER BY client_order_id"))
+        .query(Statement::new(
+            "SELECT body FROM orders WHERE open = 1 ORDER BY client_order_id",
+        ))
         .await?
     {
         let order: TrackedOrder = serde_json::from_value(row.get("body")?).map_err(|e| decode("order", e))?;

@@ -18,7 +18,9 @@ async fn runaway_multiplies_the_desk_order_rate_while_its_fault_lasts_and_stops_
     );
     let desk = desk(&world, &settings).await;
     let health = desk
-        .wait_health(Duration::from_secs(20), |h| h["checks"][okx.as_str()]["status"] == "up")
+        .wait_health(Duration::from_secs(20), |h| {
+            h["checks"][okx.as_str()]["status"] == "up"
+        })
         .await;
     assert_eq!(health["status"], "healthy", "{health}");
 
@@ -56,10 +58,17 @@ async fn runaway_multiplies_the_desk_order_rate_while_its_fault_lasts_and_stops_
         (status == 200 && s["orders_submitted"].as_u64() > Some(200)).then_some(s)
     })
     .await;
-    assert_eq!((running["status"].as_str(), running["origin"].as_str()), (Some("RUNNING"), Some("fault")), "{running}");
+    assert_eq!(
+        (running["status"].as_str(), running["origin"].as_str()),
+        (Some("RUNNING"), Some("fault")),
+        "{running}"
+    );
     assert_eq!(running["fault_id"], id.as_str());
     let mm = strategy(&desk, "mm").await["orders_submitted"].as_u64().unwrap();
-    assert!(running["orders_submitted"].as_u64().unwrap() > 10 * mm.max(1), "runaway {running} vs mm {mm}");
+    assert!(
+        running["orders_submitted"].as_u64().unwrap() > 10 * mm.max(1),
+        "runaway {running} vs mm {mm}"
+    );
 
     // Its orders' events name the injection as their cause.
     let injected = desk
@@ -85,5 +94,8 @@ async fn runaway_multiplies_the_desk_order_rate_while_its_fault_lasts_and_stops_
     let after = strategy(&desk, "runaway").await;
     assert_eq!(after["orders_submitted"], stopped["orders_submitted"], "{after}");
     let metrics = desk.metrics().await;
-    assert_eq!(sample(&metrics, "trading_strategies_running", &[("strategy", "runaway")]), Some(0.0));
+    assert_eq!(
+        sample(&metrics, "trading_strategies_running", &[("strategy", "runaway")]),
+        Some(0.0)
+    );
 }

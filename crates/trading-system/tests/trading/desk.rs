@@ -17,20 +17,27 @@ async fn the_desk_trades_on_both_exchanges_and_its_positions_are_the_sum_of_its_
     let entity = desk.instance_name.clone();
 
     // Accounts of the desk's entity, funded once, at both exchanges.
-    let okx_account = eventually(Duration::from_secs(20), "an account at the first exchange", || async {
-        account_of(&world.okx, &entity).await
-    })
+    let okx_account = eventually(
+        Duration::from_secs(20),
+        "an account at the first exchange",
+        || async { account_of(&world.okx, &entity).await },
+    )
     .await;
-    let binance_account = eventually(Duration::from_secs(20), "an account at the second exchange", || async {
-        account_of(&world.binance, &entity).await
-    })
+    let binance_account = eventually(
+        Duration::from_secs(20),
+        "an account at the second exchange",
+        || async { account_of(&world.binance, &entity).await },
+    )
     .await;
 
     // The market maker quotes both sides at the first exchange, named after itself, never crossed.
     submitted(&desk, "mm-okx", 2).await;
     let quotes = eventually(Duration::from_secs(20), "two-sided quotes", || async {
         let open = open_orders(&world.okx, &okx_account).await;
-        let mm: Vec<_> = open.into_iter().filter(|o| o.client_order_id.starts_with("mm-okx-")).collect();
+        let mm: Vec<_> = open
+            .into_iter()
+            .filter(|o| o.client_order_id.starts_with("mm-okx-"))
+            .collect();
         (mm.iter().any(|o| o.side == "BUY") && mm.iter().any(|o| o.side == "SELL")).then_some(mm)
     })
     .await;
@@ -55,12 +62,23 @@ async fn the_desk_trades_on_both_exchanges_and_its_positions_are_the_sum_of_its_
 
     let metrics = desk.metrics().await;
     assert!(
-        sample(&metrics, "trading_orders_submitted_total", &[("strategy", "mm-okx"), ("exchange", world.okx())])
-            .unwrap_or(0.0)
+        sample(
+            &metrics,
+            "trading_orders_submitted_total",
+            &[("strategy", "mm-okx"), ("exchange", world.okx())]
+        )
+        .unwrap_or(0.0)
             >= 2.0,
         "{metrics}"
     );
-    assert_eq!(sample(&metrics, "trading_strategies_running", &[("strategy", "momentum-btc")]), Some(1.0));
+    assert_eq!(
+        sample(
+            &metrics,
+            "trading_strategies_running",
+            &[("strategy", "momentum-btc")]
+        ),
+        Some(1.0)
+    );
 
     // The kill switch: every strategy halted, every open order of the desk cancelled.
     let (status, halted) = desk.post_json("/api/v1/halt", json!({})).await;
@@ -84,11 +102,24 @@ async fn the_desk_trades_on_both_exchanges_and_its_positions_are_the_sum_of_its_
     assert_eq!(status, 200, "{pnl}");
     assert_eq!(pnl["strategies"].as_array().unwrap().len(), 3, "{pnl}");
     let metrics = desk.metrics().await;
-    assert_eq!(sample(&metrics, "trading_strategies_running", &[("strategy", "momentum-btc")]), Some(0.0));
+    assert_eq!(
+        sample(
+            &metrics,
+            "trading_strategies_running",
+            &[("strategy", "momentum-btc")]
+        ),
+        Some(0.0)
+    );
 
     // A halted strategy starts again only when asked.
-    let (status, started) = desk.post_json("/api/v1/strategies/momentum-btc/start", json!({})).await;
-    assert_eq!((status, started["status"].as_str()), (200, Some("RUNNING")), "{started}");
+    let (status, started) = desk
+        .post_json("/api/v1/strategies/momentum-btc/start", json!({}))
+        .await;
+    assert_eq!(
+        (status, started["status"].as_str()),
+        (200, Some("RUNNING")),
+        "{started}"
+    );
     let _ = TOKEN;
 }
 
@@ -104,10 +135,14 @@ async fn an_exchange_that_goes_away_is_counted_and_the_rest_of_the_desk_trades_o
     // Its check goes down (the instance degraded, not failed); momentum's orders there are refused
     // as venue_unavailable and counted; the market maker goes on at the other exchange.
     let health = desk
-        .wait_health(Duration::from_secs(20), |h| h["checks"][binance.as_str()]["status"] == "down")
+        .wait_health(Duration::from_secs(20), |h| {
+            h["checks"][binance.as_str()]["status"] == "down"
+        })
         .await;
     assert_eq!(health["status"], "degraded", "{health}");
-    let before = strategy(&desk, "mm-okx").await["orders_submitted"].as_u64().unwrap();
+    let before = strategy(&desk, "mm-okx").await["orders_submitted"]
+        .as_u64()
+        .unwrap();
     let refused = eventually(Duration::from_secs(40), "refusals counted", || async {
         let s = strategy(&desk, "momentum-btc").await;
         (s["rejected_by_reason"]["venue_unavailable"].as_u64() > Some(0)).then_some(s)
@@ -116,12 +151,19 @@ async fn an_exchange_that_goes_away_is_counted_and_the_rest_of_the_desk_trades_o
     assert_eq!(refused["status"], "RUNNING", "{refused}");
     let metrics = desk.metrics().await;
     assert!(
-        sample(&metrics, "trading_orders_rejected_total", &[("strategy", "momentum-btc"), ("reason", "venue_unavailable")])
-            > Some(0.0),
+        sample(
+            &metrics,
+            "trading_orders_rejected_total",
+            &[("strategy", "momentum-btc"), ("reason", "venue_unavailable")]
+        ) > Some(0.0),
         "{metrics}"
     );
     let _ = before;
     let okx = world.okx.instance_name.clone();
-    let health = desk.wait_health(Duration::from_secs(5), |h| h["checks"][okx.as_str()]["status"] == "up").await;
+    let health = desk
+        .wait_health(Duration::from_secs(5), |h| {
+            h["checks"][okx.as_str()]["status"] == "up"
+        })
+        .await;
     assert_eq!(strategy(&desk, "mm-okx").await["status"], "RUNNING", "{health}");
 }

@@ -10,8 +10,8 @@ use tse_testing::{
 };
 
 use crate::support::{
-    World, account_of, d, desk_options, eventually, positions_match_trades, settings, strategy, submitted, trades_of,
-    world,
+    World, account_of, d, desk_options, eventually, positions_match_trades, settings, strategy, submitted,
+    trades_of, world,
 };
 
 async fn restart_keeps_the_books(world: &World, options: TestOptions) {
@@ -22,13 +22,18 @@ async fn restart_keeps_the_books(world: &World, options: TestOptions) {
     })
     .await;
     let before = positions_match_trades(world, &first).await;
-    let sent = strategy(&first, "momentum-btc").await["orders_submitted"].as_u64().unwrap();
+    let sent = strategy(&first, "momentum-btc").await["orders_submitted"]
+        .as_u64()
+        .unwrap();
     first.stop().await.unwrap();
 
     let second = spawn_with(tse_trading_system::service(), options).await;
     // The same state back, then trading on from there.
     let restored = strategy(&second, "momentum-btc").await;
-    assert!(restored["orders_submitted"].as_u64().unwrap() >= sent, "{restored}");
+    assert!(
+        restored["orders_submitted"].as_u64().unwrap() >= sent,
+        "{restored}"
+    );
     submitted(&second, "momentum-btc", sent + 1).await;
     let after = positions_match_trades(world, &second).await;
     assert!(!after.is_empty(), "{before:?} -> {after:?}");

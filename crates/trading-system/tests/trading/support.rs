@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use rust_decimal::Decimal;
 use serde_json::Value;
-use tse_proto::exchange::v1::{ListOrdersRequest, ListTradesRequest, ListAccountsRequest};
+use tse_proto::exchange::v1::{ListAccountsRequest, ListOrdersRequest, ListTradesRequest};
 use tse_runtime::discovery::Registry;
 use tse_testing::app::{TestApp, TestOptions, spawn_with, unique_instance};
 
@@ -121,7 +121,11 @@ pub fn desk_options(world: &World, name: &str, settings: &str) -> TestOptions {
 /// A desk in `world` with `settings`.
 pub async fn desk(world: &World, settings: &str) -> TestApp {
     let name = unique_instance("trading-system");
-    spawn_with(tse_trading_system::service(), desk_options(world, &name, settings)).await
+    spawn_with(
+        tse_trading_system::service(),
+        desk_options(world, &name, settings),
+    )
+    .await
 }
 
 /// The desk's strategy `name`.
@@ -133,10 +137,14 @@ pub async fn strategy(desk: &TestApp, name: &str) -> Value {
 
 /// Waits until strategy `name` has sent at least `n` orders; returns it.
 pub async fn submitted(desk: &TestApp, name: &str, n: u64) -> Value {
-    eventually(Duration::from_secs(30), &format!("{name} sends {n} orders"), || async {
-        let s = strategy(desk, name).await;
-        (s["orders_submitted"].as_u64().unwrap_or(0) >= n).then_some(s)
-    })
+    eventually(
+        Duration::from_secs(30),
+        &format!("{name} sends {n} orders"),
+        || async {
+            let s = strategy(desk, name).await;
+            (s["orders_submitted"].as_u64().unwrap_or(0) >= n).then_some(s)
+        },
+    )
     .await
 }
 
@@ -155,7 +163,9 @@ pub async fn trades_of(exchange: &TestApp, entity: &str) -> Vec<tse_proto::excha
             })
             .await
             .unwrap();
-        let Some(last) = page.trades.last() else { return out };
+        let Some(last) = page.trades.last() else {
+            return out;
+        };
         after = last.id.clone();
         let full = page.trades.len() == 1000;
         out.extend(page.trades);
@@ -229,7 +239,9 @@ pub async fn positions_match_trades(world: &World, desk: &TestApp) -> BTreeMap<S
     eventually(Duration::from_secs(30), "positions = Σ fills", || async {
         let mut expected: BTreeMap<String, Decimal> = BTreeMap::new();
         for exchange in [&world.okx, &world.binance] {
-            let Some(account) = account_of(exchange, &entity).await else { continue };
+            let Some(account) = account_of(exchange, &entity).await else {
+                continue;
+            };
             for (symbol, q) in net_by_symbol(&trades_of(exchange, &entity).await, &account) {
                 *expected.entry(symbol).or_default() += q;
             }

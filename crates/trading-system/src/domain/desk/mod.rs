@@ -16,6 +16,8 @@ use time::OffsetDateTime;
 use tse_market::{ClientOrderId, Side, Symbol};
 use uuid::Uuid;
 
+#[cfg(test)]
+mod tests;
 mod types;
 
 pub use types::{Action, Changes, DeskError, DeskEvent, Origin, Status, Stored};
@@ -137,6 +139,27 @@ impl Desk {
             submitted: BTreeMap::new(),
             rejected: BTreeMap::new(),
         })
+    }
+
+    /// Adds a strategy built elsewhere (tests drive the desk with scripted strategies).
+    #[cfg(test)]
+    fn push(&mut self, config: StrategyConfig, strategy: Box<dyn Strategy>) {
+        let status = if config.enabled {
+            Status::Running
+        } else {
+            Status::Stopped
+        };
+        self.slots.push(Slot {
+            config,
+            origin: Origin::Settings,
+            strategy,
+            status,
+            positions: BTreeMap::new(),
+            orders: BTreeMap::new(),
+            next_order: 1,
+            submitted: BTreeMap::new(),
+            rejected: BTreeMap::new(),
+        });
     }
 
     /// Returns the markets as the desk knows them.
@@ -681,4 +704,3 @@ impl Desk {
         self.order(client_order_id).map(|o| o.spec.side)
     }
 }
-

@@ -1,0 +1,5 @@
+//! Adapters: the Prometheus side of the desk's metrics ([`metrics`]) and the desk's panels in the
+//! generated monitoring ([`dashboards`]).
+
+pub mod dashboards;
+pub mod metrics;

@@ -556,6 +556,47 @@ mod tests {
         assert!(json(&toml::Value::Float(f64::NAN)).is_err());
     }
 
+    /// `trading-system-LH`'s settings in the built-in default ecosystem.
+    fn default_desk() -> toml::Table {
+        tse_runtime::config::topology::Topology::default_ecosystem()
+            .instances
+            .into_iter()
+            .find(|i| i.name.as_deref() == Some("trading-system-LH"))
+            .unwrap()
+            .settings
+    }
+
+    #[test]
+    fn the_default_desk_is_funded_on_both_exchanges_and_runs_three_strategies() {
+        let s = Settings::parse_shape(&default_desk()).unwrap();
+        assert_eq!(s.exchanges(), ["exchange-OKX", "exchange-Binance"]);
+        for exchange in ["exchange-OKX", "exchange-Binance"] {
+            let assets: Vec<&str> = s.funding[exchange].keys().map(String::as_str).collect();
+            assert_eq!(assets, ["BTC", "ETH", "USD", "USDT"]);
+        }
+        let strategies: Vec<(&str, StrategyKind, bool)> = s
+            .strategies
+            .iter()
+            .map(|c| (c.name.as_str(), c.kind, c.enabled))
+            .collect();
+        assert_eq!(
+            strategies,
+            [
+                ("mm-okx", StrategyKind::MarketMaking, true),
+                ("arb-okx-binance", StrategyKind::Arbitrage, true),
+                ("momentum-btc", StrategyKind::Momentum, true)
+            ]
+        );
+    }
+
+    /// Needs the strategies themselves (`crate::domain::strategy::*::new`).
+    #[test]
+    fn the_default_desks_params_are_its_strategies_params() {
+        if let Err(e) = Settings::parse(&default_desk()) {
+            panic!("{e}");
+        }
+    }
+
     /// Needs the strategies themselves (`crate::domain::strategy::*::new`): each kind judges its
     /// own params, and `parse` asks it.
     #[test]

@@ -10,11 +10,12 @@
 //! - [`domain`]: the pure core — markets, orders, positions, strategies, the desk, fault kinds.
 //! - [`app`]: the desk task, the price feed, one venue task per exchange, the API's handle.
 //! - `api`: HTTP and gRPC, the same semantics.
-//! - [`infra`]: storage, the Prometheus adapter, the Grafana panels.
-//! - [`settings`]: `[instance.settings]`.
+//! - [`infra`]: storage ([`infra::repo`]), the Prometheus adapter ([`infra::metrics`]), the panels
+//!   in the generated monitoring ([`infra::dashboards`]).
+//! - [`settings`]: `[instance.settings]` (strategies, funding, market data, seed), validated before
+//!   any port is bound.
 
 pub mod app;
-pub mod dashboards;
 pub mod domain;
 pub mod infra;
 pub mod settings;
@@ -38,7 +39,7 @@ use crate::{
         desk::Desk,
         faults::{FaultContext, TradingFault},
     },
-    infra::repo,
+    infra::{metrics::PrometheusMetrics, repo},
     settings::Settings,
 };
 
@@ -78,7 +79,7 @@ impl Service for TradingSystem {
     }
 
     fn panels(&self) -> Vec<Panel> {
-        dashboards::panels()
+        infra::dashboards::panels()
     }
 }
 
@@ -93,7 +94,8 @@ fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
             },
         )
         .await?;
-        let metrics: Arc<dyn Metrics> = todo_metrics();
+        let metrics: Arc<dyn Metrics> =
+            Arc::new(PrometheusMetrics::register(ctx.metrics(), &settings.strategies)?);
         let instance = ctx.identity().instance().to_string();
         let seed = instance_seed(settings.seed, ctx.config().common.seed, &instance);
         let mut desk = Desk::new(seed, &settings.strategies)?;
@@ -185,15 +187,23 @@ fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
     })
 }
 
-fn todo_metrics() -> Arc<dyn Metrics> {
-    struct Nothing;
-    impl Metrics for Nothing {
-        fn submitted(&self, _: &str, _: &str) {}
-        fn rejected(&self, _: &str, _: &str) {}
-        fn filled(&self, _: &str, _: &str) {}
-        fn set_running(&self, _: &str, _: bool) {}
-        fn set_pnl(&self, _: &str, _: f64) {}
-        fn ack_latency(&self, _: &str, _: std::time::Duration) {}
+impl Metrics for PrometheusMetrics {
+    fn submitted(&self, strategy: &str, exchange: &str) {
+        PrometheusMetrics::submitted(self, strategy, exchange);
     }
-    Arc::new(Nothing)
+    fn rejected(&self, strategy: &str, reason: &str) {
+        PrometheusMetrics::rejected(self, strategy, reason);
+    }
+    fn filled(&self, strategy: &str, exchange: &str) {
+        PrometheusMetrics::filled(self, strategy, exchange);
+    }
+    fn set_running(&self, strategy: &str, running: bool) {
+        PrometheusMetrics::set_running(self, strategy, running);
+    }
+    fn set_pnl(&self, strategy: &str, usd: f64) {
+        PrometheusMetrics::set_pnl(self, strategy, usd);
+    }
+    fn ack_latency(&self, exchange: &str, latency: std::time::Duration) {
+        PrometheusMetrics::ack_latency(self, exchange, latency);
+    }
 }

@@ -124,6 +124,52 @@ every = "1m"
 funding = { USD = "10000000", USDT = "10000000", BTC = "100", ETH = "1000" }
 "#;
 
+/// The default `exchange-Binance`'s settings: a tighter spread, lower fees, and a provider that
+/// requotes only after the reference moved 25 bps, so its quotes go stale and cross the fresh ones
+/// of `exchange-OKX` (which keeps the defaults) — what the desk's arbitrage trades on.
+const DEFAULT_BINANCE_SETTINGS: &str = r#"
+taker_fee = "0.0003"
+[liquidity]
+spread_bps = 2
+requote_bps = 25
+"#;
+
+/// The default trading system's settings (README, *Trading system*): funded on both default
+/// exchanges, it makes a market on `exchange-OKX`, arbitrages `exchange-OKX` against
+/// `exchange-Binance`, and follows BTC's momentum on `exchange-Binance`.
+const DEFAULT_TRADING_SETTINGS: &str = r#"
+[funding]
+"exchange-OKX" = { USD = "5000000", USDT = "5000000", BTC = "50", ETH = "500" }
+"exchange-Binance" = { USD = "5000000", USDT = "5000000", BTC = "50", ETH = "500" }
+
+[[strategies]]
+name = "mm-okx"
+kind = "market_making"
+exchanges = ["exchange-OKX"]
+symbols = ["BTC-USD", "ETH-USD"]
+max_position = "2"
+max_order_size = "0.5"
+params = { spread_bps = 8, size = "0.05" }
+
+[[strategies]]
+name = "arb-okx-binance"
+kind = "arbitrage"
+exchanges = ["exchange-OKX", "exchange-Binance"]
+symbols = ["BTC-USD", "ETH-USD"]
+max_position = "2"
+max_order_size = "0.5"
+params = { threshold_bps = 2, size = "0.1" }
+
+[[strategies]]
+name = "momentum-btc"
+kind = "momentum"
+exchanges = ["exchange-Binance"]
+symbols = ["BTC-USD"]
+max_position = "1"
+max_order_size = "0.25"
+params = { fast = 10, slow = 30, size = "0.1" }
+"#;
+
 impl Topology {
     /// The default ecosystem, in the order whose index sets each instance's ports.
     pub fn default_ecosystem() -> Self {
@@ -134,11 +180,13 @@ impl Topology {
                 InstanceSpec::named(AuditCorrelator, None),
                 InstanceSpec::named(TestCoordinator, None),
                 InstanceSpec::named(ExchangeSimulator, Some("exchange-OKX")),
-                InstanceSpec::named(ExchangeSimulator, Some("exchange-Binance")),
+                InstanceSpec::named(ExchangeSimulator, Some("exchange-Binance"))
+                    .with_settings(DEFAULT_BINANCE_SETTINGS),
                 InstanceSpec::named(CustodianSimulator, Some("custodian-Komainu"))
                     .with_settings(DEFAULT_CUSTODIAN_SETTINGS),
                 InstanceSpec::named(MarketDataSimulator, Some("market-data-Coinmetrics")),
-                InstanceSpec::named(TradingSystemEngine, Some("trading-system-LH")),
+                InstanceSpec::named(TradingSystemEngine, Some("trading-system-LH"))
+                    .with_settings(DEFAULT_TRADING_SETTINGS),
                 InstanceSpec::named(RiskMonitor, Some("risk-monitor-LH")),
             ],
         }
@@ -414,6 +462,68 @@ mod tests {
         let text = include_str!("../../../../examples/ecosystem.toml");
         let parsed = Topology::parse(Path::new("examples/ecosystem.toml"), text).unwrap();
         assert_eq!(parsed.instances, Topology::default_ecosystem().instances);
+    }
+
+    #[test]
+    fn the_default_desk_is_funded_and_trades_on_the_default_exchanges() {
+        let topology = Topology::default_ecosystem();
+        let settings = |name: &str| {
+            &topology
+                .instances
+                .iter()
+                .find(|i| i.name.as_deref() == Some(name))
+                .unwrap()
+                .settings
+        };
+        let exchanges: Vec<&str> = topology
+            .instances
+            .iter()
+            .filter(|i| i.service == ServiceKind::ExchangeSimulator.name())
+            .filter_map(|i| i.name.as_deref())
+            .collect();
+        let desk = settings("trading-system-LH");
+        let funded: Vec<&str> = desk["funding"]
+            .as_table()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(funded, ["exchange-Binance", "exchange-OKX"]);
+        assert!(funded.iter().all(|e| exchanges.contains(e)));
+        let strategies: Vec<(&str, &str)> = desk["strategies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                for exchange in s["exchanges"].as_array().unwrap() {
+                    assert!(exchanges.contains(&exchange.as_str().unwrap()), "{s:?}");
+                }
+                (s["name"].as_str().unwrap(), s["kind"].as_str().unwrap())
+            })
+            .collect();
+        assert_eq!(
+            strategies,
+            [
+                ("mm-okx", "market_making"),
+                ("arb-okx-binance", "arbitrage"),
+                ("momentum-btc", "momentum")
+            ]
+        );
+        // Its P&L at every exchange it trades on settles at the custodian.
+        let clients = settings("custodian-Komainu")["clients"].as_array().unwrap();
+        let client = clients
+            .iter()
+            .find(|c| c["entity"].as_str() == Some("trading-system-LH"))
+            .unwrap();
+        let settled: Vec<&str> = client["exchanges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e.as_str())
+            .collect();
+        assert!(funded.iter().all(|e| settled.contains(e)), "{settled:?}");
+        // The two exchanges quote differently, so arbitrage between them finds opportunities.
+        assert_ne!(settings("exchange-OKX"), settings("exchange-Binance"));
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! `trading_orders_submitted_total{strategy,exchange}`, `trading_orders_rejected_total{strategy,reason}`,
 //! `trading_pnl_usd{strategy}` — and mark those panels as awaiting them until it does.
 
+pub mod api;
 pub mod app;
 pub mod dashboards;
 pub mod domain;

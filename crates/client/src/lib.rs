@@ -22,6 +22,7 @@
 //! - [`custodian`]: [`Custodian`], custody accounts, balances, positions and settlements.
 //! - [`market_data`]: [`MarketData`], reference prices, candles and the price stream.
 //! - [`audit`]: [`Audit`], the audit correlator's ingestion and queries.
+//! - [`trading`]: [`Trading`], the trading desk's strategies, positions, P&L and kill switch.
 //! - [`ClientError`], [`Updates`]: what every client answers with.
 //! - `chaos` (feature `chaos`): `Chaos`, the back-door client built from the admin token.
 
@@ -34,11 +35,13 @@ pub mod chaos;
 pub mod custodian;
 pub mod exchange;
 pub mod market_data;
+pub mod trading;
 
 pub use audit::Audit;
 pub use custodian::Custodian;
 pub use exchange::Exchange;
 pub use market_data::MarketData;
+pub use trading::Trading;
 pub use tse_runtime::peers::{PeerError, Peers};
 
 /// Why a call did not answer what was asked.

@@ -11,6 +11,7 @@
 //! - [`exchange::v1`]: the exchange simulator's production API.
 //! - [`custodian::v1`]: the custodian simulator's production API.
 //! - [`audit::v1`]: the audit correlator's API (ingestion and queries of every instance's events).
+//! - [`trading::v1`]: the trading system engine's production API (strategies, positions, P&L, halt).
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC server reflection and for the host's
 //!   list of known methods (metrics labels stay bounded).
 
@@ -56,6 +57,15 @@ pub mod audit {
     #[allow(missing_docs, unreachable_pub, clippy::all)]
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/tse.audit.v1.rs"));
+    }
+}
+
+/// The trading system engine's production API.
+pub mod trading {
+    /// Version 1 of `tse.trading`.
+    #[allow(missing_docs, unreachable_pub, clippy::all)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/tse.trading.v1.rs"));
     }
 }
 

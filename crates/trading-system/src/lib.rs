@@ -15,6 +15,7 @@
 //! - [`settings`]: `[instance.settings]` (strategies, funding, market data, seed), validated before
 //!   any port is bound.
 
+pub mod api;
 pub mod app;
 pub mod domain;
 pub mod infra;

@@ -9,7 +9,8 @@
 //! # Layout
 //! - [`domain`]: the pure core — markets, orders, positions, strategies, the desk, fault kinds.
 //! - [`app`]: the desk task, the price feed, one venue task per exchange, the API's handle.
-//! - `api`: HTTP and gRPC, the same semantics.
+//! - [`api`]: the production API — HTTP ([`api::http`], described in [`api::openapi`]) and gRPC
+//!   ([`api::grpc`]), the same semantics.
 //! - [`infra`]: storage ([`infra::repo`]), the Prometheus adapter ([`infra::metrics`]), the panels
 //!   in the generated monitoring ([`infra::dashboards`]).
 //! - [`settings`]: `[instance.settings]` (strategies, funding, market data, seed), validated before
@@ -95,6 +96,7 @@ fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
             },
         )
         .await?;
+        let (router, openapi) = (board.router(), board.openapi());
         let metrics: Arc<dyn Metrics> =
             Arc::new(PrometheusMetrics::register(ctx.metrics(), &settings.strategies)?);
         let instance = ctx.identity().instance().to_string();
@@ -183,8 +185,11 @@ fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
             })
             .await;
         });
-        let _ = handle;
-        Ok(ServiceParts::new())
+        let api = api::Api::new(handle, ctx.draining());
+        Ok(ServiceParts::new()
+            .with_http(api::http::router(api.clone()).merge(router))
+            .with_openapi(api::openapi::description().merge(openapi))
+            .with_grpc(api::grpc::server(api)))
     })
 }
 

@@ -1,119 +1,552 @@
-//! Placeholder until the chaos strategies are written (helper A replaces this file).
+//! The chaos strategies: misbehaving on purpose, started by the back door's faults of the same
+//! name (`crate::domain::faults`), each on one exchange. Their randomness comes from a generator
+//! seeded at construction, so the same seed and events give the same orders.
+//!
+//! | kind | params (defaults) |
+//! |---|---|
+//! | [`Runaway`] | `rate` (50 orders per simulated second), `burst` (200 per event), `size` (0.001), `spread_bps_min` (50), `spread_bps_max` (500) |
+//! | [`RiskIgnorant`] | `side` (`buy`), `size` (0.05), `every` (`"2s"`) |
+//! | [`VolatilityAmplifier`] | `threshold_bps` (5), `size` (0.05) |
+//! | [`CorrelationBreaker`] | two symbols; `size` (0.01 of the first), `every` (`"5s"`) |
+//! | [`SlowLeak`] | `size` (0.001), `every` (`"10s"`, ±20% at random) |
 
-use super::{Context, Strategy, StrategyConfig};
-use crate::domain::{market::Event, order::Intent};
+use std::{cmp::Ordering, collections::BTreeMap};
 
-/// Placeholder.
-pub struct Runaway;
+use rand_chacha::{
+    ChaCha8Rng,
+    rand_core::{Rng, SeedableRng},
+};
+use rust_decimal::{Decimal, prelude::ToPrimitive};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tse_market::{Side, Symbol};
+
+use super::{
+    Context, Strategy, StrategyConfig,
+    momentum::{check_basics, one_exchange},
+};
+use crate::domain::{
+    market::Event,
+    order::{Intent, OrderSpec, OrderType, TimeInForce},
+};
+
+/// Basis points in one.
+const BPS: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
+
+/// A market order for `quantity` rounded down to the lot of `symbol` at `exchange` (none when the
+/// exchange does not list it or the quantity rounds to zero).
+fn market(
+    ctx: &Context<'_>,
+    exchange: &str,
+    symbol: &Symbol,
+    side: Side,
+    quantity: Decimal,
+) -> Option<Intent> {
+    let quantity = ctx.market.instrument(exchange, symbol)?.floor_quantity(quantity);
+    (quantity > Decimal::ZERO).then(|| {
+        Intent::Place(OrderSpec {
+            exchange: exchange.to_owned(),
+            symbol: symbol.clone(),
+            side,
+            order_type: OrderType::Market,
+            quantity,
+        })
+    })
+}
+
+/// Longest `every` (a year): longer ones would only overflow the calendar.
+const MAX_EVERY: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
+/// Reads a positive simulated duration param.
+fn every(config: &StrategyConfig, default_seconds: u64) -> Result<time::Duration, String> {
+    let every = config
+        .params
+        .duration("every", std::time::Duration::from_secs(default_seconds))?;
+    if every.is_zero() || every > MAX_EVERY {
+        return Err(format!(
+            "param every: must be longer than zero and at most {}s",
+            MAX_EVERY.as_secs()
+        ));
+    }
+    time::Duration::try_from(every).map_err(|e| format!("param every: {e}"))
+}
+
+/// Returns whether an action planned at `next` is due at `now` (always, the first time).
+fn due(next: Option<OffsetDateTime>, now: OffsetDateTime) -> bool {
+    next.is_none_or(|n| now >= n)
+}
+
+/// Returns a uniform fraction in `[0, 1]`, exact in decimal.
+fn fraction(rng: &mut ChaCha8Rng) -> Decimal {
+    Decimal::from(rng.next_u32()) / Decimal::from(u32::MAX)
+}
+
+/// Reads a state saved by one of the strategies below.
+fn load<T: for<'de> Deserialize<'de>>(kind: &str, state: &serde_json::Value) -> Result<T, String> {
+    serde_json::from_value(state.clone()).map_err(|e| format!("{kind} state: {e}"))
+}
+
+/// Reads a generator position saved as text.
+fn word_pos(kind: &str, text: &str) -> Result<u128, String> {
+    text.parse()
+        .map_err(|_| format!("{kind} state: rng position '{text}' is not a whole number"))
+}
+
+/// Order spam: resting post-only orders far from the market, never cancelled.
+pub struct Runaway {
+    exchange: String,
+    rate: Decimal,
+    burst: u64,
+    size: Decimal,
+    spread_min: Decimal,
+    spread_max: Decimal,
+    rng: ChaCha8Rng,
+    last: Option<OffsetDateTime>,
+    /// Fraction of an order owed from earlier events.
+    carry: Decimal,
+}
+
+/// What [`Runaway::save`] keeps.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunawaySaved {
+    #[serde(with = "time::serde::rfc3339::option")]
+    last: Option<OffsetDateTime>,
+    carry: Decimal,
+    rng: String,
+}
 
 impl Runaway {
-    /// Placeholder.
+    /// Order spam on `config`'s one exchange and symbols, drawing with `seed`.
     ///
     /// # Errors
-    /// Always, until written.
-    pub fn new(_config: &StrategyConfig, _seed: u64) -> Result<Self, String> {
-        Err("not written yet".into())
+    /// Unknown or bad params, not exactly one exchange, no symbol.
+    pub fn new(config: &StrategyConfig, seed: u64) -> Result<Self, String> {
+        let p = &config.params;
+        p.only(&["rate", "burst", "size", "spread_bps_min", "spread_bps_max"])?;
+        let rate = p.positive("rate", Decimal::new(50, 0))?;
+        if rate > Decimal::new(100_000, 0) {
+            return Err(format!("param rate: {rate} is above 100000 orders per second"));
+        }
+        let burst = p.count("burst", 200, 1, 100_000)?;
+        let size = p.positive("size", Decimal::new(1, 3))?;
+        let spread_min = p.decimal_in(
+            "spread_bps_min",
+            Decimal::new(50, 0),
+            Decimal::ZERO,
+            Decimal::new(9_999, 0),
+        )?;
+        let spread_max = p.decimal_in(
+            "spread_bps_max",
+            Decimal::new(500, 0),
+            spread_min,
+            Decimal::new(9_999, 0),
+        )?;
+        check_basics(config)?;
+        Ok(Runaway {
+            exchange: one_exchange(config)?,
+            rate,
+            burst,
+            size,
+            spread_min,
+            spread_max,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            last: None,
+            carry: Decimal::ZERO,
+        })
+    }
+
+    /// One order at a random side and distance from the mark of a random symbol.
+    fn spam(&mut self, ctx: &Context<'_>, out: &mut Vec<Intent>) {
+        let symbols = &ctx.config.symbols;
+        let index = (self.rng.next_u64() % symbols.len().max(1) as u64) as usize;
+        let side = if self.rng.next_u32() & 1 == 0 {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let distance =
+            (self.spread_min + (self.spread_max - self.spread_min) * fraction(&mut self.rng)) / BPS;
+        let Some(symbol) = symbols.get(index) else {
+            return;
+        };
+        let (Some(instrument), Some(mark)) = (
+            ctx.market.instrument(&self.exchange, symbol),
+            ctx.market.mark(&self.exchange, symbol),
+        ) else {
+            return;
+        };
+        let price = match side {
+            Side::Buy => instrument.floor_price(mark * (Decimal::ONE - distance)),
+            Side::Sell => instrument.ceil_price(mark * (Decimal::ONE + distance)),
+        };
+        let quantity = instrument.floor_quantity(self.size);
+        if price > Decimal::ZERO && quantity > Decimal::ZERO {
+            out.push(Intent::Place(OrderSpec {
+                exchange: self.exchange.clone(),
+                symbol: symbol.clone(),
+                side,
+                order_type: OrderType::Limit {
+                    price,
+                    time_in_force: TimeInForce::Gtc,
+                    post_only: true,
+                },
+                quantity,
+            }));
+        }
     }
 }
 
 impl Strategy for Runaway {
-    fn on_event(&mut self, _event: &Event, _ctx: &Context<'_>, _out: &mut Vec<Intent>) {}
-    fn save(&self) -> serde_json::Value {
-        serde_json::Value::Null
+    fn on_event(&mut self, event: &Event, ctx: &Context<'_>, out: &mut Vec<Intent>) {
+        if !matches!(event, Event::Timer | Event::Price { .. }) {
+            return;
+        }
+        let Some(last) = self.last.filter(|l| *l <= ctx.now) else {
+            self.last = Some(ctx.now);
+            return;
+        };
+        self.last = Some(ctx.now);
+        let elapsed = Decimal::from_i128_with_scale((ctx.now - last).whole_nanoseconds(), 9);
+        let owed = self.rate * elapsed + self.carry;
+        let whole = owed.floor();
+        self.carry = owed - whole;
+        let count = whole.to_u64().unwrap_or(u64::MAX).min(self.burst);
+        for _ in 0..count {
+            self.spam(ctx, out);
+        }
     }
-    fn restore(&mut self, _state: &serde_json::Value) -> Result<(), String> {
+
+    fn save(&self) -> serde_json::Value {
+        serde_json::to_value(RunawaySaved {
+            last: self.last,
+            carry: self.carry,
+            rng: self.rng.get_word_pos().to_string(),
+        })
+        .unwrap_or_default()
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        let saved: RunawaySaved = load("runaway", state)?;
+        if saved.carry < Decimal::ZERO || saved.carry >= Decimal::ONE {
+            return Err(format!("runaway state: carry {} is not in [0, 1)", saved.carry));
+        }
+        self.rng.set_word_pos(word_pos("runaway", &saved.rng)?);
+        (self.last, self.carry) = (saved.last, saved.carry);
         Ok(())
     }
 }
 
-/// Placeholder.
-pub struct RiskIgnorant;
+/// Keeps buying (or selling) at market, whatever its position.
+pub struct RiskIgnorant {
+    exchange: String,
+    side: Side,
+    size: Decimal,
+    every: time::Duration,
+    next: Option<OffsetDateTime>,
+}
+
+/// What [`RiskIgnorant::save`], [`CorrelationBreaker::save`] and [`SlowLeak::save`] keep of
+/// their timing.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Timed {
+    #[serde(with = "time::serde::rfc3339::option")]
+    next: Option<OffsetDateTime>,
+}
 
 impl RiskIgnorant {
-    /// Placeholder.
+    /// A position that only grows, on `config`'s one exchange and symbols.
     ///
     /// # Errors
-    /// Always, until written.
-    pub fn new(_config: &StrategyConfig) -> Result<Self, String> {
-        Err("not written yet".into())
+    /// Unknown or bad params, not exactly one exchange, no symbol.
+    pub fn new(config: &StrategyConfig) -> Result<Self, String> {
+        let p = &config.params;
+        p.only(&["side", "size", "every"])?;
+        let side = match p.word("side", "buy", &["buy", "sell"])? {
+            "buy" => Side::Buy,
+            _ => Side::Sell,
+        };
+        let size = p.positive("size", Decimal::new(5, 2))?;
+        let every = every(config, 2)?;
+        check_basics(config)?;
+        Ok(RiskIgnorant {
+            exchange: one_exchange(config)?,
+            side,
+            size,
+            every,
+            next: None,
+        })
     }
 }
 
 impl Strategy for RiskIgnorant {
-    fn on_event(&mut self, _event: &Event, _ctx: &Context<'_>, _out: &mut Vec<Intent>) {}
-    fn save(&self) -> serde_json::Value {
-        serde_json::Value::Null
+    fn on_event(&mut self, event: &Event, ctx: &Context<'_>, out: &mut Vec<Intent>) {
+        if !matches!(event, Event::Timer | Event::Price { .. }) || !due(self.next, ctx.now) {
+            return;
+        }
+        self.next = Some(ctx.now + self.every);
+        for symbol in &ctx.config.symbols {
+            out.extend(market(ctx, &self.exchange, symbol, self.side, self.size));
+        }
     }
-    fn restore(&mut self, _state: &serde_json::Value) -> Result<(), String> {
+
+    fn save(&self) -> serde_json::Value {
+        serde_json::to_value(Timed { next: self.next }).unwrap_or_default()
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        self.next = load::<Timed>("risk_ignorant", state)?.next;
         Ok(())
     }
 }
 
-/// Placeholder.
-pub struct VolatilityAmplifier;
+/// Chases every move with a market order in its direction.
+pub struct VolatilityAmplifier {
+    exchange: String,
+    threshold: Decimal,
+    size: Decimal,
+    last: BTreeMap<Symbol, Decimal>,
+}
+
+/// What [`VolatilityAmplifier::save`] keeps.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Observed {
+    last: BTreeMap<Symbol, Decimal>,
+}
 
 impl VolatilityAmplifier {
-    /// Placeholder.
+    /// A move chaser on `config`'s one exchange and symbols.
     ///
     /// # Errors
-    /// Always, until written.
-    pub fn new(_config: &StrategyConfig) -> Result<Self, String> {
-        Err("not written yet".into())
+    /// Unknown or bad params, not exactly one exchange, no symbol.
+    pub fn new(config: &StrategyConfig) -> Result<Self, String> {
+        let p = &config.params;
+        p.only(&["threshold_bps", "size"])?;
+        let threshold = p.decimal_in("threshold_bps", Decimal::new(5, 0), Decimal::ZERO, BPS)?;
+        let size = p.positive("size", Decimal::new(5, 2))?;
+        check_basics(config)?;
+        Ok(VolatilityAmplifier {
+            exchange: one_exchange(config)?,
+            threshold: threshold / BPS,
+            size,
+            last: BTreeMap::new(),
+        })
     }
 }
 
 impl Strategy for VolatilityAmplifier {
-    fn on_event(&mut self, _event: &Event, _ctx: &Context<'_>, _out: &mut Vec<Intent>) {}
-    fn save(&self) -> serde_json::Value {
-        serde_json::Value::Null
+    fn on_event(&mut self, event: &Event, ctx: &Context<'_>, out: &mut Vec<Intent>) {
+        let Event::Price { symbol, price } = event else {
+            return;
+        };
+        if !ctx.config.symbols.contains(symbol) {
+            return;
+        }
+        let Some(before) = self.last.insert(symbol.clone(), *price) else {
+            return;
+        };
+        let moved = *price - before;
+        if before > Decimal::ZERO && moved.abs() > before * self.threshold {
+            let side = if moved > Decimal::ZERO {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
+            out.extend(market(ctx, &self.exchange, symbol, side, self.size));
+        }
     }
-    fn restore(&mut self, _state: &serde_json::Value) -> Result<(), String> {
+
+    fn save(&self) -> serde_json::Value {
+        serde_json::to_value(Observed {
+            last: self.last.clone(),
+        })
+        .unwrap_or_default()
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        self.last = load::<Observed>("volatility_amplifier", state)?.last;
         Ok(())
     }
 }
 
-/// Placeholder.
-pub struct CorrelationBreaker;
+/// Trades two symbols against their usual relationship: when both rose, buys the first and sells
+/// the second; when both fell, the opposite — so it is short what the market lifts together.
+pub struct CorrelationBreaker {
+    exchange: String,
+    symbols: [Symbol; 2],
+    size: Decimal,
+    every: time::Duration,
+    next: Option<OffsetDateTime>,
+    /// Both prices at the last look.
+    seen: Option<[Decimal; 2]>,
+}
+
+/// What [`CorrelationBreaker::save`] keeps.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BreakerSaved {
+    #[serde(with = "time::serde::rfc3339::option")]
+    next: Option<OffsetDateTime>,
+    seen: Option<[Decimal; 2]>,
+}
 
 impl CorrelationBreaker {
-    /// Placeholder.
+    /// A correlation breaker on `config`'s one exchange and its two symbols.
     ///
     /// # Errors
-    /// Always, until written.
-    pub fn new(_config: &StrategyConfig) -> Result<Self, String> {
-        Err("not written yet".into())
+    /// Unknown or bad params, not exactly one exchange, not exactly two symbols.
+    pub fn new(config: &StrategyConfig) -> Result<Self, String> {
+        let p = &config.params;
+        p.only(&["size", "every"])?;
+        let size = p.positive("size", Decimal::new(1, 2))?;
+        let every = every(config, 5)?;
+        check_basics(config)?;
+        let symbols = match config.symbols.as_slice() {
+            [a, b] if a != b => [a.clone(), b.clone()],
+            other => {
+                return Err(format!(
+                    "correlation_breaker trades exactly two different symbols, got {}",
+                    other.len()
+                ));
+            }
+        };
+        Ok(CorrelationBreaker {
+            exchange: one_exchange(config)?,
+            symbols,
+            size,
+            every,
+            next: None,
+            seen: None,
+        })
     }
 }
 
 impl Strategy for CorrelationBreaker {
-    fn on_event(&mut self, _event: &Event, _ctx: &Context<'_>, _out: &mut Vec<Intent>) {}
-    fn save(&self) -> serde_json::Value {
-        serde_json::Value::Null
+    fn on_event(&mut self, event: &Event, ctx: &Context<'_>, out: &mut Vec<Intent>) {
+        if !matches!(event, Event::Timer | Event::Price { .. }) || !due(self.next, ctx.now) {
+            return;
+        }
+        let [a, b] = &self.symbols;
+        let (Some(pa), Some(pb)) = (
+            ctx.market.mark(&self.exchange, a),
+            ctx.market.mark(&self.exchange, b),
+        ) else {
+            return;
+        };
+        self.next = Some(ctx.now + self.every);
+        let Some([before_a, before_b]) = self.seen.replace([pa, pb]) else {
+            return;
+        };
+        let first = match (pa.cmp(&before_a), pb.cmp(&before_b)) {
+            (Ordering::Greater, Ordering::Greater) => Side::Buy,
+            (Ordering::Less, Ordering::Less) => Side::Sell,
+            _ => return,
+        };
+        if pb <= Decimal::ZERO {
+            return;
+        }
+        // The second leg is worth the first's notional at the reference prices.
+        out.extend(market(ctx, &self.exchange, a, first, self.size));
+        out.extend(market(
+            ctx,
+            &self.exchange,
+            b,
+            first.opposite(),
+            self.size * pa / pb,
+        ));
     }
-    fn restore(&mut self, _state: &serde_json::Value) -> Result<(), String> {
+
+    fn save(&self) -> serde_json::Value {
+        serde_json::to_value(BreakerSaved {
+            next: self.next,
+            seen: self.seen,
+        })
+        .unwrap_or_default()
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        let saved: BreakerSaved = load("correlation_breaker", state)?;
+        (self.next, self.seen) = (saved.next, saved.seen);
         Ok(())
     }
 }
 
-/// Placeholder.
-pub struct SlowLeak;
+/// Small market orders, buy then sell, that pay the spread and fees each time.
+pub struct SlowLeak {
+    exchange: String,
+    size: Decimal,
+    every: time::Duration,
+    rng: ChaCha8Rng,
+    next: Option<OffsetDateTime>,
+    side: Side,
+}
+
+/// What [`SlowLeak::save`] keeps.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeakSaved {
+    #[serde(with = "time::serde::rfc3339::option")]
+    next: Option<OffsetDateTime>,
+    side: Side,
+    rng: String,
+}
 
 impl SlowLeak {
-    /// Placeholder.
+    /// A slow leak on `config`'s one exchange and symbols, its intervals drawn with `seed`.
     ///
     /// # Errors
-    /// Always, until written.
-    pub fn new(_config: &StrategyConfig, _seed: u64) -> Result<Self, String> {
-        Err("not written yet".into())
+    /// Unknown or bad params, not exactly one exchange, no symbol.
+    pub fn new(config: &StrategyConfig, seed: u64) -> Result<Self, String> {
+        let p = &config.params;
+        p.only(&["size", "every"])?;
+        let size = p.positive("size", Decimal::new(1, 3))?;
+        let every = every(config, 10)?;
+        check_basics(config)?;
+        Ok(SlowLeak {
+            exchange: one_exchange(config)?,
+            size,
+            every,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            next: None,
+            side: Side::Buy,
+        })
     }
 }
 
 impl Strategy for SlowLeak {
-    fn on_event(&mut self, _event: &Event, _ctx: &Context<'_>, _out: &mut Vec<Intent>) {}
-    fn save(&self) -> serde_json::Value {
-        serde_json::Value::Null
+    fn on_event(&mut self, event: &Event, ctx: &Context<'_>, out: &mut Vec<Intent>) {
+        if !matches!(event, Event::Timer | Event::Price { .. }) || !due(self.next, ctx.now) {
+            return;
+        }
+        for symbol in &ctx.config.symbols {
+            out.extend(market(ctx, &self.exchange, symbol, self.side, self.size));
+        }
+        self.side = self.side.opposite();
+        // 80% to 120% of `every`.
+        let factor = Decimal::new(8, 1) + Decimal::new(4, 1) * fraction(&mut self.rng);
+        let nanos = (Decimal::from_i128_with_scale(self.every.whole_nanoseconds(), 0) * factor)
+            .floor()
+            .to_i128()
+            .unwrap_or(i128::MAX);
+        let pause = time::Duration::nanoseconds_i128(nanos.max(1));
+        self.next = Some(ctx.now + pause);
     }
-    fn restore(&mut self, _state: &serde_json::Value) -> Result<(), String> {
+
+    fn save(&self) -> serde_json::Value {
+        serde_json::to_value(LeakSaved {
+            next: self.next,
+            side: self.side,
+            rng: self.rng.get_word_pos().to_string(),
+        })
+        .unwrap_or_default()
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        let saved: LeakSaved = load("slow_leak", state)?;
+        self.rng.set_word_pos(word_pos("slow_leak", &saved.rng)?);
+        (self.next, self.side) = (saved.next, saved.side);
         Ok(())
     }
 }

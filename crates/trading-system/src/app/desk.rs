@@ -93,6 +93,11 @@ pub enum Input {
         /// The last trade id scanned.
         upto: u64,
     },
+    /// The venue lost `exchange`: what it had sent without an answer may or may not be there.
+    Down {
+        /// The exchange.
+        exchange: String,
+    },
     /// The account's open orders at `exchange` now.
     OpenOrders {
         /// The exchange.
@@ -235,6 +240,19 @@ impl Task {
                 self.marks.insert(exchange, upto);
             }
             Input::OpenOrders { exchange, open } => self.reconcile(&exchange, &open, false),
+            Input::Down { exchange } => {
+                // Orders sent without an answer count as refused; one that did reach the exchange is
+                // adopted again when the venue is back (its fills are counted either way).
+                let unanswered: Vec<ClientOrderId> = self
+                    .desk
+                    .open_orders()
+                    .filter(|o| o.spec.exchange == exchange && o.order_id.is_none())
+                    .map(|o| o.client_order_id.clone())
+                    .collect();
+                for id in unanswered {
+                    self.desk.refused(&id, VENUE_UNAVAILABLE);
+                }
+            }
         }
     }
 

@@ -550,3 +550,233 @@ impl Strategy for SlowLeak {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::strategy::{
+        StrategyKind,
+        momentum::tests::{World, at, btc, config, d, eth, market_order, price},
+    };
+
+    fn chaos(kind: StrategyKind, symbols: &[Symbol], params: serde_json::Value) -> StrategyConfig {
+        let mut c = config(kind, &["x"], symbols, params);
+        (c.max_position, c.max_order_size) = (d("1000000"), d("1000000"));
+        c
+    }
+
+    fn millis(ms: i64) -> OffsetDateTime {
+        at(0) + time::Duration::milliseconds(ms)
+    }
+
+    #[test]
+    fn params_are_validated_in_one_line() {
+        let c = |kind, params| chaos(kind, &[btc()], params);
+        let err = |r: Result<(), String>| r.unwrap_err();
+        assert!(
+            err(Runaway::new(&c(StrategyKind::Runaway, json!({"rate": 0})), 1).map(drop))
+                .contains("positive")
+        );
+        assert!(
+            err(Runaway::new(
+                &c(
+                    StrategyKind::Runaway,
+                    json!({"spread_bps_min": 100, "spread_bps_max": 50})
+                ),
+                1
+            )
+            .map(drop))
+            .contains("between")
+        );
+        assert!(
+            err(RiskIgnorant::new(&c(StrategyKind::RiskIgnorant, json!({"side": "up"}))).map(drop))
+                .contains("buy, sell")
+        );
+        assert!(
+            err(RiskIgnorant::new(&c(StrategyKind::RiskIgnorant, json!({"every": "0s"}))).map(drop))
+                .contains("longer than zero")
+        );
+        assert!(
+            err(
+                VolatilityAmplifier::new(&c(StrategyKind::VolatilityAmplifier, json!({"rate": 1}))).map(drop)
+            )
+            .contains("unknown param 'rate'")
+        );
+        assert!(
+            err(CorrelationBreaker::new(&c(StrategyKind::CorrelationBreaker, json!({}))).map(drop))
+                .contains("exactly two different symbols")
+        );
+        assert!(
+            err(SlowLeak::new(&c(StrategyKind::SlowLeak, json!({"every": "soon"})), 1).map(drop))
+                .contains("every")
+        );
+        let mut two = c(StrategyKind::SlowLeak, json!({}));
+        two.exchanges.push("y".into());
+        assert!(err(SlowLeak::new(&two, 1).map(drop)).contains("exactly one exchange"));
+    }
+
+    #[test]
+    fn runaway_places_rate_orders_per_simulated_second_far_from_the_price() {
+        let c = chaos(StrategyKind::Runaway, &[btc()], json!({"rate": 10, "burst": 25}));
+        let mut r = Runaway::new(&c, 7).unwrap();
+        let mut w = World::new(&["x"]);
+        assert!(w.feed(&mut r, &c, at(0), &price(&btc(), "1000")).is_empty());
+        // 0.25 s at 10/s: 2.5 orders → 2 now, the half carried.
+        assert_eq!(w.feed(&mut r, &c, millis(250), &Event::Timer).len(), 2);
+        assert_eq!(w.feed(&mut r, &c, millis(300), &Event::Timer).len(), 1);
+        // 10 s owe 100: capped at the burst.
+        let out = w.feed(&mut r, &c, millis(10_300), &Event::Timer);
+        assert_eq!(out.len(), 25);
+        for intent in &out {
+            let Intent::Place(spec) = intent else {
+                panic!("{intent:?}")
+            };
+            let price = spec.price().unwrap();
+            let distance = (price - d("1000")).abs();
+            assert!(distance >= d("5") && distance <= d("50.01"), "{price}");
+            assert_eq!(spec.side == Side::Buy, price < d("1000"));
+            assert!(matches!(
+                spec.order_type,
+                OrderType::Limit {
+                    time_in_force: TimeInForce::Gtc,
+                    post_only: true,
+                    ..
+                }
+            ));
+            assert_eq!(spec.quantity, d("0.001"));
+        }
+        // Same seed, same events: same orders; after save and restore, the same continuation.
+        let mut twin = Runaway::new(&c, 7).unwrap();
+        let mut v = World::new(&["x"]);
+        v.feed(&mut twin, &c, at(0), &price(&btc(), "1000"));
+        v.feed(&mut twin, &c, millis(250), &Event::Timer);
+        v.feed(&mut twin, &c, millis(300), &Event::Timer);
+        assert_eq!(v.feed(&mut twin, &c, millis(10_300), &Event::Timer), out);
+        let mut back = Runaway::new(&c, 7).unwrap();
+        back.restore(&twin.save()).unwrap();
+        assert_eq!(
+            v.feed(&mut back, &c, millis(11_000), &Event::Timer),
+            w.feed(&mut r, &c, millis(11_000), &Event::Timer)
+        );
+        assert!(
+            back.restore(&json!({"last": null, "carry": "2", "rng": "0"}))
+                .unwrap_err()
+                .contains("carry")
+        );
+        assert!(
+            back.restore(&json!({"last": null, "carry": "0", "rng": "x"}))
+                .unwrap_err()
+                .contains("rng")
+        );
+    }
+
+    #[test]
+    fn risk_ignorant_buys_every_interval_whatever_its_position() {
+        let c = chaos(
+            StrategyKind::RiskIgnorant,
+            &[btc()],
+            json!({"every": "2s", "size": "0.05"}),
+        );
+        let mut r = RiskIgnorant::new(&c).unwrap();
+        let mut w = World::new(&["x"]);
+        w.hold(&btc(), d("999999"));
+        let out = w.feed(&mut r, &c, at(0), &Event::Timer);
+        assert_eq!(
+            out.iter().map(market_order).collect::<Vec<_>>(),
+            [(Side::Buy, d("0.05"))]
+        );
+        assert!(w.feed(&mut r, &c, at(1), &Event::Timer).is_empty());
+        assert_eq!(w.feed(&mut r, &c, at(2), &Event::Timer).len(), 1);
+        let mut back = RiskIgnorant::new(&c).unwrap();
+        back.restore(&r.save()).unwrap();
+        assert!(w.feed(&mut back, &c, at(3), &Event::Timer).is_empty());
+        assert!(back.restore(&json!({"next": "tomorrow"})).is_err());
+    }
+
+    #[test]
+    fn volatility_amplifier_chases_moves_beyond_the_threshold() {
+        let c = chaos(
+            StrategyKind::VolatilityAmplifier,
+            &[btc()],
+            json!({"threshold_bps": 5}),
+        );
+        let mut v = VolatilityAmplifier::new(&c).unwrap();
+        let mut w = World::new(&["x"]);
+        assert!(w.feed(&mut v, &c, at(0), &price(&btc(), "1000")).is_empty());
+        assert!(w.feed(&mut v, &c, at(1), &price(&btc(), "1000.4")).is_empty());
+        let up = w.feed(&mut v, &c, at(2), &price(&btc(), "1001"));
+        assert_eq!(
+            up.iter().map(market_order).collect::<Vec<_>>(),
+            [(Side::Buy, d("0.05"))]
+        );
+        let down = w.feed(&mut v, &c, at(3), &price(&btc(), "990"));
+        assert_eq!(
+            down.iter().map(market_order).collect::<Vec<_>>(),
+            [(Side::Sell, d("0.05"))]
+        );
+        let mut back = VolatilityAmplifier::new(&c).unwrap();
+        back.restore(&v.save()).unwrap();
+        assert_eq!(back.last, v.last);
+        assert!(back.restore(&json!({"last": {"BTC-USD": "x"}})).is_err());
+    }
+
+    #[test]
+    fn correlation_breaker_trades_against_a_joint_move_at_equal_notional() {
+        let c = chaos(
+            StrategyKind::CorrelationBreaker,
+            &[btc(), eth()],
+            json!({"every": "5s", "size": "0.01"}),
+        );
+        let mut b = CorrelationBreaker::new(&c).unwrap();
+        let mut w = World::new(&["x"]);
+        w.feed(&mut b, &c, at(0), &price(&btc(), "100000"));
+        assert!(w.feed(&mut b, &c, at(0), &price(&eth(), "4000")).is_empty());
+        w.feed(&mut b, &c, at(1), &price(&btc(), "101000"));
+        w.feed(&mut b, &c, at(2), &price(&eth(), "4100"));
+        let out = w.feed(&mut b, &c, at(5), &Event::Timer);
+        // 0.01 BTC at 101000 is 1010 USD: 0.246341... ETH at 4100, 0.246 at the lot.
+        assert_eq!(
+            out.iter().map(market_order).collect::<Vec<_>>(),
+            [(Side::Buy, d("0.01")), (Side::Sell, d("0.246"))]
+        );
+        // Apart: nothing.
+        w.feed(&mut b, &c, at(6), &price(&btc(), "100000"));
+        assert!(w.feed(&mut b, &c, at(10), &Event::Timer).is_empty());
+        let mut back = CorrelationBreaker::new(&c).unwrap();
+        back.restore(&b.save()).unwrap();
+        assert_eq!((back.next, back.seen), (b.next, b.seen));
+        assert!(back.restore(&json!({"next": null, "seen": ["1"]})).is_err());
+    }
+
+    #[test]
+    fn slow_leak_alternates_buys_and_sells_at_jittered_intervals() {
+        let c = chaos(StrategyKind::SlowLeak, &[btc()], json!({"every": "10s"}));
+        let mut s = SlowLeak::new(&c, 3).unwrap();
+        let mut w = World::new(&["x"]);
+        let mut sides = Vec::new();
+        let mut times = Vec::new();
+        for second in 0..100 {
+            for intent in w.feed(&mut s, &c, at(second), &Event::Timer) {
+                sides.push(market_order(&intent));
+                times.push(second);
+            }
+        }
+        assert!(sides.len() >= 8 && sides.len() <= 13, "{times:?}");
+        for (i, (side, quantity)) in sides.iter().enumerate() {
+            assert_eq!(*side, if i % 2 == 0 { Side::Buy } else { Side::Sell });
+            assert_eq!(*quantity, d("0.001"));
+        }
+        for gap in times.windows(2).map(|t| t[1] - t[0]) {
+            assert!((8..=13).contains(&gap), "{times:?}");
+        }
+        let mut back = SlowLeak::new(&c, 3).unwrap();
+        back.restore(&s.save()).unwrap();
+        assert_eq!(back.save(), s.save());
+        assert!(
+            back.restore(&json!({"next": null, "side": "UP", "rng": "0"}))
+                .is_err()
+        );
+    }
+}

@@ -124,7 +124,7 @@ fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
         let feed = feed::FeedParts {
             market_data: settings.market_data.clone(),
             peers: peers.clone(),
-            clock: clock.clone(),
+            clock,
             desk: inputs_tx.clone(),
             health: health.clone(),
             stop: stop.clone(),
@@ -162,7 +162,7 @@ fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
                     symbols: Vec::new(),
                     peers: peers.clone(),
                     storage: storage.clone(),
-                    clock: clock.clone(),
+                    clock,
                     desk: inputs_tx.clone(),
                     commands,
                     metrics: metrics.clone(),

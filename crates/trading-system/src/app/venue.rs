@@ -212,10 +212,7 @@ impl Venue {
             client.forget();
             format!("{name}: {}", e.message())
         };
-        let account = self.account(&client).await.map_err(|e| {
-            client.forget();
-            e
-        })?;
+        let account = self.account(&client).await.inspect_err(|_| client.forget())?;
         let listed = client
             .list_symbols(pb::ListSymbolsRequest {})
             .await

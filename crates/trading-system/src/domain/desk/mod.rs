@@ -480,6 +480,16 @@ impl Desk {
                 };
                 let grows = quantity > order.spec.quantity;
                 if slot.config.kind.respects_limits() && grows && quantity > slot.config.max_order_size {
+                    let reason = "max_order_size";
+                    *slot.rejected.entry(reason.to_owned()).or_insert(0) += 1;
+                    self.changes.strategies.insert(name.clone());
+                    self.changes.events.push(DeskEvent::Rejected {
+                        strategy: name,
+                        exchange: order.spec.exchange.clone(),
+                        client_order_id: Some(client_order_id),
+                        reason: reason.to_owned(),
+                        cause: slot.cause(),
+                    });
                     return;
                 }
                 actions.push(Action::Amend {

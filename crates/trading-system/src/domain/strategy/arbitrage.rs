@@ -25,7 +25,7 @@ use tse_market::{Side, Symbol};
 
 use super::{
     Context, Strategy, StrategyConfig,
-    momentum::{busy, check_basics},
+    common::{busy, check_basics},
 };
 use crate::domain::{
     market::{Event, Instrument},
@@ -211,7 +211,7 @@ mod tests {
         market::{BookTop, Top},
         strategy::{
             StrategyKind,
-            momentum::tests::{World, at, btc, config, d},
+            fixtures::{World, at, btc, config, d},
         },
     };
 
@@ -325,9 +325,9 @@ mod tests {
 
     #[test]
     fn quantities_fit_both_lots() {
-        let mut coarse = crate::domain::strategy::momentum::tests::instrument(btc());
+        let mut coarse = crate::domain::strategy::fixtures::instrument(btc());
         coarse.lot = d("0.004");
-        let fine = crate::domain::strategy::momentum::tests::instrument(btc());
+        let fine = crate::domain::strategy::fixtures::instrument(btc());
         assert_eq!(floor_to_both(d("0.0155"), &coarse, &fine), d("0.012"));
         let mut odd = fine.clone();
         odd.lot = d("0.003");

@@ -23,7 +23,7 @@ use tse_market::{Side, Symbol};
 
 use super::{
     Context, Strategy, StrategyConfig,
-    momentum::{check_basics, one_exchange},
+    common::{check_basics, one_exchange},
 };
 use crate::domain::{
     market::Event,
@@ -558,7 +558,7 @@ mod tests {
     use super::*;
     use crate::domain::strategy::{
         StrategyKind,
-        momentum::tests::{World, at, btc, config, d, eth, market_order, price},
+        fixtures::{World, at, btc, config, d, eth, market_order, price},
     };
 
     fn chaos(kind: StrategyKind, symbols: &[Symbol], params: serde_json::Value) -> StrategyConfig {

@@ -25,7 +25,7 @@ use tse_market::{ClientOrderId, Side, Symbol};
 
 use super::{
     Context, Strategy, StrategyConfig,
-    momentum::{check_basics, one_exchange},
+    common::{check_basics, one_exchange},
 };
 use crate::domain::{
     market::{Event, Instrument},
@@ -305,7 +305,7 @@ mod tests {
         market::{BookTop, Top},
         strategy::{
             StrategyKind,
-            momentum::tests::{World, at, btc, config, d, price},
+            fixtures::{World, at, btc, config, d, price},
         },
     };
 

@@ -18,7 +18,7 @@ use tse_market::Symbol;
 
 use super::{
     Context, Strategy, StrategyConfig,
-    momentum::{Window, check_basics, one_exchange, steer},
+    common::{Window, check_basics, one_exchange, steer},
 };
 use crate::domain::{market::Event, order::Intent};
 
@@ -163,7 +163,7 @@ mod tests {
     use super::*;
     use crate::domain::strategy::{
         StrategyKind,
-        momentum::tests::{World, at, btc, config, d, market_order, price},
+        fixtures::{World, at, btc, config, d, market_order, price},
     };
 
     fn reversion(params: serde_json::Value) -> (MeanReversion, StrategyConfig) {

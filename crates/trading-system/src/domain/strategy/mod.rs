@@ -34,6 +34,9 @@ use super::{
 
 pub mod arbitrage;
 pub mod chaos;
+mod common;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod market_making;
 pub mod mean_reversion;
 pub mod momentum;

@@ -8,144 +8,18 @@
 //!
 //! Params: `fast` (default 10 prices), `slow` (default 30), `size` (default 0.01 base).
 //!
-//! [`Window`] and [`steer`] are shared with `mean_reversion`, which trades toward a target the
-//! same way.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use tse_market::{Side, Symbol};
+use tse_market::Symbol;
 
-use super::{Context, Strategy, StrategyConfig};
-use crate::domain::{
-    market::Event,
-    order::{Intent, OrderSpec, OrderType},
+use super::{
+    Context, Strategy, StrategyConfig,
+    common::{Window, check_basics, one_exchange, steer},
 };
-
-/// The last `capacity` prices of a symbol, with their running sum.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(super) struct Window {
-    prices: VecDeque<Decimal>,
-    sum: Decimal,
-    /// Sum of the last `fast` prices (momentum's fast average; unused elsewhere).
-    fast_sum: Decimal,
-}
-
-impl Window {
-    /// Adds `price`, dropping the oldest beyond `capacity`; `fast` prices are kept in `fast_sum`.
-    pub(super) fn push(&mut self, price: Decimal, capacity: usize, fast: usize) {
-        self.prices.push_back(price);
-        self.sum += price;
-        self.fast_sum += price;
-        let len = self.prices.len();
-        if len > fast {
-            self.fast_sum -= self.prices[len - 1 - fast];
-        }
-        if len > capacity
-            && let Some(old) = self.prices.pop_front()
-        {
-            self.sum -= old;
-        }
-    }
-
-    /// Returns the number of prices held.
-    pub(super) fn len(&self) -> usize {
-        self.prices.len()
-    }
-
-    /// Returns the mean of the prices held (`None` when empty).
-    pub(super) fn mean(&self) -> Option<Decimal> {
-        (!self.prices.is_empty()).then(|| self.sum / Decimal::from(self.prices.len()))
-    }
-
-    /// Returns the prices held, oldest first.
-    pub(super) fn prices(&self) -> impl Iterator<Item = &Decimal> {
-        self.prices.iter()
-    }
-
-    /// A window holding `prices` (oldest first), as [`Window::push`] would have left it.
-    pub(super) fn from_prices(prices: &[Decimal], capacity: usize, fast: usize) -> Self {
-        let mut window = Window::default();
-        for price in prices {
-            window.push(*price, capacity, fast);
-        }
-        window
-    }
-}
-
-/// Returns whether the strategy has an order for `symbol` still open (sent and not done).
-pub(super) fn busy(ctx: &Context<'_>, symbol: &Symbol) -> bool {
-    ctx.orders.values().any(|o| &o.spec.symbol == symbol)
-}
-
-/// Moves the position in `symbol` toward `target` with one market order at `exchange`, unless an
-/// order for the symbol is still open. The target is clipped to `max_position`, the order to
-/// `max_order_size` and rounded down to the lot; nothing is sent when it rounds to zero.
-pub(super) fn steer(
-    ctx: &Context<'_>,
-    exchange: &str,
-    symbol: &Symbol,
-    target: Decimal,
-    out: &mut Vec<Intent>,
-) {
-    if busy(ctx, symbol) {
-        return;
-    }
-    let Some(instrument) = ctx.market.instrument(exchange, symbol) else {
-        return;
-    };
-    let limit = ctx.config.max_position;
-    let target = target.clamp(-limit, limit);
-    let difference = target - ctx.position(symbol);
-    let side = if difference > Decimal::ZERO {
-        Side::Buy
-    } else {
-        Side::Sell
-    };
-    let quantity = instrument.floor_quantity(difference.abs().min(ctx.config.max_order_size));
-    if quantity > Decimal::ZERO {
-        out.push(Intent::Place(OrderSpec {
-            exchange: exchange.to_owned(),
-            symbol: symbol.clone(),
-            side,
-            order_type: OrderType::Market,
-            quantity,
-        }));
-    }
-}
-
-/// Returns the only exchange of `config`.
-///
-/// # Errors
-/// When it names none or several.
-pub(super) fn one_exchange(config: &StrategyConfig) -> Result<String, String> {
-    match config.exchanges.as_slice() {
-        [one] => Ok(one.clone()),
-        other => Err(format!(
-            "{} trades on exactly one exchange, got {}",
-            config.kind,
-            other.len()
-        )),
-    }
-}
-
-/// Checks that `config` names at least one symbol and positive limits.
-///
-/// # Errors
-/// What is missing, one line.
-pub(super) fn check_basics(config: &StrategyConfig) -> Result<(), String> {
-    if config.symbols.is_empty() {
-        return Err(format!("{} needs at least one symbol", config.kind));
-    }
-    if config.max_position <= Decimal::ZERO || config.max_order_size <= Decimal::ZERO {
-        return Err(format!(
-            "max_position and max_order_size must be positive, got {} and {}",
-            config.max_position, config.max_order_size
-        ));
-    }
-    Ok(())
-}
+use crate::domain::{market::Event, order::Intent};
 
 /// Moving-average crossover.
 pub struct Momentum {
@@ -196,7 +70,7 @@ impl Momentum {
         if window.len() < self.slow {
             return None;
         }
-        let fast = window.fast_sum / Decimal::from(self.fast);
+        let fast = window.fast_sum() / Decimal::from(self.fast);
         Some((fast, window.mean()?))
     }
 }
@@ -267,162 +141,15 @@ impl Strategy for Momentum {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    //! Also the fixtures the other strategies' tests share.
-
-    use std::collections::BTreeMap;
-
-    use rust_decimal::Decimal;
+mod tests {
     use serde_json::json;
-    use time::OffsetDateTime;
-    use tse_market::{ClientOrderId, Side, Symbol};
+    use tse_market::Side;
 
     use super::*;
-    use crate::domain::{
-        market::{Instrument, Market},
-        order::{OrderStatus, TrackedOrder},
-        position::Position,
-        strategy::{Params, StrategyKind},
+    use crate::domain::strategy::{
+        StrategyKind,
+        fixtures::{World, at, btc, config, d, market_order, price},
     };
-
-    pub(crate) fn d(text: &str) -> Decimal {
-        text.parse().unwrap()
-    }
-
-    pub(crate) fn btc() -> Symbol {
-        Symbol::parse("BTC-USD").unwrap()
-    }
-
-    pub(crate) fn eth() -> Symbol {
-        Symbol::parse("ETH-USD").unwrap()
-    }
-
-    pub(crate) fn at(seconds: i64) -> OffsetDateTime {
-        OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(seconds)
-    }
-
-    /// A configuration of `kind` on `exchanges` and `symbols` with `params`.
-    pub(crate) fn config(
-        kind: StrategyKind,
-        exchanges: &[&str],
-        symbols: &[Symbol],
-        params: serde_json::Value,
-    ) -> StrategyConfig {
-        StrategyConfig {
-            name: kind.name().replace('_', ""),
-            kind,
-            exchanges: exchanges.iter().map(|e| (*e).to_owned()).collect(),
-            symbols: symbols.to_vec(),
-            params: Params::from_json(&params).unwrap(),
-            max_position: d("0.05"),
-            max_order_size: d("0.02"),
-            enabled: true,
-        }
-    }
-
-    /// An instrument with a 0.01 tick, a 0.001 lot, 0.0002 maker and 0.0005 taker fees.
-    pub(crate) fn instrument(symbol: Symbol) -> Instrument {
-        Instrument {
-            symbol,
-            tick: d("0.01"),
-            lot: d("0.001"),
-            maker_fee: d("0.0002"),
-            taker_fee: d("0.0005"),
-        }
-    }
-
-    /// What a strategy sees: markets, positions and open orders, changed by hand between events.
-    #[derive(Default)]
-    pub(crate) struct World {
-        pub(crate) market: Market,
-        pub(crate) positions: BTreeMap<Symbol, Position>,
-        pub(crate) orders: BTreeMap<ClientOrderId, TrackedOrder>,
-        next: u64,
-    }
-
-    impl World {
-        /// A world where `exchanges` list BTC-USD and ETH-USD.
-        pub(crate) fn new(exchanges: &[&str]) -> Self {
-            let mut world = World::default();
-            for exchange in exchanges {
-                world.market.list(exchange, instrument(btc()));
-                world.market.list(exchange, instrument(eth()));
-            }
-            world
-        }
-
-        /// Applies `event` to the markets, lets `strategy` react at `now`, and returns its intents.
-        pub(crate) fn feed(
-            &mut self,
-            strategy: &mut dyn Strategy,
-            config: &StrategyConfig,
-            now: OffsetDateTime,
-            event: &Event,
-        ) -> Vec<Intent> {
-            self.market.apply(event);
-            let ctx = Context {
-                now,
-                config,
-                market: &self.market,
-                positions: &self.positions,
-                orders: &self.orders,
-            };
-            let mut out = Vec::new();
-            strategy.on_event(event, &ctx, &mut out);
-            out
-        }
-
-        /// Tracks the placed order of `intent` as the desk would (acknowledged when `acked`).
-        pub(crate) fn track(&mut self, intent: &Intent, acked: bool) -> ClientOrderId {
-            let Intent::Place(spec) = intent else {
-                panic!("not a placement: {intent:?}");
-            };
-            self.next += 1;
-            let id = ClientOrderId::parse(&format!("s-{}", self.next)).unwrap();
-            self.orders.insert(
-                id.clone(),
-                TrackedOrder {
-                    client_order_id: id.clone(),
-                    strategy: "s".into(),
-                    order_id: acked.then_some(self.next),
-                    spec: spec.clone(),
-                    filled: Decimal::ZERO,
-                    status: if acked {
-                        OrderStatus::New
-                    } else {
-                        OrderStatus::Pending
-                    },
-                    created_at: at(0),
-                },
-            );
-            id
-        }
-
-        /// Sets the position in `symbol`.
-        pub(crate) fn hold(&mut self, symbol: &Symbol, quantity: Decimal) {
-            self.positions.entry(symbol.clone()).or_default().quantity = quantity;
-        }
-    }
-
-    pub(crate) fn price(symbol: &Symbol, price: &str) -> Event {
-        Event::Price {
-            symbol: symbol.clone(),
-            price: d(price),
-        }
-    }
-
-    /// The side and quantity of a market order intent.
-    pub(crate) fn market_order(intent: &Intent) -> (Side, Decimal) {
-        match intent {
-            Intent::Place(OrderSpec {
-                side,
-                order_type: OrderType::Market,
-                quantity,
-                ..
-            }) => (*side, *quantity),
-            other => panic!("not a market order: {other:?}"),
-        }
-    }
 
     fn momentum(params: serde_json::Value) -> (Momentum, StrategyConfig) {
         let c = config(StrategyKind::Momentum, &["x"], &[btc()], params);

@@ -39,7 +39,7 @@ use crate::{
     app::{Metrics, desk, feed, handle::DeskHandle, venue},
     domain::{
         desk::Desk,
-        faults::{FaultContext, TradingFault},
+        faults::{DEFAULT_SYMBOLS, FaultContext, TradingFault},
     },
     infra::{metrics::PrometheusMetrics, repo},
     settings::Settings,
@@ -93,6 +93,7 @@ fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
             "trading_faults_active",
             FaultContext {
                 exchanges: exchanges.clone(),
+                symbols: fault_symbols(&settings),
             },
         )
         .await?;
@@ -191,6 +192,17 @@ fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
             .with_openapi(api::openapi::description().merge(openapi))
             .with_grpc(api::grpc::server(api)))
     })
+}
+
+/// The symbols a fault may name: the default listing's, then its strategies' others.
+fn fault_symbols(settings: &Settings) -> Vec<String> {
+    let mut out: Vec<String> = DEFAULT_SYMBOLS.iter().map(|s| (*s).to_owned()).collect();
+    for symbol in settings.strategies.iter().flat_map(|s| s.symbols.iter()) {
+        if !out.iter().any(|s| s == symbol.as_str()) {
+            out.push(symbol.to_string());
+        }
+    }
+    out
 }
 
 impl Metrics for PrometheusMetrics {

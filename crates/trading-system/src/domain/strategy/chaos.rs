@@ -139,9 +139,11 @@ impl Runaway {
         let spread_max = p.decimal_in(
             "spread_bps_max",
             Decimal::new(500, 0),
-            spread_min,
+            Decimal::ZERO,
             Decimal::new(9_999, 0),
         )?;
+        // A range given either way round.
+        let (spread_min, spread_max) = (spread_min.min(spread_max), spread_min.max(spread_max));
         check_basics(config)?;
         Ok(Runaway {
             exchange: one_exchange(config)?,
@@ -580,16 +582,19 @@ mod tests {
                 .contains("positive")
         );
         assert!(
-            err(Runaway::new(
-                &c(
-                    StrategyKind::Runaway,
-                    json!({"spread_bps_min": 100, "spread_bps_max": 50})
-                ),
-                1
-            )
-            .map(drop))
-            .contains("between")
+            err(Runaway::new(&c(StrategyKind::Runaway, json!({"spread_bps_max": 10_000})), 1).map(drop))
+                .contains("between")
         );
+        // A spread range given either way round is the same range.
+        let reversed = Runaway::new(
+            &c(
+                StrategyKind::Runaway,
+                json!({"spread_bps_min": 100, "spread_bps_max": 50}),
+            ),
+            1,
+        )
+        .unwrap();
+        assert_eq!((reversed.spread_min, reversed.spread_max), (d("50"), d("100")));
         assert!(
             err(RiskIgnorant::new(&c(StrategyKind::RiskIgnorant, json!({"side": "up"}))).map(drop))
                 .contains("buy, sell")

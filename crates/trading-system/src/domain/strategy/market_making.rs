@@ -272,7 +272,12 @@ impl Strategy for MarketMaking {
                 self.quote(ctx, symbol, out)
             }
             Event::Book { .. } => {}
-            Event::Fill(_) | Event::Order(_) | Event::Timer => {
+            // An answer or a fill only updates what is resting; the next timer quotes again, so a
+            // refused quote is not sent again at once (and again, and again).
+            Event::Fill(_) | Event::Order(_) => {
+                self.asked.retain(|id, _| ctx.orders.contains_key(id));
+            }
+            Event::Timer => {
                 self.asked.retain(|id, _| ctx.orders.contains_key(id));
                 for symbol in &ctx.config.symbols {
                     self.quote(ctx, symbol, out);

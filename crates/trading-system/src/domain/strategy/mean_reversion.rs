@@ -113,13 +113,14 @@ impl Strategy for MeanReversion {
                     steer(ctx, &self.exchange, symbol, *target, out);
                 }
             }
-            // A finished order lets the next one go.
-            Event::Fill(_) | Event::Order(_) | Event::Timer => {
+            // The next order goes on the next timer once the last one is done: an order the
+            // exchange cancels or refuses is not sent again at once (and again, and again).
+            Event::Timer => {
                 for (symbol, target) in &self.targets {
                     steer(ctx, &self.exchange, symbol, *target, out);
                 }
             }
-            Event::Price { .. } | Event::Book { .. } => {}
+            Event::Fill(_) | Event::Order(_) | Event::Price { .. } | Event::Book { .. } => {}
         }
     }
 

@@ -93,15 +93,15 @@ impl Strategy for Momentum {
                 }
                 symbol.clone()
             }
-            // A finished order lets the next one go: steer again toward the standing target.
-            Event::Fill(fill) => fill.symbol.clone(),
-            Event::Order(_) | Event::Timer => {
+            // The next order goes on the next timer once the last one is done: an order the
+            // exchange cancels or refuses is not sent again at once (and again, and again).
+            Event::Timer => {
                 for (symbol, target) in &self.targets {
                     steer(ctx, &self.exchange, symbol, *target, out);
                 }
                 return;
             }
-            Event::Price { .. } | Event::Book { .. } => return,
+            Event::Fill(_) | Event::Order(_) | Event::Price { .. } | Event::Book { .. } => return,
         };
         if let Some(target) = self.targets.get(&symbol) {
             steer(ctx, &self.exchange, &symbol, *target, out);

@@ -30,6 +30,11 @@ impl Params {
         self.0.insert(name.to_owned(), value);
     }
 
+    /// Returns one parameter, as written.
+    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
+        self.0.get(name)
+    }
+
     /// Removes one parameter and returns it.
     pub fn take(&mut self, name: &str) -> Option<serde_json::Value> {
         self.0.remove(name)

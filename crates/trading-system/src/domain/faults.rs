@@ -59,7 +59,7 @@ const LIMITS: [Bound; 2] = [
 fn bounds(kind: StrategyKind) -> Vec<Bound> {
     let mut own = match kind {
         StrategyKind::Runaway => vec![
-            ("rate", 0.0, true, 100_000.0, false),
+            ("rate", 1e-6, false, 100_000.0, false),
             ("burst", 1.0, false, 100_000.0, true),
             SIZE,
             ("spread_bps_min", 0.0, false, 9_999.0, false),
@@ -307,7 +307,7 @@ mod tests {
         assert!(bad("runaway", json!({"exchange": "exchange-Z"})).contains("not one the desk trades on"));
         assert!(bad("runaway", json!({"symbol": "DOGE-USD"})).contains("not one the desk knows"));
         assert!(bad("runaway", json!({"symbol": "btc-usd"})).contains("not one the desk knows"));
-        assert!(bad("runaway", json!({"rate": 0})).contains("above 0"));
+        assert!(bad("runaway", json!({"rate": 0})).contains("at least 0.000001"));
         assert!(bad("runaway", json!({"rate": "5"})).contains("must be a number"));
         assert!(bad("runaway", json!({"burst": 1.5})).contains("whole number"));
         assert!(bad("runaway", json!({"symbols": ["BTC-USD"]})).contains("unknown param 'symbols'"));

@@ -120,8 +120,14 @@ impl Params {
     pub fn count(&self, name: &str, default: u64, min: u64, max: u64) -> Result<u64, String> {
         let value = match self.0.get(name) {
             None => default,
+            // JSON does not tell 606 from 606.0: both are the whole number 606.
             Some(serde_json::Value::Number(n)) => n
                 .as_u64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 9.0e15)
+                        .map(|f| f as u64)
+                })
                 .ok_or_else(|| format!("param {name}: {n} is not a whole number"))?,
             Some(serde_json::Value::String(s)) => s
                 .trim()
@@ -190,6 +196,9 @@ mod tests {
         assert_eq!(p.decimal("spread_bps", Decimal::ONE).unwrap(), Decimal::from(10));
         assert_eq!(p.positive("size", Decimal::ONE).unwrap(), "0.01".parse().unwrap());
         assert_eq!(p.count("window", 5, 2, 100).unwrap(), 20);
+        let float = Params::from_json(&json!({"window": 20.0, "half": 2.5})).unwrap();
+        assert_eq!(float.count("window", 5, 2, 100).unwrap(), 20);
+        assert!(float.count("half", 5, 2, 100).is_err());
         assert_eq!(
             p.duration("every", Duration::ZERO).unwrap(),
             Duration::from_secs(5)

@@ -51,10 +51,15 @@ pub fn book_top(book: &pb::OrderBook) -> Option<(Symbol, BookTop)> {
     ))
 }
 
-/// The request placing `order` from `account`. Takers cancel the desk's own resting order rather
-/// than themselves when they would meet it.
+/// The request placing `order` from `account`. A limit order cancels the desk's own resting order
+/// rather than itself when it would meet it; a market order keeps the exchange's default
+/// (`CANCEL_TAKER`, the only one a market buy supports).
 pub fn place_request(order: &TrackedOrder, account: &str) -> pb::PlaceOrderRequest {
     let spec = &order.spec;
+    let stp = match spec.order_type {
+        OrderType::Limit { .. } => "CANCEL_MAKER",
+        OrderType::Market => "CANCEL_TAKER",
+    };
     let (kind, price, tif, post_only) = match spec.order_type {
         OrderType::Limit {
             price,
@@ -73,7 +78,7 @@ pub fn place_request(order: &TrackedOrder, account: &str) -> pb::PlaceOrderReque
         time_in_force: tif.to_owned(),
         client_order_id: order.client_order_id.to_string(),
         post_only,
-        self_trade_prevention: "CANCEL_MAKER".to_owned(),
+        self_trade_prevention: stp.to_owned(),
     }
 }
 

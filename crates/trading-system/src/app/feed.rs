@@ -49,6 +49,8 @@ pub async fn run(parts: FeedParts) {
         .health
         .set_check(CHECK, Check::down(false, "looking for market data"));
     let mut retry = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
+    // Until market data has been followed once, not finding it is the ecosystem starting.
+    let mut ever = false;
     loop {
         let mut connected = false;
         let outcome = tokio::select! {
@@ -66,7 +68,12 @@ pub async fn run(parts: FeedParts) {
         if parts.stop.is_cancelled() {
             return;
         }
-        warn!(reason, "trading desk: no reference prices");
+        ever |= connected;
+        if ever {
+            warn!(reason, "trading desk: no reference prices");
+        } else {
+            tracing::debug!(reason, "trading desk: waiting for market data");
+        }
         tokio::select! {
             () = parts.stop.cancelled() => return,
             () = tokio::time::sleep(retry.next_wait()) => {}

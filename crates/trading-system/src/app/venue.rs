@@ -143,16 +143,27 @@ pub async fn run(parts: VenueParts) {
         .health
         .set_check(&name, Check::down(false, "connecting"));
     let mut retry = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
+    // Until the exchange has been reached once, not finding it is the ecosystem starting.
+    let mut ever = false;
     loop {
         let mut connected = false;
         let outcome = tokio::select! {
             () = stop.cancelled() => return,
             outcome = venue.session(&mut connected) => outcome,
         };
+        if stop.is_cancelled() || venue.parts.commands.is_closed() {
+            // The instance is stopping: the desk is gone, nothing is unreachable.
+            return;
+        }
         if connected {
             retry.reset();
         }
-        warn!(exchange = %name, reason = %outcome, "trading desk: exchange unreachable; its orders are refused until it is back");
+        ever |= connected;
+        if ever {
+            warn!(exchange = %name, reason = %outcome, "trading desk: exchange unreachable; its orders are refused until it is back");
+        } else {
+            debug!(exchange = %name, reason = %outcome, "trading desk: waiting for the exchange");
+        }
         venue.parts.health.set_check(&name, Check::down(false, outcome));
         let wait = tokio::time::sleep(retry.next_wait());
         tokio::pin!(wait);

@@ -76,12 +76,13 @@ async fn runaway_multiplies_the_desk_order_rate_while_its_fault_lasts_and_stops_
         .await;
     use sqlx::Row as _;
     let injection: String = injected[0].get("id");
-    let caused = desk
-        .sqlite_rows(&format!(
-            "SELECT COUNT(*) AS n FROM _tse_outbox WHERE event_type = 'trading.order_submitted' AND causation_id = '{injection}'"
-        ))
-        .await;
-    assert!(caused[0].get::<i64, _>("n") > 100);
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM _tse_outbox WHERE event_type = 'trading.order_submitted' AND causation_id = '{injection}'"
+    );
+    eventually(Duration::from_secs(10), "orders caused by the injection in the outbox", || async {
+        (desk.sqlite_rows(&sql).await[0].get::<i64, _>("n") > 100).then_some(())
+    })
+    .await;
 
     // Cleared: it stops, its orders are cancelled, and it sends no more.
     desk.clear_fault(TOKEN, &id).await;

@@ -58,6 +58,11 @@ async fn the_desk_trades_on_both_exchanges_and_its_positions_are_the_sum_of_its_
     })
     .await;
     assert_eq!(momentum["status"], "RUNNING", "{momentum}");
+    // Its market orders are accepted as sent (none refused by the exchange).
+    assert!(
+        momentum["rejected_by_reason"]["exchange_rejected"].is_null(),
+        "{momentum}"
+    );
     assert_eq!(momentum["kind"], "momentum");
 
     let metrics = desk.metrics().await;

@@ -79,9 +79,11 @@ async fn runaway_multiplies_the_desk_order_rate_while_its_fault_lasts_and_stops_
     let sql = format!(
         "SELECT COUNT(*) AS n FROM _tse_outbox WHERE event_type = 'trading.order_submitted' AND causation_id = '{injection}'"
     );
-    eventually(Duration::from_secs(10), "orders caused by the injection in the outbox", || async {
-        (desk.sqlite_rows(&sql).await[0].get::<i64, _>("n") > 100).then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "orders caused by the injection in the outbox",
+        || async { (desk.sqlite_rows(&sql).await[0].get::<i64, _>("n") > 100).then_some(()) },
+    )
     .await;
 
     // Cleared: it stops, its orders are cancelled, and it sends no more.

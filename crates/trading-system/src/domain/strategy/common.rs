@@ -2,9 +2,10 @@
 //! with market orders, whether an order is still open on a symbol, and the checks every
 //! configuration passes.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use tse_market::{Side, Symbol};
 
 use super::{Context, StrategyConfig};
@@ -137,4 +138,60 @@ pub(super) fn check_basics(config: &StrategyConfig) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Recent prices per symbol.
+pub(super) type Windows = BTreeMap<Symbol, Window>;
+/// Target positions per symbol.
+pub(super) type Targets = BTreeMap<Symbol, Decimal>;
+
+/// What a strategy steering toward targets keeps between runs: each symbol's recent prices
+/// (oldest first) and its target position.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Saved {
+    prices: BTreeMap<Symbol, Vec<Decimal>>,
+    targets: BTreeMap<Symbol, Decimal>,
+}
+
+/// The saved state of price `windows` and `targets`.
+pub(super) fn save_targets(
+    windows: &BTreeMap<Symbol, Window>,
+    targets: &BTreeMap<Symbol, Decimal>,
+) -> serde_json::Value {
+    let saved = Saved {
+        prices: windows
+            .iter()
+            .map(|(s, w)| (s.clone(), w.prices().copied().collect()))
+            .collect(),
+        targets: targets.clone(),
+    };
+    serde_json::to_value(saved).unwrap_or_default()
+}
+
+/// Price windows of `capacity` (the last `fast` summed apart) and targets back from what
+/// [`save_targets`] returned; `kind` and `limit` (the param that sets `capacity`) name it in errors.
+///
+/// # Errors
+/// A state that does not decode, or with more prices than `capacity`.
+pub(super) fn restore_targets(
+    state: &serde_json::Value,
+    kind: &str,
+    limit: &str,
+    capacity: usize,
+    fast: usize,
+) -> Result<(Windows, Targets), String> {
+    let saved: Saved = serde_json::from_value(state.clone()).map_err(|e| format!("{kind} state: {e}"))?;
+    if let Some((symbol, prices)) = saved.prices.iter().find(|(_, p)| p.len() > capacity) {
+        return Err(format!(
+            "{kind} state: {} prices for {symbol}, more than {limit} ({capacity})",
+            prices.len()
+        ));
+    }
+    let windows = saved
+        .prices
+        .iter()
+        .map(|(s, p)| (s.clone(), Window::from_prices(p, capacity, fast)))
+        .collect();
+    Ok((windows, saved.targets))
 }

@@ -13,12 +13,11 @@
 use std::collections::BTreeMap;
 
 use rust_decimal::{Decimal, prelude::ToPrimitive};
-use serde::{Deserialize, Serialize};
 use tse_market::Symbol;
 
 use super::{
     Context, Strategy, StrategyConfig,
-    common::{Window, check_basics, one_exchange, steer},
+    common::{Window, check_basics, one_exchange, restore_targets, save_targets, steer},
 };
 use crate::domain::{market::Event, order::Intent};
 
@@ -30,14 +29,6 @@ pub struct MeanReversion {
     exit: f64,
     size: Decimal,
     windows: BTreeMap<Symbol, Window>,
-    targets: BTreeMap<Symbol, Decimal>,
-}
-
-/// What [`MeanReversion::save`] keeps: each symbol's prices (oldest first) and target.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Saved {
-    prices: BTreeMap<Symbol, Vec<Decimal>>,
     targets: BTreeMap<Symbol, Decimal>,
 }
 
@@ -125,33 +116,12 @@ impl Strategy for MeanReversion {
     }
 
     fn save(&self) -> serde_json::Value {
-        let saved = Saved {
-            prices: self
-                .windows
-                .iter()
-                .map(|(s, w)| (s.clone(), w.prices().copied().collect()))
-                .collect(),
-            targets: self.targets.clone(),
-        };
-        serde_json::to_value(saved).unwrap_or_default()
+        save_targets(&self.windows, &self.targets)
     }
 
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
-        let saved: Saved =
-            serde_json::from_value(state.clone()).map_err(|e| format!("mean_reversion state: {e}"))?;
-        if let Some((symbol, prices)) = saved.prices.iter().find(|(_, p)| p.len() > self.window) {
-            return Err(format!(
-                "mean_reversion state: {} prices for {symbol}, more than window ({})",
-                prices.len(),
-                self.window
-            ));
-        }
-        self.windows = saved
-            .prices
-            .iter()
-            .map(|(s, p)| (s.clone(), Window::from_prices(p, self.window, self.window)))
-            .collect();
-        self.targets = saved.targets;
+        (self.windows, self.targets) =
+            restore_targets(state, "mean_reversion", "window", self.window, self.window)?;
         Ok(())
     }
 }

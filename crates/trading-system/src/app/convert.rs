@@ -146,8 +146,8 @@ pub fn fill(
     })
 }
 
-/// Placeholder spec for an order the desk finds at an exchange without having stored it (sent
-/// just before a crash): rebuilt from the exchange's record.
+/// An order the desk finds open at an exchange without having stored it (sent just before a
+/// crash), rebuilt from the exchange's record.
 pub fn adopted(exchange: &str, order: &pb::Order, strategy: &str) -> Option<TrackedOrder> {
     let side = Side::parse(&order.side).ok()?;
     let order_type = if order.r#type.eq_ignore_ascii_case("MARKET") {

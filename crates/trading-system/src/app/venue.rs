@@ -470,7 +470,6 @@ impl Venue {
 
     /// Hands the desk what a request came back with.
     async fn done(&mut self, client: &Exchange, done: Done) -> Result<(), ClientError> {
-        let account_fills = |result: &pb::OrderResult| result.trades.clone();
         match done {
             Done::Placed(client_order_id, trigger, Ok(result)) => {
                 self.parts.metrics.ack_latency(&self.name, trigger.elapsed());
@@ -478,7 +477,7 @@ impl Venue {
                 if let Ok(id) = order.id.parse() {
                     self.known.insert(id, client_order_id);
                 }
-                self.result(client, &result, account_fills(&result)).await
+                self.result(client, &result).await
             }
             Done::Placed(client_order_id, _, Err(e)) => {
                 let reason = if unreachable(&e) {
@@ -507,7 +506,7 @@ impl Venue {
                     quantity,
                 })
                 .await;
-                self.result(client, &result, account_fills(&result)).await
+                self.result(client, &result).await
             }
             Done::Cancelled(order_id, Err(e)) | Done::Amended(_, order_id, _, _, Err(e)) => {
                 if unreachable(&e) {
@@ -530,15 +529,10 @@ impl Venue {
         }
     }
 
-    async fn result(
-        &mut self,
-        client: &Exchange,
-        result: &pb::OrderResult,
-        trades: Vec<pb::Trade>,
-    ) -> Result<(), ClientError> {
+    /// Hands the desk an order's fills, then its state.
+    async fn result(&mut self, client: &Exchange, result: &pb::OrderResult) -> Result<(), ClientError> {
         let Some(order) = &result.order else { return Ok(()) };
-        let account = order.account_id.clone();
-        self.fills(client, &account, &trades).await?;
+        self.fills(client, &order.account_id, &result.trades).await?;
         if let Some(update) = convert::update(order) {
             self.event(Event::Order(update)).await;
         }

@@ -88,7 +88,7 @@ async fn runaway_multiplies_the_desk_order_rate_while_its_fault_lasts_and_stops_
 
     // Cleared: it stops, its orders are cancelled, and it sends no more.
     desk.clear_fault(TOKEN, &id).await;
-    let stopped = eventually(Duration::from_secs(10), "runaway stopped", || async {
+    let stopped = eventually(Duration::from_secs(40), "runaway stopped", || async {
         let s = strategy(&desk, "runaway").await;
         (s["status"] == "STOPPED" && s["open_orders"] == 0).then_some(s)
     })

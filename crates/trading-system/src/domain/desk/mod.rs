@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
-use tse_market::{ClientOrderId, Side, Symbol};
+use tse_market::{ClientOrderId, Symbol};
 use uuid::Uuid;
 
 #[cfg(test)]
@@ -90,10 +90,16 @@ pub fn strategy_seed(seed: u64, name: &str) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The strategy and number named in a client order id `{strategy}-{n}`.
+fn order_name(client_order_id: &str) -> Option<(&str, u64)> {
+    let (name, number) = client_order_id.rsplit_once('-')?;
+    let digits = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
+    (!name.is_empty() && digits).then_some((name, number.parse().ok()?))
+}
+
 /// The strategy named in a client order id `{strategy}-{n}`.
 pub fn strategy_of(client_order_id: &str) -> Option<&str> {
-    let (name, number) = client_order_id.rsplit_once('-')?;
-    (!name.is_empty() && !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())).then_some(name)
+    order_name(client_order_id).map(|(name, _)| name)
 }
 
 impl Desk {
@@ -694,10 +700,7 @@ impl Desk {
                 .insert((order.spec.exchange.clone(), id), order.client_order_id.clone());
         }
         let slot = &mut self.slots[i];
-        if let Some(number) = strategy_of(order.client_order_id.as_str())
-            .and_then(|_| order.client_order_id.as_str().rsplit_once('-'))
-            .and_then(|(_, n)| n.parse::<u64>().ok())
-        {
+        if let Some((_, number)) = order_name(order.client_order_id.as_str()) {
             slot.next_order = slot.next_order.max(number + 1);
         }
         slot.orders.insert(order.client_order_id.clone(), order);
@@ -707,10 +710,5 @@ impl Desk {
     pub fn order(&self, client_order_id: &ClientOrderId) -> Option<&TrackedOrder> {
         let i = self.index(strategy_of(client_order_id.as_str())?)?;
         self.slots[i].orders.get(client_order_id)
-    }
-
-    /// Returns the side of the desk's order `client_order_id`, when it is open.
-    pub fn side_of(&self, client_order_id: &ClientOrderId) -> Option<Side> {
-        self.order(client_order_id).map(|o| o.spec.side)
     }
 }

@@ -19,7 +19,10 @@
 //! `risk_venue_up{venue}`, `risk_data_age_seconds{source}` — and mark those panels as awaiting them
 //! until it does.
 
-pub mod dashboards;
+pub mod api;
+pub mod app;
+pub mod domain;
+pub mod infra;
 
 use tse_runtime::{
     host::{BuildFuture, Service, ServiceContext, ServiceParts, SettingsTable, no_settings},
@@ -52,10 +55,10 @@ impl Service for RiskMonitor {
     }
 
     fn panels(&self) -> Vec<Panel> {
-        dashboards::panels()
+        infra::dashboards::panels()
     }
 
     fn rules(&self) -> Vec<Rule> {
-        dashboards::rules()
+        infra::dashboards::rules()
     }
 }

@@ -1,0 +1,2 @@
+//! Rules evaluated per second in the core (filled in by the rule core's work).
+fn main() {}

@@ -1,0 +1,1 @@
+//! The production API (H-api).

@@ -1,0 +1,1 @@
+//! Collectors (H-feeds).

@@ -1,0 +1,1 @@
+//! Pushes alerts to a real Prometheus Alertmanager (H-infra).

@@ -91,7 +91,10 @@ fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
         let seed = tse_runtime::config::instance_seed(
             settings.seed,
             ctx.config().common.seed,
-            ctx.identity().instance().as_str(),
+            settings
+                .seed_from
+                .as_deref()
+                .unwrap_or(ctx.identity().instance().as_str()),
         );
         let specs: Arc<[SymbolSpec]> = settings.symbols.into();
         let board = FaultBoard::<MarketFault>::open(&ctx, "market_data_faults_active", specs.clone()).await?;

@@ -3,6 +3,8 @@
 //! ```toml
 //! [instance.settings]
 //! seed = 7                  # default: derived from the ecosystem seed and the instance name
+//! seed_from = "market-data-Coinmetrics"   # or: the seed that instance derives, so this one publishes
+//!                                         # the same market (a second vendor); not with `seed`
 //! tick_interval = "1s"      # simulated time between ticks, 10ms to 1h
 //!
 //! [[instance.settings.symbols]]   # replaces the default six when given
@@ -43,6 +45,9 @@ use crate::domain::symbol::{Jumps, Process, Symbol, SymbolSpec, default_symbols}
 pub struct Settings {
     /// Explicit seed; `None`: derived from the ecosystem seed and the instance name.
     pub seed: Option<u64>,
+    /// Derive the seed from this instance name instead of the instance's own: two instances with
+    /// the same derivation publish the same prices (a second vendor quoting the same market).
+    pub seed_from: Option<String>,
     /// Simulated time between ticks.
     pub tick_interval: Duration,
     /// Published symbols, legs before the crosses that use them.
@@ -53,6 +58,7 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 struct Raw {
     seed: Option<u64>,
+    seed_from: Option<String>,
     tick_interval: Option<String>,
     symbols: Option<Vec<RawSymbol>>,
 }
@@ -112,8 +118,18 @@ impl Settings {
             None => default_symbols(),
             Some(list) => parse_symbols(list)?,
         };
+        let seed_from = match (raw.seed, raw.seed_from) {
+            (Some(_), Some(_)) => return Err("give seed or seed_from, not both".into()),
+            (_, Some(name)) => Some(
+                tse_runtime::identity::InstanceName::parse(&name)
+                    .map_err(|e| format!("seed_from: {e}"))?
+                    .to_string(),
+            ),
+            (_, None) => None,
+        };
         Ok(Self {
             seed: raw.seed,
+            seed_from,
             tick_interval,
             symbols,
         })
@@ -265,7 +281,24 @@ mod tests {
         let names: Vec<&str> = settings.symbols.iter().map(|s| s.symbol.as_str()).collect();
         assert_eq!(names, ["SOL-USD", "USDC-USD", "SOL-USDC"]);
         assert_eq!(settings.seed, Some(7));
+        assert_eq!(settings.seed_from, None);
         assert_eq!(settings.tick_interval, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn a_second_vendor_derives_its_seed_from_another_instance() {
+        let settings = parse("seed_from = \"market-data-Coinmetrics\"").unwrap();
+        assert_eq!(settings.seed_from.as_deref(), Some("market-data-Coinmetrics"));
+        assert!(
+            parse("seed = 1\nseed_from = \"market-data-A\"")
+                .unwrap_err()
+                .contains("not both")
+        );
+        assert!(
+            parse("seed_from = \"bad name!\"")
+                .unwrap_err()
+                .starts_with("seed_from:")
+        );
     }
 
     #[test]

@@ -83,6 +83,14 @@ pub mod types {
     pub const TRADING_STRATEGY_STARTED: &str = "trading.strategy_started";
     /// A strategy of the trading system stopped (by hand, the kill switch or its fault's end).
     pub const TRADING_STRATEGY_STOPPED: &str = "trading.strategy_stopped";
+    /// The risk monitor raised an alert (payload: the alert, with its evidence).
+    pub const ALERT_RAISED: &str = "alert.raised";
+    /// An open alert's severity went up (payload: the alert, with the new evidence).
+    pub const ALERT_ESCALATED: &str = "alert.escalated";
+    /// Someone acknowledged an open alert (payload: the alert).
+    pub const ALERT_ACKNOWLEDGED: &str = "alert.acknowledged";
+    /// An alert's breach is over (payload: the alert).
+    pub const ALERT_RESOLVED: &str = "alert.resolved";
 }
 
 /// The event types each service emits: the one table of who may say what. The audit correlator
@@ -133,6 +141,15 @@ const EMITTED: &[(ServiceKind, &[&str])] = &[
             types::TRADING_FILL,
             types::TRADING_STRATEGY_STARTED,
             types::TRADING_STRATEGY_STOPPED,
+        ],
+    ),
+    (
+        ServiceKind::RiskMonitor,
+        &[
+            types::ALERT_RAISED,
+            types::ALERT_ESCALATED,
+            types::ALERT_ACKNOWLEDGED,
+            types::ALERT_RESOLVED,
         ],
     ),
     (

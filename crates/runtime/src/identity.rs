@@ -46,6 +46,13 @@ impl ServiceKind {
         ServiceKind::RiskMonitor,
     ];
 
+    /// Whether instances of this kind may hold the admin token. The risk monitor is a production
+    /// system: it reads only production APIs, so the host drops the token from its configuration
+    /// before it starts (keeping the ingest token derived from it, so its events still ship).
+    pub const fn holds_admin_token(self) -> bool {
+        !matches!(self, ServiceKind::RiskMonitor)
+    }
+
     /// Returns the `SERVICE_NAME` of this kind.
     pub const fn name(self) -> &'static str {
         match self {

@@ -34,7 +34,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a whole ecosystem in one process: by default the eight instances of the default
+    /// Run a whole ecosystem in one process: by default the nine instances of the default
     /// ecosystem, on embedded storage.
     #[command(after_help = UP_ENV)]
     Up(UpArgs),

@@ -468,6 +468,17 @@ pub struct ServeOverrides {
 }
 
 impl InstanceConfig {
+    /// Drops the admin token if the instance's service kind may not hold it (the risk monitor:
+    /// [`crate::identity::ServiceKind::holds_admin_token`]), keeping the ingest token derived from
+    /// it so the instance's events still ship. The host applies it before anything starts.
+    pub fn without_admin_token_unless_held(mut self) -> Self {
+        if !self.identity.service().holds_admin_token() {
+            self.common.ingest_token = self.common.ingest_secret();
+            self.common.admin_token = None;
+        }
+        self
+    }
+
     /// Loads the configuration of a single instance (`tse serve`): flags over environment over
     /// defaults.
     ///

@@ -282,3 +282,27 @@ fn intervals_accept_durations_and_seconds_within_bounds() {
     assert!(parse_interval("X", "10ms").is_err());
     assert!(parse_interval("X", "2h").is_err());
 }
+
+#[test]
+fn the_risk_monitor_never_holds_the_admin_token_but_keeps_shipping_events() {
+    let load_as = |service: &'static str| {
+        load(
+            &ServeOverrides::default(),
+            &[("SERVICE_NAME", service), ("TSE_ADMIN_TOKEN", "abcdefghijklmnop")],
+        )
+        .unwrap()
+        .without_admin_token_unless_held()
+    };
+    let exchange = load_as("exchange-simulator");
+    assert_eq!(
+        exchange.common.admin_token.as_ref().map(Secret::expose),
+        Some("abcdefghijklmnop")
+    );
+    let monitor = load_as("risk-monitor");
+    assert!(monitor.common.admin_token.is_none());
+    assert_eq!(
+        monitor.common.ingest_secret().map(|s| s.expose().to_owned()),
+        exchange.common.ingest_secret().map(|s| s.expose().to_owned()),
+        "the monitor's events reach the audit correlator with the ecosystem's ingest token"
+    );
+}

@@ -134,6 +134,12 @@ spread_bps = 2
 requote_bps = 25
 "#;
 
+/// The default second market data vendor: the same market as `market-data-Coinmetrics` (the seed
+/// that instance derives), so the risk monitor can check its reference against a second source.
+const DEFAULT_SECOND_VENDOR_SETTINGS: &str = r#"
+seed_from = "market-data-Coinmetrics"
+"#;
+
 /// The default trading system's settings (README, *Trading system*): funded on both default
 /// exchanges, it makes a market on `exchange-OKX`, arbitrages `exchange-OKX` against
 /// `exchange-Binance`, and follows BTC's momentum on `exchange-Binance`.
@@ -188,6 +194,8 @@ impl Topology {
                 InstanceSpec::named(TradingSystemEngine, Some("trading-system-LH"))
                     .with_settings(DEFAULT_TRADING_SETTINGS),
                 InstanceSpec::named(RiskMonitor, Some("risk-monitor-LH")),
+                InstanceSpec::named(MarketDataSimulator, Some("market-data-Kaiko"))
+                    .with_settings(DEFAULT_SECOND_VENDOR_SETTINGS),
             ],
         }
     }
@@ -446,13 +454,14 @@ mod tests {
                 "custodian-Komainu",
                 "market-data-Coinmetrics",
                 "trading-system-LH",
-                "risk-monitor-LH"
+                "risk-monitor-LH",
+                "market-data-Kaiko"
             ]
         );
         let http: Vec<_> = cfg.instances.iter().map(|i| i.http_port).collect();
-        assert_eq!(http, (8080..8088).collect::<Vec<_>>());
+        assert_eq!(http, (8080..8089).collect::<Vec<_>>());
         let grpc: Vec<_> = cfg.instances.iter().map(|i| i.grpc_port).collect();
-        assert_eq!(grpc, (50051..50059).collect::<Vec<_>>());
+        assert_eq!(grpc, (50051..50060).collect::<Vec<_>>());
         assert_eq!(cfg.instances[2].data_dir, PathBuf::from("data/exchange-OKX"));
         assert_eq!(cfg.common.bind, IpAddr::from([127, 0, 0, 1]));
     }

@@ -377,7 +377,7 @@ async fn start_in_span(
     span: tracing::Span,
 ) -> Result<RunningInstance, HostError> {
     let Shared { registry, clock } = shared;
-    let config = Arc::new(config);
+    let config = Arc::new(config.without_admin_token_unless_held());
     info!(config = %config.redacted(), "configuration loaded and validated");
     create_directories(&config)?;
     let base = Base::new(&config, span.clone())?;

@@ -52,7 +52,7 @@ Environment variables (flags win over them, they win over the topology file):
 
 Default ecosystem (instance i listens on the base ports + i):
   audit-correlator, test-coordinator, exchange-OKX, exchange-Binance, custodian-Komainu,
-  market-data-Coinmetrics, trading-system-LH, risk-monitor-LH";
+  market-data-Coinmetrics, trading-system-LH, risk-monitor-LH, market-data-Kaiko";
 
 #[derive(Debug, Args)]
 pub(crate) struct UpArgs {

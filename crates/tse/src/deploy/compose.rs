@@ -242,8 +242,8 @@ mod tests {
         let services = doc["services"].as_object().unwrap();
         assert_eq!(
             services.len(),
-            8 + 4,
-            "8 instances, PostgreSQL, Redis, Prometheus, Grafana"
+            9 + 4,
+            "9 instances, PostgreSQL, Redis, Prometheus, Grafana"
         );
         let okx = &services["exchange-okx"];
         assert_eq!(okx["container_name"], "exchange-OKX");

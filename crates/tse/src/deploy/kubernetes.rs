@@ -206,7 +206,7 @@ mod tests {
         );
         let kinds = |kind: &str| docs.iter().filter(|d| d["kind"] == kind).count();
         assert_eq!(kinds("Namespace"), 1);
-        assert_eq!(kinds("StatefulSet"), 8 + 1, "8 instances and PostgreSQL");
+        assert_eq!(kinds("StatefulSet"), 9 + 1, "9 instances and PostgreSQL");
         assert_eq!(kinds("Service"), 8 + 2);
         let okx = docs
             .iter()

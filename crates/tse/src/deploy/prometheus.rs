@@ -63,7 +63,7 @@ mod tests {
     fn prometheus_scrapes_every_instance_with_its_labels() {
         let doc = prometheus(&crate::deploy::default_ecosystem(), &service_key);
         let targets = doc["scrape_configs"][0]["static_configs"].as_array().unwrap();
-        assert_eq!(targets.len(), 8);
+        assert_eq!(targets.len(), 9);
         let custodian = targets
             .iter()
             .find(|t| t["labels"]["instance_name"] == "custodian-Komainu")

@@ -250,10 +250,10 @@ async fn the_generated_compose_project_runs_as_processes_against_postgres_and_re
         assert!(logs >= 1, "{name} logs into its own directory");
     }
 
-    // A real Prometheus with the generated configuration finds all eight through Redis, once each.
+    // A real Prometheus with the generated configuration finds all nine through Redis, once each.
     let config = mapped_config(&deploy, &instances, &deploy.join("prometheus/rules.yml"));
     let (_prometheus, api) = start_prometheus(dir.path(), &config);
-    let targets = targets_up(&client, &api, 8).await;
+    let targets = targets_up(&client, &api, 9).await;
     for t in &targets {
         assert!(
             t["labels"]["instance_name"]
@@ -263,8 +263,8 @@ async fn the_generated_compose_project_runs_as_processes_against_postgres_and_re
         );
     }
     eprintln!(
-        "8 instances as separate processes on PostgreSQL and Redis, from the generated Compose project; \
-         Prometheus scrapes all 8"
+        "9 instances as separate processes on PostgreSQL and Redis, from the generated Compose project; \
+         Prometheus scrapes all 9"
     );
 
     for p in &processes {

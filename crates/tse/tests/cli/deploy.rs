@@ -33,7 +33,7 @@ fn compose_project_from_the_default_ecosystem() {
     let out = dir.path().join("deploy");
     let (code, stdout, stderr) = run(dir.path(), &["deploy", "compose", "--out", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("8 instances"), "{stdout}");
+    assert!(stdout.contains("9 instances"), "{stdout}");
     for file in [
         "compose.yaml",
         "topology.toml",
@@ -85,7 +85,7 @@ fn compose_project_from_the_default_ecosystem() {
     match read_yaml(&out.join("compose.yaml")) {
         Some(compose) => {
             let services = compose["services"].as_object().unwrap();
-            assert_eq!(services.len(), 12);
+            assert_eq!(services.len(), 13);
             assert_eq!(
                 services["market-data-coinmetrics"]["container_name"],
                 "market-data-Coinmetrics"
@@ -100,7 +100,7 @@ fn compose_project_from_the_default_ecosystem() {
                     .as_array()
                     .unwrap()
                     .len(),
-                8
+                9
             );
         }
         None => eprintln!("skipped reading the YAML back: no python3 with PyYAML here"),
@@ -163,7 +163,7 @@ fn kubernetes_manifests_from_the_default_ecosystem() {
     let out = dir.path().join("k8s");
     let (code, stdout, stderr) = run(dir.path(), &["deploy", "k8s", "--out", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("8 instances"), "{stdout}");
+    assert!(stdout.contains("9 instances"), "{stdout}");
     let path = out.join("tse.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     // Regenerating keeps the secrets (PostgreSQL keeps the password its volume was made with).

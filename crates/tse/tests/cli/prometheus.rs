@@ -396,7 +396,7 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
         format!("{api}/query?query={}", encode("up{job=\"tse\"}")),
     )
     .await;
-    assert_eq!(up["data"]["result"].as_array().unwrap().len(), 8, "{up}");
+    assert_eq!(up["data"]["result"].as_array().unwrap().len(), 9, "{up}");
     eprintln!("evaluated {} rule expressions against Prometheus", exprs.len());
 
     tse.signal("TERM");

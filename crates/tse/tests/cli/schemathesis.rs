@@ -1,5 +1,5 @@
 //! Every instance's OpenAPI document agrees with what the instance does: schemathesis (PyPI, which
-//! `.ci/run` installs) runs over each of the 8 documents of a `tse up` ecosystem with all its checks
+//! `.ci/run` installs) runs over each of the 9 documents of a `tse up` ecosystem with all its checks
 //! (its default; `--checks all` would override the per-operation exceptions in `schemathesis.toml`) —
 //! no 5xx, every answer's status and body as documented, schema-valid requests accepted, invalid ones
 //! refused. Two passes per instance: without a token over the whole document (the back doors must
@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// Examples per operation: enough for every operation's boundaries (the coverage phase adds its
-/// own), small enough that the 8 instances take minutes, not an hour.
+/// own), small enough that the 9 instances take minutes, not an hour.
 const EXAMPLES: &str = "15";
 
 fn schemathesis(dir: &std::path::Path, url: &str, token: Option<&str>, only: Option<&str>) -> (bool, String) {

@@ -7,7 +7,7 @@ use tse_testing::servers::{PgGuard, RedisGuard, database_url, pg_strings, redis_
 use crate::process::{Tse, command, run};
 
 /// The default ecosystem's instances, in start order (the two singletons first).
-pub(crate) const DEFAULT_INSTANCES: [&str; 8] = [
+pub(crate) const DEFAULT_INSTANCES: [&str; 9] = [
     "audit-correlator",
     "test-coordinator",
     "exchange-OKX",
@@ -16,10 +16,11 @@ pub(crate) const DEFAULT_INSTANCES: [&str; 8] = [
     "market-data-Coinmetrics",
     "trading-system-LH",
     "risk-monitor-LH",
+    "market-data-Kaiko",
 ];
 
 /// The default ecosystem's services, in the order of [`DEFAULT_INSTANCES`].
-pub(crate) const DEFAULT_SERVICES: [&str; 8] = [
+pub(crate) const DEFAULT_SERVICES: [&str; 9] = [
     "audit-correlator",
     "test-coordinator",
     "exchange-simulator",
@@ -28,16 +29,17 @@ pub(crate) const DEFAULT_SERVICES: [&str; 8] = [
     "market-data-simulator",
     "trading-system-engine",
     "risk-monitor",
+    "market-data-simulator",
 ];
 
 #[tokio::test]
-async fn brings_up_eight_healthy_instances_on_distinct_ports_and_schemas() {
+async fn brings_up_nine_healthy_instances_on_distinct_ports_and_schemas() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = command(dir.path());
     cmd.args(["up", "--http-port-base", "0", "--grpc-port-base", "0"]);
     let mut tse = Tse::spawn(cmd);
     tse.wait_for(Duration::from_secs(30), |l| l.starts_with("INSTANCE"));
-    let rows: Vec<Vec<String>> = (0..8)
+    let rows: Vec<Vec<String>> = (0..9)
         .map(|_| {
             tse.wait_for(Duration::from_secs(5), |_| true)
                 .split_whitespace()
@@ -46,7 +48,7 @@ async fn brings_up_eight_healthy_instances_on_distinct_ports_and_schemas() {
         })
         .collect();
     let summary = tse.wait_for(Duration::from_secs(5), |l| l.starts_with("tse:"));
-    assert!(summary.contains("8 instances ready in"), "{summary}");
+    assert!(summary.contains("9 instances ready in"), "{summary}");
 
     let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(names, DEFAULT_INSTANCES);
@@ -245,7 +247,7 @@ async fn with_postgres_and_redis_every_instance_creates_its_schema_and_registers
         .env("REDIS_URL", &redis);
     let mut tse = Tse::spawn(cmd);
     let summary = tse.wait_for(Duration::from_secs(60), |l| l.starts_with("tse:"));
-    assert!(summary.contains("8 instances ready"), "{summary}");
+    assert!(summary.contains("9 instances ready"), "{summary}");
 
     let found = pg_strings(
         &db,
@@ -290,7 +292,7 @@ async fn with_postgres_and_redis_every_instance_creates_its_schema_and_registers
         .iter()
         .filter(|s| s["instance"].as_str().is_some_and(|n| n.ends_with(&suffix)))
         .collect();
-    assert_eq!(ours.len(), 8, "all 8 registered in Redis");
+    assert_eq!(ours.len(), 9, "all 9 registered in Redis");
     for entry in ours {
         assert_eq!(entry["reachable"], true);
         assert_eq!(entry["health"]["status"], "healthy", "{entry}");

@@ -449,6 +449,6 @@ async fn a_fresh_correlator_exports_every_ingestion_counter_at_zero() {
             combinations += 1;
         }
     }
-    assert_eq!(combinations, 35);
+    assert_eq!(combinations, 39);
     assert_eq!(sample(&metrics, "audit_duplicates_dropped_total", &[]), Some(0.0));
 }

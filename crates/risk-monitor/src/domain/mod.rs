@@ -16,3 +16,8 @@ pub mod observation;
 pub mod rules;
 pub mod summary;
 pub mod view;
+
+#[cfg(test)]
+mod properties;
+#[cfg(test)]
+mod tests;

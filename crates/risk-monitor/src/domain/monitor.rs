@@ -3,14 +3,18 @@
 //!
 //! Deterministic: the same observations and evaluation times give the same alerts, ids included.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
-    alert::{Alert, AlertChange},
+    alert::{Alert, AlertChange, Evidence, RuleKind, Severity, Status, Subject},
     limits::Limits,
     observation::Observation,
-    summary::Summary,
+    rules::{self, Check, Equity, Inputs, Prices},
+    summary::{AssetExposure, DataAge, EntitySummary, PegDeviation, Summary, VenueSummary},
+    view::View,
 };
 
 /// The equity marks of one entity the monitor keeps across restarts.
@@ -36,38 +40,277 @@ pub enum AckError {
     NotOpen(String),
 }
 
+/// How long the value of one (kind, subject) has been on one side of a band, while it matters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Timers {
+    /// Not open: first evaluation of the current breach.
+    breach_since: Option<OffsetDateTime>,
+    /// Open at warning: first evaluation of the current critical stretch.
+    critical_since: Option<OffsetDateTime>,
+    /// Open: first evaluation of the current stretch below the resolution band.
+    clear_since: Option<OffsetDateTime>,
+}
+
+type Key = (RuleKind, Subject);
+
 /// The monitor.
 #[derive(Debug)]
 pub struct Monitor {
     entities: Vec<String>,
     limits: Limits,
+    view: View,
+    open: BTreeMap<Key, Alert>,
+    timers: BTreeMap<Key, Timers>,
+    marks: BTreeMap<String, EquityMark>,
+    next_id: u64,
+    last_checks: u64,
+}
+
+/// `alert-7` → 7.
+fn number(id: &str) -> Option<u64> {
+    id.strip_prefix("alert-")?.parse().ok()
+}
+
+fn level(value: f64, check: &Check) -> Option<Severity> {
+    if value >= check.bands.critical {
+        Some(Severity::Critical)
+    } else if value >= check.bands.warning {
+        Some(Severity::Warning)
+    } else {
+        None
+    }
+}
+
+fn millis(d: time::Duration) -> i64 {
+    i64::try_from(d.whole_milliseconds()).unwrap_or(i64::MAX)
+}
+
+fn evidence(check: &Check, severity: Severity, r#for: time::Duration) -> Evidence {
+    Evidence {
+        observed: check.value,
+        threshold: check.threshold(severity),
+        unit: check.unit.to_owned(),
+        window_ms: check.window.map(millis),
+        for_ms: millis(r#for),
+        source: check.source.clone(),
+        data_at: check.data_at,
+        message: check.message(severity),
+    }
 }
 
 impl Monitor {
     /// A monitor of `entities` (exchange and custodian accounts are found by entity) under `limits`
     /// (already validated).
     pub fn new(entities: Vec<String>, limits: Limits) -> Self {
-        Self { entities, limits }
+        let view = View::new(&entities, limits.longest_window());
+        Self {
+            entities,
+            limits,
+            view,
+            open: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            marks: BTreeMap::new(),
+            next_id: 1,
+            last_checks: 0,
+        }
     }
 
     /// Takes back what was stored before a restart: the open alerts, the next alert number, the
     /// equity marks.
     pub fn restore(&mut self, open: Vec<Alert>, next_id: u64, marks: Vec<EquityMark>) {
-        let _ = (open, next_id, marks);
-        todo!("H-core")
+        let mut next = next_id.max(self.next_id).max(1);
+        for alert in open {
+            if !alert.status.is_open() {
+                continue;
+            }
+            let n = number(&alert.id).unwrap_or(0);
+            next = next.max(n.saturating_add(1));
+            let key = (alert.kind, alert.subject.clone());
+            // Two open alerts for one pair cannot be stored; if they were, the newer one stays.
+            if self
+                .open
+                .get(&key)
+                .is_none_or(|old| number(&old.id).unwrap_or(0) < n)
+            {
+                self.open.insert(key, alert);
+            }
+        }
+        self.next_id = next;
+        for mark in marks {
+            self.marks.insert(mark.entity.clone(), mark);
+        }
     }
 
     /// Folds one observation into the view. Nothing is evaluated until [`Monitor::evaluate`].
     pub fn observe(&mut self, observation: Observation) {
-        let _ = observation;
-        todo!("H-core")
+        self.view.observe(observation);
     }
 
     /// Evaluates every enabled rule at simulated time `now` (`wall` is recorded on raised alerts)
     /// and returns what changed, in a deterministic order.
     pub fn evaluate(&mut self, now: OffsetDateTime, wall: OffsetDateTime) -> Vec<AlertChange> {
-        let _ = (now, wall);
-        todo!("H-core")
+        self.view.set_keep(self.limits.longest_window());
+        self.view.prune(now);
+        let prices = Prices::new(&self.view, &self.limits);
+        let equity = self.mark_equity(&prices, now);
+
+        let mut checks: Vec<Check> = Vec::new();
+        let mut changes = Vec::new();
+        let inputs = Inputs {
+            limits: &self.limits,
+            prices: &prices,
+            equity: &equity,
+            marks: &self.marks,
+            now,
+        };
+        for kind in RuleKind::ALL {
+            if self.limits.rule(kind).0 {
+                rules::checks(kind, &self.view, &inputs, &mut checks);
+            } else {
+                // A kind switched off resolves what it had open.
+                let keys: Vec<Key> = self
+                    .open
+                    .range((kind, Subject::default())..)
+                    .take_while(|((k, _), _)| *k == kind)
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                for key in keys {
+                    if let Some(alert) = self.open.remove(&key) {
+                        changes.push(AlertChange::Resolved(resolved(alert, now)));
+                    }
+                }
+            }
+        }
+        // One check per pair: should two rules' subjects coincide, the worse value counts.
+        let mut by_key: BTreeMap<Key, Check> = BTreeMap::new();
+        for check in checks {
+            let key = (check.kind, check.subject.clone());
+            match by_key.get(&key) {
+                Some(old) if check.value.partial_cmp(&old.value) != Some(std::cmp::Ordering::Greater) => {}
+                _ => {
+                    by_key.insert(key, check);
+                }
+            }
+        }
+        self.last_checks = by_key.len() as u64;
+
+        let mut old_timers = std::mem::take(&mut self.timers);
+        for (key, check) in by_key {
+            let timers = old_timers.remove(&key).unwrap_or_default();
+            let timers = self.step(key.clone(), &check, timers, now, wall, &mut changes);
+            if timers != Timers::default() {
+                self.timers.insert(key, timers);
+            }
+        }
+        changes.sort_by(|a, b| {
+            let (a, b) = (a.alert(), b.alert());
+            (a.kind, &a.subject).cmp(&(b.kind, &b.subject))
+        });
+        changes
+    }
+
+    /// Equity of every entity that has one now, and the marks moved along with it.
+    fn mark_equity(&mut self, prices: &Prices, now: OffsetDateTime) -> BTreeMap<String, Equity> {
+        let mut out = BTreeMap::new();
+        let today = now.date();
+        for entity in &self.entities {
+            let Some(equity) = rules::equity(&self.view, prices, entity) else {
+                continue;
+            };
+            let usd = equity.usd;
+            self.marks
+                .entry(entity.clone())
+                .and_modify(|m| {
+                    m.peak_usd = m.peak_usd.max(usd);
+                    if m.day != today {
+                        m.day = today;
+                        m.day_start_usd = usd;
+                    }
+                })
+                .or_insert_with(|| EquityMark {
+                    entity: entity.clone(),
+                    first_usd: usd,
+                    peak_usd: usd,
+                    day_start_usd: usd,
+                    day: today,
+                });
+            out.insert(entity.clone(), equity);
+        }
+        out
+    }
+
+    /// One (kind, subject) through the alert state machine.
+    fn step(
+        &mut self,
+        key: Key,
+        check: &Check,
+        mut t: Timers,
+        now: OffsetDateTime,
+        wall: OffsetDateTime,
+        changes: &mut Vec<AlertChange>,
+    ) -> Timers {
+        let (_, r#for, hysteresis) = self.limits.rule(check.kind);
+        let value = check.value;
+        let level = level(value, check);
+        match self.open.get_mut(&key) {
+            None => {
+                t.critical_since = None;
+                t.clear_since = None;
+                let Some(severity) = level else {
+                    t.breach_since = None;
+                    return t;
+                };
+                let since = *t.breach_since.get_or_insert(now);
+                if now - since < r#for {
+                    return t;
+                }
+                let id = format!("alert-{}", self.next_id);
+                self.next_id += 1;
+                let alert = Alert {
+                    id,
+                    kind: check.kind,
+                    subject: key.1.clone(),
+                    severity,
+                    status: Status::Active,
+                    evidence: evidence(check, severity, r#for),
+                    detected_at: now,
+                    detected_at_wall: wall,
+                    acknowledged_at: None,
+                    resolved_at: None,
+                    updated_at: now,
+                };
+                self.open.insert(key, alert.clone());
+                changes.push(AlertChange::Raised(alert));
+                Timers::default()
+            }
+            Some(alert) => {
+                t.breach_since = None;
+                if level == Some(Severity::Critical) && alert.severity < Severity::Critical {
+                    let since = *t.critical_since.get_or_insert(now);
+                    if now - since >= r#for {
+                        alert.severity = Severity::Critical;
+                        alert.evidence = evidence(check, Severity::Critical, r#for);
+                        alert.updated_at = now;
+                        changes.push(AlertChange::Escalated(alert.clone()));
+                        t.critical_since = None;
+                    }
+                } else {
+                    t.critical_since = None;
+                }
+                if value < check.bands.warning * (1.0 - hysteresis) {
+                    let since = *t.clear_since.get_or_insert(now);
+                    if now - since >= r#for
+                        && let Some(alert) = self.open.remove(&key)
+                    {
+                        changes.push(AlertChange::Resolved(resolved(alert, now)));
+                        return Timers::default();
+                    }
+                } else {
+                    t.clear_since = None;
+                }
+                t
+            }
+        }
     }
 
     /// Acknowledges an open alert (acknowledging an acknowledged one changes nothing and returns it
@@ -76,8 +319,17 @@ impl Monitor {
     /// # Errors
     /// [`AckError::NotOpen`] if no open alert has that id.
     pub fn acknowledge(&mut self, id: &str, now: OffsetDateTime) -> Result<AlertChange, AckError> {
-        let _ = (id, now);
-        todo!("H-core")
+        let alert = self
+            .open
+            .values_mut()
+            .find(|a| a.id == id)
+            .ok_or_else(|| AckError::NotOpen(id.to_owned()))?;
+        if alert.status == Status::Active {
+            alert.status = Status::Acknowledged;
+            alert.acknowledged_at = Some(now);
+            alert.updated_at = now;
+        }
+        Ok(AlertChange::Acknowledged(alert.clone()))
     }
 
     /// The limits in force.
@@ -98,22 +350,180 @@ impl Monitor {
 
     /// The open alerts, oldest first.
     pub fn open_alerts(&self) -> Vec<Alert> {
-        todo!("H-core")
+        let mut open: Vec<Alert> = self.open.values().cloned().collect();
+        open.sort_by_key(|a| (number(&a.id).unwrap_or(u64::MAX), a.id.clone()));
+        open
     }
 
     /// The number the next alert gets (`alert-{n}`).
     pub fn next_id(&self) -> u64 {
-        todo!("H-core")
+        self.next_id
     }
 
     /// The equity marks to store.
     pub fn marks(&self) -> Vec<EquityMark> {
-        todo!("H-core")
+        self.marks.values().cloned().collect()
+    }
+
+    /// How many (kind, subject) checks the last [`Monitor::evaluate`] made.
+    pub fn last_checks(&self) -> u64 {
+        self.last_checks
     }
 
     /// The risk picture at simulated time `now`.
     pub fn summary(&self, now: OffsetDateTime) -> Summary {
-        let _ = now;
-        todo!("H-core")
+        let view = &self.view;
+        let limits = &self.limits;
+        let prices = Prices::new(view, limits);
+        let mut entities: Vec<&String> = self.entities.iter().collect();
+        entities.sort();
+        entities.dedup();
+        let entities = entities
+            .into_iter()
+            .map(|entity| self.entity_summary(&prices, entity, now))
+            .collect();
+
+        let data = view
+            .all_prices()
+            .map(|(source, symbol, p)| DataAge {
+                source: source.to_owned(),
+                symbol: symbol.to_owned(),
+                price: p.price,
+                last_at: p.last_at,
+                age_seconds: (now - p.last_at).as_seconds_f64().max(0.0),
+                unchanged_seconds: (now - p.changed_at).as_seconds_f64().max(0.0),
+            })
+            .collect();
+
+        let window = limits.venue_health.window;
+        let mut venue_names: Vec<&str> = view
+            .requests
+            .keys()
+            .map(String::as_str)
+            .chain(view.orders.keys().map(|(_, v)| v.as_str()))
+            .collect();
+        venue_names.sort_unstable();
+        venue_names.dedup();
+        let venues = venue_names
+            .into_iter()
+            .map(|venue| {
+                let requests = view.requests.get(venue);
+                let stats = view.request_stats(venue, now, window);
+                let orders = view.order_stats(None, Some(venue), now, window);
+                let error_ratio = match (stats.count, requests) {
+                    (0, Some(_)) => 1.0,
+                    (0, None) => 0.0,
+                    (n, _) => ratio(stats.bad, n),
+                };
+                VenueSummary {
+                    venue: venue.to_owned(),
+                    up: requests.is_some_and(|r| r.last == super::observation::Outcome::Ok),
+                    error_ratio,
+                    latency_ms: stats.mean_latency_ms,
+                    reject_ratio: if orders.count == 0 {
+                        0.0
+                    } else {
+                        ratio(orders.bad, orders.count)
+                    },
+                }
+            })
+            .collect();
+
+        let pegs = prices
+            .reference()
+            .map(|reference| {
+                limits
+                    .stablecoin_depeg
+                    .pegs
+                    .iter()
+                    .filter_map(|(symbol, peg)| {
+                        let p = view.price_of(reference, symbol)?;
+                        Some(PegDeviation {
+                            symbol: symbol.clone(),
+                            price: p.price,
+                            peg: *peg,
+                            deviation: (p.price - peg) / peg,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        Summary {
+            at: now,
+            entities,
+            data,
+            venues,
+            pegs,
+        }
     }
+
+    fn entity_summary(&self, prices: &Prices, entity: &str, now: OffsetDateTime) -> EntitySummary {
+        let view = &self.view;
+        let marked = rules::exposure(view, prices, entity)
+            .map(|(m, _, _)| m)
+            .unwrap_or_default();
+        let (gross_usd, net_usd) = rules::gross_net(&marked);
+        let exposure = marked
+            .into_iter()
+            .map(|m| AssetExposure {
+                concentration: if gross_usd > 0.0 {
+                    m.usd.abs() / gross_usd
+                } else {
+                    0.0
+                },
+                asset: m.asset,
+                quantity: m.quantity,
+                usd: m.usd,
+            })
+            .collect();
+        // Equity of the assets with a price; the marks move only once every asset has one.
+        let (quantities, _) = view.quantities(entity);
+        let equity_usd: f64 = quantities
+            .into_iter()
+            .filter_map(|(asset, qty)| Some(qty * prices.usd(view, asset)?))
+            .sum();
+        let mark = self.marks.get(entity);
+        let peak = mark.map_or(equity_usd, |m| m.peak_usd.max(equity_usd));
+        let window = self.limits.order_rate.window;
+        let orders = view.order_stats(Some(entity), None, now, window);
+        let (pending_usd, overdue) = view
+            .settlements
+            .iter()
+            .filter(|((e, _), _)| e == entity)
+            .map(|(_, s)| rules::pending(view, prices, s, now))
+            .fold((0.0, 0.0), |(usd, overdue), (u, o)| {
+                (usd + u, f64::max(overdue, o))
+            });
+        EntitySummary {
+            entity: entity.to_owned(),
+            exposure,
+            gross_usd,
+            net_usd,
+            equity_usd,
+            peak_equity_usd: peak,
+            pnl_usd: mark.map_or(0.0, |m| equity_usd - m.first_usd),
+            daily_pnl_usd: mark.map_or(0.0, |m| equity_usd - m.day_start_usd),
+            drawdown: if peak > 0.0 {
+                ((peak - equity_usd) / peak).max(0.0)
+            } else {
+                0.0
+            },
+            order_rate: ratio(orders.count, 1) / window.as_seconds_f64().max(1e-3),
+            pending_settlement_usd: pending_usd,
+            overdue_seconds: overdue,
+        }
+    }
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn ratio(a: usize, b: usize) -> f64 {
+    a as f64 / b as f64
+}
+
+fn resolved(mut alert: Alert, now: OffsetDateTime) -> Alert {
+    alert.status = Status::Resolved;
+    alert.resolved_at = Some(now);
+    alert.updated_at = now;
+    alert
 }

@@ -16,6 +16,21 @@ pub struct Summary {
     pub data: Vec<DataAge>,
     /// One per venue the monitor asks, in name order.
     pub venues: Vec<VenueSummary>,
+    /// One per pegged symbol with a reference price, in name order.
+    pub pegs: Vec<PegDeviation>,
+}
+
+/// How far one pegged symbol is from its peg at the reference source.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PegDeviation {
+    /// `USDT-USD`.
+    pub symbol: String,
+    /// The reference price.
+    pub price: f64,
+    /// The peg.
+    pub peg: f64,
+    /// (price − peg) / peg, signed.
+    pub deviation: f64,
 }
 
 /// One entity's risk.

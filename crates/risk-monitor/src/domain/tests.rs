@@ -1,0 +1,854 @@
+//! Table tests of every rule kind through the monitor: each fires on its breach with the right
+//! severity, subject and evidence, stays quiet just under it, honours `for`, escalates, keeps an
+//! alert open between the resolution band and the warning, and resolves below it.
+
+use std::time::Duration as StdDuration;
+
+use time::{Duration, OffsetDateTime, macros::datetime};
+
+use super::{
+    alert::{AlertChange, RuleKind, Severity, Status, Subject},
+    limits::Limits,
+    monitor::{EquityMark, Monitor},
+    observation::{
+        BookTop, Holdings, Observation, OrderActivity, OrderSeen, Outcome, PendingSettlement, PriceTick,
+        Request, Settlements,
+    },
+};
+
+pub(super) const E: &str = "trading-system-LH";
+pub(super) const MD: &str = "market-data-A";
+const MD2: &str = "market-data-B";
+const OKX: &str = "exchange-OKX";
+const CUST: &str = "custodian-Anchorage";
+
+pub(super) fn t(s: f64) -> OffsetDateTime {
+    datetime!(2026-03-01 00:00 UTC) + Duration::seconds_f64(s)
+}
+
+fn wall() -> OffsetDateTime {
+    datetime!(2030-01-01 00:00 UTC)
+}
+
+pub(super) fn price(source: &str, symbol: &str, price: f64, at: OffsetDateTime) -> Observation {
+    // A new sequence for every publication: the microseconds since the test's epoch.
+    let sequence = u64::try_from((at - t(0.0)).whole_microseconds().max(0)).unwrap_or(0) + 1;
+    Observation::Price(PriceTick {
+        source: source.into(),
+        symbol: symbol.into(),
+        price,
+        sequence,
+        at,
+    })
+}
+
+fn holdings(venue: &str, balances: &[(&str, f64)], at: OffsetDateTime) -> Observation {
+    Observation::Holdings(Holdings {
+        entity: E.into(),
+        venue: venue.into(),
+        balances: balances.iter().map(|(a, q)| ((*a).to_owned(), *q)).collect(),
+        at,
+    })
+}
+
+fn request(venue: &str, outcome: Outcome, ms: u64, at: OffsetDateTime) -> Observation {
+    Observation::Request(Request {
+        venue: venue.into(),
+        outcome,
+        latency: StdDuration::from_millis(ms),
+        at,
+    })
+}
+
+fn order(id: String, status: &str, created_at: OffsetDateTime) -> OrderSeen {
+    OrderSeen {
+        id,
+        symbol: "BTC-USD".into(),
+        side: "BUY".into(),
+        price: 100.0,
+        remaining: 1.0,
+        status: status.into(),
+        created_at,
+    }
+}
+
+fn orders(venue: &str, new: Vec<OrderSeen>, at: OffsetDateTime) -> Observation {
+    Observation::Orders(OrderActivity {
+        entity: E.into(),
+        venue: venue.into(),
+        new,
+        open: vec![],
+        at,
+    })
+}
+
+fn settlements(pending: Vec<PendingSettlement>, at: OffsetDateTime) -> Observation {
+    Observation::Settlements(Settlements {
+        entity: E.into(),
+        custodian: CUST.into(),
+        pending,
+        at,
+    })
+}
+
+/// Limits with only `kind` on, its `for` set.
+pub(super) fn only(kind: RuleKind, r#for: Duration) -> Limits {
+    let mut limits = Limits::default();
+    for k in RuleKind::ALL {
+        limits.set_enabled(k, k == kind);
+    }
+    *limits.rule_mut(kind).1 = r#for;
+    limits
+}
+
+fn subject(parts: &[(&str, &str)]) -> Subject {
+    let mut s = Subject::default();
+    for (name, value) in parts {
+        let v = Some((*value).to_owned());
+        match *name {
+            "entity" => s.entity = v,
+            "venue" => s.venue = v,
+            "asset" => s.asset = v,
+            "symbol" => s.symbol = v,
+            "measure" => s.measure = v,
+            other => panic!("no subject part {other}"),
+        }
+    }
+    s
+}
+
+/// One rule kind driven to any value `v` by `feed`.
+struct Case {
+    kind: RuleKind,
+    subject: Subject,
+    unit: &'static str,
+    /// Part of the expected message.
+    says: &'static str,
+    setup: fn(&mut Monitor),
+    feed: fn(&mut Monitor, f64, OffsetDateTime),
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            kind: RuleKind::PositionLimit,
+            subject: subject(&[("entity", E), ("venue", OKX), ("asset", "BTC")]),
+            unit: "ratio",
+            says: "USD of BTC at exchange-OKX",
+            setup: |_| {},
+            // 20 000 000 USD limit, BTC at 100 000.
+            feed: |m, v, at| {
+                m.observe(price(MD, "BTC-USD", 100_000.0, at));
+                m.observe(holdings(OKX, &[("BTC", v * 200.0), ("USD", 5.0)], at));
+            },
+        },
+        Case {
+            kind: RuleKind::Exposure,
+            subject: subject(&[("entity", E), ("measure", "gross")]),
+            unit: "ratio",
+            says: "gross exposure",
+            setup: |_| {},
+            // Long 1000·v BTC at one venue, short 1000·v ETH at another: gross 1e8·2v... so
+            // half each, net zero.
+            feed: |m, v, at| {
+                m.observe(price(MD, "BTC-USD", 100_000.0, at));
+                m.observe(price(MD, "ETH-USD", 100_000.0, at));
+                m.observe(holdings(OKX, &[("BTC", v * 500.0)], at));
+                m.observe(holdings(CUST, &[("ETH", -v * 500.0)], at));
+            },
+        },
+        Case {
+            kind: RuleKind::Exposure,
+            subject: subject(&[("entity", E), ("measure", "net")]),
+            unit: "ratio",
+            says: "net exposure",
+            setup: |_| {},
+            feed: |m, v, at| {
+                m.observe(price(MD, "BTC-USD", 100_000.0, at));
+                m.observe(holdings(OKX, &[("BTC", v * 1000.0)], at));
+            },
+        },
+        Case {
+            kind: RuleKind::Concentration,
+            subject: subject(&[("entity", E), ("asset", "BTC")]),
+            unit: "ratio",
+            says: "BTC makes up",
+            setup: |_| {},
+            feed: |m, v, at| {
+                m.observe(price(MD, "BTC-USD", 1.0, at));
+                m.observe(price(MD, "ETH-USD", 1.0, at));
+                m.observe(holdings(
+                    OKX,
+                    &[("BTC", v * 1000.0), ("ETH", (1.0 - v) * 1000.0)],
+                    at,
+                ));
+            },
+        },
+        Case {
+            kind: RuleKind::Drawdown,
+            subject: subject(&[("entity", E)]),
+            unit: "ratio",
+            says: "below its peak of 1,000,000 USD",
+            setup: |m| m.restore(vec![], 1, vec![mark(1_000_000.0, 1_000_000.0)]),
+            feed: |m, v, at| m.observe(holdings(CUST, &[("USD", 1_000_000.0 * (1.0 - v))], at)),
+        },
+        Case {
+            kind: RuleKind::DailyLoss,
+            subject: subject(&[("entity", E)]),
+            unit: "usd",
+            says: "has lost",
+            setup: |m| m.restore(vec![], 1, vec![mark(20_000_000.0, 10_000_000.0)]),
+            feed: |m, v, at| m.observe(holdings(CUST, &[("USD", 10_000_000.0 - v)], at)),
+        },
+        Case {
+            kind: RuleKind::StablecoinDepeg,
+            subject: subject(&[("asset", "USDT"), ("symbol", "USDT-USD")]),
+            unit: "bps",
+            says: "bps from its peg 1 at market-data-A",
+            setup: |_| {},
+            feed: |m, v, at| m.observe(price(MD, "USDT-USD", 1.0 - v / 1e4, at)),
+        },
+        Case {
+            kind: RuleKind::PriceDivergence,
+            subject: subject(&[("venue", MD2), ("symbol", "BTC-USD")]),
+            unit: "bps",
+            says: "market-data-B prices BTC-USD at",
+            setup: |_| {},
+            feed: |m, v, at| {
+                m.observe(price(MD, "BTC-USD", 100_000.0, at));
+                m.observe(price(MD2, "BTC-USD", 100_000.0 * (1.0 + v / 1e4), at));
+            },
+        },
+        Case {
+            kind: RuleKind::PriceDivergence,
+            subject: subject(&[("venue", OKX), ("symbol", "BTC-USD")]),
+            unit: "bps",
+            says: "exchange-OKX's BTC-USD mid",
+            setup: |_| {},
+            feed: |m, v, at| {
+                let mid = 100_000.0 * (1.0 - v / 1e4);
+                m.observe(price(MD, "BTC-USD", 100_000.0, at));
+                m.observe(Observation::Book(BookTop {
+                    venue: OKX.into(),
+                    symbol: "BTC-USD".into(),
+                    bid: Some(mid - 5.0),
+                    ask: Some(mid + 5.0),
+                    at,
+                }));
+            },
+        },
+        Case {
+            kind: RuleKind::VenueHealth,
+            subject: subject(&[("venue", OKX), ("measure", "latency")]),
+            unit: "ms",
+            says: "answered the monitor in",
+            // A one-second window holds only the request of the step.
+            setup: |m| {
+                let mut limits = m.limits().clone();
+                limits.venue_health.window = Duration::SECOND;
+                m.set_limits(limits);
+            },
+            feed: |m, v, at| m.observe(request(OKX, Outcome::Ok, v.round() as u64, at)),
+        },
+        Case {
+            kind: RuleKind::UnsettledExposure,
+            subject: subject(&[("entity", E), ("venue", CUST), ("measure", "amount")]),
+            unit: "usd",
+            says: "pending in 1 settlements at custodian-Anchorage",
+            setup: |_| {},
+            feed: |m, v, at| {
+                m.observe(price(MD, "BTC-USD", 100_000.0, at));
+                let s = PendingSettlement {
+                    id: "s-1".into(),
+                    // The larger leg counts.
+                    legs: vec![("USD".into(), -v), ("BTC".into(), v / 200_000.0)],
+                    created_at: at,
+                    due_at: at + Duration::hours(1),
+                };
+                m.observe(settlements(vec![s], at));
+            },
+        },
+    ]
+}
+
+fn mark(peak: f64, day_start: f64) -> EquityMark {
+    EquityMark {
+        entity: E.into(),
+        first_usd: day_start,
+        peak_usd: peak,
+        day_start_usd: day_start,
+        day: t(0.0).date(),
+    }
+}
+
+/// Feeds `v` at `s` seconds, evaluates, and returns the changes of the case's subject.
+fn step(m: &mut Monitor, case: &Case, v: f64, s: f64) -> Vec<AlertChange> {
+    (case.feed)(m, v, t(s));
+    m.evaluate(t(s), wall())
+        .into_iter()
+        .filter(|c| c.alert().kind == case.kind && c.alert().subject == case.subject)
+        .collect()
+}
+
+fn bands(m: &Monitor, kind: RuleKind) -> (f64, f64, f64) {
+    let l = m.limits();
+    let (w, c) = match kind {
+        RuleKind::PositionLimit => (
+            l.position_limit.utilisation.warning,
+            l.position_limit.utilisation.critical,
+        ),
+        RuleKind::Exposure => (l.exposure.utilisation.warning, l.exposure.utilisation.critical),
+        RuleKind::Concentration => (l.concentration.warning, l.concentration.critical),
+        RuleKind::Drawdown => (l.drawdown.warning, l.drawdown.critical),
+        RuleKind::DailyLoss => (l.daily_loss.warning_usd, l.daily_loss.critical_usd),
+        RuleKind::StablecoinDepeg => (l.stablecoin_depeg.warning_bps, l.stablecoin_depeg.critical_bps),
+        RuleKind::PriceDivergence => (l.price_divergence.warning_bps, l.price_divergence.critical_bps),
+        RuleKind::VenueHealth => (
+            l.venue_health.latency_ms.warning,
+            l.venue_health.latency_ms.critical,
+        ),
+        RuleKind::UnsettledExposure => (
+            l.unsettled_exposure.pending_usd.warning,
+            l.unsettled_exposure.pending_usd.critical,
+        ),
+        other => panic!("no table case for {other:?}"),
+    };
+    (w, c, l.rule(kind).2)
+}
+
+fn monitor(case: &Case, r#for: Duration) -> Monitor {
+    let mut m = Monitor::new(vec![E.into()], only(case.kind, r#for));
+    (case.setup)(&mut m);
+    m
+}
+
+#[test]
+fn every_rule_fires_escalates_holds_and_resolves_honouring_for_and_hysteresis() {
+    for case in cases() {
+        let name = format!("{} {}", case.kind.as_str(), case.subject.key());
+        let mut m = monitor(&case, Duration::seconds(10));
+        let (w, c, h) = bands(&m, case.kind);
+
+        // Just under the warning: quiet.
+        for s in [0.0, 5.0, 10.0, 15.0, 20.0, 25.0] {
+            assert_eq!(step(&mut m, &case, w * 0.98, s), vec![], "{name}: quiet at {s}s");
+        }
+        // Breach for 5 s, interrupted, then 10 s: raised only after the full `for`.
+        assert_eq!(step(&mut m, &case, w * 1.02, 30.0), vec![], "{name}");
+        assert_eq!(step(&mut m, &case, w * 0.98, 35.0), vec![], "{name}");
+        assert_eq!(step(&mut m, &case, w * 1.02, 40.0), vec![], "{name}");
+        assert_eq!(step(&mut m, &case, w * 1.02, 45.0), vec![], "{name}");
+        let raised = step(&mut m, &case, w * 1.02, 50.0);
+        let [AlertChange::Raised(alert)] = raised.as_slice() else {
+            panic!("{name}: expected a raise at 50s, got {raised:?}");
+        };
+        let id = alert.id.clone();
+        assert_eq!(alert.severity, Severity::Warning, "{name}");
+        assert_eq!(alert.status, Status::Active, "{name}");
+        assert_eq!(alert.subject, case.subject, "{name}");
+        assert_eq!(alert.detected_at, t(50.0), "{name}");
+        assert_eq!(alert.detected_at_wall, wall(), "{name}");
+        let ev = &alert.evidence;
+        assert_eq!(ev.threshold, w, "{name}");
+        assert_eq!(ev.unit, case.unit, "{name}");
+        assert_eq!(ev.for_ms, 10_000, "{name}");
+        assert_eq!(ev.data_at, t(50.0), "{name}");
+        assert!(
+            (ev.observed - w * 1.02).abs() <= w * 1e-3,
+            "{name}: observed {} for {}",
+            ev.observed,
+            w * 1.02
+        );
+        assert!(ev.message.contains(case.says), "{name}: {}", ev.message);
+        assert!(ev.message.contains("(warning at "), "{name}: {}", ev.message);
+        assert!(!ev.source.is_empty(), "{name}");
+
+        // Critical: escalates after `for`, never before.
+        assert_eq!(step(&mut m, &case, c * 1.02, 55.0), vec![], "{name}");
+        assert_eq!(step(&mut m, &case, c * 1.02, 60.0), vec![], "{name}");
+        let escalated = step(&mut m, &case, c * 1.02, 65.0);
+        let [AlertChange::Escalated(alert)] = escalated.as_slice() else {
+            panic!("{name}: expected an escalation at 65s, got {escalated:?}");
+        };
+        assert_eq!(alert.id, id, "{name}");
+        assert_eq!(alert.severity, Severity::Critical, "{name}");
+        assert_eq!(alert.evidence.threshold, c, "{name}");
+        assert!(
+            alert.evidence.message.contains("(critical at"),
+            "{name}: {}",
+            alert.evidence.message
+        );
+        assert_eq!(alert.detected_at, t(50.0), "{name}");
+        assert_eq!(alert.updated_at, t(65.0), "{name}");
+
+        // Between the resolution band and the warning: stays open, no change.
+        let between = w * (1.0 - h / 2.0);
+        for s in (70..=130).step_by(5) {
+            assert_eq!(
+                step(&mut m, &case, between, f64::from(s)),
+                vec![],
+                "{name}: held at {s}s"
+            );
+        }
+        let mine = |m: &Monitor| {
+            m.open_alerts()
+                .into_iter()
+                .filter(|a| a.kind == case.kind && a.subject == case.subject)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(mine(&m).len(), 1, "{name}");
+        assert_eq!(
+            mine(&m)[0].severity,
+            Severity::Critical,
+            "{name}: severity never drops"
+        );
+
+        // Below the resolution band for `for`: resolved.
+        let below = w * (1.0 - h) * 0.95;
+        assert_eq!(step(&mut m, &case, below, 135.0), vec![], "{name}");
+        assert_eq!(step(&mut m, &case, below, 140.0), vec![], "{name}");
+        let resolved = step(&mut m, &case, below, 145.0);
+        let [AlertChange::Resolved(alert)] = resolved.as_slice() else {
+            panic!("{name}: expected a resolution at 145s, got {resolved:?}");
+        };
+        assert_eq!(alert.status, Status::Resolved, "{name}");
+        assert_eq!(alert.resolved_at, Some(t(145.0)), "{name}");
+        assert!(mine(&m).is_empty(), "{name}");
+
+        // A new breach is a new alert.
+        step(&mut m, &case, c * 1.02, 150.0);
+        step(&mut m, &case, c * 1.02, 155.0);
+        let again = step(&mut m, &case, c * 1.02, 160.0);
+        let [AlertChange::Raised(alert)] = again.as_slice() else {
+            panic!("{name}: expected a second raise, got {again:?}");
+        };
+        let number = |id: &str| id.trim_start_matches("alert-").parse::<u64>().unwrap_or(0);
+        assert!(number(&alert.id) > number(&id), "{name}");
+        assert!(m.next_id() > number(&alert.id), "{name}");
+        assert_eq!(
+            alert.severity,
+            Severity::Critical,
+            "{name}: raised at the current level"
+        );
+    }
+}
+
+#[test]
+fn with_for_zero_every_rule_raises_at_the_first_breaching_evaluation_and_resolves_at_once() {
+    for case in cases() {
+        let name = format!("{} {}", case.kind.as_str(), case.subject.key());
+        let mut m = monitor(&case, Duration::ZERO);
+        let (w, _, h) = bands(&m, case.kind);
+        assert_eq!(step(&mut m, &case, w * 0.999, 0.0), vec![], "{name}");
+        let raised = step(&mut m, &case, w * 1.001, 1.0);
+        assert!(
+            matches!(raised.as_slice(), [AlertChange::Raised(_)]),
+            "{name}: {raised:?}"
+        );
+        let resolved = step(&mut m, &case, w * (1.0 - h) * 0.99, 2.0);
+        assert!(
+            matches!(resolved.as_slice(), [AlertChange::Resolved(_)]),
+            "{name}: {resolved:?}"
+        );
+    }
+}
+
+#[test]
+fn stale_data_measures_time_without_a_new_price_and_time_frozen() {
+    let mut m = Monitor::new(vec![E.into()], only(RuleKind::StaleData, Duration::ZERO));
+    // Defaults: no_update 30 s / 120 s, frozen 300 s / 900 s; USDT-USD exempt from frozen.
+    m.observe(price(MD, "BTC-USD", 100.0, t(0.0)));
+    m.observe(price(MD, "USDT-USD", 1.0, t(0.0)));
+    assert_eq!(m.evaluate(t(29.0), wall()), vec![]);
+    let raised = m.evaluate(t(31.0), wall());
+    let subjects: Vec<_> = raised.iter().map(|c| c.alert().subject.key()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "venue=market-data-A symbol=BTC-USD measure=no_update",
+            "venue=market-data-A symbol=USDT-USD measure=no_update"
+        ]
+    );
+    let alert = raised[0].alert();
+    assert_eq!(alert.severity, Severity::Warning);
+    assert_eq!(alert.evidence.unit, "seconds");
+    assert_eq!(alert.evidence.data_at, t(0.0));
+    assert_eq!(alert.evidence.source, MD);
+    assert_eq!(
+        alert.evidence.message,
+        "market-data-A has published no new BTC-USD price for 31 s (warning at 30 s)"
+    );
+    // A repeated sequence is no news.
+    m.observe(Observation::Price(PriceTick {
+        source: MD.into(),
+        symbol: "BTC-USD".into(),
+        price: 100.0,
+        sequence: 1,
+        at: t(100.0),
+    }));
+    let escalated = m.evaluate(t(121.0), wall());
+    assert_eq!(escalated.len(), 2);
+    assert!(
+        escalated
+            .iter()
+            .all(|c| matches!(c, AlertChange::Escalated(a) if a.severity == Severity::Critical))
+    );
+
+    // New sequences at the same price: no_update resolves (below 30 × 0.9), frozen keeps counting.
+    for s in (130..=400).step_by(10) {
+        m.observe(price(MD, "BTC-USD", 100.0, t(f64::from(s))));
+        m.observe(price(MD, "USDT-USD", 1.0, t(f64::from(s))));
+        let changes = m.evaluate(t(f64::from(s)), wall());
+        if s == 130 {
+            assert_eq!(changes.len(), 2, "{changes:?}");
+            assert!(changes.iter().all(|c| matches!(c, AlertChange::Resolved(_))));
+        } else if s == 300 {
+            let [AlertChange::Raised(a)] = changes.as_slice() else {
+                panic!("frozen at 300s: {changes:?}")
+            };
+            assert_eq!(
+                a.subject.key(),
+                "venue=market-data-A symbol=BTC-USD measure=frozen"
+            );
+            assert_eq!(
+                a.evidence.message,
+                "market-data-A's BTC-USD price has stayed at 100 for 300 s (warning at 300 s)"
+            );
+        } else {
+            assert_eq!(changes, vec![], "at {s}s");
+        }
+    }
+    // The price moves: frozen resolves.
+    m.observe(price(MD, "BTC-USD", 101.0, t(405.0)));
+    let changes = m.evaluate(t(405.0), wall());
+    assert!(
+        matches!(changes.as_slice(), [AlertChange::Resolved(a)] if a.subject.measure.as_deref() == Some("frozen"))
+    );
+}
+
+#[test]
+fn order_rate_counts_new_orders_of_every_exchange_over_the_window() {
+    let mut m = Monitor::new(vec![E.into()], only(RuleKind::OrderRate, Duration::ZERO));
+    // Defaults: 10 s window, 50/s warning, 200/s critical, hysteresis 0.2.
+    let burst = |m: &mut Monitor, venue: &str, from: u32, n: u32, at: f64| {
+        let new = (from..from + n)
+            .map(|i| order(format!("{venue}-{i}"), "NEW", t(at - 0.5)))
+            .collect();
+        m.observe(orders(venue, new, t(at)));
+    };
+    burst(&mut m, OKX, 0, 240, 1.0);
+    burst(&mut m, "exchange-Binance", 0, 249, 1.0);
+    assert_eq!(m.evaluate(t(1.0), wall()), vec![], "48.9/s is under 50/s");
+    // The same orders seen again count once.
+    burst(&mut m, OKX, 0, 240, 2.0);
+    assert_eq!(m.evaluate(t(2.0), wall()), vec![]);
+    burst(&mut m, OKX, 240, 11, 3.0);
+    let raised = m.evaluate(t(3.0), wall());
+    let [AlertChange::Raised(a)] = raised.as_slice() else {
+        panic!("{raised:?}")
+    };
+    assert_eq!(a.subject, subject(&[("entity", E)]));
+    assert_eq!(a.evidence.unit, "per_second");
+    assert_eq!(a.evidence.window_ms, Some(10_000));
+    assert_eq!(a.evidence.source, OKX, "the exchange with most orders");
+    assert_eq!(
+        a.evidence.message,
+        "trading-system-LH sends 50.0 orders/s (warning at 50/s over 10s)"
+    );
+    assert_eq!(m.last_checks(), 1);
+    // Once the burst leaves the window the rate is 0: resolved.
+    let resolved = m.evaluate(t(11.0), wall());
+    assert!(
+        matches!(resolved.as_slice(), [AlertChange::Resolved(_)]),
+        "{resolved:?}"
+    );
+    // Orders of entities not monitored are ignored.
+    let other = (0..5000)
+        .map(|i| order(format!("x-{i}"), "NEW", t(19.0)))
+        .collect();
+    m.observe(Observation::Orders(OrderActivity {
+        entity: "someone-else".into(),
+        venue: OKX.into(),
+        new: other,
+        open: vec![],
+        at: t(20.0),
+    }));
+    assert_eq!(m.evaluate(t(20.0), wall()), vec![]);
+}
+
+#[test]
+fn venue_health_counts_errors_rejects_and_silence() {
+    let mut m = Monitor::new(vec![E.into()], only(RuleKind::VenueHealth, Duration::ZERO));
+    // Defaults: 30 s window, errors 0.2 / 0.5, rejects 0.5 / 0.9 from 20 orders.
+    for i in 0..10 {
+        let outcome = if i < 2 { Outcome::Unavailable } else { Outcome::Ok };
+        m.observe(request(OKX, outcome, 10, t(f64::from(i))));
+    }
+    let raised = m.evaluate(t(10.0), wall());
+    let [AlertChange::Raised(a)] = raised.as_slice() else {
+        panic!("{raised:?}")
+    };
+    assert_eq!(a.subject, subject(&[("venue", OKX), ("measure", "errors")]));
+    assert_eq!(a.evidence.observed, 0.2);
+    assert_eq!(
+        a.evidence.message,
+        "exchange-OKX failed 2 of 10 of the monitor's requests (20.0%) over 30s (warning at 20.0%)"
+    );
+    // 19 orders, all rejected: too few to count; the 20th makes it.
+    let new = (0..19)
+        .map(|i| order(format!("o-{i}"), "REJECTED", t(10.0)))
+        .collect();
+    m.observe(orders(OKX, new, t(11.0)));
+    m.observe(request(OKX, Outcome::Unavailable, 10, t(11.0)));
+    assert_eq!(m.evaluate(t(11.0), wall()), vec![]);
+    m.observe(orders(OKX, vec![order("o-19".into(), "NEW", t(11.5))], t(12.0)));
+    let raised = m.evaluate(t(12.0), wall());
+    let [AlertChange::Raised(a)] = raised.as_slice() else {
+        panic!("{raised:?}")
+    };
+    assert_eq!(a.subject, subject(&[("venue", OKX), ("measure", "rejects")]));
+    assert_eq!(a.severity, Severity::Critical, "19 of 20 rejected");
+    // Silence: no request at all in the window is failure.
+    let changes = m.evaluate(t(100.0), wall());
+    let escalated: Vec<_> = changes
+        .iter()
+        .filter(|c| matches!(c, AlertChange::Escalated(_)))
+        .collect();
+    assert_eq!(escalated.len(), 1, "{changes:?}");
+    assert_eq!(escalated[0].alert().subject.measure.as_deref(), Some("errors"));
+    assert!(escalated[0].alert().evidence.message.contains("answered none"));
+    let summary = m.summary(t(100.0));
+    assert_eq!(summary.venues.len(), 1);
+    assert!(!summary.venues[0].up);
+    assert_eq!(summary.venues[0].error_ratio, 1.0);
+}
+
+#[test]
+fn overdue_settlements_count_from_the_oldest_due_time() {
+    let mut m = Monitor::new(vec![E.into()], only(RuleKind::UnsettledExposure, Duration::ZERO));
+    let s = |id: &str, due: f64| PendingSettlement {
+        id: id.into(),
+        legs: vec![("USD".into(), 10.0)],
+        created_at: t(0.0),
+        due_at: t(due),
+    };
+    m.observe(settlements(
+        vec![s("a", 100.0), s("b", 50.0), s("c", 1000.0)],
+        t(100.0),
+    ));
+    assert_eq!(m.evaluate(t(109.0), wall()), vec![], "59 s past due");
+    let raised = m.evaluate(t(111.0), wall());
+    let [AlertChange::Raised(a)] = raised.as_slice() else {
+        panic!("{raised:?}")
+    };
+    assert_eq!(
+        a.subject,
+        subject(&[("entity", E), ("venue", CUST), ("measure", "overdue")])
+    );
+    assert_eq!(a.evidence.observed, 61.0);
+    assert_eq!(a.evidence.data_at, t(100.0));
+    // Settled: the list is empty.
+    m.observe(settlements(vec![], t(120.0)));
+    let resolved = m.evaluate(t(120.0), wall());
+    assert!(
+        matches!(resolved.as_slice(), [AlertChange::Resolved(_)]),
+        "{resolved:?}"
+    );
+}
+
+#[test]
+fn divergence_skips_points_older_than_the_stale_warning() {
+    let mut m = Monitor::new(vec![E.into()], only(RuleKind::PriceDivergence, Duration::ZERO));
+    m.observe(price(MD, "BTC-USD", 100.0, t(0.0)));
+    m.observe(price(MD2, "BTC-USD", 110.0, t(0.0)));
+    assert_eq!(m.evaluate(t(31.0), wall()), vec![]);
+    assert_eq!(m.last_checks(), 0);
+    let raised = m.evaluate(t(30.0), wall());
+    assert!(matches!(raised.as_slice(), [AlertChange::Raised(a)] if a.severity == Severity::Critical));
+    // An explicit reference turns the comparison around.
+    let mut limits = m.limits().clone();
+    limits.price_divergence.reference = Some(MD2.into());
+    m.set_limits(limits);
+    let changes = m.evaluate(t(30.0), wall());
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].alert().subject.venue.as_deref(), Some(MD));
+}
+
+#[test]
+fn a_disabled_kind_resolves_its_open_alerts_and_a_vanished_subject_keeps_its_alert() {
+    let mut m = Monitor::new(vec![E.into()], only(RuleKind::StablecoinDepeg, Duration::ZERO));
+    m.observe(price(MD, "USDT-USD", 0.9, t(0.0)));
+    assert_eq!(m.evaluate(t(0.0), wall()).len(), 1);
+    // The reference source switches to one without USDT: no data, the alert stays.
+    let mut limits = m.limits().clone();
+    limits.price_divergence.reference = Some(MD2.into());
+    m.set_limits(limits.clone());
+    assert_eq!(m.evaluate(t(1.0), wall()), vec![]);
+    assert_eq!(m.open_alerts().len(), 1);
+    limits.set_enabled(RuleKind::StablecoinDepeg, false);
+    m.set_limits(limits);
+    let changes = m.evaluate(t(2.0), wall());
+    assert!(matches!(changes.as_slice(), [AlertChange::Resolved(a)] if a.resolved_at == Some(t(2.0))));
+    assert!(m.open_alerts().is_empty());
+}
+
+#[test]
+fn acknowledged_alerts_stay_acknowledged_and_resolve_the_same_way() {
+    let mut m = Monitor::new(vec![E.into()], only(RuleKind::StablecoinDepeg, Duration::ZERO));
+    m.observe(price(MD, "USDT-USD", 0.99, t(0.0)));
+    m.evaluate(t(0.0), wall());
+    assert_eq!(
+        m.acknowledge("alert-9", t(1.0)),
+        Err(super::monitor::AckError::NotOpen("alert-9".into()))
+    );
+    let AlertChange::Acknowledged(a) = m.acknowledge("alert-1", t(1.0)).unwrap() else {
+        panic!("not an acknowledgement")
+    };
+    assert_eq!(
+        (a.status, a.acknowledged_at, a.updated_at),
+        (Status::Acknowledged, Some(t(1.0)), t(1.0))
+    );
+    // Again: nothing changes.
+    let again = m.acknowledge("alert-1", t(2.0)).unwrap();
+    assert_eq!(again.alert().acknowledged_at, Some(t(1.0)));
+    // Escalation keeps it acknowledged.
+    m.observe(price(MD, "USDT-USD", 0.97, t(3.0)));
+    let changes = m.evaluate(t(3.0), wall());
+    assert!(matches!(changes.as_slice(), [AlertChange::Escalated(a)] if a.status == Status::Acknowledged));
+    m.observe(price(MD, "USDT-USD", 1.0, t(4.0)));
+    let changes = m.evaluate(t(4.0), wall());
+    assert!(
+        matches!(changes.as_slice(), [AlertChange::Resolved(a)] if a.status == Status::Resolved && a.acknowledged_at == Some(t(1.0)))
+    );
+    assert!(
+        m.acknowledge("alert-1", t(5.0)).is_err(),
+        "a resolved alert is not open"
+    );
+}
+
+#[test]
+fn restore_takes_back_open_alerts_ids_and_marks() {
+    let mut m = Monitor::new(vec![E.into()], only(RuleKind::StablecoinDepeg, Duration::ZERO));
+    m.observe(price(MD, "USDT-USD", 0.99, t(0.0)));
+    m.observe(holdings(CUST, &[("USD", 1000.0)], t(0.0)));
+    m.evaluate(t(0.0), wall());
+    let (open, next, marks) = (m.open_alerts(), m.next_id(), m.marks());
+    assert_eq!(next, 2);
+    assert_eq!(marks.len(), 1);
+    assert_eq!(marks[0].peak_usd, 1000.0);
+
+    let mut back = Monitor::new(vec![E.into()], only(RuleKind::StablecoinDepeg, Duration::ZERO));
+    back.restore(open.clone(), next, marks.clone());
+    assert_eq!(back.open_alerts(), open);
+    assert_eq!(back.marks(), marks);
+    // The still-breaching pair does not raise again; a new pair gets the next number.
+    back.observe(price(MD, "USDT-USD", 0.99, t(1.0)));
+    back.observe(price(MD, "USDC-USD", 0.9, t(1.0)));
+    let mut limits = back.limits().clone();
+    limits.stablecoin_depeg.pegs.insert("USDC-USD".into(), 1.0);
+    back.set_limits(limits);
+    let changes = back.evaluate(t(1.0), wall());
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].alert().id, "alert-2");
+    assert_eq!(changes[0].alert().subject.symbol.as_deref(), Some("USDC-USD"));
+}
+
+#[test]
+fn equity_marks_follow_peak_and_the_simulated_day() {
+    let mut m = Monitor::new(vec![E.into()], only(RuleKind::DailyLoss, Duration::ZERO));
+    m.observe(price(MD, "BTC-USD", 100_000.0, t(0.0)));
+    m.observe(holdings(OKX, &[("BTC", 100.0), ("USD", 1_000_000.0)], t(0.0)));
+    m.observe(holdings(CUST, &[("SOL", 1.0)], t(0.0)));
+    m.evaluate(t(0.0), wall());
+    assert!(m.marks().is_empty(), "SOL has no price: no equity yet");
+    m.observe(price(MD, "SOL-USDT", 100.0, t(1.0)));
+    m.observe(price(MD, "USDT-USD", 0.5, t(1.0)));
+    m.evaluate(t(1.0), wall());
+    let marks = m.marks();
+    assert_eq!(marks[0].first_usd, 11_000_050.0, "SOL through USDT");
+    m.observe(price(MD, "BTC-USD", 50_000.0, t(2.0)));
+    let changes = m.evaluate(t(2.0), wall());
+    assert!(
+        matches!(changes.as_slice(), [AlertChange::Raised(a)] if a.severity == Severity::Critical && a.evidence.observed == 5_000_000.0)
+    );
+    let summary = m.summary(t(2.0));
+    let e = &summary.entities[0];
+    assert_eq!(e.equity_usd, 6_000_050.0);
+    assert_eq!(e.peak_equity_usd, 11_000_050.0);
+    assert_eq!(e.pnl_usd, -5_000_000.0);
+    assert_eq!(e.daily_pnl_usd, -5_000_000.0);
+    assert_eq!(e.gross_usd, 5_000_050.0);
+    assert_eq!(e.exposure.len(), 2);
+    assert_eq!(e.exposure[0].asset, "BTC");
+    // The next simulated day starts from the equity of its first evaluation: the loss is gone.
+    let tomorrow = t(86_400.0);
+    let changes = m.evaluate(tomorrow, wall());
+    assert!(
+        matches!(changes.as_slice(), [AlertChange::Resolved(_)]),
+        "{changes:?}"
+    );
+    assert_eq!(m.marks()[0].day_start_usd, 6_000_050.0);
+    assert_eq!(m.marks()[0].day, tomorrow.date());
+}
+
+#[test]
+fn summary_reports_data_age_pegs_and_every_entity() {
+    let mut m = Monitor::new(vec![E.into(), "desk-2".into()], Limits::default());
+    m.observe(price(MD, "USDT-USD", 0.998, t(0.0)));
+    m.observe(price(MD, "BTC-USD", 100.0, t(0.0)));
+    m.observe(price(MD, "BTC-USD", 100.0, t(5.0)));
+    let s = m.summary(t(8.0));
+    assert_eq!(s.at, t(8.0));
+    assert_eq!(
+        s.entities.iter().map(|e| e.entity.as_str()).collect::<Vec<_>>(),
+        ["desk-2", E]
+    );
+    assert_eq!(s.data.len(), 2);
+    assert_eq!(
+        (
+            s.data[0].symbol.as_str(),
+            s.data[0].age_seconds,
+            s.data[0].unchanged_seconds
+        ),
+        ("BTC-USD", 3.0, 8.0)
+    );
+    assert_eq!(s.pegs.len(), 1);
+    assert!((s.pegs[0].deviation + 0.002).abs() < 1e-12);
+    let json = serde_json::to_value(&s).unwrap();
+    assert!(json["pegs"][0]["deviation"].is_number());
+    assert!(json["entities"][0]["order_rate"].is_number());
+}
+
+#[test]
+fn changes_come_in_kind_then_subject_order() {
+    let mut limits = Limits::default();
+    for k in RuleKind::ALL {
+        *limits.rule_mut(k).1 = Duration::ZERO;
+    }
+    let mut m = Monitor::new(vec![E.into()], limits);
+    m.observe(price(MD, "USDT-USD", 0.9, t(0.0)));
+    m.observe(price(MD, "BTC-USD", 100_000.0, t(0.0)));
+    m.observe(price(MD2, "BTC-USD", 150_000.0, t(0.0)));
+    m.observe(holdings(OKX, &[("BTC", 1000.0)], t(0.0)));
+    let changes = m.evaluate(t(0.0), wall());
+    let keys: Vec<_> = changes
+        .iter()
+        .map(|c| (c.alert().kind, c.alert().subject.clone()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    let kinds: Vec<_> = keys.iter().map(|(k, _)| *k).collect();
+    for kind in [
+        RuleKind::PositionLimit,
+        RuleKind::Exposure,
+        RuleKind::Concentration,
+        RuleKind::StablecoinDepeg,
+        RuleKind::PriceDivergence,
+    ] {
+        assert!(kinds.contains(&kind), "{kind:?} in {kinds:?}");
+    }
+    let ids: Vec<_> = changes.iter().map(|c| c.alert().id.clone()).collect();
+    assert_eq!(ids.first().map(String::as_str), Some("alert-1"));
+    assert!(m.last_checks() >= changes.len() as u64);
+}

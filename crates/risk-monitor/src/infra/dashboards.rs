@@ -99,7 +99,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        domain::summary::{AssetExposure, DataAge, EntitySummary, Summary, VenueSummary},
+        domain::summary::{AssetExposure, DataAge, EntitySummary, PegDeviation, Summary, VenueSummary},
         infra::metrics::PrometheusMetrics,
     };
 
@@ -141,6 +141,12 @@ mod tests {
                 latency_ms: 10.0,
                 reject_ratio: 0.0,
             }],
+            pegs: vec![PegDeviation {
+                symbol: "USDT-USD".into(),
+                price: 1.001,
+                peg: 1.0,
+                deviation: 0.001,
+            }],
         }
     }
 
@@ -149,7 +155,7 @@ mod tests {
         let registry = Registry::new();
         let metrics = PrometheusMetrics::register(&registry).unwrap();
         // The labelled gauges show series once a summary has something for them.
-        metrics.publish(&[], &summary(), &[("USDT-USD".to_owned(), 0.001)]);
+        metrics.publish(&[], &summary());
         let published: Vec<String> = registry
             .gather()
             .iter()

@@ -179,9 +179,9 @@ impl PrometheusMetrics {
             .inc();
     }
 
-    /// Shows the open alerts (those of `open` that are active or acknowledged), the risk picture
-    /// of `summary`, and the stablecoin deviations `pegs` (symbol, signed (price − peg) / peg).
-    pub fn publish(&self, open: &[Alert], summary: &Summary, pegs: &[(String, f64)]) {
+    /// Shows the open alerts (those of `open` that are active or acknowledged) and the risk
+    /// picture of `summary`, its stablecoin deviations included.
+    pub fn publish(&self, open: &[Alert], summary: &Summary) {
         let mut counts: BTreeMap<(Severity, RuleKind), i64> = BTreeMap::new();
         for alert in open.iter().filter(|a| a.status.is_open()) {
             *counts.entry((alert.severity, alert.kind)).or_default() += 1;
@@ -212,9 +212,10 @@ impl PrometheusMetrics {
         self.drawdown.set(drawdown);
 
         self.deviation.show(
-            &pegs
+            &summary
+                .pegs
                 .iter()
-                .map(|(symbol, ratio)| (symbol.clone(), *ratio))
+                .map(|p| (p.symbol.clone(), p.deviation))
                 .collect(),
         );
         self.venue_up.show(
@@ -241,7 +242,7 @@ mod tests {
     use super::*;
     use crate::domain::{
         alert::{Evidence, Status, Subject},
-        summary::{AssetExposure, DataAge, EntitySummary, VenueSummary},
+        summary::{AssetExposure, DataAge, EntitySummary, PegDeviation, VenueSummary},
     };
 
     fn exposition(registry: &Registry) -> String {
@@ -429,9 +430,14 @@ mod tests {
                 data("exchange-OKX", "BTC-USD", 1.0),
             ],
             venues: vec![venue("exchange-OKX", true), venue("exchange-Binance", false)],
+            pegs: vec![PegDeviation {
+                symbol: "USDT-USD".into(),
+                price: 0.975,
+                peg: 1.0,
+                deviation: -0.025,
+            }],
         };
-        let pegs = vec![("USDT-USD".to_owned(), -0.025)];
-        metrics.publish(&open, &summary, &pegs);
+        metrics.publish(&open, &summary);
         let text = exposition(&registry);
         let active = |kind: &str, severity: &str| {
             value(
@@ -499,9 +505,10 @@ mod tests {
             entities: vec![entity("a", 10.0, 0.0, &[("BTC", 900.0, 1.0)])],
             data: vec![data("exchange-OKX", "BTC-USD", 3.0)],
             venues: vec![venue("exchange-OKX", false)],
+            pegs: Vec::new(),
             ..summary
         };
-        metrics.publish(&[], &later, &[]);
+        metrics.publish(&[], &later);
         let text = exposition(&registry);
         assert_eq!(
             value(

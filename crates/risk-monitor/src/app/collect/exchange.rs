@@ -189,7 +189,7 @@ async fn look(
         }
         open.extend(open_orders(ctx, venue, client, account, warned).await?);
     }
-    new.sort_by(|a, b| (a.created_at, order_number(&a.id)).cmp(&(b.created_at, order_number(&b.id))));
+    new.sort_by_key(|o| (o.created_at, order_number(&o.id)));
     ctx.send(Observation::Orders(OrderActivity {
         entity: entity.to_owned(),
         venue: venue.to_owned(),

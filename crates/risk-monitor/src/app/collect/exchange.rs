@@ -3,7 +3,8 @@
 //! - the poll: every cadence tick, for each monitored entity, its accounts there (listed once and
 //!   again every few ticks; an entity without an account yet is skipped quietly), their balances
 //!   ([`Observation::Holdings`], totals per asset over its accounts), the orders created since the
-//!   last look (newest first down to the newest one seen, at most [`LOOKBACK`] back) and those
+//!   last look (newest first down to the newest one seen, at most [`LOOKBACK`] before the previous
+//!   look, at most [`MAX_PAGES`] pages) and those
 //!   still open ([`Observation::Orders`]), and every trade after the last one seen, one
 //!   [`Observation::Fill`] per side of it the entity holds;
 //! - the books: one market stream of every symbol, whose book changes become
@@ -54,6 +55,8 @@ struct Entity {
     newest_order: BTreeMap<String, u64>,
     /// The last trade id seen (`None`: not looked yet).
     last_trade: Option<String>,
+    /// When (simulated) its orders were last looked at.
+    looked_at: Option<time::OffsetDateTime>,
 }
 
 async fn poll(ctx: &Ctx, name: &InstanceName, stop: &CancellationToken) {
@@ -180,9 +183,13 @@ async fn look(
     let mut new = Vec::new();
     let mut open = Vec::new();
     let mut tops = Vec::new();
+    // New orders are looked for back to LOOKBACK before the previous look (or now, the first
+    // time): a tick longer than LOOKBACK (a fast clock) misses none.
+    let now = ctx.clock.now();
+    let horizon = state.looked_at.unwrap_or(now) - LOOKBACK;
     for account in &state.accounts {
         let seen = state.newest_order.get(account).copied();
-        let (orders, top) = new_orders(ctx, venue, client, account, seen, warned).await?;
+        let (orders, top) = new_orders(ctx, venue, client, account, (seen, horizon), warned).await?;
         new.extend(orders);
         if let Some(top) = top {
             tops.push((account.clone(), top));
@@ -200,6 +207,7 @@ async fn look(
     .await?;
     // Only once they are handed on: a failed look sees them again next tick.
     state.newest_order.extend(tops);
+    state.looked_at = Some(now);
 
     fills(ctx, venue, client, entity, state, warned).await
 }
@@ -216,17 +224,16 @@ fn total(total: &str, available: &str, locked: &str) -> Option<f64> {
     decimal(total)
 }
 
-/// The orders of `account` newer than order `seen` (or, at most, [`LOOKBACK`] old), newest first,
-/// and the newest id among them.
+/// The orders of `account` newer than order `seen` and created at `horizon` or later, newest
+/// first, and the newest id among them.
 async fn new_orders(
     ctx: &Ctx,
     venue: &str,
     client: &Exchange,
     account: &str,
-    seen: Option<u64>,
+    (seen, horizon): (Option<u64>, time::OffsetDateTime),
     warned: &mut Warned,
 ) -> Result<(Vec<OrderSeen>, Option<u64>), Halt> {
-    let horizon = ctx.clock.now() - LOOKBACK;
     let mut found = Vec::new();
     let mut top = None;
     let mut cursor = String::new();
@@ -367,6 +374,8 @@ async fn fills(
         for trade in page.trades.iter().rev() {
             if timestamp(&trade.executed_at).is_some_and(|at| at >= horizon) {
                 send_fills(ctx, venue, client, entity, state, trade, warned).await?;
+                // Handed on: a look that fails from here goes on after it.
+                state.last_trade = Some(trade.id.clone());
             }
         }
         let newest = page

@@ -4,11 +4,11 @@
 //! [`run`] looks the ecosystem's market data, exchange and custodian instances up through
 //! discovery (at start and every few wall seconds, unhealthy ones included: a venue that is down is
 //! still asked, and its failures observed) and runs one task per instance:
-//! - [`market`]: a market data instance's price stream, every symbol ([`Observation::Price`]);
-//! - [`exchange`]: per cadence tick and monitored entity, its holdings, new and open orders and new
+//! - `market`: a market data instance's price stream, every symbol ([`Observation::Price`]);
+//! - `exchange`: per cadence tick and monitored entity, its holdings, new and open orders and new
 //!   fills at an exchange; and the exchange's book tops from its market stream, at most one per
 //!   symbol per tick ([`Observation::Book`]);
-//! - [`custodian`]: per cadence tick and entity, its custody holdings and pending settlements.
+//! - `custodian`: per cadence tick and entity, its custody holdings and pending settlements.
 //!
 //! Every call to an instance is observed too ([`Observation::Request`]: outcome and wall latency),
 //! and so is an instance that cannot even be reached (`Unavailable`, once per tick while it lasts).

@@ -167,6 +167,18 @@ impl Peers {
         }
     }
 
+    /// Lists every instance of `kind` registered in the environment, sorted by name, unhealthy ones
+    /// included: a monitor asks a venue that is down too, and observes its failures.
+    ///
+    /// # Errors
+    /// [`PeerError::Registry`] when the registry cannot be read.
+    pub async fn list(&self, kind: ServiceKind) -> Result<Vec<Registration>, PeerError> {
+        let mut found = self.registry.by_service(kind).await?;
+        found.retain(|r| *r.environment == *self.environment);
+        found.sort_by(|a, b| a.instance.cmp(&b.instance));
+        Ok(found)
+    }
+
     /// Finds an instance as [`Peers::find`] does and returns it with a channel to its gRPC server:
     /// the cached one while the instance's address and run are unchanged, else a fresh connection.
     ///
@@ -321,6 +333,34 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(named.instance, "exchange-A");
+    }
+
+    #[tokio::test]
+    async fn a_list_holds_every_instance_of_the_kind_in_the_environment_by_name() {
+        let registry = Registry::embedded();
+        let md = ServiceKind::MarketDataSimulator;
+        register(&registry, md, "md-c", "test", Status::Degraded).await;
+        register(&registry, md, "md-b", "test", Status::Unhealthy).await;
+        register(&registry, md, "md-a", "other", Status::Healthy).await;
+        register(&registry, md, "md-d", "test", Status::Healthy).await;
+        register(
+            &registry,
+            ServiceKind::ExchangeSimulator,
+            "exchange-A",
+            "test",
+            Status::Healthy,
+        )
+        .await;
+        let peers = Peers::new(registry, "test");
+
+        let listed = peers.list(md).await.unwrap();
+        let names: Vec<_> = listed.iter().map(|r| r.instance.to_string()).collect();
+        assert_eq!(
+            names,
+            ["md-b", "md-c", "md-d"],
+            "unhealthy included, other environments and kinds not, sorted by name"
+        );
+        assert!(peers.list(ServiceKind::AuditCorrelator).await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -1,1 +1,0 @@
-//! Collectors (H-feeds).

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 use tse_runtime::openapi::{
-    OpenApi, decimal, decimal_input, event_stream, json_answer, operation, param_with, schema_ref, timestamp,
+    OpenApi, decimal, event_stream, json_answer, operation, param_with, schema_ref, timestamp,
 };
 
 use super::MAX_DIGITS;
@@ -35,12 +35,12 @@ fn positive_pattern() -> String {
 }
 
 /// The JSON Schema pattern of an alert id ([`super::alert_id`]).
-fn id_pattern() -> String {
+pub(super) fn id_pattern() -> String {
     format!("^alert-{}$", positive_pattern())
 }
 
 /// A pattern matching `names` in any case, or the empty text (no filter).
-fn any_case_or_empty(names: &[&str]) -> String {
+pub(super) fn any_case_or_empty(names: &[&str]) -> String {
     let alternatives: Vec<String> = names
         .iter()
         .map(|name| {
@@ -135,7 +135,8 @@ fn alert() -> Value {
     }))
 }
 
-/// `warning` and `critical` of one unit, in answers or (every field optional) in requests.
+/// `warning` and `critical` of one unit (each `value`), in answers or in requests (where either
+/// may be left out: it takes its default).
 fn bands(request: bool, value: &Value) -> Value {
     let properties = json!({"warning": value, "critical": value});
     if request {
@@ -145,42 +146,95 @@ fn bands(request: bool, value: &Value) -> Value {
     }
 }
 
-/// The limits document; `request`: what `PUT` accepts (any field may be left out, amounts as
-/// strings or numbers), else what is answered (every field, amounts as strings).
+/// A number above 0, at most `max` when given (what a band's half is).
+fn positive_number(max: Option<f64>) -> Value {
+    match max {
+        Some(max) => json!({"type": "number", "exclusiveMinimum": 0, "maximum": max}),
+        None => json!({"type": "number", "exclusiveMinimum": 0}),
+    }
+}
+
+/// A positive USD amount in a request: a number above 0, or text a number is read from (the
+/// value must then be above 0 too).
+fn usd_input() -> Value {
+    json!({"oneOf": [
+        {"type": "string", "pattern": "^\\s*\\+?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?\\s*$"},
+        {"type": "number", "exclusiveMinimum": 0},
+    ], "description": "USD, above 0: a number or its text (\"20000000\")"})
+}
+
+/// The limits document; `request`: what `PUT` accepts (every kind, field and band half may be
+/// left out: it takes its default; amounts strings or numbers), else what is answered (every
+/// field, amounts as strings). The bounds are the rule core's (`Limits::validate`); its rules
+/// across fields (`warning ≤ critical`) are not in the schema.
 fn limits(request: bool) -> Value {
-    let usd = if request { decimal_input() } else { decimal() };
+    let usd = if request { usd_input() } else { decimal() };
     let duration = json!({"type": "string", "pattern": "^\\s*([0-9]+(ms|s|m|h|d))+\\s*$",
-        "description": "simulated time, e.g. 500ms, 30s, 10m (at most 3650d)"});
-    let ratio_bands = bands(request, &number());
+        "description": "simulated time, e.g. 500ms, 30s, 10m"});
     let make = if request { optional } else { object };
-    let kind = |fields: Value| {
-        let mut properties =
-            json!({"enabled": {"type": "boolean"}, "for": duration.clone(), "hysteresis": number()});
+    let kind = |for_description: &str, fields: Value| {
+        let mut properties = json!({
+            "enabled": {"type": "boolean"},
+            "for": {"allOf": [duration.clone()], "description": for_description},
+            "hysteresis": {"type": "number", "minimum": 0, "exclusiveMaximum": 1,
+                "description": "an alert resolves below warning × (1 − hysteresis)"},
+        });
         if let (Some(all), Value::Object(more)) = (properties.as_object_mut(), fields) {
             all.extend(more);
         }
         make(properties)
     };
-    let per_symbol = |value: &Value| json!({"type": "object", "additionalProperties": value});
+    let breach = "how long a breach lasts before it raises, 0s to 24h";
+    let window = json!({"allOf": [duration.clone()], "description": "1s to 24h"});
+    let ratio = positive_number(Some(1.0));
+    let positive = positive_number(None);
+    let ratio_bands = bands(request, &ratio);
+    let positive_bands = bands(request, &positive);
+    let symbol = json!({"type": "string", "pattern": "^[A-Z0-9]+-[A-Z0-9]+$"});
     make(json!({
-        "position_limit": kind(json!({"utilisation": ratio_bands, "max_notional_usd": usd,
-            "per_asset": per_symbol(&usd)})),
-        "exposure": kind(json!({"utilisation": ratio_bands, "max_gross_usd": usd, "max_net_usd": usd})),
-        "concentration": kind(json!({"warning": number(), "critical": number()})),
-        "drawdown": kind(json!({"warning": number(), "critical": number()})),
-        "daily_loss": kind(json!({"warning_usd": usd, "critical_usd": usd})),
-        "stablecoin_depeg": kind(json!({"warning_bps": number(), "critical_bps": number(),
-            "pegs": per_symbol(&usd)})),
-        "price_divergence": kind(json!({"warning_bps": number(), "critical_bps": number(),
-            "reference": {"type": ["string", "null"]}})),
-        "stale_data": kind(json!({"max_age_seconds": ratio_bands, "frozen_seconds": ratio_bands,
-            "frozen_exempt": list(text())})),
-        "venue_health": kind(json!({"window": duration, "error_ratio": ratio_bands,
-            "latency_ms": ratio_bands, "reject_ratio": ratio_bands,
-            "min_orders": {"type": "integer", "minimum": 0, "maximum": u32::MAX}})),
-        "order_rate": kind(json!({"window": duration, "per_second": ratio_bands})),
-        "unsettled_exposure": kind(json!({"pending_usd": bands(request, &usd),
-            "overdue_seconds": ratio_bands})),
+        "position_limit": kind(breach, json!({
+            "utilisation": bands(request, &positive_number(Some(10.0))),
+            "max_notional_usd": usd,
+            "per_asset": {"type": "object", "propertyNames": {"pattern": "^[A-Z0-9]+$"},
+                "additionalProperties": usd, "description": "limits per asset, replacing the default's"},
+        })),
+        "exposure": kind(breach, json!({
+            "utilisation": bands(request, &positive_number(Some(10.0))),
+            "max_gross_usd": usd,
+            "max_net_usd": usd,
+        })),
+        "concentration": kind(breach, json!({"warning": ratio, "critical": ratio})),
+        "drawdown": kind(breach, json!({"warning": ratio, "critical": ratio})),
+        "daily_loss": kind(breach, json!({"warning_usd": usd, "critical_usd": usd})),
+        "stablecoin_depeg": kind(breach, json!({
+            "warning_bps": positive,
+            "critical_bps": positive,
+            "pegs": {"type": "object", "propertyNames": symbol, "additionalProperties": usd,
+                "description": "pegged symbols and their pegs, replacing the default's"},
+        })),
+        "price_divergence": kind(breach, json!({
+            "warning_bps": positive,
+            "critical_bps": positive,
+            "reference": {"type": ["string", "null"], "minLength": 1,
+                "description": "the reference market data instance; null: the first by name"},
+        })),
+        "stale_data": kind(breach, json!({
+            "max_age_seconds": positive_bands,
+            "frozen_seconds": positive_bands,
+            "frozen_exempt": list(symbol),
+        })),
+        "venue_health": kind(breach, json!({
+            "window": window,
+            "error_ratio": ratio_bands,
+            "latency_ms": positive_bands,
+            "reject_ratio": ratio_bands,
+            "min_orders": {"type": "integer", "minimum": 1, "maximum": u32::MAX},
+        })),
+        "order_rate": kind(breach, json!({"window": window, "per_second": positive_bands})),
+        "unsettled_exposure": kind(breach, json!({
+            "pending_usd": bands(request, &usd),
+            "overdue_seconds": positive_bands,
+        })),
     }))
 }
 

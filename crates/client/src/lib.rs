@@ -23,6 +23,7 @@
 //! - [`market_data`]: [`MarketData`], reference prices, candles and the price stream.
 //! - [`audit`]: [`Audit`], the audit correlator's ingestion and queries.
 //! - [`trading`]: [`Trading`], the trading desk's strategies, positions, P&L and kill switch.
+//! - [`risk`]: [`Risk`], the risk monitor's alerts, their stream, the risk summary and limits.
 //! - [`ClientError`], [`Updates`]: what every client answers with.
 //! - `chaos` (feature `chaos`): `Chaos`, the back-door client built from the admin token.
 
@@ -35,12 +36,14 @@ pub mod chaos;
 pub mod custodian;
 pub mod exchange;
 pub mod market_data;
+pub mod risk;
 pub mod trading;
 
 pub use audit::Audit;
 pub use custodian::Custodian;
 pub use exchange::Exchange;
 pub use market_data::MarketData;
+pub use risk::Risk;
 pub use trading::Trading;
 pub use tse_runtime::peers::{PeerError, Peers};
 

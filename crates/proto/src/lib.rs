@@ -12,6 +12,7 @@
 //! - [`custodian::v1`]: the custodian simulator's production API.
 //! - [`audit::v1`]: the audit correlator's API (ingestion and queries of every instance's events).
 //! - [`trading::v1`]: the trading system engine's production API (strategies, positions, P&L, halt).
+//! - [`risk::v1`]: the risk monitor's production API (alerts, their stream, the risk summary, limits).
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC server reflection and for the host's
 //!   list of known methods (metrics labels stay bounded).
 
@@ -66,6 +67,15 @@ pub mod trading {
     #[allow(missing_docs, unreachable_pub, clippy::all)]
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/tse.trading.v1.rs"));
+    }
+}
+
+/// The risk monitor's production API.
+pub mod risk {
+    /// Version 1 of `tse.risk`.
+    #[allow(missing_docs, unreachable_pub, clippy::all)]
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/tse.risk.v1.rs"));
     }
 }
 

@@ -124,6 +124,7 @@ fn build(ctx: ServiceContext, settings: Settings) -> BuildFuture {
                 changes: changes.subscribe(),
                 resend: settings.alertmanager_resend,
                 stop: stop.clone(),
+                metrics: Some((*metrics).clone()),
             }));
         }
         let cadence = Cadence {
@@ -188,11 +189,6 @@ impl Metrics for PrometheusMetrics {
         PrometheusMetrics::raised(self, alert);
     }
     fn publish(&self, open: &[Alert], summary: &Summary) {
-        let pegs: Vec<(String, f64)> = summary
-            .pegs
-            .iter()
-            .map(|p| (p.symbol.clone(), p.deviation))
-            .collect();
-        PrometheusMetrics::publish(self, open, summary, &pegs);
+        PrometheusMetrics::publish(self, open, summary);
     }
 }

@@ -20,7 +20,7 @@ use super::{AlertQuery, Api, StreamItem};
 use crate::domain::{
     alert::Alert,
     limits::Limits,
-    summary::{AssetExposure, DataAge, EntitySummary, Summary, VenueSummary},
+    summary::{AssetExposure, DataAge, EntitySummary, PegDeviation, Summary, VenueSummary},
 };
 
 /// The gRPC service of one instance.
@@ -112,6 +112,15 @@ fn venue(v: VenueSummary) -> pb::VenueSummary {
     }
 }
 
+fn peg(p: PegDeviation) -> pb::PegDeviation {
+    pb::PegDeviation {
+        symbol: p.symbol,
+        price: p.price,
+        peg: p.peg,
+        deviation: p.deviation,
+    }
+}
+
 /// The summary as gRPC carries it.
 pub fn summary(s: Summary) -> pb::Summary {
     pb::Summary {
@@ -119,8 +128,7 @@ pub fn summary(s: Summary) -> pb::Summary {
         entities: s.entities.into_iter().map(entity).collect(),
         data: s.data.into_iter().map(data_age).collect(),
         venues: s.venues.into_iter().map(venue).collect(),
-        // LEAD: `s.pegs.into_iter().map(peg).collect()` once the summary's pegs are merged.
-        pegs: Vec::new(),
+        pegs: s.pegs.into_iter().map(peg).collect(),
     }
 }
 

@@ -318,11 +318,3 @@ impl Api {
         )
     }
 }
-
-// LEAD: replace with Limits::from_json once merged — delete this impl (the rule core's reads
-// with defaults and validates; this one only deserialises).
-impl Limits {
-    fn from_json(document: &serde_json::Value) -> Result<Limits, String> {
-        serde_json::from_value(document.clone()).map_err(|e| e.to_string())
-    }
-}

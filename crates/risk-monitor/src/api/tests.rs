@@ -33,7 +33,7 @@ use crate::{
     domain::{
         alert::{Alert, AlertChange, Evidence, RuleKind, Severity, Status, Subject},
         limits::Limits,
-        summary::{AssetExposure, DataAge, EntitySummary, Summary, VenueSummary},
+        summary::{AssetExposure, DataAge, EntitySummary, PegDeviation, Summary, VenueSummary},
     },
     infra::repo,
 };
@@ -101,7 +101,6 @@ fn alert(n: u64, status: Status) -> Alert {
     }
 }
 
-// LEAD: add `pegs: vec![...]` once the summary's pegs are merged.
 fn summary() -> Summary {
     Summary {
         at: AT,
@@ -138,6 +137,12 @@ fn summary() -> Summary {
             error_ratio: 0.0,
             latency_ms: 3.5,
             reject_ratio: 0.0,
+        }],
+        pegs: vec![PegDeviation {
+            symbol: "USDT-USD".into(),
+            price: 0.9995,
+            peg: 1.0,
+            deviation: -0.0005,
         }],
     }
 }
@@ -400,13 +405,13 @@ async fn put_limits_replaces_them_and_a_refused_document_changes_nothing() {
         )
     );
     // Refused when read: an unknown field, a mistyped value.
-    // LEAD: once the rule core's `Limits::from_json` is merged, an unknown field inside a kind
-    // (`unknown["drawdown"]["panic"]`) is refused too; add it here.
     let mut unknown = limits_json();
     unknown["panic"] = json!(true);
+    let mut unknown_inside = limits_json();
+    unknown_inside["drawdown"]["panic"] = json!(true);
     let mut mistyped = limits_json();
     mistyped["drawdown"]["for"] = json!("soon");
-    for document in [unknown, mistyped, json!({"nonsense": 1})] {
+    for document in [unknown, unknown_inside, mistyped, json!({"nonsense": 1})] {
         let (status, refused) = call(&url, "PUT", "/api/v1/limits", Some(&document.to_string())).await;
         assert_eq!((status, error(&refused).0), (400, "invalid_limits"), "{refused}");
         assert!(!error(&refused).1.is_empty(), "the reason is given: {refused}");
@@ -1088,10 +1093,6 @@ async fn the_openapi_document_describes_every_route_and_every_answer() {
             "{method} {path} documents {status}: {operation}"
         );
         let (got, mut answer) = call(&url, &method.to_ascii_uppercase(), concrete, body).await;
-        // LEAD: remove once the summary's pegs are merged.
-        if path == "/api/v1/risk/summary" && answer.get("pegs").is_none() {
-            answer["pegs"] = json!([]);
-        }
         assert_eq!(got, status, "{method} {concrete}: {answer}");
         let schema = &response["content"]["application/json"]["schema"];
         check(&doc, schema, &answer, &format!("{method} {concrete}"))

@@ -87,7 +87,7 @@ impl World {
             sequence: self.step,
             at: now,
         }));
-        if self.step % 10 != 0 {
+        if !self.step.is_multiple_of(10) {
             return;
         }
         for venue in EXCHANGES {

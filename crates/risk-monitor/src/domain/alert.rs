@@ -191,7 +191,7 @@ pub struct Evidence {
     pub observed: f64,
     /// The threshold it crossed, same unit.
     pub threshold: f64,
-    /// The unit: `usd`, `ratio`, `bps`, `seconds`, `per_second`.
+    /// The unit: `usd`, `ratio`, `bps`, `seconds`, `ms`, `per_second`.
     pub unit: String,
     /// The window the value was measured over (simulated milliseconds), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]

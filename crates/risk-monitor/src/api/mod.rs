@@ -72,8 +72,8 @@ pub struct AlertQuery {
 /// missed (the stream goes on after it).
 #[derive(Clone, Debug, PartialEq)]
 pub enum StreamItem {
-    /// One change of one alert.
-    Change(AlertChange),
+    /// One change of one alert (boxed: an alert is large, a lag count small).
+    Change(Box<AlertChange>),
     /// Changes skipped.
     Lagged(u64),
 }
@@ -308,7 +308,7 @@ impl Api {
                 let item = tokio::select! {
                     () = draining.cancelled() => return None,
                     change = receiver.recv() => match change {
-                        Ok(change) => StreamItem::Change(change),
+                        Ok(change) => StreamItem::Change(Box::new(change)),
                         Err(RecvError::Lagged(missed)) => StreamItem::Lagged(missed),
                         Err(RecvError::Closed) => return None,
                     },

@@ -65,6 +65,16 @@ fn limits_json() -> Value {
     })
 }
 
+/// What the test monitor refuses: a reference source it does not know.
+fn unknown_reference() -> String {
+    let mut document = limits_json();
+    document["price_divergence"]["reference"] = json!("market-data-Nowhere");
+    document.to_string()
+}
+
+const UNKNOWN_REFERENCE: &str =
+    "price_divergence.reference: no market data instance is named market-data-Nowhere";
+
 fn limits() -> Limits {
     Limits::from_json(&limits_json()).expect("the test limits are valid")
 }
@@ -147,8 +157,8 @@ fn summary() -> Summary {
     }
 }
 
-/// The monitor task of the tests: the fixed summary, the limits (refusing a drawdown warning above
-/// its critical, as the rule core does), and two alerts to acknowledge: `alert-1` (ACTIVE) and
+/// The monitor task of the tests: the fixed summary, the limits (refusing a reference source it does
+/// not know, as the monitor does), and two alerts to acknowledge: `alert-1` (ACTIVE) and
 /// `alert-2` (RESOLVED). An acknowledgement is announced on `events`.
 async fn answer(mut queries: mpsc::Receiver<Query>, events: broadcast::Sender<AlertChange>) {
     let mut limits = limits();
@@ -162,10 +172,14 @@ async fn answer(mut queries: mpsc::Receiver<Query>, events: broadcast::Sender<Al
             Query::Summary(tx) => drop(tx.send(summary())),
             Query::Limits(tx) => drop(tx.send(limits.clone())),
             Query::SetLimits(new, tx) => {
-                let answer = if new.drawdown.warning > new.drawdown.critical {
+                let answer = if let Some(unknown) = new
+                    .price_divergence
+                    .reference
+                    .as_ref()
+                    .filter(|r| *r != "market-data-Coinmetrics")
+                {
                     Err(AppError::BadRequest(format!(
-                        "drawdown: warning {} is above critical {}",
-                        new.drawdown.warning, new.drawdown.critical
+                        "price_divergence.reference: no market data instance is named {unknown}"
                     )))
                 } else {
                     limits = *new;
@@ -394,15 +408,10 @@ async fn put_limits_replaces_them_and_a_refused_document_changes_nothing() {
     assert_eq!(now, body, "the limits answered are those in force");
 
     // Refused by the monitor: the reason, and nothing changes.
-    let mut inverted = limits_json();
-    inverted["drawdown"]["warning"] = json!(0.9);
-    let (status, refused) = call(&url, "PUT", "/api/v1/limits", Some(&inverted.to_string())).await;
+    let (status, refused) = call(&url, "PUT", "/api/v1/limits", Some(&unknown_reference())).await;
     assert_eq!(
         (status, error(&refused)),
-        (
-            400,
-            ("invalid_limits", "drawdown: warning 0.9 is above critical 0.05")
-        )
+        (400, ("invalid_limits", UNKNOWN_REFERENCE))
     );
     // Refused when read: an unknown field, a mistyped value.
     let mut unknown = limits_json();
@@ -663,20 +672,15 @@ async fn grpc_answers_and_refuses_as_http_does() {
         .unwrap();
     let now: Value = serde_json::from_str(&set.limits_json).unwrap();
     assert_eq!(now["order_rate"]["window"], "20s");
-    let mut inverted = limits_json();
-    inverted["drawdown"]["warning"] = json!(0.9);
     assert_eq!(
         refusal(
             client
                 .set_limits(pb::Limits {
-                    limits_json: inverted.to_string()
+                    limits_json: unknown_reference()
                 })
                 .await
         ),
-        (
-            Code::InvalidArgument,
-            "drawdown: warning 0.9 is above critical 0.05".to_owned()
-        )
+        (Code::InvalidArgument, UNKNOWN_REFERENCE.to_owned())
     );
     let (code, _) = refusal(
         client
@@ -814,6 +818,54 @@ async fn next(updates: &mut tse_client::Updates<pb::AlertUpdate>) -> pb::AlertUp
         .expect("an update")
 }
 
+// Needs the rule core's `Limits::from_json` (merged by the lead), which validates.
+#[tokio::test]
+async fn limits_the_rule_core_refuses_are_400_with_its_reason_over_http_and_grpc() {
+    let m = monitor().await;
+    let url = serve_http(m.api.clone()).await;
+    let client = serve_grpc(m.api.clone()).await;
+    let mut inverted = limits_json();
+    inverted["drawdown"]["warning"] = json!(0.9);
+    let mut nested = limits_json();
+    nested["drawdown"]["panic"] = json!(true);
+    for document in [inverted, nested] {
+        let (status, refused) = call(&url, "PUT", "/api/v1/limits", Some(&document.to_string())).await;
+        let (code, message) = error(&refused);
+        assert_eq!((status, code), (400, "invalid_limits"), "{refused}");
+        assert!(
+            message.contains("drawdown"),
+            "the reason names the kind: {message}"
+        );
+        assert_eq!(
+            refusal(
+                client
+                    .set_limits(pb::Limits {
+                        limits_json: document.to_string()
+                    })
+                    .await
+            ),
+            (Code::InvalidArgument, message.to_owned())
+        );
+    }
+    let (_, now) = get(&url, "/api/v1/limits").await;
+    assert_eq!(now, serde_json::to_value(limits()).unwrap(), "nothing changed");
+    // An empty document is the defaults; a partial one takes the defaults for the rest.
+    let (status, defaults) = call(&url, "PUT", "/api/v1/limits", Some("{}")).await;
+    assert_eq!(status, 200, "{defaults}");
+    assert_eq!(defaults["drawdown"]["for"], "0s", "{defaults}");
+    let (status, set) = call(
+        &url,
+        "PUT",
+        "/api/v1/limits",
+        Some(r#"{"drawdown": {"warning": 0.04}}"#),
+    )
+    .await;
+    assert_eq!(status, 200, "{set}");
+    let mut expected = defaults;
+    expected["drawdown"]["warning"] = json!(0.04);
+    assert_eq!(set, expected);
+}
+
 /// Stores `alerts` as the monitor task does.
 async fn store(m: &Monitor, alerts: &[Alert]) {
     let next_id = alerts.len() as u64 + 1;
@@ -823,7 +875,6 @@ async fn store(m: &Monitor, alerts: &[Alert]) {
 
 // Needs `infra::repo::{statements, list_alerts, get_alert}` (merged by the lead).
 #[tokio::test]
-#[ignore = "needs infra::repo (merged by the lead)"]
 async fn alerts_are_listed_newest_first_by_filter_and_page_and_read_one_by_one() {
     let m = monitor().await;
     let mut alerts: Vec<Alert> = (1..=5).map(|n| alert(n, Status::Active)).collect();
@@ -1026,15 +1077,14 @@ fn described(doc: &Value) -> BTreeSet<(String, String)> {
         .collect()
 }
 
+// Needs the rule core's limits (USD amounts answered as strings) and the summary's pegs.
 #[tokio::test]
 async fn the_openapi_document_describes_every_route_and_every_answer() {
     let doc = document().await;
     let m = monitor().await;
     let url = serve_http(m.api.clone()).await;
     let limits = limits_json().to_string();
-    let mut inverted = limits_json();
-    inverted["drawdown"]["warning"] = json!(0.9);
-    let inverted = inverted.to_string();
+    let inverted = unknown_reference();
     // (method, documented path, request, body, status)
     let routes: Vec<(&str, &str, &str, Option<&str>, u16)> = vec![
         ("get", "/api/v1/alerts", "/api/v1/alerts?status=bogus", None, 400),
@@ -1092,7 +1142,7 @@ async fn the_openapi_document_describes_every_route_and_every_answer() {
             response.is_object(),
             "{method} {path} documents {status}: {operation}"
         );
-        let (got, mut answer) = call(&url, &method.to_ascii_uppercase(), concrete, body).await;
+        let (got, answer) = call(&url, &method.to_ascii_uppercase(), concrete, body).await;
         assert_eq!(got, status, "{method} {concrete}: {answer}");
         let schema = &response["content"]["application/json"]["schema"];
         check(&doc, schema, &answer, &format!("{method} {concrete}"))

@@ -217,6 +217,8 @@ fn limits(request: bool) -> Value {
             "critical_bps": positive,
             "reference": {"type": ["string", "null"], "minLength": 1,
                 "description": "the reference market data instance; null: the first by name"},
+            "lag": {"allOf": [duration.clone()],
+                "description": "0s to 1h: a price within the range of the reference's prices over this window does not diverge"},
         })),
         "stale_data": kind(breach, json!({
             "max_age_seconds": positive_bands,

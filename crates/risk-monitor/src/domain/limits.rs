@@ -169,6 +169,12 @@ pub struct DivergenceLimits {
     pub critical_bps: f64,
     /// The reference source (a market data instance); `None`: the first source by name.
     pub reference: Option<String>,
+    /// How far back a price may trail the reference and still not diverge: a venue or a second
+    /// source is compared with the range of reference prices over this simulated window, so one
+    /// that follows the market a little late (a liquidity provider requoting after a move, more
+    /// visible the faster the clock) is not reported; one away from every recent reference price is.
+    #[serde(with = "duration_text")]
+    pub lag: time::Duration,
 }
 
 /// `stale_data`: seconds since a source's last new price of a symbol, and seconds a volatile
@@ -343,6 +349,7 @@ impl Default for DivergenceLimits {
             warning_bps: 100.0,
             critical_bps: 300.0,
             reference: None,
+            lag: secs(30),
         }
     }
 }
@@ -605,6 +612,12 @@ impl Limits {
             && reference.trim().is_empty()
         {
             return Err("price_divergence.reference must name a market data instance, or be null".into());
+        }
+        if v.lag.is_negative() || v.lag > time::Duration::HOUR {
+            return Err(format!(
+                "price_divergence.lag must be between 0s and 1h, got {}",
+                show_duration(v.lag)
+            ));
         }
 
         let s = &self.stale_data;

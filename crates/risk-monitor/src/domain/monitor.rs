@@ -150,6 +150,7 @@ impl Monitor {
     /// and returns what changed, in a deterministic order.
     pub fn evaluate(&mut self, now: OffsetDateTime, wall: OffsetDateTime) -> Vec<AlertChange> {
         self.view.set_keep(self.limits.longest_window());
+        self.view.set_lag(self.limits.price_divergence.lag);
         self.view.prune(now);
         let prices = Prices::new(&self.view, &self.limits);
         let equity = self.mark_equity(&prices, now);

@@ -389,6 +389,13 @@ fn divergence(view: &View, inputs: &Inputs<'_>, out: &mut Vec<Check>) {
             });
         }
     };
+    // The reference price a price is measured from: the nearest of the reference's prices over
+    // the lag (none of them if it lies within their range), so a late follower is not divergent.
+    let since = inputs.now - l.lag;
+    let nearest = |r: &super::view::PricePoint, price: f64| {
+        let (lo, hi) = r.range_since(since);
+        price.clamp(lo, hi)
+    };
     for (source, symbols) in &view.prices {
         if source == reference {
             continue;
@@ -398,7 +405,7 @@ fn divergence(view: &View, inputs: &Inputs<'_>, out: &mut Vec<Check>) {
                 && fresh(p.last_at)
                 && fresh(r.last_at)
             {
-                push(source, symbol, p.price, p.last_at, r.price, false);
+                push(source, symbol, p.price, p.last_at, nearest(r, p.price), false);
             }
         }
     }
@@ -413,7 +420,8 @@ fn divergence(view: &View, inputs: &Inputs<'_>, out: &mut Vec<Check>) {
             && fresh(top.at)
             && fresh(r.last_at)
         {
-            push(venue, symbol, (bid + ask) / 2.0, top.at, r.price, true);
+            let mid = (bid + ask) / 2.0;
+            push(venue, symbol, mid, top.at, nearest(r, mid), true);
         }
     }
 }

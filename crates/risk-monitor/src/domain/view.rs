@@ -24,6 +24,23 @@ pub struct PricePoint {
     pub last_at: OffsetDateTime,
     /// Simulated time the price last changed value (its first sighting counts as a change).
     pub changed_at: OffsetDateTime,
+    /// Earlier prices within the divergence lag, oldest first (`(time, price)`).
+    pub recent: std::collections::VecDeque<(OffsetDateTime, f64)>,
+}
+
+/// Most earlier prices kept per symbol and source.
+const MAX_RECENT: usize = 4096;
+
+impl PricePoint {
+    /// The lowest and highest price from `since` on, the current one included.
+    pub fn range_since(&self, since: OffsetDateTime) -> (f64, f64) {
+        self.recent
+            .iter()
+            .filter(|(at, _)| *at >= since)
+            .fold((self.price, self.price), |(lo, hi), (_, p)| {
+                (lo.min(*p), hi.max(*p))
+            })
+    }
 }
 
 /// One order created by a monitored entity, as far as the rules care.
@@ -112,6 +129,8 @@ pub struct View {
     pub requests: BTreeMap<String, VenueRequests>,
     /// Orders and requests older than this before the newest time seen go.
     keep: Duration,
+    /// Earlier prices older than this before a symbol's newest go.
+    lag: Duration,
 }
 
 impl View {
@@ -127,6 +146,11 @@ impl View {
     /// Keeps orders and requests this long from now on.
     pub fn set_keep(&mut self, keep: Duration) {
         self.keep = keep;
+    }
+
+    /// How long earlier prices are kept (the divergence lag).
+    pub fn set_lag(&mut self, lag: Duration) {
+        self.lag = lag;
     }
 
     /// Folds one observation in. Observations of entities not monitored are ignored.
@@ -174,6 +198,13 @@ impl View {
                 if tick.price != point.price {
                     point.changed_at = tick.at;
                 }
+                point.recent.push_back((point.last_at, point.price));
+                let cutoff = tick.at - self.lag;
+                while point.recent.len() > MAX_RECENT
+                    || point.recent.front().is_some_and(|(at, _)| *at < cutoff)
+                {
+                    point.recent.pop_front();
+                }
                 point.price = tick.price;
                 point.sequence = tick.sequence;
                 point.last_at = tick.at;
@@ -186,6 +217,7 @@ impl View {
                         sequence: tick.sequence,
                         last_at: tick.at,
                         changed_at: tick.at,
+                        recent: std::collections::VecDeque::new(),
                     },
                 );
             }

@@ -97,8 +97,19 @@ async fn follow(ctx: &Ctx, name: &InstanceName, warned: &mut Warned) -> Result<S
         // Observed already; the stream goes on.
         Err(Halt::Failed(_)) => {}
     }
+    // While the stream is open the source answers: one answered request per tick says so, so
+    // venue health sees a streaming source as it sees a polled one.
+    let mut alive = tokio::time::Instant::now();
     loop {
-        match stream.next().await {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            () = tokio::time::sleep_until(alive + ctx.tick()) => {
+                alive = tokio::time::Instant::now();
+                ctx.request(venue, Outcome::Ok, Duration::ZERO).await?;
+                continue;
+            }
+        };
+        match next {
             Some(Ok(price)) => send(ctx, venue, &price, warned).await?,
             Some(Err(e)) => {
                 client.forget();

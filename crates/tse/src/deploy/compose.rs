@@ -39,6 +39,10 @@ fn instance_service(i: &InstanceConfig, image: &str) -> Value {
         ("TSE_ADMIN_TOKEN", "${TSE_ADMIN_TOKEN}".to_owned()),
         ("TSE_INGEST_TOKEN", "${TSE_INGEST_TOKEN}".to_owned()),
     ]) {
+        // A production system (the risk monitor) is never given the admin token.
+        if k == "TSE_ADMIN_TOKEN" && !i.identity.service().holds_admin_token() {
+            continue;
+        }
         env.insert(k.to_owned(), Value::String(v));
     }
     let mut service = json!({
@@ -247,6 +251,10 @@ mod tests {
         );
         let okx = &services["exchange-okx"];
         assert_eq!(okx["container_name"], "exchange-OKX");
+        assert!(okx["environment"]["TSE_ADMIN_TOKEN"].is_string());
+        let monitor = &services["risk-monitor-lh"]["environment"];
+        assert!(monitor["TSE_ADMIN_TOKEN"].is_null(), "{monitor}");
+        assert!(monitor["TSE_INGEST_TOKEN"].is_string(), "{monitor}");
         assert_eq!(
             okx["command"],
             json!(["serve", "exchange-simulator", "--instance", "exchange-OKX"])

@@ -3,9 +3,9 @@
 //! entity type and instance, every panel with a description of what it shows. The panels are the
 //! ones every service of the catalog contributes, then the host's.
 //!
-//! A panel over metrics that no service publishes yet (the trading system's strategies and the risk
-//! monitor are still to come) is generated all the same, so the dashboards need no change when they
-//! arrive; its description starts with [`AWAITING`] and names what will publish the data. The
+//! A panel over metrics that no service publishes yet is generated all the same, so the dashboards
+//! need no change when the service arrives; its description starts with [`AWAITING`] and names what
+//! will publish the data (today every service publishes what its panels read). The
 //! Prometheus integration test evaluates every panel: each must parse, each panel must show data, and
 //! each awaiting panel must still show none (so the marker never outlives its reason).
 

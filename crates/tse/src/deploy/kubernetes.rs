@@ -92,6 +92,10 @@ pub fn kubernetes(
             .collect();
         env.insert(0, json!({"name": "POSTGRES_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "tse-secrets", "key": "POSTGRES_PASSWORD"}}}));
         for key in ["TSE_ADMIN_TOKEN", "TSE_INGEST_TOKEN"] {
+            // A production system (the risk monitor) is never given the admin token.
+            if key == "TSE_ADMIN_TOKEN" && !i.identity.service().holds_admin_token() {
+                continue;
+            }
             env.push(
                 json!({"name": key, "valueFrom": {"secretKeyRef": {"name": "tse-secrets", "key": key}}}),
             );

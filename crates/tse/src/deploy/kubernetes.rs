@@ -211,7 +211,7 @@ mod tests {
         let kinds = |kind: &str| docs.iter().filter(|d| d["kind"] == kind).count();
         assert_eq!(kinds("Namespace"), 1);
         assert_eq!(kinds("StatefulSet"), 9 + 1, "9 instances and PostgreSQL");
-        assert_eq!(kinds("Service"), 8 + 2);
+        assert_eq!(kinds("Service"), 9 + 2);
         let okx = docs
             .iter()
             .find(|d| d["kind"] == "StatefulSet" && d["metadata"]["name"] == "exchange-okx")
@@ -236,6 +236,20 @@ mod tests {
         assert_eq!(secret["stringData"]["TSE_INGEST_TOKEN"], "ingest");
         let ingest = env.iter().find(|e| e["name"] == "TSE_INGEST_TOKEN").unwrap();
         assert_eq!(ingest["valueFrom"]["secretKeyRef"]["key"], "TSE_INGEST_TOKEN");
+        assert!(env.iter().any(|e| e["name"] == "TSE_ADMIN_TOKEN"));
+        // The risk monitor ships its events with the ingest token and never gets the admin token.
+        let monitor = docs
+            .iter()
+            .find(|d| d["kind"] == "StatefulSet" && d["metadata"]["name"] == "risk-monitor-lh")
+            .unwrap();
+        let names: Vec<&str> = monitor["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["name"].as_str())
+            .collect();
+        assert!(names.contains(&"TSE_INGEST_TOKEN"), "{names:?}");
+        assert!(!names.contains(&"TSE_ADMIN_TOKEN"), "{names:?}");
         // Reached, and advertised in discovery, by a name that resolves from any namespace; the
         // topology's seed and heartbeat travel with it.
         let value = |name: &str| env.iter().find(|e| e["name"] == name).unwrap()["value"].clone();

@@ -102,7 +102,8 @@ impl Monitor {
     /// A monitor of `entities` (exchange and custodian accounts are found by entity) under `limits`
     /// (already validated).
     pub fn new(entities: Vec<String>, limits: Limits) -> Self {
-        let view = View::new(&entities, limits.longest_window());
+        let mut view = View::new(&entities, limits.longest_window());
+        view.set_lag(limits.price_divergence.lag);
         Self {
             entities,
             limits,
@@ -341,6 +342,7 @@ impl Monitor {
     /// Replaces the limits (already validated). Open alerts are re-evaluated against the new ones
     /// at the next [`Monitor::evaluate`].
     pub fn set_limits(&mut self, limits: Limits) {
+        self.view.set_lag(limits.price_divergence.lag);
         self.limits = limits;
     }
 

@@ -675,6 +675,47 @@ fn divergence_skips_points_older_than_the_stale_warning() {
 }
 
 #[test]
+fn a_price_within_the_reference_range_over_the_lag_does_not_diverge() {
+    let mut m = Monitor::new(vec![E.into()], only(RuleKind::PriceDivergence, Duration::ZERO));
+    // The reference drops 5 % in a few seconds; a venue still quoting the old price is late, not
+    // divergent, while the old price is within the lag (30 s by default).
+    m.observe(price(MD, "BTC-USD", 100.0, t(0.0)));
+    m.observe(price(MD, "BTC-USD", 97.0, t(2.0)));
+    m.observe(price(MD, "BTC-USD", 95.0, t(4.0)));
+    let book = |mid: f64, at: OffsetDateTime| {
+        Observation::Book(BookTop {
+            venue: OKX.into(),
+            symbol: "BTC-USD".into(),
+            bid: Some(mid - 0.01),
+            ask: Some(mid + 0.01),
+            at,
+        })
+    };
+    m.observe(book(100.0, t(5.0)));
+    assert_eq!(m.evaluate(t(5.0), wall()), vec![]);
+    assert_eq!(m.last_checks(), 1, "the venue is checked, and found within range");
+    // Still at the old price once every reference price of the lag is 95: 526 bps away.
+    m.observe(price(MD, "BTC-USD", 95.0, t(40.0)));
+    m.observe(book(100.0, t(40.0)));
+    let raised = m.evaluate(t(40.0), wall());
+    assert!(
+        matches!(raised.as_slice(), [AlertChange::Raised(a)] if a.severity == Severity::Critical
+            && a.subject.venue.as_deref() == Some(OKX)),
+        "{raised:?}"
+    );
+    // Below the reference's range, the distance is to its low.
+    let mut m = Monitor::new(vec![E.into()], only(RuleKind::PriceDivergence, Duration::ZERO));
+    m.observe(price(MD, "BTC-USD", 100.0, t(0.0)));
+    m.observe(price(MD, "BTC-USD", 101.0, t(1.0)));
+    m.observe(book(99.5, t(1.0)));
+    assert_eq!(
+        m.evaluate(t(1.0), wall()),
+        vec![],
+        "50 bps below the low: under the warning"
+    );
+}
+
+#[test]
 fn a_disabled_kind_resolves_its_open_alerts_and_a_vanished_subject_keeps_its_alert() {
     let mut m = Monitor::new(vec![E.into()], only(RuleKind::StablecoinDepeg, Duration::ZERO));
     m.observe(price(MD, "USDT-USD", 0.9, t(0.0)));

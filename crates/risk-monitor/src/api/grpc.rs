@@ -56,6 +56,7 @@ pub fn alert(a: Alert) -> pb::Alert {
         for_ms: a.evidence.for_ms,
         source: a.evidence.source,
         data_at: timestamp(a.evidence.data_at),
+        breach_since: a.evidence.breach_since.map(timestamp).unwrap_or_default(),
         message: a.evidence.message,
         detected_at: timestamp(a.detected_at),
         detected_at_wall: timestamp(a.detected_at_wall),

@@ -117,6 +117,7 @@ fn alert() -> Value {
             "for_ms": {"type": "integer", "description": "how long the breach lasted before it raised, simulated ms"},
             "source": text(),
             "data_at": timestamp(),
+            "breach_since": {"allOf": [timestamp()], "description": "simulated time the breach was first seen; detected_at minus this is the detection latency"},
             "message": text(),
         },
     });

@@ -101,6 +101,7 @@ fn alert(n: u64, status: Status) -> Alert {
             for_ms: 10_000,
             source: "market-data-Coinmetrics".into(),
             data_at: AT,
+            breach_since: Some(AT),
             message: "USDT-USD is 120.5 bps from its peg 1".into(),
         },
         detected_at: AT,

@@ -83,6 +83,8 @@ pub async fn run(parts: MonitorParts) {
         stop,
     } = parts;
     let mut task = Task {
+        poll_every: evaluate_every,
+        min_wall,
         monitor,
         storage,
         events,
@@ -122,6 +124,8 @@ pub async fn run(parts: MonitorParts) {
 }
 
 struct Task {
+    poll_every: Duration,
+    min_wall: Duration,
     monitor: Monitor,
     storage: Storage,
     events: Events,
@@ -134,6 +138,11 @@ struct Task {
 impl Task {
     /// Evaluates the rules now and stores and announces what changed.
     async fn evaluate(&mut self) {
+        // The collectors' cadence at the clock's current speed, in simulated time.
+        let look = self.clock.wall_duration(self.poll_every).max(self.min_wall);
+        let interval =
+            time::Duration::try_from(self.clock.sim_duration(look)).unwrap_or(time::Duration::ZERO);
+        self.monitor.set_poll_interval(interval);
         let changes = self.monitor.evaluate(self.clock.now(), wall_now());
         if !changes.is_empty() {
             self.apply(changes).await;

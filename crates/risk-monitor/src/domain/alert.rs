@@ -204,6 +204,14 @@ pub struct Evidence {
     /// Simulated time of the data point that breached.
     #[serde(with = "time::serde::rfc3339")]
     pub data_at: OffsetDateTime,
+    /// Simulated time the monitor first saw the breach (of this severity); `detected_at` minus this
+    /// is the detection latency, `for` included.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub breach_since: Option<OffsetDateTime>,
     /// One sentence a person can act on.
     pub message: String,
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use super::{
     alert::{Alert, AlertChange, Evidence, RuleKind, Severity, Status, Subject},
@@ -30,6 +30,10 @@ pub struct EquityMark {
     pub day_start_usd: f64,
     /// The simulated day (UTC date) `day_start_usd` belongs to.
     pub day: time::Date,
+    /// The venues whose holdings the marks count. Holdings first seen at another venue later (a
+    /// venue that answered late, a new account) are capital, not profit: the marks move up with them.
+    #[serde(default)]
+    pub venues: std::collections::BTreeSet<String>,
 }
 
 /// Why an alert cannot be acknowledged.
@@ -64,6 +68,8 @@ pub struct Monitor {
     marks: BTreeMap<String, EquityMark>,
     next_id: u64,
     last_checks: u64,
+    /// Simulated time between two looks at a venue, as the collectors poll now.
+    poll_interval: Duration,
 }
 
 /// `alert-7` → 7.
@@ -85,7 +91,7 @@ fn millis(d: time::Duration) -> i64 {
     i64::try_from(d.whole_milliseconds()).unwrap_or(i64::MAX)
 }
 
-fn evidence(check: &Check, severity: Severity, r#for: time::Duration) -> Evidence {
+fn evidence(check: &Check, severity: Severity, r#for: time::Duration, since: OffsetDateTime) -> Evidence {
     Evidence {
         observed: check.value,
         threshold: check.threshold(severity),
@@ -94,6 +100,7 @@ fn evidence(check: &Check, severity: Severity, r#for: time::Duration) -> Evidenc
         for_ms: millis(r#for),
         source: check.source.clone(),
         data_at: check.data_at,
+        breach_since: Some(since),
         message: check.message(severity),
     }
 }
@@ -113,6 +120,7 @@ impl Monitor {
             marks: BTreeMap::new(),
             next_id: 1,
             last_checks: 0,
+            poll_interval: Duration::ZERO,
         }
     }
 
@@ -150,7 +158,11 @@ impl Monitor {
     /// Evaluates every enabled rule at simulated time `now` (`wall` is recorded on raised alerts)
     /// and returns what changed, in a deterministic order.
     pub fn evaluate(&mut self, now: OffsetDateTime, wall: OffsetDateTime) -> Vec<AlertChange> {
-        self.view.set_keep(self.limits.longest_window());
+        self.view
+            .set_keep(self.limits.longest_window().max(rules::venue_window(
+                self.limits.venue_health.window,
+                self.poll_interval,
+            )));
         self.view.set_lag(self.limits.price_divergence.lag);
         self.view.prune(now);
         let prices = Prices::new(&self.view, &self.limits);
@@ -164,6 +176,7 @@ impl Monitor {
             equity: &equity,
             marks: &self.marks,
             now,
+            poll_interval: self.poll_interval,
         };
         for kind in RuleKind::ALL {
             if self.limits.rule(kind).0 {
@@ -220,25 +233,68 @@ impl Monitor {
                 continue;
             };
             let usd = equity.usd;
-            self.marks
-                .entry(entity.clone())
-                .and_modify(|m| {
+            let venues: std::collections::BTreeSet<String> = self
+                .view
+                .holdings
+                .keys()
+                .filter(|(e, _)| e == entity)
+                .map(|(_, v)| v.clone())
+                .collect();
+            // Marks stored without their venues count every venue there is.
+            let added: f64 = match self.marks.get(entity) {
+                Some(m) if !m.venues.is_empty() => venues
+                    .difference(&m.venues)
+                    .filter_map(|venue| self.venue_equity(prices, entity, venue))
+                    .sum(),
+                _ => 0.0,
+            };
+            match self.marks.get_mut(entity) {
+                Some(m) => {
+                    m.first_usd += added;
+                    m.peak_usd += added;
+                    m.day_start_usd += added;
+                    m.venues.extend(venues);
                     m.peak_usd = m.peak_usd.max(usd);
                     if m.day != today {
                         m.day = today;
                         m.day_start_usd = usd;
                     }
-                })
-                .or_insert_with(|| EquityMark {
-                    entity: entity.clone(),
-                    first_usd: usd,
-                    peak_usd: usd,
-                    day_start_usd: usd,
-                    day: today,
-                });
+                }
+                None => {
+                    self.marks.insert(
+                        entity.clone(),
+                        EquityMark {
+                            entity: entity.clone(),
+                            first_usd: usd,
+                            peak_usd: usd,
+                            day_start_usd: usd,
+                            day: today,
+                            venues,
+                        },
+                    );
+                }
+            }
             out.insert(entity.clone(), equity);
         }
         out
+    }
+
+    /// What `entity` holds at `venue`, marked to the reference prices (`None` while an asset has
+    /// no price).
+    fn venue_equity(&self, prices: &Prices, entity: &str, venue: &str) -> Option<f64> {
+        let holdings = self.view.holdings.get(&(entity.to_owned(), venue.to_owned()))?;
+        holdings
+            .balances
+            .iter()
+            .filter(|(_, qty)| *qty != 0.0)
+            .map(|(asset, qty)| prices.usd(&self.view, asset).map(|px| qty * px))
+            .sum()
+    }
+
+    /// Sets the simulated time between two looks at a venue (the collectors' cadence at the
+    /// current clock speed): venue health is measured over at least three of them.
+    pub fn set_poll_interval(&mut self, interval: Duration) {
+        self.poll_interval = interval;
     }
 
     /// One (kind, subject) through the alert state machine.
@@ -274,7 +330,7 @@ impl Monitor {
                     subject: key.1.clone(),
                     severity,
                     status: Status::Active,
-                    evidence: evidence(check, severity, r#for),
+                    evidence: evidence(check, severity, r#for, since),
                     detected_at: now,
                     detected_at_wall: wall,
                     acknowledged_at: None,
@@ -291,7 +347,7 @@ impl Monitor {
                     let since = *t.critical_since.get_or_insert(now);
                     if now - since >= r#for {
                         alert.severity = Severity::Critical;
-                        alert.evidence = evidence(check, Severity::Critical, r#for);
+                        alert.evidence = evidence(check, Severity::Critical, r#for, since);
                         alert.updated_at = now;
                         changes.push(AlertChange::Escalated(alert.clone()));
                         t.critical_since = None;
@@ -398,7 +454,7 @@ impl Monitor {
             })
             .collect();
 
-        let window = limits.venue_health.window;
+        let window = rules::venue_window(limits.venue_health.window, self.poll_interval);
         let mut venue_names: Vec<&str> = view
             .requests
             .keys()

@@ -166,6 +166,14 @@ pub struct Inputs<'a> {
     pub marks: &'a BTreeMap<String, EquityMark>,
     /// Simulated time of the evaluation.
     pub now: OffsetDateTime,
+    /// Simulated time between two looks at a venue (see [`venue_window`]).
+    pub poll_interval: Duration,
+}
+
+/// The window venue health is measured over: the configured one, but at least three looks at a
+/// venue, so a fast clock (a look every many simulated seconds) is not mistaken for silence.
+pub fn venue_window(window: Duration, poll_interval: Duration) -> Duration {
+    window.max(poll_interval * 3)
 }
 
 /// The checks of one enabled rule kind.
@@ -459,6 +467,7 @@ fn stale(view: &View, inputs: &Inputs<'_>, out: &mut Vec<Check>) {
 fn venue_health(view: &View, inputs: &Inputs<'_>, out: &mut Vec<Check>) {
     let l = &inputs.limits.venue_health;
     let now = inputs.now;
+    let window = venue_window(l.window, inputs.poll_interval);
     let mut push = |venue: &str, measure: &str, value: f64, bands: Bands, unit, at, context| {
         out.push(Check {
             kind: RuleKind::VenueHealth,
@@ -470,14 +479,14 @@ fn venue_health(view: &View, inputs: &Inputs<'_>, out: &mut Vec<Check>) {
             value,
             bands,
             unit,
-            window: Some(l.window),
+            window: Some(window),
             source: venue.to_owned(),
             data_at: at,
             context,
         });
     };
     for (venue, requests) in &view.requests {
-        let stats = view.request_stats(venue, now, l.window);
+        let stats = view.request_stats(venue, now, window);
         if stats.count == 0 {
             // The collector keeps asking: no answer in the whole window is failure.
             if requests.last_at <= now {
@@ -518,7 +527,7 @@ fn venue_health(view: &View, inputs: &Inputs<'_>, out: &mut Vec<Check>) {
     venues.sort_unstable();
     venues.dedup();
     for venue in venues {
-        let stats = view.order_stats(None, Some(venue), now, l.window);
+        let stats = view.order_stats(None, Some(venue), now, window);
         if stats.count >= l.min_orders as usize {
             let (n, bad) = (count(stats.count), count(stats.bad));
             let at = stats.newest.unwrap_or(now);

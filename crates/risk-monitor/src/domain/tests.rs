@@ -278,6 +278,7 @@ fn mark(peak: f64, day_start: f64) -> EquityMark {
         peak_usd: peak,
         day_start_usd: day_start,
         day: t(0.0).date(),
+        venues: Default::default(),
     }
 }
 
@@ -712,6 +713,45 @@ fn a_price_within_the_reference_range_over_the_lag_does_not_diverge() {
         m.evaluate(t(1.0), wall()),
         vec![],
         "50 bps below the low: under the warning"
+    );
+}
+
+#[test]
+fn holdings_first_seen_at_another_venue_later_are_capital_not_profit() {
+    let mut m = Monitor::new(vec![E.into()], Limits::default());
+    m.observe(price(MD, "BTC-USD", 100.0, t(0.0)));
+    m.observe(holdings(OKX, &[("BTC", 10.0), ("USD", 1000.0)], t(0.0)));
+    m.evaluate(t(0.0), wall());
+    // The custodian answers later: its holdings raise equity, not P&L, and not the drawdown base.
+    m.observe(holdings(CUST, &[("USD", 5000.0)], t(1.0)));
+    m.evaluate(t(1.0), wall());
+    let entity = &m.summary(t(1.0)).entities[0];
+    assert!((entity.equity_usd - 7000.0).abs() < 1e-9, "{entity:?}");
+    assert!(entity.pnl_usd.abs() < 1e-9, "{entity:?}");
+    assert!(entity.daily_pnl_usd.abs() < 1e-9, "{entity:?}");
+    // A real move is profit.
+    m.observe(price(MD, "BTC-USD", 110.0, t(2.0)));
+    m.evaluate(t(2.0), wall());
+    let entity = &m.summary(t(2.0)).entities[0];
+    assert!((entity.pnl_usd - 100.0).abs() < 1e-9, "{entity:?}");
+    assert_eq!(m.marks()[0].venues.len(), 2);
+}
+
+#[test]
+fn a_slow_poll_at_a_fast_clock_is_not_silence() {
+    let mut m = Monitor::new(vec![E.into()], only(RuleKind::VenueHealth, Duration::ZERO));
+    // One look every 50 simulated seconds (a 1000x clock), a 30 s window.
+    m.set_poll_interval(Duration::seconds(50));
+    for i in 0..4 {
+        let at = t(50.0 * f64::from(i));
+        m.observe(request(OKX, Outcome::Ok, 1, at));
+        assert_eq!(m.evaluate(at + Duration::seconds(45), wall()), vec![]);
+    }
+    // Three looks missed: silence is failure.
+    let raised = m.evaluate(t(150.0 + 151.0), wall());
+    assert!(
+        matches!(raised.as_slice(), [AlertChange::Raised(a)] if a.subject.measure.as_deref() == Some("errors")),
+        "{raised:?}"
     );
 }
 

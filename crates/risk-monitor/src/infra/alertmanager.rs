@@ -126,6 +126,9 @@ fn annotations(alert: &Alert) -> Map<String, Value> {
     out.insert("for".into(), duration(e.for_ms).into());
     out.insert("source".into(), e.source.as_str().into());
     out.insert("data_at".into(), rfc3339(e.data_at).into());
+    if let Some(since) = e.breach_since {
+        out.insert("breach_since".into(), rfc3339(since).into());
+    }
     out.insert("detected_at".into(), rfc3339(alert.detected_at).into());
     out.insert("status".into(), alert.status.as_str().into());
     let subject = alert.subject.key();
@@ -381,6 +384,7 @@ mod tests {
                 for_ms: 10_000,
                 source: "market-data-Coinmetrics".into(),
                 data_at: datetime!(2024-01-01 0:00:05 UTC),
+                breach_since: None,
                 message: "USDT-USD is 250 bps from its peg".into(),
             },
             detected_at: datetime!(2024-01-01 0:00:15 UTC),

@@ -280,6 +280,7 @@ mod tests {
                 for_ms: 0,
                 source: "exchange-OKX".into(),
                 data_at: at,
+                breach_since: None,
                 message: "m".into(),
             },
             detected_at: at,

@@ -97,6 +97,7 @@ fn mark(entity: &str, peak: f64) -> EquityMark {
         peak_usd: peak,
         day_start_usd: 990_000.0,
         day: date!(2024 - 03 - 01),
+        venues: Default::default(),
     }
 }
 

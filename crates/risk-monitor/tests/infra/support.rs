@@ -28,6 +28,7 @@ pub(crate) fn alert(n: u64, kind: RuleKind, severity: Severity, entity: &str, as
             for_ms: 5_000,
             source: "exchange-OKX".into(),
             data_at: at(n) - time::Duration::seconds(5),
+            breach_since: None,
             message: format!("{asset} is {kind:?} for {entity}"),
         },
         detected_at: at(n),

@@ -34,7 +34,18 @@ pub struct EquityMark {
     /// venue that answered late, a new account) are capital, not profit: the marks move up with them.
     #[serde(default)]
     pub venues: std::collections::BTreeSet<String>,
+    /// While set, the entity's book is still being learnt (simulated and wall time of its first
+    /// equity): the marks follow equity until [`WARM_UP`] and [`WARM_UP_WALL`] have both passed, so
+    /// the funding a desk deposits as it starts is capital, not profit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning_since: Option<(OffsetDateTime, OffsetDateTime)>,
 }
+
+/// Simulated time an entity's book is learnt before its marks hold.
+pub const WARM_UP: Duration = Duration::seconds(30);
+/// Wall time an entity's book is learnt before its marks hold (at a fast clock, simulated time
+/// alone would end it before the desk's funding arrived).
+pub const WARM_UP_WALL: Duration = Duration::seconds(2);
 
 /// Why an alert cannot be acknowledged.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -70,6 +81,8 @@ pub struct Monitor {
     last_checks: u64,
     /// Simulated time between two looks at a venue, as the collectors poll now.
     poll_interval: Duration,
+    /// How long a new entity's book is learnt, simulated and wall time.
+    warm_up: (Duration, Duration),
 }
 
 /// `alert-7` → 7.
@@ -121,6 +134,7 @@ impl Monitor {
             next_id: 1,
             last_checks: 0,
             poll_interval: Duration::ZERO,
+            warm_up: (WARM_UP, WARM_UP_WALL),
         }
     }
 
@@ -158,15 +172,19 @@ impl Monitor {
     /// Evaluates every enabled rule at simulated time `now` (`wall` is recorded on raised alerts)
     /// and returns what changed, in a deterministic order.
     pub fn evaluate(&mut self, now: OffsetDateTime, wall: OffsetDateTime) -> Vec<AlertChange> {
-        self.view
-            .set_keep(self.limits.longest_window().max(rules::venue_window(
-                self.limits.venue_health.window,
-                self.poll_interval,
-            )));
+        let slowest = self
+            .view
+            .requests
+            .values()
+            .map(super::view::VenueRequests::longest_gap)
+            .max()
+            .unwrap_or_default();
+        let venue_window = rules::venue_window(self.limits.venue_health.window, self.poll_interval, slowest);
+        self.view.set_keep(self.limits.longest_window().max(venue_window));
         self.view.set_lag(self.limits.price_divergence.lag);
         self.view.prune(now);
         let prices = Prices::new(&self.view, &self.limits);
-        let equity = self.mark_equity(&prices, now);
+        let equity = self.mark_equity(&prices, now, wall);
 
         let mut checks: Vec<Check> = Vec::new();
         let mut changes = Vec::new();
@@ -225,7 +243,12 @@ impl Monitor {
     }
 
     /// Equity of every entity that has one now, and the marks moved along with it.
-    fn mark_equity(&mut self, prices: &Prices, now: OffsetDateTime) -> BTreeMap<String, Equity> {
+    fn mark_equity(
+        &mut self,
+        prices: &Prices,
+        now: OffsetDateTime,
+        wall: OffsetDateTime,
+    ) -> BTreeMap<String, Equity> {
         let mut out = BTreeMap::new();
         let today = now.date();
         for entity in &self.entities {
@@ -248,12 +271,22 @@ impl Monitor {
                     .sum(),
                 _ => 0.0,
             };
+            let warm_up = self.warm_up;
             match self.marks.get_mut(entity) {
                 Some(m) => {
                     m.first_usd += added;
                     m.peak_usd += added;
                     m.day_start_usd += added;
                     m.venues.extend(venues);
+                    if let Some((sim, at_wall)) = m.learning_since {
+                        if now - sim < warm_up.0 || wall - at_wall < warm_up.1 {
+                            m.first_usd = usd;
+                            m.peak_usd = usd;
+                            m.day_start_usd = usd;
+                        } else {
+                            m.learning_since = None;
+                        }
+                    }
                     m.peak_usd = m.peak_usd.max(usd);
                     if m.day != today {
                         m.day = today;
@@ -270,6 +303,7 @@ impl Monitor {
                             day_start_usd: usd,
                             day: today,
                             venues,
+                            learning_since: Some((now, wall)),
                         },
                     );
                 }
@@ -289,6 +323,12 @@ impl Monitor {
             .filter(|(_, qty)| *qty != 0.0)
             .map(|(asset, qty)| prices.usd(&self.view, asset).map(|px| qty * px))
             .sum()
+    }
+
+    /// How long a new entity's book is learnt before its marks hold, in simulated and in wall time
+    /// (defaults [`WARM_UP`], [`WARM_UP_WALL`]; both must pass).
+    pub fn set_warm_up(&mut self, sim: Duration, wall: Duration) {
+        self.warm_up = (sim, wall);
     }
 
     /// Sets the simulated time between two looks at a venue (the collectors' cadence at the
@@ -454,7 +494,7 @@ impl Monitor {
             })
             .collect();
 
-        let window = rules::venue_window(limits.venue_health.window, self.poll_interval);
+        let base = rules::venue_window(limits.venue_health.window, self.poll_interval, Duration::ZERO);
         let mut venue_names: Vec<&str> = view
             .requests
             .keys()
@@ -467,8 +507,9 @@ impl Monitor {
             .into_iter()
             .map(|venue| {
                 let requests = view.requests.get(venue);
+                let window = base.max(requests.map(|r| r.longest_gap() * 3).unwrap_or_default());
                 let stats = view.request_stats(venue, now, window);
-                let orders = view.order_stats(None, Some(venue), now, window);
+                let orders = view.order_stats(None, Some(venue), now, base);
                 let error_ratio = match (stats.count, requests) {
                     (0, Some(_)) => 1.0,
                     (0, None) => 0.0,

@@ -171,9 +171,11 @@ pub struct Inputs<'a> {
 }
 
 /// The window venue health is measured over: the configured one, but at least three looks at a
-/// venue, so a fast clock (a look every many simulated seconds) is not mistaken for silence.
-pub fn venue_window(window: Duration, poll_interval: Duration) -> Duration {
-    window.max(poll_interval * 3)
+/// venue as they are paced (the collectors' cadence, and the longest recent gap between two
+/// requests), so a fast clock or a loaded machine (a look every many simulated seconds) is not
+/// mistaken for silence.
+pub fn venue_window(window: Duration, poll_interval: Duration, longest_gap: Duration) -> Duration {
+    window.max(poll_interval * 3).max(longest_gap * 3)
 }
 
 /// The checks of one enabled rule kind.
@@ -467,8 +469,8 @@ fn stale(view: &View, inputs: &Inputs<'_>, out: &mut Vec<Check>) {
 fn venue_health(view: &View, inputs: &Inputs<'_>, out: &mut Vec<Check>) {
     let l = &inputs.limits.venue_health;
     let now = inputs.now;
-    let window = venue_window(l.window, inputs.poll_interval);
-    let mut push = |venue: &str, measure: &str, value: f64, bands: Bands, unit, at, context| {
+    let base = venue_window(l.window, inputs.poll_interval, Duration::ZERO);
+    let mut push = |venue: &str, measure: &str, value: f64, bands: Bands, unit, at, context, window| {
         out.push(Check {
             kind: RuleKind::VenueHealth,
             subject: Subject {
@@ -486,19 +488,13 @@ fn venue_health(view: &View, inputs: &Inputs<'_>, out: &mut Vec<Check>) {
         });
     };
     for (venue, requests) in &view.requests {
+        let window = base.max(requests.longest_gap() * 3);
         let stats = view.request_stats(venue, now, window);
         if stats.count == 0 {
             // The collector keeps asking: no answer in the whole window is failure.
             if requests.last_at <= now {
-                push(
-                    venue,
-                    "errors",
-                    1.0,
-                    l.error_ratio,
-                    "ratio",
-                    requests.last_at,
-                    [0.0; 3],
-                );
+                let at = requests.last_at;
+                push(venue, "errors", 1.0, l.error_ratio, "ratio", at, [0.0; 3], window);
             }
             continue;
         }
@@ -512,22 +508,31 @@ fn venue_health(view: &View, inputs: &Inputs<'_>, out: &mut Vec<Check>) {
             "ratio",
             at,
             [n, bad, 0.0],
+            window,
         );
-        push(
-            venue,
-            "latency",
-            stats.mean_latency_ms,
-            l.latency_ms,
-            "ms",
-            at,
-            [n, 0.0, 0.0],
-        );
+        // Latency is a mean over the configured window alone (when it holds requests): a slow
+        // look long ago says nothing of now.
+        let recent = view.request_stats(venue, now, base);
+        if recent.count > 0 {
+            let at = recent.newest.unwrap_or(at);
+            let (n, latency) = (count(recent.count), recent.mean_latency_ms);
+            push(
+                venue,
+                "latency",
+                latency,
+                l.latency_ms,
+                "ms",
+                at,
+                [n, 0.0, 0.0],
+                base,
+            );
+        }
     }
     let mut venues: Vec<&str> = view.orders.keys().map(|(_, v)| v.as_str()).collect();
     venues.sort_unstable();
     venues.dedup();
     for venue in venues {
-        let stats = view.order_stats(None, Some(venue), now, window);
+        let stats = view.order_stats(None, Some(venue), now, base);
         if stats.count >= l.min_orders as usize {
             let (n, bad) = (count(stats.count), count(stats.bad));
             let at = stats.newest.unwrap_or(now);
@@ -539,6 +544,7 @@ fn venue_health(view: &View, inputs: &Inputs<'_>, out: &mut Vec<Check>) {
                 "ratio",
                 at,
                 [n, bad, 0.0],
+                base,
             );
         }
     }

@@ -279,6 +279,7 @@ fn mark(peak: f64, day_start: f64) -> EquityMark {
         day_start_usd: day_start,
         day: t(0.0).date(),
         venues: Default::default(),
+        learning_since: None,
     }
 }
 
@@ -722,17 +723,22 @@ fn holdings_first_seen_at_another_venue_later_are_capital_not_profit() {
     m.observe(price(MD, "BTC-USD", 100.0, t(0.0)));
     m.observe(holdings(OKX, &[("BTC", 10.0), ("USD", 1000.0)], t(0.0)));
     m.evaluate(t(0.0), wall());
+    // Funding arriving while the book is learnt (30 s and 2 s of wall time) is capital.
+    m.observe(holdings(OKX, &[("BTC", 10.0), ("USD", 2000.0)], t(5.0)));
+    m.evaluate(t(5.0), wall() + Duration::seconds(5));
+    assert_eq!(m.summary(t(5.0)).entities[0].pnl_usd, 0.0);
+    m.evaluate(t(31.0), wall() + Duration::seconds(31));
     // The custodian answers later: its holdings raise equity, not P&L, and not the drawdown base.
-    m.observe(holdings(CUST, &[("USD", 5000.0)], t(1.0)));
-    m.evaluate(t(1.0), wall());
-    let entity = &m.summary(t(1.0)).entities[0];
-    assert!((entity.equity_usd - 7000.0).abs() < 1e-9, "{entity:?}");
+    m.observe(holdings(CUST, &[("USD", 5000.0)], t(40.0)));
+    m.evaluate(t(40.0), wall() + Duration::seconds(40));
+    let entity = &m.summary(t(40.0)).entities[0];
+    assert!((entity.equity_usd - 8000.0).abs() < 1e-9, "{entity:?}");
     assert!(entity.pnl_usd.abs() < 1e-9, "{entity:?}");
     assert!(entity.daily_pnl_usd.abs() < 1e-9, "{entity:?}");
     // A real move is profit.
-    m.observe(price(MD, "BTC-USD", 110.0, t(2.0)));
-    m.evaluate(t(2.0), wall());
-    let entity = &m.summary(t(2.0)).entities[0];
+    m.observe(price(MD, "BTC-USD", 110.0, t(41.0)));
+    m.evaluate(t(41.0), wall() + Duration::seconds(41));
+    let entity = &m.summary(t(41.0)).entities[0];
     assert!((entity.pnl_usd - 100.0).abs() < 1e-9, "{entity:?}");
     assert_eq!(m.marks()[0].venues.len(), 2);
 }
@@ -837,6 +843,7 @@ fn restore_takes_back_open_alerts_ids_and_marks() {
 #[test]
 fn equity_marks_follow_peak_and_the_simulated_day() {
     let mut m = Monitor::new(vec![E.into()], only(RuleKind::DailyLoss, Duration::ZERO));
+    m.set_warm_up(Duration::ZERO, Duration::ZERO);
     m.observe(price(MD, "BTC-USD", 100_000.0, t(0.0)));
     m.observe(holdings(OKX, &[("BTC", 100.0), ("USD", 1_000_000.0)], t(0.0)));
     m.observe(holdings(CUST, &[("SOL", 1.0)], t(0.0)));

@@ -83,6 +83,19 @@ pub struct VenueRequests {
     pub last: Outcome,
     /// Simulated time of the last request.
     pub last_at: OffsetDateTime,
+    /// The last gaps between one request and the next, newest last (at most [`GAPS`]).
+    pub gaps: VecDeque<Duration>,
+}
+
+/// Gaps between requests remembered per venue: a few looks' worth.
+const GAPS: usize = 32;
+
+impl VenueRequests {
+    /// The longest recent gap between two requests: how long a look at the venue takes to come
+    /// round at the clock's speed and the machine's load.
+    pub fn longest_gap(&self) -> Duration {
+        self.gaps.iter().copied().max().unwrap_or(Duration::ZERO)
+    }
 }
 
 /// Fills of one entity (counts only: the rules need none of them yet).
@@ -267,6 +280,10 @@ impl View {
         match self.requests.get_mut(&r.venue) {
             Some(venue) => {
                 if r.at >= venue.last_at {
+                    venue.gaps.push_back(r.at - venue.last_at);
+                    if venue.gaps.len() > GAPS {
+                        venue.gaps.pop_front();
+                    }
                     venue.last = r.outcome;
                     venue.last_at = r.at;
                 }
@@ -281,6 +298,7 @@ impl View {
                         recent: VecDeque::from([seen]),
                         last: r.outcome,
                         last_at: r.at,
+                        gaps: VecDeque::new(),
                     },
                 );
             }

@@ -98,6 +98,7 @@ fn mark(entity: &str, peak: f64) -> EquityMark {
         day_start_usd: 990_000.0,
         day: date!(2024 - 03 - 01),
         venues: Default::default(),
+        learning_since: None,
     }
 }
 

@@ -352,7 +352,16 @@ async fn event_types_a_service_does_not_emit_are_refused() {
     refused(
         &app,
         &[from_risk],
-        "event 0: event_type 'order.placed' is not an event type of risk-monitor: risk-monitor emits no events",
+        "event 0: event_type 'order.placed' is not an event type of risk-monitor: risk-monitor emits \
+         alert.raised, alert.escalated, alert.acknowledged, alert.resolved",
+    )
+    .await;
+    let mut from_coordinator = okx.event("order.placed", json!({"id": "1"}));
+    from_coordinator.service = "test-coordinator".into();
+    refused(
+        &app,
+        &[from_coordinator],
+        "event 0: event_type 'order.placed' is not an event type of test-coordinator: test-coordinator emits no events",
     )
     .await;
     let mut unknown = okx.event("order.placed", json!({"id": "1"}));

@@ -186,7 +186,7 @@ fn kubernetes_manifests_from_the_default_ecosystem() {
     );
     assert_eq!(
         text.matches("\n---\n").count(),
-        23,
+        25,
         "one separator before each document"
     );
     let output = std::process::Command::new("python3")

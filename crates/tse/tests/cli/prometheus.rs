@@ -245,7 +245,7 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
     ]);
     let mut tse = Tse::spawn(cmd);
     // (instance, URL) of each instance, from the table `tse up` prints.
-    let instances = tse.ready_table(8, Duration::from_secs(30));
+    let instances = tse.ready_table(9, Duration::from_secs(30));
     let urls: Vec<String> = instances.iter().map(|(_, url)| url.clone()).collect();
 
     // Every instance's exposition passes promtool's parser and lint.
@@ -263,7 +263,7 @@ async fn generated_configuration_rules_and_metrics_hold_against_a_real_prometheu
     // A real Prometheus with the generated configuration and rules.
     let config = mapped_config(&deploy, &instances, &rules_path);
     let (_prometheus, api) = start_prometheus(dir.path(), &config);
-    let targets = targets_up(&client, &api, 8).await;
+    let targets = targets_up(&client, &api, 9).await;
     for t in &targets {
         let labels = &t["labels"];
         for label in ["service", "instance_name", "service_type", "entity_type"] {

@@ -103,7 +103,7 @@ async fn every_instances_openapi_document_agrees_with_what_it_does_under_schemat
     ]);
     let mut tse = Tse::spawn(cmd);
     // (instance, URL) of each instance, from the table `tse up` prints.
-    let instances = tse.ready_table(8, Duration::from_secs(60));
+    let instances = tse.ready_table(9, Duration::from_secs(60));
 
     let mut failures = Vec::new();
     let passes: [(Option<&str>, Option<&str>, &str); 2] = [

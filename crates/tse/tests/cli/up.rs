@@ -58,10 +58,10 @@ async fn brings_up_nine_healthy_instances_on_distinct_ports_and_schemas() {
             .collect::<BTreeSet<_>>()
             .len()
     };
-    assert_eq!(distinct(2), 8, "distinct HTTP URLs");
-    assert_eq!(distinct(3), 8, "distinct gRPC addresses");
-    assert_eq!(distinct(4), 8, "distinct schemas");
-    assert_eq!(distinct(5), 8, "distinct namespaces");
+    assert_eq!(distinct(2), 9, "distinct HTTP URLs");
+    assert_eq!(distinct(3), 9, "distinct gRPC addresses");
+    assert_eq!(distinct(4), 9, "distinct schemas");
+    assert_eq!(distinct(5), 9, "distinct namespaces");
 
     let client = reqwest::Client::new();
     for row in &rows {

@@ -199,7 +199,7 @@ fn kubernetes_manifests_from_the_default_ecosystem() {
     match output {
         Ok(out) if out.status.success() => {
             let docs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-            assert_eq!(docs.len(), 23);
+            assert_eq!(docs.len(), 25);
             let topology = docs.iter().find(|d| d["kind"] == "ConfigMap").unwrap();
             assert!(
                 topology["data"]["topology.toml"]

@@ -118,7 +118,7 @@ async fn brings_up_nine_healthy_instances_on_distinct_ports_and_schemas() {
     let (code, stdout, stderr) = run(dir.path(), &["status", "--url", &rows[2][2]]);
     assert_eq!(code, 0, "{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 9, "{stdout}");
+    assert_eq!(lines.len(), 10, "{stdout}");
     assert!(lines[0].starts_with("INSTANCE") && lines[0].contains("STATUS"));
     assert!(
         lines[1..]

@@ -78,6 +78,7 @@ impl Params {
                 .to_string()
                 .parse::<Decimal>()
                 .or_else(|_| Decimal::from_scientific(&n.to_string()))
+                .or_else(|e| below_precision(n.as_f64()).ok_or(e))
                 .map_err(|_| format!("param {name}: {n} is not a decimal")),
             Some(other) => Err(format!("param {name}: {other} is not a decimal")),
         }
@@ -181,11 +182,33 @@ impl Params {
     }
 }
 
+/// A number too small for a decimal's 28 places (`4.2e-207`) reads as the nearest decimal that
+/// keeps its sign: zero for zero, else the smallest decimal of that sign.
+fn below_precision(x: Option<f64>) -> Option<Decimal> {
+    let x = x.filter(|x| x.is_finite() && x.abs() < 1e-28)?;
+    let smallest = Decimal::new(1, 28);
+    Some(if x > 0.0 {
+        smallest
+    } else if x < 0.0 {
+        -smallest
+    } else {
+        Decimal::ZERO
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_number_below_a_decimals_precision_keeps_its_sign() {
+        let p = Params::from_json(&json!({"a": 4.2e-207, "b": -1e-300, "c": 0.0})).unwrap();
+        assert_eq!(p.decimal("a", Decimal::ONE).unwrap(), Decimal::new(1, 28));
+        assert_eq!(p.decimal("b", Decimal::ONE).unwrap(), -Decimal::new(1, 28));
+        assert_eq!(p.decimal("c", Decimal::ONE).unwrap(), Decimal::ZERO);
+    }
 
     #[test]
     fn typed_getters_read_and_refuse_in_one_line() {

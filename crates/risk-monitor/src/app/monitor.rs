@@ -18,7 +18,7 @@ use super::handle::{AppError, Query};
 use crate::{
     domain::{
         alert::{Alert, AlertChange, Status},
-        monitor::{AckError, Monitor},
+        monitor::{AckError, EquityMark, Monitor},
         observation::Observation,
         summary::Summary,
     },
@@ -83,6 +83,7 @@ pub async fn run(parts: MonitorParts) {
         stop,
     } = parts;
     let mut task = Task {
+        stored_marks: monitor.marks(),
         poll_every: evaluate_every,
         min_wall,
         monitor,
@@ -124,6 +125,8 @@ pub async fn run(parts: MonitorParts) {
 }
 
 struct Task {
+    /// The equity marks as last stored.
+    stored_marks: Vec<EquityMark>,
     poll_every: Duration,
     min_wall: Duration,
     monitor: Monitor,
@@ -203,12 +206,16 @@ impl Task {
     async fn refresh(&mut self) {
         let summary = self.monitor.summary(self.clock.now());
         self.metrics.publish(&self.monitor.open_alerts(), &summary);
-        match repo::statements(&[], &self.monitor.marks(), self.monitor.next_id()) {
-            Ok(statements) => {
-                if let Err(e) = self.storage.write(statements).await {
-                    warn!(error = %e, "risk monitor: equity marks could not be stored");
-                }
-            }
+        // The marks are stored when they moved, not every second.
+        let marks = self.monitor.marks();
+        if marks == self.stored_marks {
+            return;
+        }
+        match repo::statements(&[], &marks, self.monitor.next_id()) {
+            Ok(statements) => match self.storage.write(statements).await {
+                Ok(_) => self.stored_marks = marks,
+                Err(e) => warn!(error = %e, "risk monitor: equity marks could not be stored"),
+            },
             Err(e) => warn!(error = %e, "risk monitor: equity marks could not be prepared for storage"),
         }
     }

@@ -310,28 +310,22 @@ async fn open_orders(
 
 /// Reads an order as the exchange reports it.
 fn order_seen(venue: &str, order: &Order, warned: &mut Warned) -> Option<OrderSeen> {
-    // A market order has no price.
-    let price = if order.price.trim().is_empty() {
-        0.0
-    } else {
-        let Some(price) = decimal(&order.price) else {
-            warned.skip(venue, "order price", &order.price);
-            return None;
-        };
-        price
+    // A market order has no price; an order nothing filled may have no filled quantity.
+    let mut or_zero = |what: &'static str, text: &str| {
+        if text.trim().is_empty() {
+            return Some(0.0);
+        }
+        let read = decimal(text);
+        if read.is_none() {
+            warned.skip(venue, what, text);
+        }
+        read
     };
+    let price = or_zero("order price", &order.price)?;
+    let filled = or_zero("order filled quantity", &order.filled_quantity)?;
     let Some(quantity) = decimal(&order.quantity) else {
         warned.skip(venue, "order quantity", &order.quantity);
         return None;
-    };
-    let filled = if order.filled_quantity.trim().is_empty() {
-        0.0
-    } else {
-        let Some(filled) = decimal(&order.filled_quantity) else {
-            warned.skip(venue, "order filled quantity", &order.filled_quantity);
-            return None;
-        };
-        filled
     };
     let Some(created_at) = timestamp(&order.created_at) else {
         warned.skip(venue, "order created_at", &order.created_at);

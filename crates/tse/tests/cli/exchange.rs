@@ -80,7 +80,8 @@ async fn in_tse_up_a_user_trades_against_the_provider_on_both_exchanges_and_a_re
         let (status, account) = post(
             &client,
             format!("{url}/api/v1/accounts"),
-            json!({ "entity": "trading-system-LH" }),
+            // Not the desk's entity: the desk adopts and funds an account of its own entity.
+            json!({ "entity": "cli-user" }),
         )
         .await;
         assert_eq!(status, 201, "{account}");
